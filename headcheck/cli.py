@@ -1,0 +1,77 @@
+"""Entry point: ``headcheck [COMMAND] [ARGS]``; ``check`` is the default command.
+
+Each command is a module in ``headcheck.commands`` with ``add_arguments(parser)`` and
+``run(args) -> int``. Only the chosen command's module is imported, so the static gate starts
+fast and never pulls in alembic, sqlalchemy or yaml.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("headcheck.commands.check", "check migration histories statically (the default)"),
+    "envs": ("headcheck.commands.envs", "list the Alembic environments found"),
+    "db": ("headcheck.commands.db", "prove migrations on a throwaway PostgreSQL (upgrade, downgrade -1, upgrade)"),
+    "current": ("headcheck.commands.current", "read alembic_version of a live database (SELECT only)"),
+    "merge": ("headcheck.commands.merge", "write the merge revision for the current heads"),
+    "rebase": ("headcheck.commands.rebase", "re-parent a branch onto the other head to keep history linear"),
+    "graph": ("headcheck.commands.graph", "draw the revision graph (text, mermaid, dot)"),
+    "action": ("headcheck.commands.action", "GitHub Action entry point (reads INPUT_*)"),
+}
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: headcheck [COMMAND] [OPTIONS] [PATH]",
+        "",
+        "A CI gate for Alembic migration histories. Exit codes: 0 clean, 1 the gate fails,",
+        "2 usage or configuration error.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name.ljust(width)}  {description}" for name, (_, description) in COMMANDS.items()]
+    lines += ["", "Run `headcheck COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        print(_usage())
+        return EXIT_OK
+    if args and args[0] == "--version":
+        from headcheck import __version__
+
+        print(f"headcheck {__version__}")
+        return EXIT_OK
+    command = "check"
+    if args and args[0] in COMMANDS:
+        command = args.pop(0)
+    import argparse
+    import importlib
+
+    module = importlib.import_module(COMMANDS[command][0])
+    parser = argparse.ArgumentParser(prog=f"headcheck {command}" if command != "check" else "headcheck",
+                                     description=COMMANDS[command][1])
+    module.add_arguments(parser)
+    try:
+        namespace = parser.parse_args(args)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return int(module.run(namespace))
+    except KeyboardInterrupt:
+        print("headcheck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""``headcheck [check] [PATH]``: the static gate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from headcheck.commands.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    add_environment_arguments,
+    add_policy_arguments,
+    error,
+    settings_from,
+    use_color,
+)
+from headcheck.config import ConfigError
+from headcheck.report import FORMATS, render
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_environment_arguments(parser)
+    add_policy_arguments(parser)
+    parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="text", help="output format (default: text)")
+    parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from headcheck.gate import run_gate
+
+    try:
+        settings = settings_from(args)
+        result = run_gate(
+            Path(args.path), settings, config=args.config, name=args.name, versions=args.versions, recursive=args.recursive
+        )
+    except ConfigError as exc:
+        return error(str(exc))
+    if not result.environments:
+        return error(
+            f"no Alembic environment found under {args.path} "
+            "(looked for *.ini with script_location, pyproject.toml [tool.alembic], migrations/alembic.ini + env.py); "
+            "pass --config or --versions"
+        )
+    stream = sys.stdout
+    text = render(args.format, result, color=args.output is None and args.format == "text" and use_color(stream))
+    if args.output is not None:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return error(f"{args.output}: cannot write: {exc.strerror or exc}")
+    else:
+        stream.write(text)
+    return EXIT_OK if result.ok else EXIT_FAIL

@@ -1,0 +1,62 @@
+"""Arguments and steps every gate-running command shares (check, db, action, merge, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from headcheck.config import ConfigError
+from headcheck.rules import RULES
+from headcheck.settings import Settings, load_settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=".", help="repository or folder to check (default: .)")
+    parser.add_argument("--config", "-c", type=Path, help="check only the environment of this alembic.ini or pyproject.toml")
+    parser.add_argument("--name", "-n", help="ini section of the environment (default: every section with script_location)")
+    parser.add_argument("--versions", type=Path, help="check this versions folder alone (no config file needed)")
+    parser.add_argument("--recursive", action="store_true", help="with --versions: read subfolders too")
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ignore", default="", help="comma-separated rule codes to ignore (adds to [tool.headcheck] ignore)")
+    parser.add_argument("--max-heads", type=int, help="allow up to N heads (replaces the branch-label policy)")
+    parser.add_argument("--strict", action="store_true", default=None, help="warnings fail the gate too")
+
+
+def error(message: str) -> int:
+    """Print a one-line error and return the usage/configuration exit code."""
+    print(f"headcheck: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """[tool.headcheck] from the checked root, overridden by flags. Raises ConfigError."""
+    root = Path(args.path)
+    settings = load_settings(root) if root.exists() else Settings()
+    ignore = set(settings.ignore)
+    extra = {code.strip().upper() for code in (getattr(args, "ignore", "") or "").split(",") if code.strip()}
+    unknown = sorted(extra - set(RULES))
+    if unknown:
+        raise ConfigError(f"--ignore: unknown rule code(s): {', '.join(unknown)}")
+    ignore |= extra
+    max_heads = getattr(args, "max_heads", None)
+    if max_heads is not None and max_heads < 1:
+        raise ConfigError("--max-heads must be at least 1")
+    strict = getattr(args, "strict", None)
+    return Settings(
+        ignore=frozenset(ignore),
+        max_heads=max_heads if max_heads is not None else settings.max_heads,
+        strict=settings.strict if strict is None else strict,
+    )
+
+
+def use_color(stream: object) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -1,0 +1,509 @@
+"""Find Alembic environments the way Alembic and Flask-Migrate configure them.
+
+Reads ``alembic.ini`` (any ``*.ini`` holding a ``script_location``), ``pyproject.toml``
+``[tool.alembic]`` and Flask-Migrate's ``migrations/alembic.ini`` layout, without importing
+anything from the user's project. One deliberate difference from Alembic: relative paths
+resolve against the directory of the file that holds them, not the process CWD (that is how
+people run ``alembic``, from the ini's folder), so headcheck gives one answer from anywhere.
+
+Problems Alembic would raise while loading an environment (missing script folder, bad
+``path_separator``, non-boolean TOML flags, ...) become :class:`ConfigProblem` records that the
+findings layer turns into rule violations; files that cannot be parsed at all raise
+:class:`ConfigError` (the CLI exits 2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "Environment",
+    "VersionLocation",
+    "find_environments",
+]
+
+# Directories never worth descending into when looking for configuration.
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "__pycache__",
+        "site-packages",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "build",
+        "dist",
+    }
+)
+
+_PATH_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
+_LEGACY_SPLIT = re.compile(r", *|(?: +)")
+
+
+class ConfigError(Exception):
+    """A configuration file cannot be read at all (the CLI exits 2)."""
+
+
+class ConfigProblem(NamedTuple):
+    """Something Alembic would fail on (or silently drop) while loading an environment."""
+
+    code: str  # rule code, see headcheck.rules
+    message: str
+    path: Path | None
+    line: int | None
+
+
+class VersionLocation(NamedTuple):
+    path: Path
+    configured: bool  # True when listed in version_locations, False for <script>/versions
+    line: int | None  # where it was configured
+
+
+class Environment(NamedTuple):
+    """One Alembic environment: one script directory, one revision graph."""
+
+    name: str
+    kind: str  # "ini", "pyproject", "flask" or "versions"
+    config_path: Path | None
+    section: str | None
+    script_location: Path
+    version_locations: tuple[VersionLocation, ...]
+    recursive: bool
+    sourceless: bool
+    options: dict[str, Any]  # every main option, interpolated (file_template, hooks, ...)
+    toml_path: Path | None
+    problems: tuple[ConfigProblem, ...]
+
+    @property
+    def versions_dirs(self) -> tuple[Path, ...]:
+        return tuple(loc.path for loc in self.version_locations)
+
+
+def _option_line(path: Path, key: str, section: str | None = None) -> int | None:
+    """Line of ``key = ...`` in an ini or TOML file (inside ``section`` when given)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    in_section = section is None
+    key_re = re.compile(rf"^\s*{re.escape(key)}\s*[=:]")
+    for number, text in enumerate(lines, 1):
+        stripped = text.strip()
+        if stripped.startswith("["):
+            in_section = section is None or stripped.strip("[] ") == section
+            continue
+        if in_section and key_re.match(text):
+            return number
+    return None
+
+
+class _Source:
+    """Key lookup across an ini section and ``[tool.alembic]``, as ``Config.get_alembic_option``."""
+
+    def __init__(
+        self,
+        ini_path: Path | None,
+        section: str | None,
+        ini_values: dict[str, str] | None,
+        toml_path: Path | None,
+        toml_values: dict[str, Any] | None,
+    ) -> None:
+        self.ini_path = ini_path
+        self.section = section
+        self.ini = ini_values or {}
+        self.toml_path = toml_path
+        self.toml = toml_values or {}
+        self.problems: list[ConfigProblem] = []
+
+    def where(self, key: str) -> tuple[Path | None, int | None]:
+        if key in self.ini and self.ini_path is not None:
+            return self.ini_path, _option_line(self.ini_path, key, self.section)
+        if key in self.toml and self.toml_path is not None:
+            return self.toml_path, _option_line(self.toml_path, key, "tool.alembic")
+        return self.ini_path or self.toml_path, None
+
+    def problem(self, code: str, key: str, message: str) -> None:
+        path, line = self.where(key)
+        self.problems.append(ConfigProblem(code, message, path, line))
+
+    def get(self, key: str) -> Any:
+        if key in self.ini:
+            return self.ini[key]
+        if key not in self.toml:
+            return None
+        value = self.toml[key]
+        here = {"here": self.toml_path.parent.as_posix() if self.toml_path else os.getcwd()}
+        try:
+            if isinstance(value, str):
+                return value % here
+            if isinstance(value, list):
+                return [
+                    {k: v % here for k, v in item.items()} if isinstance(item, dict) else item % here
+                    for item in value
+                ]
+            if isinstance(value, dict):
+                return {k: v % here for k, v in value.items()}
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, bool):
+                return value
+        except (TypeError, ValueError, KeyError) as exc:
+            self.problem("HC407", key, f"cannot interpolate [tool.alembic] {key}: {exc}")
+            return None
+        self.problem("HC404", key, f"unsupported TOML value type for key: {key!r}")
+        return None
+
+    def boolean(self, key: str) -> bool:
+        if key in self.ini:
+            # Alembic: ini booleans are exactly the string "true" ("True" is false).
+            return self.ini[key] == "true"
+        value = self.toml.get(key, False)
+        if not isinstance(value, bool):
+            self.problem("HC404", key, f"boolean value expected for TOML parameter {key!r}")
+            return False
+        return value
+
+    def base_dir(self, key: str) -> Path:
+        path, _ = self.where(key)
+        return path.parent if path is not None else Path.cwd()
+
+
+def _read_ini(path: Path) -> Any:
+    import configparser
+
+    parser = configparser.ConfigParser(defaults={"here": path.parent.absolute().as_posix()})
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: cannot parse ini file: {first}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parser
+
+
+def _ini_section(parser: Any, path: Path, section: str) -> tuple[dict[str, str], list[ConfigProblem]]:
+    import configparser
+
+    values: dict[str, str] = {}
+    problems: list[ConfigProblem] = []
+    if not parser.has_section(section):
+        return values, problems
+    for key in parser.options(section):
+        if key == "here" or key in parser.defaults() and key not in parser._sections[section]:
+            continue
+        try:
+            values[key] = parser.get(section, key)
+        except configparser.Error as exc:
+            message = str(exc).splitlines()[0]
+            problems.append(
+                ConfigProblem("HC407", f"cannot interpolate {key}: {message}", path, _option_line(path, key, section))
+            )
+    return values, problems
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file or raise ConfigError with a one-line reason."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: cannot parse TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _toml_alembic(path: Path) -> tuple[dict[str, Any] | None, list[ConfigProblem]]:
+    data = load_toml(path)
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict) or "alembic" not in tool:
+        return None, []
+    table = tool["alembic"]
+    if not isinstance(table, dict):
+        return {}, [ConfigProblem("HC404", "Incorrect TOML format: [tool.alembic] is not a table", path, None)]
+    return table, []
+
+
+def _resolve_location(raw: str, base: Path) -> Path | None:
+    """A path, or a ``package:dir`` resource guessed from the source tree (never imported)."""
+    if ":" in raw and not os.path.isabs(raw) and not re.match(r"^[A-Za-z]:[\\/]", raw):
+        package, _, sub = raw.partition(":")
+        parts = package.split(".")
+        for root in (base, base / "src"):
+            candidate = root.joinpath(*parts, sub)
+            if (root.joinpath(*parts) / "__init__.py").exists() or candidate.exists():
+                return candidate.absolute()
+        return None
+    path = Path(raw)
+    return (path if path.is_absolute() else base / path).absolute()
+
+
+def _version_location_strings(source: _Source) -> list[str] | None:
+    """``Config.get_version_locations_list``: ini string split on path_separator, or TOML list."""
+    raw = source.ini.get("version_locations")
+    if raw:
+        separator_key = next((k for k in ("path_separator", "version_path_separator") if source.get(k)), None)
+        if separator_key is None:
+            return [item for item in _LEGACY_SPLIT.split(raw) if item]
+        separator = source.get(separator_key)
+        if separator not in _PATH_SEPARATORS:
+            source.problem(
+                "HC403",
+                separator_key,
+                f"'{separator}' is not a valid value for {separator_key}; "
+                "expected 'space', 'newline', 'os', ':', ';'",
+            )
+            return []
+        return [item.strip() for item in raw.split(_PATH_SEPARATORS[separator]) if item.strip()]
+    value = source.get("version_locations")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    source.problem("HC404", "version_locations", "version_locations must be a list of strings")
+    return []
+
+
+def _build(
+    name: str,
+    kind: str,
+    config_path: Path | None,
+    section: str | None,
+    source: _Source,
+    script_override: Path | None = None,
+    pre_problems: list[ConfigProblem] | None = None,
+) -> Environment | None:
+    problems = list(pre_problems or [])
+    if script_override is not None:
+        script_location: Path | None = script_override
+    else:
+        raw_script = source.get("script_location")
+        if raw_script is None:
+            return None
+        if not isinstance(raw_script, str):
+            source.problem("HC404", "script_location", "script_location must be a string")
+            return None
+        script_location = _resolve_location(raw_script, source.base_dir("script_location"))
+        if script_location is None:
+            source.problem(
+                "HC402",
+                "script_location",
+                f"cannot resolve package resource {raw_script!r} without importing it; "
+                "use a path or pass --versions",
+            )
+            script_location = Path(raw_script)
+        elif not script_location.is_dir():
+            source.problem(
+                "HC402",
+                "script_location",
+                f"Path doesn't exist: {script_location}. Alembic cannot load this environment.",
+            )
+    assert script_location is not None
+    locations: list[VersionLocation] = []
+    configured = _version_location_strings(source)
+    if configured is None:
+        locations.append(VersionLocation((script_location / "versions").absolute(), False, None))
+    else:
+        _, line = source.where("version_locations")
+        base = source.base_dir("version_locations")
+        for raw in configured:
+            resolved = _resolve_location(raw, base)
+            if resolved is None:
+                source.problem("HC402", "version_locations", f"cannot resolve package resource {raw!r} statically")
+                continue
+            locations.append(VersionLocation(resolved, True, line))
+    recursive = source.boolean("recursive_version_locations")
+    sourceless = source.boolean("sourceless")
+    if sourceless:
+        source.problem(
+            "HC406",
+            "sourceless",
+            "sourceless = true: Alembic may load .pyc-only revisions, which headcheck cannot read",
+        )
+    options: dict[str, Any] = {}
+    for key in set(source.toml) | set(source.ini):
+        value = source.get(key)
+        if value is not None:
+            options[key] = value
+    problems.extend(source.problems)
+    return Environment(
+        name=name,
+        kind=kind,
+        config_path=config_path,
+        section=section,
+        script_location=script_location,
+        version_locations=tuple(locations),
+        recursive=recursive,
+        sourceless=sourceless,
+        options=options,
+        toml_path=source.toml_path,
+        problems=tuple(problems),
+    )
+
+
+def _envs_for_ini(
+    ini: Path, sections: list[str] | None, toml_path: Path | None, toml: dict[str, Any] | None
+) -> list[Environment]:
+    parser = _read_ini(ini)
+    chosen = sections if sections is not None else parser.sections()
+    environments: list[Environment] = []
+    for section in chosen:
+        values, problems = _ini_section(parser, ini, section)
+        # [tool.alembic] only completes the "alembic" section, as in Alembic's default setup.
+        use_toml = toml if section == "alembic" else None
+        source = _Source(ini, section, values, toml_path if use_toml is not None else None, use_toml)
+        script_override = None
+        kind = "ini"
+        if source.get("script_location") is None:
+            if (ini.parent / "env.py").is_file() and section == "alembic" and "script_location" not in (toml or {}):
+                # Flask-Migrate: script_location is the folder holding alembic.ini.
+                script_override, kind = ini.parent.absolute(), "flask"
+                source = _Source(ini, section, values, None, None)
+            elif sections is not None:
+                problems.append(
+                    ConfigProblem("HC401", f"No 'script_location' key found in section [{section}]", ini, None)
+                )
+                environments.append(
+                    Environment(section, "ini", ini, section, ini.parent, (), False, False, {}, None, tuple(problems))
+                )
+                continue
+            else:
+                continue
+        elif use_toml is not None and "script_location" not in values:
+            kind = "pyproject"
+        name = section if section != "alembic" else ""
+        env = _build(name, kind, ini, section, source, script_override, problems)
+        if env is not None:
+            environments.append(env)
+    return environments
+
+
+def _env_for_toml(toml_path: Path) -> list[Environment]:
+    table, problems = _toml_alembic(toml_path)
+    if table is None:
+        return []
+    source = _Source(None, None, None, toml_path, table)
+    env = _build("", "pyproject", toml_path, None, source, None, problems)
+    return [env] if env is not None else []
+
+
+def _name_environments(environments: list[Environment], root: Path) -> list[Environment]:
+    named = []
+    for env in environments:
+        try:
+            where = env.script_location.relative_to(root.absolute()).as_posix() or "."
+        except ValueError:
+            where = env.script_location.as_posix()
+        label = where if not env.name else f"{where} [{env.name}]"
+        named.append(env._replace(name=label))
+    return named
+
+
+def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """All ``*.ini`` files mentioning script_location or sitting beside an env.py, and pyprojects."""
+    inis: list[Path] = []
+    tomls: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        here = Path(dirpath)
+        for filename in sorted(filenames):
+            if filename.endswith(".ini"):
+                path = here / filename
+                try:
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                if "script_location" in text or (filename == "alembic.ini" and "env.py" in filenames):
+                    inis.append(path)
+            elif filename == "pyproject.toml":
+                path = here / filename
+                try:
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                if "tool.alembic" in text:
+                    tomls.append(path)
+    return inis, tomls
+
+
+def find_environments(
+    root: Path,
+    *,
+    config: Path | None = None,
+    name: str | None = None,
+    versions: Path | None = None,
+    recursive: bool = False,
+) -> list[Environment]:
+    """Every Alembic environment under ``root`` (or the one pinned by config/versions).
+
+    Raises ConfigError for unreadable config files or a missing root.
+    """
+    if not root.exists():
+        raise ConfigError(f"{root}: no such file or directory")
+    if versions is not None:
+        versions = versions if versions.is_absolute() else (Path.cwd() / versions)
+        if not versions.is_dir():
+            raise ConfigError(f"{versions}: not a directory")
+        loc = VersionLocation(versions.absolute(), True, None)
+        env = Environment("", "versions", None, None, versions.parent.absolute(), (loc,), recursive, False, {}, None, ())
+        return _name_environments([env], root)
+    if config is not None:
+        if not config.is_file():
+            raise ConfigError(f"{config}: no such config file")
+        if config.name == "pyproject.toml":
+            found = _env_for_toml(config)
+        else:
+            toml_path = config.parent / "pyproject.toml"
+            toml = _toml_alembic(toml_path)[0] if toml_path.is_file() else None
+            found = _envs_for_ini(config, [name or "alembic"], toml_path if toml is not None else None, toml)
+        if not found:
+            raise ConfigError(f"{config}: no Alembic environment in it (no script_location)")
+        return _name_environments(found, root)
+    if root.is_file():
+        raise ConfigError(f"{root}: expected a directory (use --config for a config file)")
+    inis, tomls = _candidate_files(root)
+    environments: list[Environment] = []
+    toml_by_dir = {}
+    for toml_path in tomls:
+        table, _ = _toml_alembic(toml_path)
+        if table is not None:
+            toml_by_dir[toml_path.parent] = (toml_path, table)
+    used_tomls: set[Path] = set()
+    for ini in inis:
+        toml_entry = toml_by_dir.get(ini.parent)
+        if toml_entry is not None and ini.name == "alembic.ini":
+            found = _envs_for_ini(ini, [name] if name else None, toml_entry[0], toml_entry[1])
+            if any(env.section == "alembic" for env in found):
+                used_tomls.add(toml_entry[0])
+            environments.extend(found)
+        else:
+            environments.extend(_envs_for_ini(ini, [name] if name else None, None, None))
+    for toml_path in tomls:
+        if toml_path not in used_tomls:
+            environments.extend(_env_for_toml(toml_path))
+    unique: list[Environment] = []
+    seen: set[tuple[Path, tuple[Path, ...]]] = set()
+    for env in environments:
+        key = (env.script_location, env.versions_dirs)
+        if key not in seen:
+            seen.add(key)
+            unique.append(env)
+    return _name_environments(unique, root)

@@ -1,0 +1,357 @@
+"""Turn config problems, file issues and graph facts into findings with messages and fixes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from headcheck.config import Environment
+from headcheck.graph import Graph
+from headcheck.rules import RULES
+from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
+from headcheck.settings import Settings
+
+__all__ = ["Finding", "check", "heads_policy_violation", "relpath"]
+
+
+class Finding(NamedTuple):
+    code: str
+    severity: str  # "error" or "warning"
+    message: str  # one sentence, no location
+    fix: str | None  # starts with a verb
+    path: Path | None
+    line: int | None
+    revisions: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return RULES[self.code].name
+
+
+def relpath(path: Path | None, root: Path) -> str | None:
+    """``path`` relative to the checked root (posix), or absolute when outside it."""
+    if path is None:
+        return None
+    try:
+        return Path(os.path.relpath(path, root)).as_posix() if path.is_absolute() else path.as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _finding(code: str, message: str, fix: str | None, path: Path | None, line: int | None, revisions: Sequence[str] = ()) -> Finding:
+    return Finding(code, RULES[code].severity, message, fix, path, line, tuple(revisions))
+
+
+class _Context:
+    """What messages need: where each node lives, and paths relative to the root."""
+
+    def __init__(self, graph: Graph, files: Sequence[RevisionFile], root: Path) -> None:
+        self.graph = graph
+        self.files = files
+        self.root = root
+
+    def where(self, node: int) -> str:
+        return f"{relpath(self.files[node].path, self.root)}:{self.revision_line(node)}"
+
+    def revision_line(self, node: int) -> int:
+        value = self.files[node].values.get("revision")
+        return value.line if value is not None else 1
+
+    def down_line(self, node: int) -> int:
+        value = self.files[node].values.get("down_revision")
+        return value.line if value is not None else 1
+
+    def deps_line(self, node: int) -> int:
+        value = self.files[node].values.get("depends_on")
+        return value.line if value is not None else 1
+
+    def labels_line(self, node: int) -> int:
+        value = self.files[node].values.get("branch_labels")
+        return value.line if value is not None else 1
+
+    def down_at(self, node: int) -> str:
+        return f"{relpath(self.files[node].path, self.root)}:{self.down_line(node)}"
+
+
+def _did_you_mean(ref: str, graph: Graph, files: Sequence[RevisionFile], ctx: _Context) -> str | None:
+    """A likely intended id: a unique prefix, or a file name (stem) used instead of the id."""
+    ids = list(graph.index)
+    if ref in graph.label_owner:
+        return None
+    prefixed = [rev for rev in ids if rev.startswith(ref)] if ref else []
+    if len(prefixed) == 1:
+        return prefixed[0]
+    for i, rf in enumerate(files):
+        stem = rf.path.stem
+        if ref and (ref == stem or ref == rf.path.name) and graph.nodes[i].revision != ref:
+            return graph.nodes[i].revision
+    return None
+
+
+def _fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
+    """The newest revisions every head descends from (empty for separate roots)."""
+    common: set[int] | None = None
+    for head in heads:
+        ancestry = graph.ancestors(head)
+        common = ancestry if common is None else common & ancestry
+    if not common:
+        return []
+    return sorted(
+        (node for node in common if not any(child in common for child in graph.children.get(node, ()))),
+    )
+
+
+def _branch_root(graph: Graph, head: int, fork: int | None) -> int:
+    """The first revision of ``head``'s branch after ``fork`` (or its base)."""
+    node = head
+    while True:
+        parents = graph.parents(node)
+        if not parents or fork in parents:
+            return node
+        node = parents[0]
+
+
+def heads_policy_violation(graph: Graph, settings: Settings) -> list[int]:
+    """Winning heads when they break the policy, else [].
+
+    Default policy: one head; several pass when every head but at most one (the trunk) is
+    reachable through a branch label no other head carries (``alembic upgrade label@head``).
+    ``max-heads`` replaces the policy with a plain count.
+    """
+    heads = [i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i]
+    if settings.max_heads is not None:
+        return heads if len(heads) > settings.max_heads else []
+    if len(heads) <= 1:
+        return []
+    counts: dict[str, int] = {}
+    for head in heads:
+        for label in graph.branch_labels.get(head, ()):
+            counts[label] = counts.get(label, 0) + 1
+    unaddressable = [h for h in heads if not any(counts[label] == 1 for label in graph.branch_labels.get(h, ()))]
+    return heads if len(unaddressable) > 1 else []
+
+
+def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
+    forks = _fork_points(graph, heads)
+    fork = forks[-1] if forks else None
+    names = ", ".join(f"{graph.nodes[h].revision} ({ctx.where(h)})" for h in heads)
+    if fork is not None:
+        origin = f"all revise {graph.nodes[fork].revision} ({ctx.where(fork)})" if len(heads) > 2 else f"both revise {graph.nodes[fork].revision} ({ctx.where(fork)})"
+    else:
+        origin = "they start from separate bases and share no branch label"
+    # Move the shorter branch (ties: the later one in load order) on top of the other head.
+    sizes = {h: len(graph.ancestors(h) - (graph.ancestors(fork) if fork is not None else set())) for h in heads}
+    stay = max(heads, key=lambda h: (sizes[h], -h))
+    moving = [h for h in heads if h != stay]
+    mover = min(moving, key=lambda h: (sizes[h], -h))
+    root = _branch_root(graph, mover, fork)
+    merge_down = ", ".join(repr(graph.nodes[h].revision) for h in heads)
+    message = (
+        f"{len(heads)} heads: {names}; {origin}. "
+        "`alembic upgrade head` fails with \"Multiple head revisions are present\""
+    )
+    fix = (
+        f"Run `headcheck merge` (writes a revision with down_revision = ({merge_down})), "
+        f"or set down_revision = '{graph.nodes[stay].revision}' in {ctx.down_at(root)} "
+        f"to put {graph.nodes[mover].revision} on top of {graph.nodes[stay].revision} (`headcheck rebase`)"
+    )
+    rf = ctx.files[root]
+    return _finding("HC101", message, fix, rf.path, ctx.down_line(root), [graph.nodes[h].revision for h in heads])
+
+
+def check(
+    env: Environment, scan: Scan, files: Sequence[RevisionFile], issues: Sequence[Sequence[FileIssue]],
+    graph: Graph, node_files: Sequence[int], settings: Settings, root: Path,
+) -> list[Finding]:
+    """Every finding for one environment.
+
+    ``files``/``issues`` cover every scanned file; ``node_files[i]`` is the file of graph node i.
+    """
+    found: list[Finding] = []
+    node_sources = [files[k] for k in node_files]
+    ctx = _Context(graph, node_sources, root)
+    for problem in env.problems:
+        fix = RULES[problem.code].fix
+        found.append(_finding(problem.code, problem.message, fix, problem.path, problem.line))
+    configured = {loc.path: loc for loc in env.version_locations}
+    for missing in scan.missing:
+        loc = configured.get(missing)
+        if loc is not None and loc.configured:
+            found.append(
+                _finding(
+                    "HC405",
+                    f"version location {missing} does not exist; Alembic silently drops it",
+                    RULES["HC405"].fix,
+                    env.config_path,
+                    loc.line,
+                )
+            )
+    for skipped, first in scan.twice:
+        found.append(
+            _finding("HC303", f"file reached twice (also as {relpath(first, root)}); Alembic ignores the second", RULES["HC303"].fix, skipped, None)
+        )
+    unreadable_ids: dict[str, Path] = {}
+    for rf, file_issues in zip(files, issues):
+        if rf.guessed_id:
+            unreadable_ids[rf.guessed_id] = rf.path
+        for issue in file_issues:
+            found.append(_finding(issue.code, issue.message, RULES[issue.code].fix, rf.path, issue.line))
+    ignored_ids: dict[str, Path] = {}
+    for folder in scan.ignored_dirs:
+        count = 0
+        for dirpath, _, filenames in os.walk(folder):
+            for filename in sorted(filenames):
+                if filename.endswith(".py") and not filename.startswith("__init__"):
+                    count += 1
+                    value = read_revision(Path(dirpath, filename)).values.get("revision")
+                    if value is not None and isinstance(value.value, str):
+                        ignored_ids[value.value] = Path(dirpath, filename)
+        found.append(
+            _finding(
+                "HC302",
+                f"{count} .py file(s) in {relpath(folder, root)}/ are ignored: recursive_version_locations is off",
+                RULES["HC302"].fix,
+                folder,
+                None,
+            )
+        )
+
+    for i, rf in enumerate(node_sources):
+        node = graph.nodes[i]
+        if rf.revises_doc is not None and set(rf.revises_doc) != set(node.down):
+            written = ", ".join(rf.revises_doc) or "nothing"
+            actual = ", ".join(node.down) or "None"
+            found.append(
+                _finding(
+                    "HC301",
+                    f"docstring says Revises: {written}, but down_revision is {actual}",
+                    f"Change the docstring line to 'Revises: {actual if node.down else ''}'",
+                    rf.path,
+                    rf.revises_line,
+                    [node.revision],
+                )
+            )
+
+    for rev, members in graph.duplicates.items():
+        places = " and ".join(ctx.where(i) for i in members)
+        found.append(
+            _finding(
+                "HC107",
+                f"revision id {rev} is declared by {places}; Alembic keeps only the last one",
+                f"Give {relpath(node_sources[members[-1]].path, root)} a new unique revision id",
+                node_sources[members[-1]].path,
+                ctx.revision_line(members[-1]),
+                [rev],
+            )
+        )
+    for i, label, other in graph.label_collisions:
+        kind = "revision id" if graph.nodes[other].revision == label else "branch label"
+        found.append(
+            _finding(
+                "HC112",
+                f"branch label '{label}' of revision {graph.nodes[i].revision} is already the {kind} of {ctx.where(other)}",
+                f"Rename the branch label in {relpath(node_sources[i].path, root)}:{ctx.labels_line(i)}",
+                node_sources[i].path,
+                ctx.labels_line(i),
+                [graph.nodes[i].revision],
+            )
+        )
+    for i, ref in graph.dangling_down:
+        rev = graph.nodes[i].revision
+        if ref in unreadable_ids:
+            continue  # the unreadable file is the root cause, reported above
+        guess = _did_you_mean(ref, graph, node_sources, ctx)
+        if ref in ignored_ids:
+            fix = f"Set recursive_version_locations = true: '{ref}' is defined in {relpath(ignored_ids[ref], root)}, which Alembic does not read"
+        elif guess is not None:
+            fix = f"Set down_revision = '{guess}' in {ctx.down_at(i)} (did you mean {guess}?)"
+        else:
+            heads = ", ".join(dict.fromkeys(graph.nodes[h].revision for h in graph.heads if h != i)) or "none"
+            fix = f"Set down_revision in {ctx.down_at(i)} to an existing revision (current heads: {heads}), or restore the missing file"
+        shown = repr(ref) if ref == "" else ref
+        found.append(
+            _finding(
+                "HC102",
+                f"down_revision of {rev} names {shown}, which no revision file defines",
+                fix,
+                node_sources[i].path,
+                ctx.down_line(i),
+                [rev],
+            )
+        )
+    for i, ref in graph.dangling_depends:
+        rev = graph.nodes[i].revision
+        guess = _did_you_mean(ref, graph, node_sources, ctx)
+        hint = f"Use '{guess}' in depends_on (did you mean {guess}?)" if guess else "Use a full revision id or a declared branch label"
+        found.append(
+            _finding("HC103", f"depends_on of {rev} names {ref!r}, which is neither a revision id nor a branch label", hint, node_sources[i].path, ctx.deps_line(i), [rev])
+        )
+    for i, label, owner in graph.down_labels:
+        rev = graph.nodes[i].revision
+        tips = [h for h in graph.heads if label in graph.branch_labels.get(h, ())]
+        target = graph.nodes[tips[0]].revision if len(tips) == 1 and tips[0] != i else graph.nodes[owner].revision
+        found.append(
+            _finding(
+                "HC104",
+                f"down_revision of {rev} names the branch label '{label}', not a revision id",
+                f"Set down_revision = '{target}' in {ctx.down_at(i)}",
+                node_sources[i].path,
+                ctx.down_line(i),
+                [rev],
+            )
+        )
+    if graph.cycle:
+        loops = graph.cycles or ()
+        if loops:
+            for group in loops:
+                ids = [graph.nodes[n].revision for n in group]
+                first = group[0]
+                found.append(
+                    _finding(
+                        "HC105",
+                        f"down_revision links loop: {' -> '.join(ids + ids[:1])}; Alembic: Cycle is detected in revisions ({', '.join(graph.cycle)})",
+                        f"Point down_revision in {ctx.down_at(first)} at a revision outside the loop",
+                        node_sources[first].path,
+                        ctx.down_line(first),
+                        graph.cycle,
+                    )
+                )
+        else:
+            found.append(
+                _finding("HC105", f"Cycle is detected in revisions ({', '.join(graph.cycle)})", RULES["HC105"].fix, None, None, graph.cycle)
+            )
+    if graph.dependency_cycle:
+        member_ids = set(graph.dependency_cycle)
+        quirk = [i for i, n in enumerate(graph.nodes) if n.is_base and n.has_dependencies and not n.depends_on and n.revision in member_ids]
+        if quirk:
+            i = quirk[0]
+            found.append(
+                _finding(
+                    "HC106",
+                    f"base revision {graph.nodes[i].revision} has depends_on = '' which Alembic counts as a dependency; "
+                    f"Dependency cycle is detected in revisions ({', '.join(graph.dependency_cycle)})",
+                    f"Set depends_on = None in {relpath(node_sources[i].path, root)}:{ctx.deps_line(i)}",
+                    node_sources[i].path,
+                    ctx.deps_line(i),
+                    graph.dependency_cycle,
+                )
+            )
+        else:
+            group = next(iter(graph.dependency_cycles), None)
+            first = group[0] if group else graph.index[graph.dependency_cycle[0]]
+            found.append(
+                _finding(
+                    "HC106",
+                    f"Dependency cycle is detected in revisions ({', '.join(graph.dependency_cycle)})",
+                    f"Remove the depends_on entry in {relpath(node_sources[first].path, root)}:{ctx.deps_line(first)} that points at a descendant",
+                    node_sources[first].path,
+                    ctx.deps_line(first),
+                    graph.dependency_cycle,
+                )
+            )
+    heads = heads_policy_violation(graph, settings)
+    if heads:
+        found.append(_multiple_heads(graph, heads, ctx))
+    return [f for f in found if f.code not in settings.ignore]

@@ -1,0 +1,81 @@
+"""The static gate: config -> scan -> graph -> findings, for every environment under a root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from headcheck.config import Environment, find_environments
+from headcheck.findings import Finding, check
+from headcheck.graph import Graph, build
+from headcheck.scan import FileIssue, RevisionFile, Scan, revision_node, scan_locations
+from headcheck.settings import Settings
+
+__all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]
+
+
+class EnvironmentResult(NamedTuple):
+    environment: Environment
+    scan: Scan
+    graph: Graph
+    node_files: tuple[RevisionFile, ...]  # node i of the graph was read from node_files[i]
+    findings: tuple[Finding, ...]
+
+    def failed(self, settings: Settings) -> bool:
+        return any(f.severity == "error" or settings.strict for f in self.findings)
+
+    @property
+    def heads(self) -> list[str]:
+        """What ``alembic heads`` prints, in its order (phantom duplicates included)."""
+        return self.graph.ids(self.graph.heads)
+
+    @property
+    def bases(self) -> list[str]:
+        return self.graph.ids(self.graph.bases)
+
+
+class GateResult(NamedTuple):
+    root: Path
+    settings: Settings
+    environments: tuple[EnvironmentResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(env.failed(self.settings) for env in self.environments)
+
+
+def check_environment(env: Environment, settings: Settings, root: Path) -> EnvironmentResult:
+    """Scan the environment's version locations from disk and check them."""
+    return check_scan(env, scan_locations(env.versions_dirs, env.recursive), settings, root)
+
+
+def check_scan(env: Environment, scan: Scan, settings: Settings, root: Path) -> EnvironmentResult:
+    """Check already-read revision files (from disk, or assembled from git by ``--base``)."""
+    nodes = []
+    node_files: list[int] = []
+    issues: list[list[FileIssue]] = []
+    for k, rf in enumerate(scan.files):
+        node, file_issues = revision_node(rf)
+        issues.append(file_issues)
+        if node is not None:
+            nodes.append(node)
+            node_files.append(k)
+    graph = build(nodes)
+    findings = check(env, scan, scan.files, issues, graph, node_files, settings, root)
+    return EnvironmentResult(env, scan, graph, tuple(scan.files[k] for k in node_files), tuple(findings))
+
+
+def run_gate(
+    root: Path,
+    settings: Settings,
+    *,
+    config: Path | None = None,
+    name: str | None = None,
+    versions: Path | None = None,
+    recursive: bool = False,
+) -> GateResult:
+    """Check every environment under ``root``. Raises ConfigError (exit 2) for unusable input."""
+    environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
+    base = root if root.is_dir() else root.parent
+    results = tuple(check_environment(env, settings, base.absolute()) for env in environments)
+    return GateResult(base.absolute(), settings, results)

@@ -1,0 +1,38 @@
+"""``--format text``: file:line first, the fix on the next line; colour only on a terminal."""
+
+from __future__ import annotations
+
+from headcheck.findings import relpath
+from headcheck.gate import GateResult
+
+_COLORS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
+_RESET = "\033[0m"
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_COLORS[style]}{text}{_RESET}" if color else text
+
+
+def render(result: GateResult, *, color: bool = False) -> str:
+    out: list[str] = []
+    for env in result.environments:
+        config = env.environment
+        where = relpath(config.config_path, result.root) or relpath(config.script_location, result.root)
+        heads = ", ".join(env.heads) or "none"
+        title = f"{config.name} ({where}): {len(env.graph.nodes)} revisions, heads: {heads}"
+        out.append(_paint(title, "bold", color))
+        for finding in sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0)):
+            location = relpath(finding.path, result.root) or where or "."
+            if finding.line is not None:
+                location = f"{location}:{finding.line}"
+            code = _paint(f"{finding.code} {finding.severity}", finding.severity, color)
+            out.append(f"{location}: {code}: {finding.message} [{finding.name}]")
+            if finding.fix:
+                out.append(f"  fix: {finding.fix}")
+        verdict = "failed" if env.failed(result.settings) else "ok"
+        errors = sum(f.severity == "error" for f in env.findings)
+        warnings = len(env.findings) - errors
+        summary = f"{verdict}: {errors} error(s), {warnings} warning(s)"
+        out.append(_paint(summary, "error" if verdict == "failed" else "ok", color))
+        out.append("")
+    return "\n".join(out)

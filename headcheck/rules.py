@@ -1,0 +1,150 @@
+"""The rule catalogue: stable codes, names, severities and documentation.
+
+A code never changes meaning. Text, JSON, GitHub annotations, SARIF rules and the README
+table are all generated from this one list (``python -m headcheck.rules`` prints the table;
+a test fails when the README drifts).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["RULES", "Rule", "markdown_table"]
+
+
+class Rule(NamedTuple):
+    code: str
+    name: str
+    severity: str  # "error" or "warning"
+    summary: str  # what it detects
+    why: str  # why it breaks deploys
+    fix: str  # what to do
+
+
+_RULES = (
+    Rule("HC101", "multiple-heads", "error",
+         "More heads than the policy allows (one, unless each head has its own branch label).",
+         "`alembic upgrade head` and `alembic revision` fail with 'Multiple head revisions are present'.",
+         "Run `headcheck merge` to add a merge revision, or point one branch's down_revision at the other head (`headcheck rebase`)."),
+    Rule("HC102", "dangling-down-revision", "error",
+         "down_revision names a revision that no loaded file defines.",
+         "Alembic warns 'Revision X referenced from Y is not present' and every command dies with KeyError.",
+         "Set down_revision to an existing revision id (full id, not a prefix or file name)."),
+    Rule("HC103", "dangling-depends-on", "error",
+         "depends_on names neither a revision id nor a declared branch label.",
+         "Every Alembic command dies with a bare KeyError.",
+         "Use a full revision id or a declared branch label in depends_on."),
+    Rule("HC104", "down-revision-is-label", "error",
+         "down_revision names a branch label instead of a revision id.",
+         "Alembic dies with a bare KeyError during cycle detection.",
+         "Replace the label with the id of the revision the branch should continue from."),
+    Rule("HC105", "cycle", "error",
+         "down_revision links form a cycle (or revisions hang off one).",
+         "Alembic raises 'Cycle is detected in revisions (...)'.",
+         "Break the cycle: one revision of the loop must point at an older revision."),
+    Rule("HC106", "dependency-cycle", "error",
+         "depends_on links (with down_revision) form a cycle, or point at a descendant.",
+         "Alembic raises 'Dependency cycle is detected in revisions (...)'.",
+         "Make depends_on point only at revisions that are not descendants of this one."),
+    Rule("HC107", "duplicate-revision", "error",
+         "Two files declare the same revision id.",
+         "Alembic keeps the later file, warns, and reports a phantom head; history commands fail.",
+         "Give one of the files a new unique revision id (and update whatever revises it)."),
+    Rule("HC108", "self-loop", "error",
+         "A revision names itself in down_revision.",
+         "Alembic raises 'Self-loop is detected in revisions (...)'.",
+         "Set down_revision to the revision this one really follows."),
+    Rule("HC109", "depends-on-self", "error",
+         "A revision names itself in depends_on.",
+         "Alembic raises 'Dependency self-loop is detected in revisions (...)'.",
+         "Remove the revision's own id from depends_on."),
+    Rule("HC110", "illegal-revision-id", "error",
+         "The revision id contains one of the characters @ - + :.",
+         "Alembic raises 'Character(s) ... not allowed in revision identifier'.",
+         "Use an id made of letters, digits and underscores."),
+    Rule("HC111", "reserved-revision-id", "error",
+         "The revision id is a symbolic name (head, heads, base, current).",
+         "Alembic loads it but resolves the symbolic name instead, so the revision cannot be targeted.",
+         "Use another revision id."),
+    Rule("HC112", "branch-label-collision", "error",
+         "A branch label is already a revision id or another revision's label.",
+         "Alembic raises 'Branch name ... already used by revision ...'.",
+         "Rename the branch label."),
+    Rule("HC201", "syntax-error", "error",
+         "A revision file does not parse.",
+         "Alembic executes every revision file; a syntax error kills every command.",
+         "Fix the syntax error (or move the file out of the versions folder)."),
+    Rule("HC202", "missing-revision", "error",
+         "A .py file in a versions folder has no `revision` and its name is not a hex id.",
+         "Alembic raises 'Could not determine revision id from filename'.",
+         "Add `revision = '<id>'`, or move helper modules out of the versions folder."),
+    Rule("HC203", "missing-down-revision", "error",
+         "A revision file has no `down_revision` binding.",
+         "Alembic dies with AttributeError: module has no attribute 'down_revision'.",
+         "Add `down_revision = '<parent id>'` (or `None` for a base), or move the file out."),
+    Rule("HC204", "unreadable-file", "error",
+         "A revision file cannot be read (permissions, broken link, not a file).",
+         "Alembic cannot load the environment.",
+         "Fix the file's permissions or remove it from the versions folder."),
+    Rule("HC205", "dynamic-value", "error",
+         "revision, down_revision, branch_labels or depends_on is not a literal.",
+         "headcheck does not execute revision files, so the value cannot be verified statically.",
+         "Write the value as a literal string, tuple or None (ignore HC205 to accept the risk)."),
+    Rule("HC206", "invalid-value-type", "error",
+         "A revision attribute has the wrong type (an int id, None inside a tuple, ...).",
+         "Alembic dies with TypeError while loading the revision.",
+         "Use strings, a tuple of strings or None."),
+    Rule("HC301", "revises-mismatch", "warning",
+         "The docstring's `Revises:` line disagrees with down_revision.",
+         "Alembic follows down_revision; the docstring misleads whoever reads the file.",
+         "Update the `Revises:` line to match down_revision."),
+    Rule("HC302", "ignored-subfolder", "warning",
+         "A subfolder of a versions folder holds .py files but recursive_version_locations is off.",
+         "Alembic silently ignores those revisions; their children dangle or they never run.",
+         "Set `recursive_version_locations = true` or move the files up."),
+    Rule("HC303", "loaded-twice", "warning",
+         "The same file is reached twice (overlapping version_locations or a symlink).",
+         "Alembic warns 'File ... loaded twice! ignoring.'",
+         "Make version_locations unique."),
+    Rule("HC401", "no-script-location", "error",
+         "The selected config section has no script_location.",
+         "Alembic raises 'No 'script_location' key found in configuration.'",
+         "Add script_location to the section, or pick the right section with --name."),
+    Rule("HC402", "missing-script-location", "error",
+         "script_location does not exist (or is a package resource that cannot be found statically).",
+         "Alembic raises 'Path doesn't exist: ...'.",
+         "Fix script_location (relative paths resolve against the config file's folder)."),
+    Rule("HC403", "bad-path-separator", "error",
+         "path_separator is not one of space, newline, os, ':' or ';'.",
+         "Alembic raises ValueError while reading version_locations.",
+         "Set `path_separator = os`."),
+    Rule("HC404", "bad-toml-value", "error",
+         "A [tool.alembic] value has the wrong type (a string where a boolean is needed, ...).",
+         "Alembic raises 'boolean value expected for TOML parameter' or 'Incorrect TOML format'.",
+         "Use a TOML boolean (true/false) or the documented type."),
+    Rule("HC405", "missing-version-location", "error",
+         "A configured version location does not exist.",
+         "Alembic silently drops it: its revisions vanish from the graph.",
+         "Fix the path in version_locations (and path_separator)."),
+    Rule("HC406", "sourceless-unsupported", "error",
+         "sourceless = true: revisions may exist only as .pyc files.",
+         "headcheck reads source files only, so the graph it checks may be incomplete.",
+         "Turn sourceless off in CI, or ignore HC406 if every revision has its .py source."),
+    Rule("HC407", "interpolation-error", "error",
+         "A config value refers to an unknown %(name)s.",
+         "Alembic dies with InterpolationMissingOptionError.",
+         "Define the referenced key, or escape % as %%."),
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+
+
+def markdown_table() -> str:
+    lines = ["| code | name | severity | what it detects | fix |", "|---|---|---|---|---|"]
+    for rule in _RULES:
+        lines.append(f"| `{rule.code}` | {rule.name} | {rule.severity} | {rule.summary} | {rule.fix} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
