@@ -120,7 +120,12 @@ def heads_policy_violation(graph: Graph, settings: Settings) -> list[int]:
     reachable through a branch label no other head carries (``alembic upgrade label@head``).
     ``max-heads`` replaces the policy with a plain count.
     """
-    heads = [i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i]
+    broken = {i for i, _ in graph.dangling_down} | {i for i, _, _ in graph.down_labels}
+    # Phantom heads of duplicate ids, and heads sitting on a broken reference, are reported
+    # by their own rules; counting them here would only repeat the same problem.
+    heads = [
+        i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i and not (graph.ancestors(i) & broken)
+    ]
     if settings.max_heads is not None:
         return heads if len(heads) > settings.max_heads else []
     if len(heads) <= 1:
