@@ -8,7 +8,7 @@ from typing import NamedTuple
 from headcheck.config import Environment, find_environments
 from headcheck.findings import Finding, check
 from headcheck.graph import Graph, build
-from headcheck.scan import FileIssue, RevisionFile, Scan, revision_node, scan_locations
+from headcheck.scan import FileIssue, RevisionFile, Scan, list_revision_paths, revision_node
 from headcheck.settings import Settings
 
 __all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]
@@ -44,9 +44,20 @@ class GateResult(NamedTuple):
         return not any(env.failed(self.settings) for env in self.environments)
 
 
-def check_environment(env: Environment, settings: Settings, root: Path) -> EnvironmentResult:
-    """Scan the environment's version locations from disk and check them."""
-    return check_scan(env, scan_locations(env.versions_dirs, env.recursive), settings, root)
+def check_environment(
+    env: Environment, settings: Settings, root: Path, cache_dir: Path | None = None
+) -> EnvironmentResult:
+    """Scan the environment's version locations from disk and check them.
+
+    Many files are parsed on every core; with ``cache_dir``, parsed files are cached by content
+    hash (see headcheck.parse_cache).
+    """
+    from headcheck.parse_cache import read_revisions
+
+    paths, twice, ignored, missing = list_revision_paths(env.versions_dirs, env.recursive)
+    files = read_revisions(paths, cache_dir)
+    scan = Scan(tuple(files), tuple(twice), tuple(ignored), tuple(missing))
+    return check_scan(env, scan, settings, root)
 
 
 def check_scan(env: Environment, scan: Scan, settings: Settings, root: Path) -> EnvironmentResult:
@@ -73,9 +84,10 @@ def run_gate(
     name: str | None = None,
     versions: Path | None = None,
     recursive: bool = False,
+    cache_dir: Path | None = None,
 ) -> GateResult:
     """Check every environment under ``root``. Raises ConfigError (exit 2) for unusable input."""
     environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
     base = root if root.is_dir() else root.parent
-    results = tuple(check_environment(env, settings, base.absolute()) for env in environments)
+    results = tuple(check_environment(env, settings, base.absolute(), cache_dir) for env in environments)
     return GateResult(base.absolute(), settings, results)

@@ -248,8 +248,9 @@ def build(nodes: Sequence[Node]) -> Graph:
     cycle = detect(list(heads), list(bases) + extra_roots, own_down, children_step)
     dependency_cycle = () if cycle else detect(list(real_heads), list(real_bases) + extra_roots, own_all, dependents_step)
     winners = list(dict.fromkeys(index.values()))
-    cycles = tuple(_strongly_connected(winners, children_step))
-    dependency_cycles = tuple(_strongly_connected(winners, dependents_step))
+    # The loops themselves only name members in messages: look for them only when Alembic would fail.
+    cycles = tuple(_strongly_connected(winners, children_step)) if cycle else ()
+    dependency_cycles = tuple(_strongly_connected(winners, dependents_step)) if dependency_cycle else ()
 
     # _add_branches (the part that matters for heads): labels flow to every descendant.
     propagated: dict[int, set[str]] = {}

@@ -77,7 +77,7 @@ def list_revision_paths(
 ) -> tuple[list[Path], list[tuple[Path, Path]], list[Path], list[Path]]:
     """Candidate files in Alembic's load order, plus duplicates, ignored subfolders, missing dirs."""
     paths: list[Path] = []
-    seen: dict[Path, Path] = {}
+    seen: dict[str, Path] = {}
     twice: list[tuple[Path, Path]] = []
     ignored: list[Path] = []
     missing: list[Path] = []
@@ -90,14 +90,16 @@ def list_revision_paths(
             if dirpath.endswith("__pycache__"):
                 dirnames[:] = []
                 continue
+            # Alembic dedupes on Path.resolve(); resolve the folder once and only links per file.
+            real_dir = os.path.realpath(dirpath)
             for filename in sorted(filenames):
                 if not CANDIDATE.match(filename):
                     continue
-                path = Path(dirpath, filename)
-                try:
-                    real = path.resolve()
-                except (OSError, RuntimeError):
-                    real = path
+                full = os.path.join(dirpath, filename)
+                real = os.path.join(real_dir, filename)
+                if os.path.islink(full):
+                    real = os.path.realpath(full)
+                path = Path(full)
                 if real in seen:
                     twice.append((path, seen[real]))
                     continue
@@ -138,13 +140,14 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
     if isinstance(target, ast.Name):
         if target.id not in ATTRIBUTES:
             return
-        text = (ast.get_source_segment(source, value) or "") if value is not None else ""
         literal = _DYNAMIC if dynamic or value is None else _literal(value)
         line = value.lineno if value is not None else target.lineno
         if literal is _DYNAMIC:
+            # get_source_segment re-splits the whole file: only pay for it when reporting.
+            text = (ast.get_source_segment(source, value) or "") if value is not None else ""
             values[target.id] = Value(None, line, False, text)
         else:
-            values[target.id] = Value(literal, line, True, text)
+            values[target.id] = Value(literal, line, True, repr(literal))
     elif isinstance(target, (ast.Tuple, ast.List)):
         elements = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
         starred = any(isinstance(t, ast.Starred) for t in target.elts)
@@ -168,6 +171,16 @@ def _nested_bindings(stmt: ast.stmt) -> list[ast.Name]:
     return names
 
 
+def _deleted_names(targets: list[ast.expr]) -> list[str]:
+    names: list[str] = []
+    for target in targets:
+        if isinstance(target, ast.Name):
+            names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            names.extend(_deleted_names(target.elts))
+    return names
+
+
 def _walk_module(module: ast.Module, source: str) -> tuple[dict[str, Value], bool]:
     values: dict[str, Value] = {}
     has_upgrade = False
@@ -184,6 +197,10 @@ def _walk_module(module: ast.Module, source: str) -> tuple[dict[str, Value], boo
                 has_upgrade = True
             if stmt.name in ATTRIBUTES:
                 values[stmt.name] = Value(None, stmt.lineno, False, f"def {stmt.name}")
+        elif isinstance(stmt, ast.Delete):
+            # ``del revision`` at module level removes the attribute, as if never bound.
+            for name in _deleted_names(stmt.targets):
+                values.pop(name, None)
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for alias in stmt.names:
                 bound = alias.asname or alias.name.split(".")[0]

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy_arguments(parser)
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="text", help="output format (default: text)")
     parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="parse every file again (no content-hash cache; also HEADCHECK_NO_CACHE=1)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,8 +34,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = settings_from(args)
+        from headcheck.parse_cache import cache_dir_from_env
+
         result = run_gate(
-            Path(args.path), settings, config=args.config, name=args.name, versions=args.versions, recursive=args.recursive
+            Path(args.path),
+            settings,
+            config=args.config,
+            name=args.name,
+            versions=args.versions,
+            recursive=args.recursive,
+            cache_dir=None if args.no_cache else cache_dir_from_env(),
         )
     except ConfigError as exc:
         return error(str(exc))

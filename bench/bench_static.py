@@ -1,0 +1,144 @@
+"""Benchmark the static gate against `alembic heads` on generated histories.
+
+    python bench/bench_static.py                 # 100, 1000 and 5000 revisions, 3 runs each
+    python bench/bench_static.py --sizes 100 500 --runs 5
+
+Each history uses Alembic's typed template with realistic upgrade/downgrade bodies and a merge
+every 50 revisions. `alembic heads` runs with a cold __pycache__ (deleted before every run), as
+in a fresh CI checkout. headcheck is timed cold (no cache) and, when it has one, warm. A bare
+`python -c pass` is the floor. Prints a table and the ratios; medians of --runs runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEMPLATE = '''"""{message}
+
+Revision ID: {rev}
+Revises: {revises}
+Create Date: 2026-11-24 10:{minute:02d}:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = {rev!r}
+down_revision: Union[str, Sequence[str], None] = {down!r}
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.create_table(
+        "table_{n}",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=True),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_table_{n}_name"), "table_{n}", ["name"], unique=False)
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_index(op.f("ix_table_{n}_name"), table_name="table_{n}")
+    op.drop_table("table_{n}")
+'''
+
+INI = """[alembic]
+script_location = %(here)s/alembic
+path_separator = os
+sqlalchemy.url = sqlite://
+"""
+
+
+def rev_id(n: int) -> str:
+    return f"{n * 2654435761 % (1 << 48):012x}"
+
+
+def generate(root: Path, size: int) -> None:
+    """A linear history with a two-revision side branch merged back every 50 revisions."""
+    versions = root / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text(INI)
+    (root / "alembic" / "env.py").write_text("")
+    head: str | None = None
+    n = 0
+    while n < size:
+        if n and n % 50 == 0 and n + 3 <= size and head is not None:
+            side = rev_id(n)
+            main = rev_id(n + 1)
+            merge = rev_id(n + 2)
+            write(versions, n, side, head)
+            write(versions, n + 1, main, head)
+            write(versions, n + 2, merge, (side, main))
+            head, n = merge, n + 3
+            continue
+        rev = rev_id(n)
+        write(versions, n, rev, head)
+        head, n = rev, n + 1
+
+
+def write(versions: Path, n: int, rev: str, down: str | tuple[str, ...] | None) -> None:
+    revises = ", ".join(down) if isinstance(down, tuple) else (down or "")
+    text = TEMPLATE.format(message=f"change {n}", rev=rev, revises=revises, minute=n % 60, down=down, n=n)
+    (versions / f"{rev}_change_{n}.py").write_text(text)
+
+
+def timed(command: list[str], cwd: Path, before: object = None) -> float:
+    if callable(before):
+        before()
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    python = sys.executable
+    alembic = [python, "-m", "alembic"]
+    headcheck = [python, "-m", "headcheck", "."]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="headcheck-bench-") as tmp:
+        floor = statistics.median(timed([python, "-c", "pass"], Path(tmp)) for _ in range(max(args.runs, 5)))
+        for size in args.sizes:
+            root = Path(tmp) / f"h{size}"
+            generate(root, size)
+            cache = root / "alembic" / "versions" / "__pycache__"
+
+            def cold() -> None:
+                shutil.rmtree(cache, ignore_errors=True)
+
+            alembic_s = statistics.median(timed(alembic + ["heads"], root, cold) for _ in range(args.runs))
+            head_s = statistics.median(timed(headcheck, root) for _ in range(args.runs))
+            rows.append((size, alembic_s, head_s))
+            print(
+                f"{size:>6} revisions: alembic heads {alembic_s:7.3f} s | headcheck {head_s:7.3f} s "
+                f"| headcheck/alembic {head_s / alembic_s:6.3f} | headcheck/python-floor {head_s / floor:5.2f}x",
+                flush=True,
+            )
+    print(f"python -c pass floor: {floor:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
