@@ -1,0 +1,41 @@
+"""The content-hash cache never hides an edit, and parallel parsing equals serial parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headcheck.parse_cache import read_revisions
+from headcheck.scan import read_revision
+from tests.project import revision_file, write_project
+
+
+def test_cache_hit_equals_fresh_parse_and_edits_are_seen(tmp_path: Path) -> None:
+    versions = write_project(tmp_path / "p", {"a.py": ("aaaa1", None), "b.py": ("bbbb2", "aaaa1")})
+    paths = sorted(versions.glob("*.py"))
+    cache = tmp_path / "cache"
+    first = read_revisions(paths, cache)
+    assert list(cache.iterdir()), "cache written"
+    again = read_revisions(paths, cache)
+    assert again == first == [read_revision(p) for p in paths]
+    (versions / "b.py").write_text(revision_file("bbbb2", "zzzz9"))
+    edited = read_revisions(paths, cache)
+    assert edited[1].values["down_revision"].value == "zzzz9"
+    (versions / "b.py").write_text("revision = 'bbbb2'\ndown_revision = (\n")
+    assert [i.code for i in read_revisions(paths, cache)[1].issues] == ["HC201"]
+
+
+def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
+    files = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(400)}
+    files["r0399.py"] = "revision = 'r0399'\ndown_revision = 'r0398'\nif (:\n"
+    versions = write_project(tmp_path / "p", files)
+    paths = sorted(versions.glob("*.py"))
+    parallel = read_revisions(paths, None)  # 400 files: parsed in a process pool
+    assert parallel == [read_revision(p) for p in paths]
+
+
+def test_unreadable_file_is_a_record_not_an_exception(tmp_path: Path) -> None:
+    versions = write_project(tmp_path / "p", {"a.py": ("aaaa1", None)})
+    (versions / "gone.py").symlink_to(versions / "missing-target.py")
+    paths = sorted(versions.glob("*.py"))
+    records = read_revisions(paths, tmp_path / "cache")
+    assert [i.code for r in records for i in r.issues] == ["HC204"]
