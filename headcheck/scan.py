@@ -375,6 +375,6 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
         is_base=down_scalar is None,
         depends_on=deps if deps_scalar else (),  # Alembic: `if revision.dependencies:`
         has_dependencies=deps_scalar is not None,
-        labels=tuple(dict.fromkeys(labels)),
+        labels=labels,  # duplicates kept: Alembic maps _orig_branch_labels, so ('x', 'x') collides with itself
     )
     return node, issues
