@@ -134,6 +134,18 @@ _RULES = (
          "A config value refers to an unknown %(name)s.",
          "Alembic dies with InterpolationMissingOptionError.",
          "Define the referenced key, or escape % as %%."),
+    Rule("HC501", "applied-revision-edited", "error",
+         "With --base REF: a revision that exists on REF was edited by the change (code, not just comments or formatting).",
+         "Databases that already applied it never run the new code, so environments silently diverge.",
+         "Revert the edit and put the change in a new revision (or pass --allow-history-edits)."),
+    Rule("HC502", "applied-revision-deleted", "error",
+         "With --base REF: a revision that exists on REF (and at the merge base) was deleted by the change.",
+         "Databases stamped with it fail with \"Can't locate revision identified by ...\".",
+         "Restore the file from REF (or pass --allow-history-edits)."),
+    Rule("HC503", "applied-revision-reparented", "error",
+         "With --base REF: the change altered down_revision of a revision that exists on REF.",
+         "Databases already past it would skip or repeat migrations; Alembic cannot tell.",
+         "Restore its down_revision; re-parent your own new revisions instead (`headcheck rebase --base REF`)."),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="parse every file again (no content-hash cache; also HEADCHECK_NO_CACHE=1)"
     )
+    parser.add_argument("--base", metavar="REF", help="check the history after merging into git REF (e.g. origin/main)")
+    parser.add_argument("--allow-history-edits", action="store_true", help="with --base: allow editing REF's revisions")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,15 +38,31 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from(args)
         from headcheck.parse_cache import cache_dir_from_env
 
-        result = run_gate(
-            Path(args.path),
-            settings,
-            config=args.config,
-            name=args.name,
-            versions=args.versions,
-            recursive=args.recursive,
-            cache_dir=None if args.no_cache else cache_dir_from_env(),
-        )
+        if args.base is not None:
+            from headcheck.change import describe, gate_against_base
+
+            change = gate_against_base(
+                Path(args.path),
+                settings,
+                args.base,
+                config=args.config,
+                name=args.name,
+                versions=args.versions,
+                recursive=args.recursive,
+                allow_history_edits=args.allow_history_edits,
+            )
+            result = change.gate
+            sys.stderr.write(describe(change))
+        else:
+            result = run_gate(
+                Path(args.path),
+                settings,
+                config=args.config,
+                name=args.name,
+                versions=args.versions,
+                recursive=args.recursive,
+                cache_dir=None if args.no_cache else cache_dir_from_env(),
+            )
     except ConfigError as exc:
         return error(str(exc))
     if not result.environments:

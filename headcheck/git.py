@@ -1,0 +1,123 @@
+"""Git plumbing for ``--base REF``: read another commit's files without checking it out.
+
+Only ``git`` subprocesses (``rev-parse``, ``ls-tree``, ``cat-file --batch``, ``merge-base``), so it
+works in a shallow CI checkout as long as REF itself was fetched (``git fetch --depth N origin main``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["GitError", "TreeEntry", "is_shallow", "ls_tree", "merge_base", "read_blobs", "resolve", "toplevel"]
+
+
+class GitError(Exception):
+    """git is missing, the folder is not a repository, or REF does not exist (one-line message)."""
+
+
+class TreeEntry(NamedTuple):
+    mode: str  # "100644", "100755", "120000" (symlink), "160000" (submodule)
+    kind: str  # "blob", "tree" or "commit"
+    sha: str
+    path: str  # posix, relative to the repository root
+
+
+def _git(repo: Path, args: Sequence[str], stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), *args],
+            input=stdin,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed (needed for --base)") from None
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {reason[-1] if reason else f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def toplevel(path: Path) -> Path:
+    """The work tree root holding ``path`` (``git rev-parse --show-toplevel``)."""
+    folder = path if path.is_dir() else path.parent
+    try:
+        out = _git(folder, ["rev-parse", "--show-toplevel"])
+    except GitError:
+        raise GitError(f"{path} is not inside a git work tree (--base needs one)") from None
+    return Path(out.decode("utf-8", "surrogateescape").strip()).resolve()
+
+
+def resolve(repo: Path, ref: str) -> str:
+    """The commit id REF names; a clear error when it was not fetched."""
+    if not ref or ref.startswith("-"):
+        raise GitError(f"invalid git ref {ref!r}")
+    try:
+        out = _git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
+    except GitError:
+        out = b""
+    sha = out.decode("ascii", "replace").strip()
+    if not sha:
+        raise GitError(
+            f"unknown git ref {ref!r}; in a shallow CI checkout fetch it first, "
+            "e.g. `git fetch --depth 50 origin main` and pass --base origin/main"
+        )
+    return sha
+
+
+def is_shallow(repo: Path) -> bool:
+    return _git(repo, ["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+
+
+def merge_base(repo: Path, a: str, b: str) -> str | None:
+    """The best common ancestor, or None when history is too shallow (or unrelated) to find one."""
+    done = subprocess.run(["git", "-C", str(repo), "merge-base", a, b], capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    sha = done.stdout.decode("ascii", "replace").strip()
+    return sha or None
+
+
+def ls_tree(repo: Path, commit: str, folder: str, recursive: bool) -> list[TreeEntry]:
+    """Entries under ``folder`` (posix, relative to the repository root; "" for the root) at ``commit``.
+
+    A folder missing at ``commit`` gives an empty list.
+    """
+    spec = folder.rstrip("/") + "/" if folder else "."
+    args = ["ls-tree", "-z", "--full-tree"]
+    if recursive:
+        args.append("-r")
+    out = _git(repo, [*args, commit, "--", spec])
+    entries: list[TreeEntry] = []
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        mode, kind, sha = meta.decode("ascii").split()
+        entries.append(TreeEntry(mode, kind, sha, name.decode("utf-8", "surrogateescape")))
+    return entries
+
+
+def read_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
+    """Contents of many blobs in one ``git cat-file --batch`` call."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    out = _git(repo, ["cat-file", "--batch"], stdin="".join(f"{sha}\n" for sha in wanted).encode("ascii"))
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for sha in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].decode("ascii", "replace").split()
+        pos = end + 1
+        if len(header) < 3 or header[1] == "missing":
+            raise GitError(f"git object {sha} is missing (shallow or partial clone?)")
+        size = int(header[2])
+        blobs[sha] = out[pos : pos + size]
+        pos += size + 1  # content is followed by a newline
+    return blobs
