@@ -1,0 +1,245 @@
+"""``headcheck action``: the Docker action's entry point, driven by the runner's environment.
+
+The runner starts the container with ``--workdir /github/workspace`` and passes every input as
+``INPUT_<NAME>`` (upper case, hyphens kept: ``INPUT_FAIL-ON``), empty when the workflow leaves it
+out and action.yml has no default. This command reads those, runs the static gate (and, with
+``database: postgres``, the database proof through ``headcheck db``), then writes:
+
+- annotations on stdout (at most 10 per kind, then one notice with the count);
+- the JSON report (and the SARIF file when asked) into the workspace;
+- the job summary to ``$GITHUB_STEP_SUMMARY`` and the outputs to ``$GITHUB_OUTPUT``.
+
+Exit codes as everywhere: 0 passed, 1 the gate failed, 2 an input or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from headcheck.commands.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, settings_from
+from headcheck.config import ConfigError
+from headcheck.github import (
+    Annotation,
+    InputError,
+    annotation_lines,
+    append_summary,
+    format_annotation,
+    get_bool_input,
+    get_input,
+    trust_directory,
+    workspace,
+    workspace_relative,
+    write_outputs,
+)
+
+__all__ = ["ActionInputs", "add_arguments", "read_inputs", "run"]
+
+
+class ActionInputs(NamedTuple):
+    """The inputs of action.yml, validated (names as in action.yml)."""
+
+    path: str
+    config: str
+    database: str  # "none" or "postgres"
+    database_url: str
+    stairway: bool
+    fail_on: str  # "error" or "warning"
+    sarif: str  # workspace-relative path of the SARIF file to write, "" for none
+    report: str  # workspace-relative path of the JSON report, "" for none
+    ignore: str
+    summary: bool
+    annotations: bool
+
+
+def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
+    """``INPUT_*`` as the runner sets them; raises InputError for a value the action cannot use."""
+    env = os.environ if environ is None else environ
+    database = get_input("database", env).lower() or "none"
+    if database not in ("none", "postgres"):
+        raise InputError(f"input 'database' must be none or postgres, got {database!r}")
+    database_url = get_input("database-url", env)
+    if database_url and database != "postgres":
+        raise InputError("input 'database-url' needs 'database: postgres'")
+    fail_on = get_input("fail-on", env).lower() or "error"
+    if fail_on not in ("error", "warning"):
+        raise InputError(f"input 'fail-on' must be error or warning, got {fail_on!r}")
+    return ActionInputs(
+        path=get_input("path", env) or ".",
+        config=get_input("config", env),
+        database=database,
+        database_url=database_url,
+        stairway=get_bool_input("stairway", False, env),
+        fail_on=fail_on,
+        sarif=get_input("sarif", env),
+        report=get_input("report", env),
+        ignore=get_input("ignore", env),
+        summary=get_bool_input("summary", True, env),
+        annotations=get_bool_input("annotations", True, env),
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Reads INPUT_PATH, INPUT_CONFIG, INPUT_DATABASE, INPUT_DATABASE-URL, INPUT_STAIRWAY, INPUT_FAIL-ON, "
+        "INPUT_SARIF, INPUT_REPORT, INPUT_IGNORE, INPUT_SUMMARY, INPUT_ANNOTATIONS and writes to "
+        "GITHUB_OUTPUT and GITHUB_STEP_SUMMARY inside GITHUB_WORKSPACE (see action.yml)."
+    )
+
+
+def _fail(message: str) -> int:
+    """An input/config error: an annotation so it shows on the run page, and exit 2."""
+    print(format_annotation(Annotation("error", message, title="headcheck: configuration")))
+    print(f"headcheck: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _inside(base: Path, relative: str, what: str) -> Path:
+    path = (base / relative).resolve() if relative else base
+    if not path.is_relative_to(base.resolve()):
+        raise InputError(f"input '{what}' must stay inside the workspace, got {relative!r}")
+    return path
+
+
+def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tuple[int, dict[str, Any] | None, str]:
+    """Run ``headcheck db`` in-process; (exit code, its JSON report or None, its stderr)."""
+    from headcheck.cli import COMMANDS, main
+
+    if "db" not in COMMANDS:
+        return EXIT_USAGE, None, "this headcheck has no database proof (`headcheck db`)"
+    with tempfile.TemporaryDirectory(prefix="headcheck-action-") as tmp:
+        output = Path(tmp, "db.json")
+        argv = ["db", str(path), "--format", "json", "--output", str(output)]
+        if config is not None:
+            argv += ["--config", str(config)]
+        if inputs.stairway:
+            argv.append("--stairway")
+        if inputs.database_url:
+            argv += ["--database-url", inputs.database_url]
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors):
+                code = main(argv)
+        except ImportError as exc:  # the postgres extra is not installed
+            return EXIT_USAGE, None, f"the database proof needs `pip install headcheck[postgres]` ({exc})"
+        sys.stderr.write(errors.getvalue())
+        try:
+            report = json.loads(output.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = None
+        return code, report if isinstance(report, dict) else None, errors.getvalue().strip()
+
+
+def _databases(
+    report: Mapping[str, Any] | None, names: Sequence[tuple[str, str | None]]
+) -> list[dict[str, Any] | None]:
+    """``environments[i].database`` of the db report, matched to the gate's environments."""
+    if not report:
+        return [None] * len(names)
+    envs = [e for e in report.get("environments") or [] if isinstance(e, dict)]
+    by_key = {(e.get("name"), e.get("config")): e.get("database") for e in envs}
+    found: list[dict[str, Any] | None] = []
+    for k, key in enumerate(names):
+        db = by_key.get(key, envs[k].get("database") if k < len(envs) and len(envs) == len(names) else None)
+        found.append(db if isinstance(db, dict) else None)
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    from headcheck.gate import run_gate
+    from headcheck.report import json_report, text
+    from headcheck.report.github import finding_annotations
+    from headcheck.report.sarif import sarif_log
+    from headcheck.summary import render as render_summary
+
+    base = workspace()
+    try:
+        inputs = read_inputs()
+        path = _inside(base, inputs.path, "path")
+        config = _inside(base, inputs.config, "config") if inputs.config else None
+        sarif_path = _inside(base, inputs.sarif, "sarif") if inputs.sarif else None
+        report_path = _inside(base, inputs.report, "report") if inputs.report else None
+    except InputError as exc:
+        return _fail(str(exc))
+    if not path.exists():
+        return _fail(f"input 'path': {inputs.path} does not exist in the workspace")
+    # The workspace belongs to the runner's uid; git (used by --base and friends) must trust it.
+    trust_directory(base)
+    if path.is_dir() and path != base:
+        trust_directory(path)
+
+    strict = True if inputs.fail_on == "warning" else None
+    namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
+    try:
+        settings = settings_from(namespace)
+        result = run_gate(path, settings, config=config)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if not result.environments:
+        return _fail(f"no Alembic environment found under {inputs.path}; set the 'config' input")
+
+    notes: list[str] = []
+    extra: list[Annotation] = []
+    db_report: dict[str, Any] | None = None
+    db_code = EXIT_OK
+    if inputs.database == "postgres":
+        if result.ok:
+            db_code, db_report, db_errors = _database_proof(inputs, path, config)
+            if db_code == EXIT_USAGE:
+                return _fail(f"database proof: {db_errors or 'failed to start'}")
+            if db_code != EXIT_OK:
+                extra.append(
+                    Annotation(
+                        "error", f"database proof failed: {db_errors or 'see the job summary'}", title="headcheck db"
+                    )
+                )
+        else:
+            notes.append("The database proof was skipped: the static gate failed, so the migrations cannot run.")
+    names = [(env.environment.name, json_report.environment_dict(env, result)["config"]) for env in result.environments]
+    databases = _databases(db_report, names)
+    ok = result.ok and db_code == EXIT_OK
+
+    if inputs.annotations:
+        for line in annotation_lines([*finding_annotations(result, base), *extra]):
+            print(line)
+    sys.stdout.write(text.render(result))
+    sys.stdout.flush()
+
+    written: dict[str, str] = {}
+    try:
+        if report_path is not None:
+            report = db_report if db_report is not None else json_report.report_dict(result)
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            written["report"] = workspace_relative(report_path, base)
+        if sarif_path is not None:
+            sarif_path.parent.mkdir(parents=True, exist_ok=True)
+            sarif_path.write_text(json.dumps(sarif_log(result, base), indent=2) + "\n", encoding="utf-8")
+            written["sarif"] = workspace_relative(sarif_path, base)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if inputs.summary and summary_file:
+            markdown = render_summary(result, base=base, databases=databases, notes=notes)
+            append_summary(Path(summary_file), markdown + "\n")
+        output_file = os.environ.get("GITHUB_OUTPUT")
+        if output_file:
+            heads = list(dict.fromkeys(h for env in result.environments for h in env.heads))
+            by_env = {env.environment.name: env.heads for env in result.environments}
+            outputs = {
+                "ok": "true" if ok else "false",
+                "heads": json.dumps(heads),
+                "heads-by-environment": json.dumps(by_env),
+                "report": written.get("report", ""),
+                "sarif": written.get("sarif", ""),
+            }
+            write_outputs(Path(output_file), outputs)
+    except OSError as exc:
+        return _fail(f"cannot write {exc.filename}: {exc.strerror or exc}")
+    return EXIT_OK if ok else EXIT_FAIL

@@ -1,0 +1,433 @@
+"""Pictures of one environment's revision graph: text, Mermaid, Graphviz dot, or a Markdown table.
+
+Used by ``headcheck graph`` (the whole graph) and by the job summary (a focused view: the fork
+and its heads, or the dangling reference, with older history folded into one placeholder).
+
+Edges point the way ``alembic upgrade`` walks: from a revision to the revisions that name it in
+``down_revision``. Marked nodes: heads (``alembic heads``), bases (``down_revision = None``),
+merge points (several down revisions), branch points (several children) and every revision a
+finding names. Long linear runs of unmarked revisions are folded into one node, so a history
+of 500 revisions with one fork at the top still draws as a handful of boxes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from headcheck.gate import EnvironmentResult
+from headcheck.graph import Graph
+
+__all__ = ["FORMATS", "MERMAID_MAX_ITEMS", "Item", "View", "focus_nodes", "render", "summary_picture", "view"]
+
+FORMATS = ("text", "mermaid", "dot", "table")
+COLLAPSE_MIN = 3  # fold linear runs of at least this many unmarked revisions
+MERMAID_MAX_ITEMS = 60  # above this a Markdown table replaces the Mermaid picture
+TABLE_MAX_ROWS = 100
+CONTEXT_DEPTH = 3  # revisions shown under each head when there is nothing to report
+
+
+class Item(NamedTuple):
+    """One box of the picture."""
+
+    key: str  # identifier in mermaid/dot: r<node>, run<node>, missing<k>, older<node>, newer<node>
+    kind: str  # "revision", "run", "missing", "older" or "newer"
+    label: str  # revision id, "12 revisions", the missing reference, ...
+    detail: str  # the file's slug, the run's first and last id, ...
+    marks: tuple[str, ...]  # head, base, merge point, branch point, finding codes
+    nodes: tuple[int, ...]  # graph nodes drawn by this box
+
+    @property
+    def problem(self) -> bool:
+        return any(mark.startswith("HC") for mark in self.marks) or self.kind == "missing"
+
+
+class Edge(NamedTuple):
+    parent: str
+    child: str
+    style: str  # "down" (down_revision), "depends" (depends_on) or "missing" (a broken reference)
+
+
+class View(NamedTuple):
+    items: tuple[Item, ...]  # bases first, in upgrade order
+    edges: tuple[Edge, ...]
+    hidden: int  # revisions left out of a focused view
+
+
+def _slug(env: EnvironmentResult, node: int) -> str:
+    """What the file name says about the revision: ``4d5e…_add_users_phone.py`` -> "add users phone"."""
+    stem = env.node_files[node].path.stem
+    revision = env.graph.nodes[node].revision
+    if stem.startswith(revision):
+        stem = stem[len(revision) :]
+    slug = stem.strip("_ ").replace("_", " ")
+    return slug if len(slug) <= 40 else slug[:39] + "…"
+
+
+def node_marks(env: EnvironmentResult) -> dict[int, list[str]]:
+    """Roles and finding codes per node (only nodes that have any)."""
+    graph = env.graph
+    marks: dict[int, list[str]] = {}
+
+    def add(node: int, mark: str) -> None:
+        bucket = marks.setdefault(node, [])
+        if mark not in bucket:
+            bucket.append(mark)
+
+    for node in graph.heads:
+        add(node, "head")
+    for node in graph.bases:
+        add(node, "base")
+    for node in graph.merge_points:
+        add(node, "merge point")
+    for node in graph.branch_points:
+        add(node, "branch point")
+    for finding in env.findings:
+        for revision in finding.revisions:
+            for node in graph.duplicates.get(revision, ()) or (
+                (graph.index[revision],) if revision in graph.index else ()
+            ):
+                add(node, finding.code)
+    for node, _ in graph.dangling_down:
+        add(node, "HC102")
+    for node, _, _ in graph.down_labels:
+        add(node, "HC104")
+    for node, _ in graph.dangling_depends:
+        add(node, "HC103")
+    for group in graph.cycles:
+        for node in group:
+            add(node, "HC105")
+    return marks
+
+
+def _fork_points(graph: Graph, heads: Iterable[int]) -> tuple[set[int], set[int]]:
+    """(every common ancestor, the newest of them) of ``heads``."""
+    common: set[int] | None = None
+    for head in heads:
+        ancestry = graph.ancestors(head)
+        common = ancestry if common is None else common & ancestry
+    common = common or set()
+    newest = {node for node in common if not any(child in common for child in graph.children.get(node, ()))}
+    return common, newest
+
+
+def focus_nodes(env: EnvironmentResult) -> set[int]:
+    """The part of the graph that explains the verdict.
+
+    Several heads: the newest common ancestor (the fork) and every revision from it up to each
+    head. A broken reference: the revision holding it and everything built on it. Other findings:
+    the named revisions with their parents and children. A clean history: each head and the
+    few revisions under it.
+    """
+    graph = env.graph
+    shown: set[int] = set()
+    for finding in env.findings:
+        if finding.code == "HC101":
+            heads = [graph.index[r] for r in finding.revisions if r in graph.index]
+            common, forks = _fork_points(graph, heads)
+            for head in heads:
+                shown |= graph.ancestors(head) - common
+            shown |= forks
+        else:
+            for revision in finding.revisions:
+                for node in graph.duplicates.get(revision, ()) or (
+                    (graph.index[revision],) if revision in graph.index else ()
+                ):
+                    shown |= {node, *graph.parents(node), *graph.children.get(node, ())}
+    for node, _ in (*graph.dangling_down, *graph.dangling_depends):
+        # The other heads are where the reference most likely should point (a typo, a prefix).
+        shown |= graph.descendants(node) | {head for head in graph.heads if head != node}
+    for node, _, owner in graph.down_labels:
+        shown |= graph.descendants(node) | {owner}
+    for group in graph.cycles:
+        shown |= set(group)
+    if not shown:
+        for head in graph.heads:
+            layer = {head}
+            for _ in range(CONTEXT_DEPTH):
+                shown |= layer
+                layer = {parent for node in layer for parent in graph.parents(node)}
+    return shown
+
+
+def _order(nodes: Iterable[int], graph: Graph) -> list[int]:
+    """Upgrade order (parents first), ties in load order; nodes in a cycle come last."""
+    pending = set(nodes)
+    waiting = {n: sum(p in pending for p in graph.parents(n)) for n in pending}
+    ready = sorted(n for n, count in waiting.items() if count == 0)
+    ordered: list[int] = []
+    while ready:
+        node = ready.pop(0)
+        ordered.append(node)
+        for child in graph.children.get(node, ()):
+            if child in waiting:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+                    ready.sort()
+    placed = set(ordered)
+    ordered += sorted(pending - placed)
+    return ordered
+
+
+def view(env: EnvironmentResult, nodes: set[int] | None = None, collapse_min: int = COLLAPSE_MIN) -> View:
+    """Boxes and arrows for ``nodes`` (default: the whole graph), linear runs folded."""
+    graph = env.graph
+    everything = set(range(len(graph.nodes)))
+    shown = everything if nodes is None else nodes & everything
+    marks = node_marks(env)
+    depends_edges = {
+        (dep, n)
+        for n, deps in graph.resolved_depends_on.items()
+        for d in deps
+        for dep in [graph.index.get(d)]
+        if dep is not None
+    }
+    in_depends = {n for pair in depends_edges for n in pair}
+
+    def plain(node: int) -> bool:
+        parents = graph.parents(node)
+        children = graph.children.get(node, ())
+        return (
+            node in shown
+            and node not in marks
+            and node not in in_depends
+            and len(parents) == 1
+            and len(graph.nodes[node].down) == 1
+            and parents[0] in shown
+            and len(children) == 1
+            and children[0] in shown
+        )
+
+    run_of: dict[int, str] = {}
+    runs: dict[str, list[int]] = {}
+    for node in _order(shown, graph):
+        if node in run_of or not plain(node):
+            continue
+        parent = graph.parents(node)[0]
+        if plain(parent):
+            continue  # not the start of its run
+        chain = [node]
+        while True:
+            child = graph.children[chain[-1]][0]
+            if not plain(child) or child in chain:
+                break
+            chain.append(child)
+        if len(chain) >= collapse_min:
+            key = f"run{chain[0]}"
+            runs[key] = chain
+            for member in chain:
+                run_of[member] = key
+
+    def key_of(node: int) -> str:
+        return run_of.get(node, f"r{node}")
+
+    items: list[Item] = []
+    edges: list[Edge] = []
+    extra: list[Item] = []
+    emitted: set[str] = set()
+    for node in _order(shown, graph):
+        key = key_of(node)
+        if key in emitted:
+            continue
+        emitted.add(key)
+        if key in runs:
+            chain = runs[key]
+            first, last = graph.nodes[chain[0]].revision, graph.nodes[chain[-1]].revision
+            items.append(Item(key, "run", f"{len(chain)} revisions", f"{first} … {last}", (), tuple(chain)))
+            node = chain[0]
+            last_node = chain[-1]
+        else:
+            revision = graph.nodes[node].revision
+            items.append(Item(key, "revision", revision, _slug(env, node), tuple(marks.get(node, ())), (node,)))
+            last_node = node
+        for parent in graph.parents(node):
+            if parent in shown:
+                edges.append(Edge(key_of(parent), key, "down"))
+            else:
+                hidden = len(graph.ancestors(parent) - shown)
+                extra.append(Item(f"older{node}", "older", f"{hidden} older revision{'s' * (hidden != 1)}", "", (), ()))
+                edges.append(Edge(f"older{node}", key, "down"))
+        for child in graph.children.get(last_node, ()):
+            if child not in shown:
+                hidden = len(graph.descendants(child) - shown)
+                extra.append(
+                    Item(f"newer{last_node}", "newer", f"{hidden} newer revision{'s' * (hidden != 1)}", "", (), ())
+                )
+                edges.append(Edge(key, f"newer{last_node}", "down"))
+                break
+    for dependency, dependent in sorted(depends_edges):
+        if dependency in shown and dependent in shown:
+            edges.append(Edge(key_of(dependency), key_of(dependent), "depends"))
+    broken = [(n, ref, "HC102") for n, ref in graph.dangling_down] + [
+        (n, ref, "HC103") for n, ref in graph.dangling_depends
+    ]
+    for k, (node, ref, code) in enumerate(broken):
+        if node in shown:
+            detail = "no such revision" if code == "HC102" else "no such revision or label"
+            extra.append(Item(f"missing{k}", "missing", ref, detail, (code,), ()))
+            edges.append(Edge(f"missing{k}", key_of(node), "missing"))
+    unique_extra = list({item.key: item for item in extra}.values())
+    edges = list(dict.fromkeys(edges))
+    return View(tuple(unique_extra + items), tuple(edges), len(everything - shown))
+
+
+# --- Mermaid -------------------------------------------------------------------------------
+
+
+def _mermaid_text(text: str) -> str:
+    """Text inside a quoted Mermaid label: entity codes for the characters Mermaid parses."""
+    return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+_MERMAID_CLASSES = (
+    "classDef head fill:#dafbe1,stroke:#1a7f37,color:#1f2328",
+    "classDef problem fill:#ffebe9,stroke:#cf222e,stroke-width:2px,color:#1f2328",
+    "classDef missing fill:#ffffff,stroke:#cf222e,stroke-width:2px,stroke-dasharray:5 5,color:#cf222e",
+    "classDef folded fill:#f6f8fa,stroke:#8c959f,stroke-dasharray:3 3,color:#59636e",
+)
+
+
+def _mermaid(v: View) -> str:
+    lines = ["flowchart BT"]
+    classes: dict[str, list[str]] = {}
+    for item in v.items:
+        parts = [
+            f"<b>{_mermaid_text(item.label)}</b>" if item.kind in ("revision", "missing") else _mermaid_text(item.label)
+        ]
+        if item.detail:
+            parts.append(_mermaid_text(item.detail))
+        if item.marks:
+            parts.append("<i>" + _mermaid_text(" · ".join(item.marks)) + "</i>")
+        label = "<br/>".join(parts)
+        shape = {"revision": ('["', '"]'), "run": ('[["', '"]]'), "missing": ('[/"', '"/]')}.get(
+            item.kind, ('("', '")')
+        )
+        if item.kind == "revision" and "head" in item.marks:
+            shape = ('(["', '"])')
+        lines.append(f"    {item.key}{shape[0]}{label}{shape[1]}")
+        if item.kind == "missing":
+            cls = "missing"
+        elif item.problem:
+            cls = "problem"
+        elif "head" in item.marks:
+            cls = "head"
+        elif item.kind in ("run", "older", "newer"):
+            cls = "folded"
+        else:
+            continue
+        classes.setdefault(cls, []).append(item.key)
+    arrows = {"down": "-->", "depends": "-.->|depends_on|", "missing": "-. missing .->"}
+    for edge in v.edges:
+        lines.append(f"    {edge.parent} {arrows[edge.style]} {edge.child}")
+    lines += ["    " + line for line in _MERMAID_CLASSES]
+    for cls, keys in classes.items():
+        lines.append(f"    class {','.join(keys)} {cls}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Graphviz dot --------------------------------------------------------------------------
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dot(v: View, name: str) -> str:
+    lines = [f'digraph "{_dot_text(name)}" {{', "    rankdir=BT;", '    node [shape=box, fontname="monospace"];']
+    for item in v.items:
+        label = "\\n".join(_dot_text(part) for part in (item.label, item.detail, ", ".join(item.marks)) if part)
+        attrs = [f'label="{label}"']
+        if item.kind == "missing":
+            attrs += ["style=dashed", "color=red", "fontcolor=red"]
+        elif item.problem:
+            attrs += ["style=filled", 'fillcolor="#ffebe9"', "color=red"]
+        elif "head" in item.marks:
+            attrs += ['style="rounded,filled"', 'fillcolor="#dafbe1"']
+        elif item.kind != "revision":
+            attrs += ["style=dashed", "color=gray"]
+        lines.append(f"    {item.key} [{', '.join(attrs)}];")
+    styles = {"down": "", "depends": ' [style=dotted, label="depends_on"]', "missing": " [style=dashed, color=red]"}
+    for edge in v.edges:
+        lines.append(f"    {edge.parent} -> {edge.child}{styles[edge.style]};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --- text and table ------------------------------------------------------------------------
+
+
+def _parents(v: View) -> dict[str, list[str]]:
+    labels = {item.key: item.label for item in v.items}
+    parents: dict[str, list[str]] = {}
+    for edge in v.edges:
+        prefix = "missing " if edge.style == "missing" else ("depends on " if edge.style == "depends" else "")
+        parents.setdefault(edge.child, []).append(prefix + labels.get(edge.parent, edge.parent))
+    return parents
+
+
+def _text(v: View) -> str:
+    """Newest first, like ``alembic history``: one line per box, its parents after ``<-``."""
+    parents = _parents(v)
+    rows = []
+    for item in reversed(v.items):
+        bullet = {"revision": "*" if item.problem else "o", "run": ":", "missing": "!"}.get(item.kind, ".")
+        rows.append(
+            (
+                bullet,
+                item.label,
+                item.detail,
+                ", ".join(item.marks),
+                ", ".join(parents.get(item.key, [])),
+            )
+        )
+    widths = [max((len(row[k]) for row in rows), default=0) for k in range(4)]
+    lines = []
+    for row in rows:
+        cells = [row[k].ljust(widths[k]) for k in range(4)]
+        line = "  ".join(cells)
+        if row[4]:
+            line += f"  <- {row[4]}"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(v: View, max_rows: int = TABLE_MAX_ROWS) -> str:
+    parents = _parents(v)
+    lines = ["| revision | file | role / findings | revises |", "|---|---|---|---|"]
+    items = list(reversed(v.items))
+    for item in items[:max_rows]:
+        name = f"`{item.label}`" if item.kind in ("revision", "missing") else item.label
+        detail = item.detail
+        revises = ", ".join(f"`{p}`" if " " not in p else p for p in parents.get(item.key, []))
+        lines.append(f"| {_cell(name)} | {_cell(detail)} | {_cell(', '.join(item.marks))} | {_cell(revises)} |")
+    if len(items) > max_rows:
+        lines.append(f"| … {len(items) - max_rows} more | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def render(env: EnvironmentResult, fmt: str, *, focus: bool = False) -> str:
+    """The graph of ``env`` as ``fmt`` (text, mermaid, dot or table); ``focus`` for the part that matters."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown picture format {fmt!r} (choose from {', '.join(FORMATS)})")
+    v = view(env, focus_nodes(env) if focus else None)
+    if fmt == "mermaid":
+        return _mermaid(v)
+    if fmt == "dot":
+        return _dot(v, env.environment.name)
+    if fmt == "table":
+        return _table(v)
+    return _text(v)
+
+
+def summary_picture(env: EnvironmentResult, max_items: int = MERMAID_MAX_ITEMS) -> str:
+    """Markdown for the job summary: the focused view as Mermaid, or as a table when too big."""
+    v = view(env, focus_nodes(env))
+    note = f"\n_{v.hidden} other revision(s) not drawn._\n" if v.hidden else ""
+    if len(v.items) <= max_items and len(v.edges) <= 4 * max_items:
+        return f"```mermaid\n{_mermaid(v)}```\n{note}"
+    return _table(v) + note

@@ -1,0 +1,45 @@
+"""``--format github``: workflow-command annotations, then the text report for the log.
+
+For a plain ``pip install headcheck`` step: GitHub turns each ``::error file=…,line=…::`` line
+into an annotation on the revision file. Paths are made relative to ``$GITHUB_WORKSPACE`` (the
+current folder outside Actions), which is what the runner resolves them against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headcheck.findings import Finding
+from headcheck.gate import EnvironmentResult, GateResult
+from headcheck.github import Annotation, annotation_lines, workspace, workspace_relative
+from headcheck.report import text
+
+__all__ = ["finding_annotations", "render"]
+
+
+def _location(finding: Finding, env: EnvironmentResult) -> Path | None:
+    config = env.environment
+    return finding.path or config.config_path or config.script_location
+
+
+def finding_annotations(result: GateResult, base: Path | None = None) -> list[Annotation]:
+    """One annotation per finding (errors first), paths relative to ``base`` (the workspace)."""
+    where = workspace() if base is None else base
+    items: list[Annotation] = []
+    for env in result.environments:
+        for finding in env.findings:
+            location = _location(finding, env)
+            file = workspace_relative(location, where) if location is not None else None
+            message = finding.message + (f"\nfix: {finding.fix}" if finding.fix else "")
+            if len(result.environments) > 1:
+                message = f"[{env.environment.name}] {message}"
+            # With --strict (fail-on: warning) a warning fails the gate, so it is shown as an error.
+            kind = "error" if finding.severity == "error" or result.settings.strict else "warning"
+            items.append(Annotation(kind, message, file, finding.line, f"{finding.code} {finding.name}"))
+    items.sort(key=lambda a: a.kind != "error")
+    return items
+
+
+def render(result: GateResult, *, color: bool = False) -> str:
+    lines = annotation_lines(finding_annotations(result))
+    return "\n".join(lines) + ("\n" if lines else "") + text.render(result, color=False)

@@ -1,0 +1,97 @@
+"""``--format sarif``: SARIF 2.1.0 for GitHub code scanning (``github/codeql-action/upload-sarif``).
+
+Rule ids are the stable finding codes of :data:`headcheck.rules.RULES` (every rule is listed, so
+``ruleIndex`` never moves between runs). Artifact URIs are relative to ``$GITHUB_WORKSPACE``
+(the current folder outside Actions) under ``uriBaseId`` ``%SRCROOT%``: an absolute
+``file:///github/workspace/…`` written inside the action container would not match the
+checkout on the host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from headcheck import __version__
+from headcheck.findings import Finding
+from headcheck.gate import EnvironmentResult, GateResult
+from headcheck.github import workspace, workspace_relative
+from headcheck.rules import RULES, Rule
+
+__all__ = ["SCHEMA_URI", "render", "sarif_log"]
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://pypi.org/project/headcheck/"
+_RULE_INDEX = {code: k for k, code in enumerate(RULES)}
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": f"{rule.summary} {rule.why}"},
+        "help": {
+            "text": f"{rule.summary}\nWhy it breaks deploys: {rule.why}\nFix: {rule.fix}",
+            "markdown": f"{rule.summary}\n\n**Why it breaks deploys:** {rule.why}\n\n**Fix:** {rule.fix}",
+        },
+        "defaultConfiguration": {"level": rule.severity},
+        "properties": {"tags": ["alembic", "migrations"], "precision": "very-high"},
+    }
+
+
+def _result(finding: Finding, env: EnvironmentResult, result: GateResult, base: Path) -> dict[str, Any]:
+    config = env.environment
+    location = finding.path or config.config_path or config.script_location
+    uri = workspace_relative(location, base)
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
+    if finding.line is not None and finding.line >= 1:
+        physical["region"] = {"startLine": finding.line}
+    text = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
+    # Stable across runs and line moves: the rule, the file and the revisions involved.
+    identity = "\0".join(
+        [finding.code, config.name, uri, *finding.revisions, "" if finding.revisions else finding.message]
+    )
+    level = "error" if finding.severity == "error" or result.settings.strict else "warning"
+    return {
+        "ruleId": finding.code,
+        "ruleIndex": _RULE_INDEX[finding.code],
+        "level": level,
+        "message": {"text": text},
+        "locations": [{"physicalLocation": physical}],
+        "partialFingerprints": {"headcheckFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+        "properties": {"environment": config.name, "revisions": list(finding.revisions)},
+    }
+
+
+def sarif_log(result: GateResult, base: Path | None = None) -> dict[str, Any]:
+    """The SARIF log as a dict: one run, every rule, one result per finding."""
+    where = workspace() if base is None else base
+    results = [_result(f, env, result, where) for env in result.environments for f in env.findings]
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "headcheck",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [_rule(rule) for rule in RULES.values()],
+                    }
+                },
+                "automationDetails": {"id": "headcheck/"},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+                "invocations": [{"executionSuccessful": True}],
+            }
+        ],
+    }
+
+
+def render(result: GateResult, *, color: bool = False) -> str:
+    return json.dumps(sarif_log(result), indent=2) + "\n"
