@@ -49,6 +49,7 @@ class ActionInputs(NamedTuple):
 
     path: str
     config: str
+    name: str  # ini section, "" for every section
     database: str  # "none" or "postgres"
     database_url: str
     stairway: bool
@@ -75,6 +76,7 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
     return ActionInputs(
         path=get_input("path", env) or ".",
         config=get_input("config", env),
+        name=get_input("name", env),
         database=database,
         database_url=database_url,
         stairway=get_bool_input("stairway", False, env),
@@ -89,8 +91,8 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "Reads INPUT_PATH, INPUT_CONFIG, INPUT_DATABASE, INPUT_DATABASE-URL, INPUT_STAIRWAY, INPUT_FAIL-ON, "
-        "INPUT_SARIF, INPUT_REPORT, INPUT_IGNORE, INPUT_SUMMARY, INPUT_ANNOTATIONS and writes to "
+        "Reads INPUT_PATH, INPUT_CONFIG, INPUT_NAME, INPUT_DATABASE, INPUT_DATABASE-URL, INPUT_STAIRWAY, "
+        "INPUT_FAIL-ON, INPUT_SARIF, INPUT_REPORT, INPUT_IGNORE, INPUT_SUMMARY, INPUT_ANNOTATIONS and writes to "
         "GITHUB_OUTPUT and GITHUB_STEP_SUMMARY inside GITHUB_WORKSPACE (see action.yml)."
     )
 
@@ -120,6 +122,8 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
         argv = ["db", str(path), "--format", "json", "--output", str(output)]
         if config is not None:
             argv += ["--config", str(config)]
+        if inputs.name:
+            argv += ["--name", inputs.name]
         if inputs.stairway:
             argv.append("--stairway")
         if inputs.database_url:
@@ -180,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
     try:
         settings = settings_from(namespace)
-        result = run_gate(path, settings, config=config)
+        result = run_gate(path, settings, config=config, name=inputs.name or None)
     except ConfigError as exc:
         return _fail(str(exc))
     if not result.environments:
