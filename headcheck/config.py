@@ -458,6 +458,9 @@ def find_environments(
     """
     if not root.exists():
         raise ConfigError(f"{root}: no such file or directory")
+    root = root.absolute()
+    if config is not None:
+        config = config.absolute()
     if versions is not None:
         versions = versions if versions.is_absolute() else (Path.cwd() / versions)
         if not versions.is_dir():

@@ -14,9 +14,10 @@ from __future__ import annotations
 import marshal
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from headcheck import __version__
 from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_revision
@@ -24,7 +25,7 @@ from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_
 __all__ = ["cache_dir_from_env", "read_revisions"]
 
 _PARALLEL_MIN_FILES = 300  # below this a process pool costs more than it saves
-_FORMAT = 1
+_FORMAT = 2
 
 
 def cache_dir_from_env() -> Path | None:
@@ -84,59 +85,102 @@ def _cache_file(cache_dir: Path, paths: Sequence[Path]) -> Path:
     return cache_dir / f"{hashlib.blake2b(key.encode(), digest_size=12).hexdigest()}.marshal"
 
 
-def _load(path: Path) -> dict[bytes, tuple[Any, ...]]:
+class _Cache(NamedTuple):
+    entries: dict[bytes, tuple[Any, ...]]  # content digest -> packed record
+    stats: dict[str, tuple[tuple[int, int, int, int], bytes]]  # path -> (stat key, digest)
+    written_ns: int
+
+
+def _load(path: Path) -> _Cache:
+    empty = _Cache({}, {}, 0)
     try:
         data = marshal.loads(path.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
-        return {}
-    if not isinstance(data, tuple) or len(data) != 3 or data[:2] != (_FORMAT, __version__):
-        return {}
-    entries = data[2]
-    return entries if isinstance(entries, dict) else {}
+        return empty
+    if not isinstance(data, tuple) or len(data) != 5 or data[:2] != (_FORMAT, __version__):
+        return empty
+    entries, stats, written_ns = data[2:]
+    if not (isinstance(entries, dict) and isinstance(stats, dict) and isinstance(written_ns, int)):
+        return empty
+    return _Cache(entries, stats, written_ns)
 
 
-def _store(path: Path, entries: dict[bytes, tuple[Any, ...]]) -> None:
+def _store(path: Path, cache: _Cache) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
-            marshal.dump((_FORMAT, __version__, entries), handle)
+            marshal.dump((_FORMAT, __version__, cache.entries, cache.stats, time.time_ns()), handle)
         os.replace(tmp, path)
     except (OSError, ValueError):
         pass  # a cache that cannot be written only costs speed
 
 
+def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[RevisionFile]:
-    """Parse every file (unreadable ones become records with an issue), using the cache."""
-    contents: list[bytes | None] = []
-    failed: dict[int, RevisionFile] = {}
-    for k, path in enumerate(paths):
-        try:
-            contents.append(path.read_bytes())
-        except OSError:
-            contents.append(None)
-            failed[k] = read_revision(path)  # builds the HC204 record with the reason
+    """Parse every file (unreadable ones become records with an issue), using the cache.
+
+    Like git's index, a file whose inode, size, mtime and ctime equal what the cache saw, and
+    that was last modified well before the cache was written, is not read again: its digest
+    is taken from the cache. Anything else is read and hashed.
+    """
     if cache_dir is None or not paths:
-        items = [(str(p), data) for p, data in zip(paths, contents) if data is not None]
+        contents = [_read(path) for path in paths]
+        items = [(str(p), data) for p, data in zip(paths, contents) if isinstance(data, bytes)]
         parsed = iter(_parse_all(items))
-        return [failed[k] if data is None else _unpack(p, next(parsed)) for k, (p, data) in enumerate(zip(paths, contents))]
+        return [data if isinstance(data, RevisionFile) else _unpack(p, next(parsed)) for p, data in zip(paths, contents)]
 
     import hashlib
 
     cache_file = _cache_file(cache_dir, paths)
-    cached = _load(cache_file)
-    digests = [hashlib.blake2b(data, digest_size=16).digest() if data is not None else b"" for data in contents]
-    missing = {d: (str(p), data) for p, data, d in zip(paths, contents, digests) if data is not None and d not in cached}
+    cache = _load(cache_file)
+    trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
+    digests: list[bytes | RevisionFile] = []
+    stats: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+    missing: dict[bytes, tuple[str, bytes]] = {}
+    for path in paths:
+        name = str(path)
+        key = _stat_key(path)
+        memo = cache.stats.get(name)
+        if key is not None and memo is not None and memo[0] == key and key[2] < trusted_before and memo[1] in cache.entries:
+            digests.append(memo[1])
+            stats[name] = memo
+            continue
+        data = _read(path)
+        if isinstance(data, RevisionFile):
+            digests.append(data)
+            continue
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        digests.append(digest)
+        if key is not None:
+            stats[name] = (key, digest)
+        if digest not in cache.entries:
+            missing[digest] = (name, data)
     fresh = dict(zip(missing, _parse_all(list(missing.values())))) if missing else {}
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
-    for k, (path, digest) in enumerate(zip(paths, digests)):
-        if k in failed:
-            records.append(failed[k])
+    for path, digest in zip(paths, digests):
+        if isinstance(digest, RevisionFile):
+            records.append(digest)
             continue
-        packed = fresh.get(digest) or cached[digest]
+        packed = fresh.get(digest) or cache.entries[digest]
         used[digest] = packed
         records.append(_unpack(path, packed))
-    if fresh or len(used) != len(cached):
-        _store(cache_file, used)
+    if fresh or stats != cache.stats or len(used) != len(cache.entries):
+        _store(cache_file, _Cache(used, stats, 0))
     return records
+
+
+def _read(path: Path) -> bytes | RevisionFile:
+    """The file's bytes, or the HC204 record explaining why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return read_revision(path)

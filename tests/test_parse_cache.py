@@ -39,3 +39,21 @@ def test_unreadable_file_is_a_record_not_an_exception(tmp_path: Path) -> None:
     paths = sorted(versions.glob("*.py"))
     records = read_revisions(paths, tmp_path / "cache")
     assert [i.code for r in records for i in r.issues] == ["HC204"]
+
+
+def test_stat_trusted_entry_still_sees_a_same_size_same_mtime_edit(tmp_path: Path) -> None:
+    import os
+
+    versions = write_project(tmp_path / "p", {"a.py": ("aaaa1", None), "b.py": ("bbbb2", "aaaa1")})
+    paths = sorted(versions.glob("*.py"))
+    old = 1_600_000_000
+    for path in paths:
+        os.utime(path, (old, old))  # older than the cache: eligible for the stat shortcut
+    cache = tmp_path / "cache"
+    read_revisions(paths, cache)
+    assert read_revisions(paths, cache)[1].values["down_revision"].value == "aaaa1"
+    # Same size, same mtime, different content: only the ctime (and the bytes) tell.
+    text = paths[1].read_text().replace("'aaaa1'\n", "'zzzz9'\n")
+    paths[1].write_text(text)
+    os.utime(paths[1], (old, old))
+    assert read_revisions(paths, cache)[1].values["down_revision"].value == "zzzz9"
