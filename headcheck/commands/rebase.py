@@ -1,0 +1,97 @@
+"""``headcheck rebase [REV] [PATH] [--onto HEAD] [--base REF]``: re-parent a branch onto the other head."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from pathlib import Path
+
+from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, settings_from
+from headcheck.config import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rev", nargs="?", help="a head (or a revision of its branch) to move; optional with --base")
+    parser.add_argument("path", nargs="?", help="repository or folder (default: .)")
+    parser.add_argument("--onto", metavar="HEAD", help="the head to put the branch on (default: the other head)")
+    parser.add_argument("--base", metavar="REF", help="move the branch that is not on git REF onto REF's head")
+    parser.add_argument("--config", "-c", type=Path, help="the environment's alembic.ini or pyproject.toml")
+    parser.add_argument("--name", "-n", help="ini section of the environment")
+    parser.add_argument("--versions", type=Path, help="a versions folder alone (no config file needed)")
+    parser.add_argument("--recursive", action="store_true", help="with --versions: read subfolders too")
+    parser.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
+
+
+def _diff(path: Path, old: bytes, new: bytes) -> str:
+    lines = difflib.unified_diff(
+        old.decode("utf-8", "replace").splitlines(keepends=True),
+        new.decode("utf-8", "replace").splitlines(keepends=True),
+        f"a/{path.name}",
+        f"b/{path.name}",
+    )
+    return "".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from headcheck.change import gate_against_base
+    from headcheck.fix import FixError, pick_environment
+    from headcheck.fix.merge import winning_heads
+    from headcheck.fix.rebase import plan, rewrite_down_revision
+    from headcheck.gate import EnvironmentResult, run_gate
+
+    # `headcheck rebase some/dir`: a lone positional that exists on disk is the path.
+    if args.path is None and args.rev is not None and os.path.exists(args.rev):
+        args.rev, args.path = None, args.rev
+    args.path = args.path or "."
+
+    def gate_result() -> tuple[EnvironmentResult, frozenset[str] | None]:
+        settings = settings_from(args)
+        common = {"config": args.config, "name": args.name, "versions": args.versions, "recursive": args.recursive}
+        if args.base is not None:
+            change = gate_against_base(Path(args.path), settings, args.base, allow_history_edits=True, **common)
+            env = pick_environment(change.gate.environments)
+            match = [c for c in change.environments if c.result is env]
+            return env, match[0].base_ids
+        return pick_environment(run_gate(Path(args.path), settings, **common).environments), None
+
+    try:
+        result, base_ids = gate_result()
+    except ConfigError as exc:
+        return error(str(exc))
+    except FixError as exc:
+        print(f"headcheck: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    heads = winning_heads(result)
+    if len(heads) < 2:
+        ids = ", ".join(result.graph.nodes[h].revision for h in heads) or "none"
+        print(f"nothing to rebase: {result.environment.name} has one head ({ids})")
+        return EXIT_OK
+    try:
+        chosen = plan(result, args.rev, args.onto, base_ids)
+        old = chosen.path.read_bytes()
+        new = rewrite_down_revision(old, chosen.onto, chosen.old_down)
+    except OSError as exc:
+        return error(f"cannot read the revision file: {exc.strerror or exc}")
+    except FixError as exc:
+        print(f"headcheck: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    sys.stdout.write(_diff(chosen.path, old, new))
+    if args.dry_run:
+        return EXIT_OK
+    try:
+        chosen.path.write_bytes(new)
+    except OSError as exc:
+        return error(f"{chosen.path}: cannot write: {exc.strerror or exc}")
+    print(
+        f"moved {chosen.moving_head} on top of {chosen.onto}: {chosen.root} now revises {chosen.onto} "
+        f"(was {', '.join(chosen.old_down)})"
+    )
+    try:
+        after, _ = gate_result()
+    except (ConfigError, FixError):
+        return EXIT_OK
+    left = winning_heads(after)
+    print(f"heads now: {', '.join(after.graph.nodes[h].revision for h in left)}")
+    return EXIT_OK if len(left) < len(heads) else EXIT_FAIL
