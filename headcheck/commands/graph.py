@@ -1,0 +1,66 @@
+"""``headcheck graph [PATH] [--format text|mermaid|dot]``: the revision history as a picture.
+
+Drawing is :func:`headcheck.picture.render` (the job summary uses the same pictures): long linear
+runs folded, heads, bases, merge and branch points and every revision a finding names marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from headcheck.commands.common import EXIT_OK, add_environment_arguments, error, settings_from
+from headcheck.config import ConfigError
+
+PICTURE_FORMATS = ("text", "mermaid", "dot", "table")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_environment_arguments(parser)
+    parser.add_argument(
+        "--format", "-f", choices=PICTURE_FORMATS, default="text", help="picture format (default: text)"
+    )
+    parser.add_argument("--focus", action="store_true", help="draw only the part that matters (forks, problems)")
+    parser.add_argument("--output", "-o", type=Path, help="write the picture to this file instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from headcheck.gate import run_gate
+    from headcheck.picture import render
+
+    try:
+        settings = settings_from(args)
+        gate = run_gate(
+            Path(args.path),
+            settings,
+            config=args.config,
+            name=args.name,
+            versions=args.versions,
+            recursive=args.recursive,
+        )
+    except ConfigError as exc:
+        return error(str(exc))
+    if not gate.environments:
+        return error(f"no Alembic environment found under {args.path}; pass --config or --versions")
+    pictures: list[str] = []
+    several = len(gate.environments) > 1
+    for env in gate.environments:
+        try:
+            picture = render(env, args.format, focus=args.focus)
+        except ValueError as exc:
+            return error(str(exc))
+        if several and args.format in ("text", "table"):
+            picture = f"{env.environment.name}:\n{picture}"
+        elif several and args.format == "mermaid":
+            picture = f"%% {env.environment.name}\n{picture}"
+        pictures.append(picture if picture.endswith("\n") else picture + "\n")
+    text = "\n".join(pictures)
+    if args.output is not None:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return error(f"{args.output}: cannot write: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
