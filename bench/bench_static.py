@@ -127,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             generate(root, size)
             cache = root / "alembic" / "versions" / "__pycache__"
 
-            def cold() -> None:
+            def cold(cache: Path = cache) -> None:
                 shutil.rmtree(cache, ignore_errors=True)
 
-            alembic_s = statistics.median(timed(alembic + ["heads"], root, cold) for _ in range(args.runs))
-            cold_s = statistics.median(timed(headcheck + ["--no-cache"], root) for _ in range(args.runs))
+            alembic_s = statistics.median(timed([*alembic, "heads"], root, cold) for _ in range(args.runs))
+            cold_s = statistics.median(timed([*headcheck, "--no-cache"], root) for _ in range(args.runs))
             timed(headcheck, root)  # fill the cache
             warm_s = statistics.median(timed(headcheck, root) for _ in range(args.runs))
             print(

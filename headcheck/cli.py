@@ -57,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import importlib
 
     module = importlib.import_module(COMMANDS[command][0])
-    parser = argparse.ArgumentParser(prog=f"headcheck {command}" if command != "check" else "headcheck",
-                                     description=COMMANDS[command][1])
+    parser = argparse.ArgumentParser(
+        prog=f"headcheck {command}" if command != "check" else "headcheck", description=COMMANDS[command][1]
+    )
     module.add_arguments(parser)
     try:
         namespace = parser.parse_args(args)

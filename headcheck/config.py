@@ -151,8 +151,7 @@ class _Source:
                 return value % here
             if isinstance(value, list):
                 return [
-                    {k: v % here for k, v in item.items()} if isinstance(item, dict) else item % here
-                    for item in value
+                    {k: v % here for k, v in item.items()} if isinstance(item, dict) else item % here for item in value
                 ]
             if isinstance(value, dict):
                 return {k: v % here for k, v in value.items()}
@@ -204,7 +203,7 @@ def _ini_section(parser: Any, path: Path, section: str) -> tuple[dict[str, str],
     if not parser.has_section(section):
         return values, problems
     for key in parser.options(section):
-        if key == "here" or key in parser.defaults() and key not in parser._sections[section]:
+        if key == "here" or (key in parser.defaults() and key not in parser._sections[section]):
             continue
         try:
             values[key] = parser.get(section, key)
@@ -266,8 +265,7 @@ def _version_location_strings(source: _Source) -> list[str] | None:
             source.problem(
                 "HC403",
                 separator_key,
-                f"'{separator}' is not a valid value for {separator_key}; "
-                "expected 'space', 'newline', 'os', ':', ';'",
+                f"'{separator}' is not a valid value for {separator_key}; expected 'space', 'newline', 'os', ':', ';'",
             )
             return []
         return [item.strip() for item in raw.split(_PATH_SEPARATORS[separator]) if item.strip()]
@@ -306,8 +304,7 @@ def _build(
             source.problem(
                 "HC402",
                 "script_location",
-                f"cannot resolve package resource {raw_script!r} without importing it; "
-                "use a path or pass --versions",
+                f"cannot resolve package resource {raw_script!r} without importing it; use a path or pass --versions",
             )
             script_location = Path(raw_script)
         elif not script_location.is_dir():
@@ -466,7 +463,9 @@ def find_environments(
         if not versions.is_dir():
             raise ConfigError(f"{versions}: not a directory")
         loc = VersionLocation(versions.absolute(), True, None)
-        env = Environment("", "versions", None, None, versions.parent.absolute(), (loc,), recursive, False, {}, None, ())
+        env = Environment(
+            "", "versions", None, None, versions.parent.absolute(), (loc,), recursive, False, {}, None, ()
+        )
         return _name_environments([env], root)
     if config is not None:
         if not config.is_file():

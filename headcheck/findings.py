@@ -40,7 +40,9 @@ def relpath(path: Path | None, root: Path) -> str | None:
         return path.as_posix()
 
 
-def _finding(code: str, message: str, fix: str | None, path: Path | None, line: int | None, revisions: Sequence[str] = ()) -> Finding:
+def _finding(
+    code: str, message: str, fix: str | None, path: Path | None, line: int | None, revisions: Sequence[str] = ()
+) -> Finding:
     return Finding(code, RULES[code].severity, message, fix, path, line, tuple(revisions))
 
 
@@ -143,7 +145,11 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
     fork = forks[-1] if forks else None
     names = ", ".join(f"{graph.nodes[h].revision} ({ctx.where(h)})" for h in heads)
     if fork is not None:
-        origin = f"all revise {graph.nodes[fork].revision} ({ctx.where(fork)})" if len(heads) > 2 else f"both revise {graph.nodes[fork].revision} ({ctx.where(fork)})"
+        origin = (
+            f"all revise {graph.nodes[fork].revision} ({ctx.where(fork)})"
+            if len(heads) > 2
+            else f"both revise {graph.nodes[fork].revision} ({ctx.where(fork)})"
+        )
     else:
         origin = "they start from separate bases and share no branch label"
     # Move the shorter branch (ties: the later one in load order) on top of the other head.
@@ -155,7 +161,7 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
     merge_down = ", ".join(repr(graph.nodes[h].revision) for h in heads)
     message = (
         f"{len(heads)} heads: {names}; {origin}. "
-        "`alembic upgrade head` fails with \"Multiple head revisions are present\""
+        '`alembic upgrade head` fails with "Multiple head revisions are present"'
     )
     fix = (
         f"Run `headcheck merge` (writes a revision with down_revision = ({merge_down})), "
@@ -167,8 +173,14 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
 
 
 def check(
-    env: Environment, scan: Scan, files: Sequence[RevisionFile], issues: Sequence[Sequence[FileIssue]],
-    graph: Graph, node_files: Sequence[int], settings: Settings, root: Path,
+    env: Environment,
+    scan: Scan,
+    files: Sequence[RevisionFile],
+    issues: Sequence[Sequence[FileIssue]],
+    graph: Graph,
+    node_files: Sequence[int],
+    settings: Settings,
+    root: Path,
 ) -> list[Finding]:
     """Every finding for one environment.
 
@@ -193,9 +205,15 @@ def check(
                     loc.line,
                 )
             )
-    for skipped, first in scan.twice:
+    for skipped, first_path in scan.twice:
         found.append(
-            _finding("HC303", f"file reached twice (also as {relpath(first, root)}); Alembic ignores the second", RULES["HC303"].fix, skipped, None)
+            _finding(
+                "HC303",
+                f"file reached twice (also as {relpath(first_path, root)}); Alembic ignores the second",
+                RULES["HC303"].fix,
+                skipped,
+                None,
+            )
         )
     unreadable_ids: dict[str, Path] = {}
     for rf, file_issues in zip(files, issues):
@@ -273,8 +291,8 @@ def check(
         elif guess is not None:
             fix = f"Set down_revision = '{guess}' in {ctx.down_at(i)} (did you mean {guess}?)"
         else:
-            heads = ", ".join(dict.fromkeys(graph.nodes[h].revision for h in graph.heads if h != i)) or "none"
-            fix = f"Set down_revision in {ctx.down_at(i)} to an existing revision (current heads: {heads}), or restore the missing file"
+            others = ", ".join(dict.fromkeys(graph.nodes[h].revision for h in graph.heads if h != i)) or "none"
+            fix = f"Set down_revision in {ctx.down_at(i)} to an existing revision (current heads: {others}), or restore the missing file"
         shown = repr(ref) if ref == "" else ref
         found.append(
             _finding(
@@ -289,9 +307,20 @@ def check(
     for i, ref in graph.dangling_depends:
         rev = graph.nodes[i].revision
         guess = _did_you_mean(ref, graph, node_sources, ctx)
-        hint = f"Use '{guess}' in depends_on (did you mean {guess}?)" if guess else "Use a full revision id or a declared branch label"
+        hint = (
+            f"Use '{guess}' in depends_on (did you mean {guess}?)"
+            if guess
+            else "Use a full revision id or a declared branch label"
+        )
         found.append(
-            _finding("HC103", f"depends_on of {rev} names {ref!r}, which is neither a revision id nor a branch label", hint, node_sources[i].path, ctx.deps_line(i), [rev])
+            _finding(
+                "HC103",
+                f"depends_on of {rev} names {ref!r}, which is neither a revision id nor a branch label",
+                hint,
+                node_sources[i].path,
+                ctx.deps_line(i),
+                [rev],
+            )
         )
     for i, label, owner in graph.down_labels:
         rev = graph.nodes[i].revision
@@ -325,11 +354,22 @@ def check(
                 )
         else:
             found.append(
-                _finding("HC105", f"Cycle is detected in revisions ({', '.join(graph.cycle)})", RULES["HC105"].fix, None, None, graph.cycle)
+                _finding(
+                    "HC105",
+                    f"Cycle is detected in revisions ({', '.join(graph.cycle)})",
+                    RULES["HC105"].fix,
+                    None,
+                    None,
+                    graph.cycle,
+                )
             )
     if graph.dependency_cycle:
         member_ids = set(graph.dependency_cycle)
-        quirk = [i for i, n in enumerate(graph.nodes) if n.is_base and n.has_dependencies and not n.depends_on and n.revision in member_ids]
+        quirk = [
+            i
+            for i, n in enumerate(graph.nodes)
+            if n.is_base and n.has_dependencies and not n.depends_on and n.revision in member_ids
+        ]
         if quirk:
             i = quirk[0]
             found.append(
@@ -344,8 +384,7 @@ def check(
                 )
             )
         else:
-            group = next(iter(graph.dependency_cycles), None)
-            first = group[0] if group else graph.index[graph.dependency_cycle[0]]
+            first = graph.dependency_cycles[0][0] if graph.dependency_cycles else graph.index[graph.dependency_cycle[0]]
             found.append(
                 _finding(
                     "HC106",

@@ -135,7 +135,9 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
         contents = [_read(path) for path in paths]
         items = [(str(p), data) for p, data in zip(paths, contents) if isinstance(data, bytes)]
         parsed = iter(_parse_all(items))
-        return [data if isinstance(data, RevisionFile) else _unpack(p, next(parsed)) for p, data in zip(paths, contents)]
+        return [
+            data if isinstance(data, RevisionFile) else _unpack(p, next(parsed)) for p, data in zip(paths, contents)
+        ]
 
     import hashlib
 
@@ -149,7 +151,13 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
         name = str(path)
         key = _stat_key(path)
         memo = cache.stats.get(name)
-        if key is not None and memo is not None and memo[0] == key and key[2] < trusted_before and memo[1] in cache.entries:
+        if (
+            key is not None
+            and memo is not None
+            and memo[0] == key
+            and key[2] < trusted_before
+            and memo[1] in cache.entries
+        ):
             digests.append(memo[1])
             stats[name] = memo
             continue
@@ -166,12 +174,12 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
     fresh = dict(zip(missing, _parse_all(list(missing.values())))) if missing else {}
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
-    for path, digest in zip(paths, digests):
-        if isinstance(digest, RevisionFile):
-            records.append(digest)
+    for path, entry in zip(paths, digests):
+        if isinstance(entry, RevisionFile):
+            records.append(entry)
             continue
-        packed = fresh.get(digest) or cache.entries[digest]
-        used[digest] = packed
+        packed = fresh.get(entry) or cache.entries[entry]
+        used[entry] = packed
         records.append(_unpack(path, packed))
     if fresh or stats != cache.stats or len(used) != len(cache.entries):
         _store(cache_file, _Cache(used, stats, 0))

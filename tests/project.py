@@ -6,7 +6,9 @@ import textwrap
 from pathlib import Path
 
 
-def revision_file(rev: str, down: object = None, *, labels: object = None, depends_on: object = None, doc: str = "") -> str:
+def revision_file(
+    rev: str, down: object = None, *, labels: object = None, depends_on: object = None, doc: str = ""
+) -> str:
     head = f'"""{doc or rev}\n\nRevision ID: {rev}\nRevises: {_revises(down)}\n"""\n'
     body = f"revision = {rev!r}\ndown_revision = {down!r}\n"
     if labels is not None:

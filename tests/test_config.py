@@ -150,7 +150,9 @@ def test_flask_migrate_layout(tmp_path: Path) -> None:
     migrations = tmp_path / "migrations"
     (migrations / "versions").mkdir(parents=True)
     (migrations / "env.py").write_text("")
-    (migrations / "alembic.ini").write_text("[alembic]\n# template used to generate migration files\n\n[loggers]\nkeys = root\n")
+    (migrations / "alembic.ini").write_text(
+        "[alembic]\n# template used to generate migration files\n\n[loggers]\nkeys = root\n"
+    )
     (env,) = find_environments(tmp_path)
     assert env.kind == "flask"
     assert env.script_location == migrations.absolute()

@@ -9,8 +9,8 @@ from headcheck.settings import Settings
 from tests.project import revision_file, write_project
 
 
-def gate(root: Path, settings: Settings = Settings()) -> GateResult:
-    return run_gate(root, settings)
+def gate(root: Path, settings: Settings | None = None) -> GateResult:
+    return run_gate(root, settings or Settings())
 
 
 def only(result: GateResult, code: str) -> list:  # type: ignore[type-arg]

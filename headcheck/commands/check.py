@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="text", help="output format (default: text)")
     parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
     parser.add_argument(
-        "--no-cache", action="store_true", help="parse every file again (no content-hash cache; also HEADCHECK_NO_CACHE=1)"
+        "--no-cache",
+        action="store_true",
+        help="parse every file again (no content-hash cache; also HEADCHECK_NO_CACHE=1)",
     )
     parser.add_argument("--base", metavar="REF", help="check the history after merging into git REF (e.g. origin/main)")
     parser.add_argument("--allow-history-edits", action="store_true", help="with --base: allow editing REF's revisions")

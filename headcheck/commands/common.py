@@ -16,14 +16,20 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", default=".", help="repository or folder to check (default: .)")
-    parser.add_argument("--config", "-c", type=Path, help="check only the environment of this alembic.ini or pyproject.toml")
-    parser.add_argument("--name", "-n", help="ini section of the environment (default: every section with script_location)")
+    parser.add_argument(
+        "--config", "-c", type=Path, help="check only the environment of this alembic.ini or pyproject.toml"
+    )
+    parser.add_argument(
+        "--name", "-n", help="ini section of the environment (default: every section with script_location)"
+    )
     parser.add_argument("--versions", type=Path, help="check this versions folder alone (no config file needed)")
     parser.add_argument("--recursive", action="store_true", help="with --versions: read subfolders too")
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ignore", default="", help="comma-separated rule codes to ignore (adds to [tool.headcheck] ignore)")
+    parser.add_argument(
+        "--ignore", default="", help="comma-separated rule codes to ignore (adds to [tool.headcheck] ignore)"
+    )
     parser.add_argument("--max-heads", type=int, help="allow up to N heads (replaces the branch-label policy)")
     parser.add_argument("--strict", action="store_true", default=None, help="warnings fail the gate too")
 

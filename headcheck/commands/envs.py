@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from headcheck.commands.common import EXIT_OK, add_environment_arguments, error
 from headcheck.config import ConfigError, find_environments
@@ -19,11 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = Path(args.path)
     try:
-        environments = find_environments(root, config=args.config, name=args.name, versions=args.versions, recursive=args.recursive)
+        environments = find_environments(
+            root, config=args.config, name=args.name, versions=args.versions, recursive=args.recursive
+        )
     except ConfigError as exc:
         return error(str(exc))
     base = (root if root.is_dir() else root.parent).absolute()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": env.name,
             "kind": env.kind,
