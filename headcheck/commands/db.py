@@ -1,0 +1,208 @@
+"""``headcheck db [PATH]``: the static gate, then the migrations on a throwaway PostgreSQL.
+
+Steps (see headcheck.db.plan): upgrade one revision at a time to the heads, check
+``alembic_version``, ``downgrade -1`` (once per head), upgrade again, comparing schema snapshots.
+Exit 0 all good, 1 a finding or a failed step, 2 usage/config error or the server did not start.
+Only the standard library is imported here; the database parts load when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from headcheck.commands.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    add_environment_arguments,
+    add_policy_arguments,
+    error,
+    settings_from,
+    use_color,
+)
+from headcheck.config import ConfigError
+
+if TYPE_CHECKING:
+    from headcheck.db.proof import Proof
+    from headcheck.gate import GateResult
+
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP, raised like KeyboardInterrupt so every ``finally`` (server, child) runs."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_environment_arguments(parser)
+    add_policy_arguments(parser)
+    parser.add_argument(
+        "--format", "-f", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
+    parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
+    parser.add_argument(
+        "--stairway", action="store_true", help="every revision: up, down, up, comparing schemas (nightly)"
+    )
+    parser.add_argument(
+        "--database-url", help="use this existing, empty PostgreSQL database instead of a throwaway server"
+    )
+    parser.add_argument(
+        "--allow-nonempty", action="store_true", help="with --database-url: accept a database with tables"
+    )
+    parser.add_argument(
+        "--url-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also export the database URL in this environment variable for env.py (repeatable)",
+    )
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per migration step (default: 300)")
+    parser.add_argument(
+        "--from-schema", type=Path, metavar="FILE", help="load this schema dump (pg_dump --schema-only) first"
+    )
+    parser.add_argument("--stamp", metavar="REV", help="with --from-schema: the revision that schema is at")
+    parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
+    parser.add_argument("--force", action="store_true", help="run the database proof even when the static gate fails")
+
+
+def _validate(args: argparse.Namespace) -> str | None:
+    if args.from_schema is not None and not args.stamp:
+        return "--from-schema needs --stamp REV (the revision the loaded schema is at)"
+    if args.stamp and args.from_schema is None:
+        return "--stamp needs --from-schema FILE"
+    if args.from_schema is not None and not args.from_schema.is_file():
+        return f"--from-schema {args.from_schema}: no such file"
+    if args.timeout <= 0:
+        return "--timeout must be a positive number of seconds"
+    if args.allow_nonempty and not args.database_url:
+        return "--allow-nonempty only applies with --database-url"
+    for name in args.url_env:
+        if not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            return f"--url-env {name!r}: not an environment variable name"
+    return None
+
+
+def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]) -> int | None:
+    """Write the report; an exit code when writing failed."""
+    if args.format == "json":
+        from headcheck.db.report import json_report
+
+        text = json_report(result, proofs)
+    else:
+        from headcheck.db.report import text_section
+        from headcheck.report import render
+
+        color = args.output is None and use_color(sys.stdout)
+        parts = [render("text", result, color=color)]
+        for index, proof in sorted(proofs.items()):
+            parts.append(text_section(result.environments[index].environment.name or "environment", proof, color=color))
+        text = "\n".join(parts)
+    if args.output is not None:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return error(f"{args.output}: cannot write: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = _validate(args)
+    if problem:
+        return error(problem)
+    from headcheck.gate import run_gate
+
+    try:
+        settings = settings_from(args)
+        result = run_gate(
+            Path(args.path),
+            settings,
+            config=args.config,
+            name=args.name,
+            versions=args.versions,
+            recursive=args.recursive,
+        )
+    except ConfigError as exc:
+        return error(str(exc))
+    if not result.environments:
+        return error(f"no Alembic environment found under {args.path}; pass --config")
+    if not result.ok and not args.force:
+        print(
+            "headcheck: the static gate failed; the database proof did not run (--force runs it anyway)",
+            file=sys.stderr,
+        )
+        return _emit(args, result, {}) or EXIT_FAIL
+    for env_result in result.environments:
+        if env_result.environment.kind == "versions":
+            return error("--versions has no env.py to run; point at the alembic.ini or pyproject.toml instead")
+    if args.database_url and len(result.environments) > 1:
+        names = ", ".join(e.environment.name for e in result.environments)
+        return error(
+            f"--database-url needs one environment, found {len(result.environments)} ({names}); pass --config/--name"
+        )
+
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        proofs = _prove(args, result)
+    except Terminated:
+        print("headcheck: terminated; the database server and its files were removed", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if isinstance(proofs, int):
+        return proofs
+    written = _emit(args, result, proofs)
+    if written is not None:
+        return written
+    return EXIT_OK if result.ok and all(p.ok for p in proofs.values()) else EXIT_FAIL
+
+
+def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | int:
+    """Proofs by environment index, or an exit code for a usage/server error."""
+    from headcheck.db.proof import Options, Proof, prove_environment, refuse_nonempty
+    from headcheck.db.server import ServerError, create_database, throwaway_server
+    from headcheck.db.urls import is_postgres, redact
+
+    options = Options(
+        stairway=args.stairway,
+        timeout=args.timeout,
+        url_env=tuple(args.url_env),
+        from_schema=args.from_schema,
+        stamp=args.stamp,
+    )
+    proofs: dict[int, Proof] = {}
+    if args.database_url:
+        url = args.database_url
+        if not is_postgres(url):
+            return error(f"--database-url {redact(url)}: only PostgreSQL URLs (postgresql://...) are supported")
+        try:
+            nonempty = refuse_nonempty(url)
+        except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
+            return error(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
+        if nonempty and not args.allow_nonempty:
+            return error(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
+        steps, diffs = prove_environment(result.environments[0].environment, url, options)
+        proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs))
+        return proofs
+    try:
+        with throwaway_server(args.pg_bin, statement_timeout=args.timeout) as server:
+            for index, env_result in enumerate(result.environments):
+                dbname = f"headcheck_{index}"
+                create_database(server, dbname)
+                steps, diffs = prove_environment(
+                    env_result.environment, server.url(dbname), options, pg_bin=server.pg_bin, workdir=server.tempdir
+                )
+                proofs[index] = Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs))
+    except ServerError as exc:
+        return error(str(exc))
+    return proofs

@@ -1,0 +1,120 @@
+"""The parent's handle on the migration child process (:mod:`headcheck.db.runner`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = ["Child", "ChildDied"]
+
+_BOOT = (
+    "import sys\n"
+    "try:\n"
+    "    import headcheck.db.runner\n"
+    "except ImportError:\n"
+    "    sys.path.append({root!r})\n"
+    "from headcheck.db.runner import main\n"
+    "raise SystemExit(main())\n"
+)
+
+
+class ChildDied(Exception):
+    """The child exited (or closed its event pipe) without answering."""
+
+
+class Child:
+    """``with Child(cwd, env, log) as child``: the child is killed (with its process group) on exit."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], log: Path) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        read_fd, write_fd = os.pipe()
+        self.log = log
+        with open(log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT.format(root=root), str(write_fd)],
+                stdin=subprocess.PIPE,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches headcheck only; we kill the whole group
+            )
+        os.close(write_fd)
+        self._fd = read_fd
+        self._buffer = b""
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(read_fd, selectors.EVENT_READ)
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def send(self, **command: Any) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write((json.dumps(command) + "\n").encode())
+            self.process.stdin.flush()
+        except BrokenPipeError as exc:
+            raise ChildDied(self.describe_death()) from exc
+
+    def next_event(self, timeout: float | None) -> dict[str, Any] | None:
+        """The next event, or None when ``timeout`` seconds pass without one."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            if not self._selector.select(left):
+                return None
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                raise ChildDied(self.describe_death())
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        event: dict[str, Any] = json.loads(line)
+        return event
+
+    def describe_death(self) -> str:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=2)
+        code = self.process.returncode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        return f"the migration process {how}; last output:\n{self.log_tail()}"
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                if self.process.stdin is not None:
+                    self.process.stdin.write(b'{"cmd": "exit"}\n')
+                    self.process.stdin.flush()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=0.5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # also whatever env.py started
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=5)
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        self._selector.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)

@@ -1,0 +1,274 @@
+"""Run the proof for every environment: a database each, then the plan through the child process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from headcheck.config import Environment
+from headcheck.db import snapshot
+from headcheck.db.child import Child, ChildDied
+from headcheck.db.urls import libpq_url, sqlalchemy_url
+
+__all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
+
+SLOWEST = 5
+DIFF_LINES = 20
+
+
+class Options(NamedTuple):
+    stairway: bool = False
+    timeout: float = 300.0  # per step
+    url_env: tuple[str, ...] = ()
+    from_schema: Path | None = None
+    stamp: str | None = None
+
+
+class Step(NamedTuple):
+    name: str  # load, load-schema, stamp, upgrade, downgrade, check-heads
+    revision: str | None
+    seconds: float
+    ok: bool
+    error: str | None
+
+
+class SchemaDiff(NamedTuple):
+    revision: str
+    check: str  # "downgrade" or "reupgrade"
+    message: str
+    lines: tuple[str, ...]  # "+ table public.x" (left behind) / "- ..." (missing)
+
+
+class Proof(NamedTuple):
+    server_version: str
+    startup_seconds: float
+    steps: tuple[Step, ...]
+    schema_diffs: tuple[SchemaDiff, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+    @property
+    def slowest(self) -> list[tuple[str, float]]:
+        """The slowest first upgrades of revisions (what a deploy runs)."""
+        seen: dict[str, float] = {}
+        for step in self.steps:
+            if step.name == "upgrade" and step.revision is not None and step.revision not in seen:
+                seen[step.revision] = step.seconds
+        return sorted(seen.items(), key=lambda item: -item[1])[:SLOWEST]
+
+
+def _diff_message(revision: str, check: str, unchanged: bool) -> str:
+    if check == "downgrade":
+        if unchanged:
+            return f"downgrade of {revision} is not undone: it leaves the schema exactly as the upgrade made it"
+        return f"downgrade of {revision} leaves a trace: the schema differs from the one before {revision}"
+    return f"upgrade of {revision} after its downgrade gives a different schema than its first upgrade"
+
+
+def _child_env(url: str, url_env: Sequence[str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    for name in url_env:
+        env[name] = url
+    return env
+
+
+def _cwd(env: Environment) -> Path:
+    """Where ``alembic`` is usually run: the folder of the config file."""
+    if env.config_path is not None:
+        return env.config_path.parent
+    if env.toml_path is not None:
+        return env.toml_path.parent
+    return env.script_location.parent
+
+
+def _env_description(env: Environment) -> dict[str, Any]:
+    return {
+        "kind": env.kind,
+        "config_path": str(env.config_path) if env.config_path else None,
+        "section": env.section,
+        "toml_path": str(env.toml_path) if env.toml_path else None,
+        "script_location": str(env.script_location),
+    }
+
+
+def load_schema(path: Path, conninfo_url: str, pg_bin: Path | None) -> str | None:
+    """Load a ``pg_dump --schema-only`` file with psql (it may hold psql meta-commands such as
+    ``\\restrict``); without psql, run it through psycopg minus the meta-command lines.
+    Returns an error message or None."""
+    psql = (pg_bin / "psql") if pg_bin is not None and (pg_bin / "psql").is_file() else shutil.which("psql")
+    if psql:
+        done = subprocess.run(
+            [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo_url, "-f", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            return (done.stderr or done.stdout).strip() or f"psql exited with code {done.returncode}"
+        return None
+    import psycopg
+
+    sql = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("\\"))
+    try:
+        with psycopg.connect(conninfo_url, autocommit=True) as conn:
+            conn.execute(sql.encode())
+    except psycopg.Error as exc:
+        return str(exc).strip()
+    return None
+
+
+def refuse_nonempty(url: str) -> str | None:
+    """Why ``url`` is not an empty database (tables, or an alembic_version), or None when empty."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        snap = snapshot.take(lambda sql: conn.execute(sql.encode()).fetchall(), version_table="")
+    tables = [line.split(" ", 1)[0] for line in snap["tables"]]
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        return f"the database is not empty ({len(tables)} tables/views: {shown})"
+    return None
+
+
+class _Run:
+    """Turns the child's events into steps and schema differences."""
+
+    def __init__(self, child: Child, timeout: float) -> None:
+        self.child = child
+        self.timeout = timeout
+        self.steps: list[Step] = []
+        self.diffs: list[SchemaDiff] = []
+
+    def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
+        """The next event; a failed step (and None) on timeout or a dead child."""
+        try:
+            event = self.child.next_event(self.timeout)
+        except ChildDied as exc:
+            self.steps.append(Step(name, revision, time.perf_counter() - started, False, str(exc)))
+            return None
+        if event is None:
+            self.child.close()
+            error = f"timed out after {self.timeout:g} s (--timeout); the migration process was killed"
+            self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
+        return event
+
+    def load(self, env: Environment, url: str) -> bool:
+        started = time.perf_counter()
+        self.child.send(cmd="load", env=_env_description(env), url=url)
+        event = self.wait("load", None, started)
+        if event is None:
+            return False
+        ok = bool(event["event"] == "loaded")
+        self.steps.append(Step("load", None, time.perf_counter() - started, ok, None if ok else event.get("error")))
+        return ok
+
+    def stamp(self, revision: str) -> bool:
+        started = time.perf_counter()
+        self.child.send(cmd="run", mode="stamp", stamp=revision)
+        while True:
+            event = self.wait("stamp", revision, started)
+            if event is None:
+                return False
+            if event["event"] in ("done", "error"):
+                ok = bool(event["event"] == "done")
+                error = None if ok else event.get("error")
+                self.steps.append(Step("stamp", revision, time.perf_counter() - started, ok, error))
+                return ok
+
+    def migrate(self, mode: str) -> None:
+        started = time.perf_counter()
+        self.child.send(cmd="run", mode=mode)
+        plan: list[list[str]] = []
+        heads: list[str] = []
+        done = 0
+        while True:
+            direction, revision = plan[done] if done < len(plan) else ("up", None)
+            name = "upgrade" if direction == "up" else "downgrade"
+            if not plan:
+                name = "env.py"
+            event = self.wait(name, revision, started)
+            if event is None:
+                return
+            kind = event["event"]
+            if kind == "plan":
+                plan, heads = event["steps"], event["heads"]
+                started = time.perf_counter()
+            elif kind == "step":
+                self._step(plan[event["index"]], event, heads)
+                done = event["index"] + 1
+                started = time.perf_counter()
+            elif kind == "error":
+                index = event.get("index")
+                if index is not None and index < len(plan):
+                    direction, revision = plan[index]
+                    name = "upgrade" if direction == "up" else "downgrade"
+                self.steps.append(Step(name, revision, time.perf_counter() - started, False, event.get("error")))
+                return
+            elif kind == "done":
+                return
+
+    def _step(self, planned: list[str], event: dict[str, Any], heads: list[str]) -> None:
+        direction, revision = planned
+        name = "upgrade" if direction == "up" else "downgrade"
+        error = None
+        difference = event.get("diff")
+        if difference:
+            check = "downgrade" if direction == "down" else "reupgrade"
+            message = _diff_message(revision, check, bool(event.get("unchanged")))
+            lines = tuple(snapshot.diff_lines(difference))
+            self.diffs.append(SchemaDiff(revision, check, message, lines))
+            shown = list(lines[:DIFF_LINES]) + (
+                [f"... {len(lines) - DIFF_LINES} more"] if len(lines) > DIFF_LINES else []
+            )
+            error = "\n".join([message, *shown])
+        self.steps.append(Step(name, revision, float(event["seconds"]), error is None, error))
+        if "db_heads" in event:
+            db_heads = sorted(event["db_heads"])
+            ok = db_heads == sorted(heads)
+            problem = None
+            if not ok:
+                problem = (
+                    f"alembic_version holds {', '.join(db_heads) or 'nothing'} after upgrading; "
+                    f"expected the heads {', '.join(sorted(heads))}"
+                )
+            self.steps.append(Step("check-heads", None, 0.0, ok, problem))
+
+
+def prove_environment(
+    env: Environment,
+    url: str,
+    options: Options,
+    *,
+    pg_bin: Path | None = None,
+    workdir: Path | None = None,
+) -> tuple[list[Step], list[SchemaDiff]]:
+    """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``."""
+    steps: list[Step] = []
+    if options.from_schema is not None:
+        started = time.perf_counter()
+        problem = load_schema(options.from_schema, libpq_url(url), pg_bin)
+        steps.append(Step("load-schema", None, time.perf_counter() - started, problem is None, problem))
+        if problem is not None:
+            return steps, []
+    own_dir = workdir is None
+    logdir = Path(tempfile.mkdtemp(prefix="headcheck-run-")) if workdir is None else workdir
+    try:
+        sa_url = sqlalchemy_url(url)
+        with Child(_cwd(env), _child_env(sa_url, options.url_env), logdir / "migrations.log") as child:
+            run = _Run(child, options.timeout)
+            run.steps = steps
+            if run.load(env, sa_url) and (options.stamp is None or run.stamp(options.stamp)):
+                run.migrate("stairway" if options.stairway else "default")
+            return run.steps, run.diffs
+    finally:
+        if own_dir:
+            shutil.rmtree(logdir, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""The ``database`` section of the text and JSON reports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from headcheck.db.proof import Proof
+from headcheck.gate import GateResult
+
+__all__ = ["json_report", "proof_dict", "text_section"]
+
+_COLORS = {"error": "\033[31m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
+_RESET = "\033[0m"
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_COLORS[style]}{text}{_RESET}" if color else text
+
+
+def proof_dict(proof: Proof) -> dict[str, Any]:
+    return {
+        "server_version": proof.server_version,
+        "startup_seconds": round(proof.startup_seconds, 4),
+        "ok": proof.ok,
+        "steps": [
+            {
+                "name": step.name,
+                "revision": step.revision,
+                "seconds": round(step.seconds, 4),
+                "ok": step.ok,
+                "error": step.error,
+            }
+            for step in proof.steps
+        ],
+        "slowest": [{"revision": rev, "seconds": round(seconds, 4)} for rev, seconds in proof.slowest],
+        "schema_diffs": [
+            {"revision": d.revision, "check": d.check, "message": d.message, "lines": list(d.lines)}
+            for d in proof.schema_diffs
+        ],
+    }
+
+
+def json_report(result: GateResult, proofs: dict[int, Proof]) -> str:
+    """The static JSON report; each proven environment gains ``database``, and ``ok`` covers it."""
+    from headcheck.report.json_report import report_dict
+
+    report = report_dict(result)
+    for index, env in enumerate(report["environments"]):
+        proof = proofs.get(index)
+        if proof is not None:
+            env["database"] = proof_dict(proof)
+            env["ok"] = bool(env["ok"]) and proof.ok
+    report["ok"] = bool(report["ok"]) and all(proof.ok for proof in proofs.values())
+    return json.dumps(report, indent=2) + "\n"
+
+
+def text_section(name: str, proof: Proof, *, color: bool = False) -> str:
+    where = "external database" if not proof.server_version else f"PostgreSQL {proof.server_version.split(' ')[0]}"
+    started = f", started in {proof.startup_seconds:.2f} s" if proof.startup_seconds else ""
+    out = [_paint(f"{name}: database proof on {where}{started}", "bold", color)]
+    width = max((len(step.name) for step in proof.steps), default=0)
+    for step in proof.steps:
+        mark = _paint("ok  ", "ok", color) if step.ok else _paint("FAIL", "error", color)
+        revision = step.revision or ""
+        out.append(f"  {mark} {step.name.ljust(width)} {revision:<14} {step.seconds:7.3f} s")
+        if step.error:
+            out += [f"       {line}" for line in step.error.splitlines()]
+    if proof.slowest:
+        slowest = ", ".join(f"{rev} {seconds:.3f} s" for rev, seconds in proof.slowest)
+        out.append(_paint(f"  slowest: {slowest}", "dim", color))
+    failed = sum(not step.ok for step in proof.steps)
+    if proof.ok:
+        out.append(_paint(f"database: ok ({len(proof.steps)} steps)", "ok", color))
+    else:
+        out.append(_paint(f"database: failed ({failed} of {len(proof.steps)} steps)", "error", color))
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,167 @@
+"""The child process that runs the user's migrations: ``python -c ... headcheck.db.runner FD``.
+
+It lives in the same Python environment as headcheck, so the project's ``env.py`` imports what it
+imports under ``alembic``; being a separate process, a hanging or crashing ``env.py`` can be
+killed on timeout without touching headcheck. It reads one JSON command per line on stdin and
+writes JSON events to the file descriptor ``FD``; the user's prints and Alembic's log go to
+its stdout/stderr (a log file the parent reads on a crash).
+
+It does what ``alembic.command.upgrade``/``downgrade`` do (an ``EnvironmentContext`` around
+``ScriptDirectory.run_env()``) but loads the ``ScriptDirectory`` once and feeds the steps one at
+a time from a generator, so every step is timed, a failure names its revision, and the schema is
+read on the migration's own connection between steps (uncommitted DDL included). That is the
+difference from calling ``command.upgrade`` per step, which re-reads every revision file each time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from headcheck.db import plan as planning
+from headcheck.db import snapshot
+
+TRACEBACK_LINES = 15
+
+
+def _tail(exc: BaseException) -> str:
+    lines = "".join(traceback.format_exception(exc)).rstrip().splitlines()
+    return "\n".join(lines[-TRACEBACK_LINES:])
+
+
+class Runner:
+    def __init__(self, events: TextIO) -> None:
+        self.events = events
+        self.config: Any = None
+        self.script: Any = None
+        self.mode = "default"
+
+    def emit(self, event: str, **data: Any) -> None:
+        self.events.write(json.dumps({"event": event, **data}) + "\n")
+        self.events.flush()
+
+    def load(self, env: dict[str, Any], url: str) -> None:
+        """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        kwargs: dict[str, Any] = {"ini_section": env.get("section") or "alembic"}
+        if env.get("toml_path"):
+            kwargs["toml_file"] = env["toml_path"]
+        ini = env["config_path"] if env["kind"] in ("ini", "flask") else None
+        config = Config(ini, **kwargs)
+        config.set_main_option("script_location", env["script_location"].replace("%", "%%"))
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        script = ScriptDirectory.from_config(config)
+        heads = [s.revision for s in script.get_revisions("heads") if s is not None]
+        revisions = sum(1 for _ in script.walk_revisions())
+        self.config, self.script = config, script
+        self.emit("loaded", revisions=revisions, heads=heads)
+
+    def run(self, mode: str, stamp: str | None = None) -> None:
+        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway" or "stamp")."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        self.mode = mode
+        state: dict[str, Any] = {"index": None, "finished": False}
+
+        def steps(heads: tuple[str, ...], ctx: Any) -> Iterator[Any]:
+            self.emit("begin", db_heads=list(heads))
+            if mode == "stamp":
+                yield from self.script._stamp_revs(stamp, heads)
+                state["finished"] = True
+                return
+            yield from self._steps(heads, ctx, state)
+            state["finished"] = True
+
+        try:
+            with EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads"):
+                self.script.run_env()
+        except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
+            self.emit("error", index=state["index"], error=_tail(exc))
+            return
+        if not state["finished"]:
+            self.emit("error", index=None, error="env.py returned without calling context.run_migrations()")
+            return
+        self.emit("done")
+
+    def _steps(self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any]) -> Iterator[Any]:
+        from alembic.runtime.migration import MigrationStep
+
+        script = self.script
+        pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]
+        real_heads = [s.revision for s in script.get_revisions("heads") if s is not None]
+        if self.mode == "stairway":
+            take_initial, plan = planning.stairway_plan(pending)
+        else:
+            take_initial, plan = planning.default_plan(pending, real_heads)
+        self.emit("plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads)
+        version_table = str(getattr(ctx, "version_table", "alembic_version"))
+
+        def execute(sql: str) -> Any:
+            return ctx.connection.exec_driver_sql(sql).fetchall()
+
+        last_use: dict[str, int] = {}
+        for k, p in enumerate(plan):
+            if p.compare:
+                last_use[p.compare] = k
+        saved: dict[str, snapshot.Snapshot] = {}
+        last: snapshot.Snapshot | None = None
+        if take_initial:
+            last = saved[planning.INITIAL] = snapshot.take(execute, version_table)
+        for k, p in enumerate(plan):
+            script_rev = script.get_revision(p.revision)
+            if p.direction == "up":
+                step = MigrationStep.upgrade_from_script(script.revision_map, script_rev)
+            else:
+                step = MigrationStep.downgrade_from_script(script.revision_map, script_rev)
+            state["index"] = k
+            started = time.perf_counter()
+            yield step
+            seconds = time.perf_counter() - started
+            event: dict[str, Any] = {"index": k, "seconds": seconds}
+            current: snapshot.Snapshot | None = None
+            if p.snapshot:
+                current = snapshot.take(execute, version_table)
+                for key in p.save:
+                    saved[key] = current
+                if p.compare is not None:
+                    expected = saved[p.compare]
+                    if current != expected:
+                        event["diff"] = snapshot.diff(expected, current)
+                        event["unchanged"] = last is not None and current == last
+                    if last_use.get(p.compare) == k and p.compare not in p.save:
+                        del saved[p.compare]
+            if p.check_heads:
+                event["db_heads"] = list(ctx.get_current_heads())
+            last = current
+            self.emit("step", **event)
+        state["index"] = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    events = os.fdopen(int(args[0]), "w", encoding="utf-8")
+    runner = Runner(events)
+    for line in sys.stdin:
+        command = json.loads(line)
+        name = command["cmd"]
+        if name == "exit":
+            break
+        try:
+            if name == "load":
+                runner.load(command["env"], command["url"])
+            elif name == "run":
+                runner.run(command["mode"], command.get("stamp"))
+        except Exception as exc:
+            runner.emit("error", index=None, error=_tail(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

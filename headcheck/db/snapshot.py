@@ -1,0 +1,108 @@
+"""Schema snapshots from PostgreSQL's catalogs, and their differences.
+
+A snapshot maps a category (tables, columns, constraints, indexes, types, sequences, functions,
+triggers, schemas, extensions) to the sorted lines describing every object in the user's schemas.
+Two schemas are equal when their snapshots are. Alembic's version table is left out: Alembic
+creates it before the first revision and never drops it (``downgrade base`` only deletes rows).
+
+The queries contain no ``%`` so they run unchanged through any DB-API paramstyle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+__all__ = ["Snapshot", "diff", "diff_lines", "take"]
+
+Snapshot = dict[str, tuple[str, ...]]
+Execute = Callable[[str], Iterable[Sequence[Any]]]  # SQL -> rows
+
+_USER = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
+_NOT_EXTENSION = "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = {oid} AND dep.deptype = 'e')"
+
+
+def _queries(version_table: str) -> dict[str, str]:
+    vt = "'" + version_table.replace("'", "''") + "'"
+    rel = f"{_USER} AND c.relname <> {vt}"
+    return {
+        "schemas": f"SELECT n.nspname FROM pg_namespace n WHERE {_USER}",
+        "extensions": "SELECT extname FROM pg_extension",
+        "tables": f"""
+            SELECT n.nspname || '.' || c.relname || ' ' || CASE c.relkind
+                WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
+                WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END
+                || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {rel}""",
+        "columns": f"""
+            SELECT n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+                || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {rel}""",
+        "constraints": f"""
+            SELECT n.nspname || '.' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
+            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE {rel}""",
+        "indexes": f"""
+            SELECT pg_get_indexdef(i.indexrelid)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE {rel}""",
+        "types": f"""
+            SELECT n.nspname || '.' || t.typname || CASE t.typtype
+                WHEN 'e' THEN ' enum(' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                                          FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+                WHEN 'd' THEN ' domain ' || format_type(t.typbasetype, t.typtypmod)
+                    || COALESCE((SELECT ' ' || string_agg(pg_get_constraintdef(dc.oid), ' ' ORDER BY dc.conname)
+                                 FROM pg_constraint dc WHERE dc.contypid = t.oid), '')
+                WHEN 'r' THEN ' range'
+                ELSE ' composite(' || (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                                                         ORDER BY a.attnum)
+                                       FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) || ')' END
+            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE {_USER} AND (t.typtype IN ('e', 'd', 'r')
+                OR (t.typtype = 'c' AND (SELECT cc.relkind FROM pg_class cc WHERE cc.oid = t.typrelid) = 'c'))
+              AND {_NOT_EXTENSION.format(oid="t.oid")}""",
+        "sequences": f"""
+            SELECT n.nspname || '.' || c.relname || ' ' || format_type(s.seqtypid, NULL)
+                || ' start ' || s.seqstart || ' increment ' || s.seqincrement
+            FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE {_USER}""",
+        "functions": f"""
+            SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+                || COALESCE(' returns ' || pg_get_function_result(p.oid), '') || ' ' || md5(p.prosrc)
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE {_USER} AND {_NOT_EXTENSION.format(oid="p.oid")}""",
+        "triggers": f"""
+            SELECT pg_get_triggerdef(t.oid)
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT t.tgisinternal AND {rel}""",
+    }
+
+
+def take(execute: Execute, version_table: str = "alembic_version") -> Snapshot:
+    """Read the schema through ``execute`` (any connection: the migration's own, so uncommitted
+    DDL of the running transaction is seen, or a fresh one)."""
+    return {name: tuple(sorted(str(row[0]) for row in execute(sql))) for name, sql in _queries(version_table).items()}
+
+
+def diff(expected: Snapshot, actual: Snapshot) -> dict[str, dict[str, list[str]]]:
+    """Per category: ``extra`` lines (in actual only: left behind) and ``missing`` lines."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for category in expected.keys() | actual.keys():
+        want, have = set(expected.get(category, ())), set(actual.get(category, ()))
+        if want != have:
+            out[category] = {"extra": sorted(have - want), "missing": sorted(want - have)}
+    return dict(sorted(out.items()))
+
+
+def diff_lines(difference: dict[str, dict[str, list[str]]]) -> list[str]:
+    """``+ table public.x`` for what is there but should not be, ``- ...`` for what is gone."""
+    lines = []
+    for category, change in difference.items():
+        singular = category[:-1] if category.endswith("s") else category
+        lines += [f"+ {singular} {line}" for line in change["extra"]]
+        lines += [f"- {singular} {line}" for line in change["missing"]]
+    return lines
