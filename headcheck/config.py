@@ -361,6 +361,8 @@ def _envs_for_ini(
 ) -> list[Environment]:
     parser = _read_ini(ini)
     chosen = sections if sections is not None else parser.sections()
+    if sections is None and "alembic" not in chosen and ini.name == "alembic.ini" and (ini.parent / "env.py").is_file():
+        chosen = ["alembic", *chosen]  # Flask-Migrate works even without an [alembic] section
     environments: list[Environment] = []
     for section in chosen:
         values, problems = _ini_section(parser, ini, section)

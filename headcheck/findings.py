@@ -172,23 +172,9 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
     return _finding("HC101", message, fix, rf.path, ctx.down_line(root), [graph.nodes[h].revision for h in heads])
 
 
-def check(
-    env: Environment,
-    scan: Scan,
-    files: Sequence[RevisionFile],
-    issues: Sequence[Sequence[FileIssue]],
-    graph: Graph,
-    node_files: Sequence[int],
-    settings: Settings,
-    root: Path,
-) -> list[Finding]:
-    """Every finding for one environment.
-
-    ``files``/``issues`` cover every scanned file; ``node_files[i]`` is the file of graph node i.
-    """
+def _config_findings(env: Environment, scan: Scan, root: Path) -> list[Finding]:
+    """What Alembic would fail on (or silently drop) while loading the environment."""
     found: list[Finding] = []
-    node_sources = [files[k] for k in node_files]
-    ctx = _Context(graph, node_sources, root)
     for problem in env.problems:
         fix = RULES[problem.code].fix
         found.append(_finding(problem.code, problem.message, fix, problem.path, problem.line))
@@ -215,12 +201,26 @@ def check(
                 None,
             )
         )
+    return found
+
+
+def _file_findings(
+    files: Sequence[RevisionFile], issues: Sequence[Sequence[FileIssue]]
+) -> tuple[list[Finding], dict[str, Path]]:
+    """Files Alembic cannot load, and the ids that unreadable files probably declare."""
+    found: list[Finding] = []
     unreadable_ids: dict[str, Path] = {}
     for rf, file_issues in zip(files, issues):
         if rf.guessed_id:
             unreadable_ids[rf.guessed_id] = rf.path
         for issue in file_issues:
             found.append(_finding(issue.code, issue.message, RULES[issue.code].fix, rf.path, issue.line))
+    return found, unreadable_ids
+
+
+def _ignored_folder_findings(scan: Scan, root: Path) -> tuple[list[Finding], dict[str, Path]]:
+    """Subfolders Alembic skips without recursion, and the revision ids hiding in them."""
+    found: list[Finding] = []
     ignored_ids: dict[str, Path] = {}
     for folder in scan.ignored_dirs:
         count = 0
@@ -240,7 +240,13 @@ def check(
                 None,
             )
         )
+    return found, ignored_ids
 
+
+def _docstring_findings(ctx: _Context) -> list[Finding]:
+    """A `Revises:` docstring line that disagrees with down_revision (Alembic ignores the docstring)."""
+    graph, node_sources = ctx.graph, ctx.files
+    found: list[Finding] = []
     for i, rf in enumerate(node_sources):
         node = graph.nodes[i]
         if rf.revises_doc is not None and set(rf.revises_doc) != set(node.down):
@@ -256,7 +262,13 @@ def check(
                     [node.revision],
                 )
             )
+    return found
 
+
+def _identity_findings(ctx: _Context) -> list[Finding]:
+    """Duplicate revision ids and branch labels that collide with ids or labels."""
+    graph, node_sources, root = ctx.graph, ctx.files, ctx.root
+    found: list[Finding] = []
     for rev, members in graph.duplicates.items():
         places = " and ".join(ctx.where(i) for i in members)
         found.append(
@@ -281,6 +293,13 @@ def check(
                 [graph.nodes[i].revision],
             )
         )
+    return found
+
+
+def _reference_findings(ctx: _Context, unreadable_ids: dict[str, Path], ignored_ids: dict[str, Path]) -> list[Finding]:
+    """down_revision and depends_on entries that name nothing, or name a branch label."""
+    graph, node_sources, root = ctx.graph, ctx.files, ctx.root
+    found: list[Finding] = []
     for i, ref in graph.dangling_down:
         rev = graph.nodes[i].revision
         if ref in unreadable_ids:
@@ -336,6 +355,13 @@ def check(
                 [rev],
             )
         )
+    return found
+
+
+def _cycle_findings(ctx: _Context) -> list[Finding]:
+    """Alembic's CycleDetected / DependencyCycleDetected, with the loop spelled out."""
+    graph, node_sources, root = ctx.graph, ctx.files, ctx.root
+    found: list[Finding] = []
     if graph.cycle:
         loops = graph.cycles or ()
         if loops:
@@ -395,6 +421,32 @@ def check(
                     graph.dependency_cycle,
                 )
             )
+    return found
+
+
+def check(
+    env: Environment,
+    scan: Scan,
+    files: Sequence[RevisionFile],
+    issues: Sequence[Sequence[FileIssue]],
+    graph: Graph,
+    node_files: Sequence[int],
+    settings: Settings,
+    root: Path,
+) -> list[Finding]:
+    """Every finding for one environment.
+
+    ``files``/``issues`` cover every scanned file; ``node_files[i]`` is the file of graph node i.
+    """
+    ctx = _Context(graph, [files[k] for k in node_files], root)
+    found = _config_findings(env, scan, root)
+    file_found, unreadable_ids = _file_findings(files, issues)
+    folder_found, ignored_ids = _ignored_folder_findings(scan, root)
+    found += file_found + folder_found
+    found += _docstring_findings(ctx)
+    found += _identity_findings(ctx)
+    found += _reference_findings(ctx, unreadable_ids, ignored_ids)
+    found += _cycle_findings(ctx)
     heads = heads_policy_violation(graph, settings)
     if heads:
         found.append(_multiple_heads(graph, heads, ctx))

@@ -194,3 +194,22 @@ def test_versions_pin(tmp_path: Path) -> None:
     (env,) = find_environments(tmp_path, versions=versions)
     assert env.kind == "versions"
     assert env.versions_dirs == (versions.absolute(),)
+
+
+def test_flask_migrate_layout_without_alembic_section(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    (migrations / "versions").mkdir(parents=True)
+    (migrations / "env.py").write_text("")
+    (migrations / "alembic.ini").write_text("[loggers]\nkeys = root\n")
+    (env,) = find_environments(tmp_path)
+    assert (env.kind, env.script_location) == ("flask", migrations.absolute())
+
+
+def test_flask_keeps_its_ini_version_locations(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    (migrations / "extra").mkdir(parents=True)
+    (migrations / "env.py").write_text("")
+    (migrations / "alembic.ini").write_text("[alembic]\nversion_locations = %(here)s/extra\n")
+    (env,) = find_environments(tmp_path)
+    assert env.kind == "flask"
+    assert env.versions_dirs == ((migrations / "extra").absolute(),)
