@@ -1,0 +1,294 @@
+"""``headcheck check --base REF``: the post-merge history, read from real git repositories.
+
+Also holds the small builders the fix and git tests share: a real Alembic project on SQLite
+(real env.py, the generic script.py.mako) inside a real git repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from headcheck.cli import main
+
+ENV_PY = """\
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+engine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def revision_text(rev: str, down: object, message: str | None = None) -> str:
+    """A revision as Alembic's generic template writes it (annotated), creating one table."""
+    revises = ", ".join(down) if isinstance(down, tuple) else (down or "")
+    return f'''"""{message or "add " + rev}
+
+Revision ID: {rev}
+Revises: {revises}
+Create Date: 2026-11-01 10:00:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = {rev!r}
+down_revision: Union[str, Sequence[str], None] = {down!r}
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE t_{rev} (id INTEGER)")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE t_{rev}")
+'''
+
+
+def alembic_project(root: Path, ini_extra: str = "") -> Path:
+    """An Alembic project with no revisions yet; returns the versions folder."""
+    import alembic
+
+    versions = root / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic" / "env.py").write_text(ENV_PY)
+    template = Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako"
+    shutil.copy(template, root / "alembic" / "script.py.mako")
+    ini = (
+        "[alembic]\nscript_location = %(here)s/alembic\npath_separator = os\n"
+        "sqlalchemy.url = sqlite:///%(here)s/db.sqlite\n"
+    )
+    (root / "alembic.ini").write_text(ini + textwrap.dedent(ini_extra))
+    (root / ".gitignore").write_text("db.sqlite\n__pycache__/\n")
+    return versions
+
+
+def add_revision(root: Path, rev: str, down: object, message: str | None = None) -> Path:
+    path = root / "alembic" / "versions" / f"{rev}_add.py"
+    path.write_text(revision_text(rev, down, message))
+    return path
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def alembic_heads(root: Path) -> list[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    return list(ScriptDirectory.from_config(Config(str(root / "alembic.ini"))).get_heads())
+
+
+def alembic_upgrade_heads(root: Path) -> list[str]:
+    """Run ``alembic upgrade heads`` on SQLite; return the tables that exist afterwards."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    command.upgrade(Config(str(root / "alembic.ini")), "heads")
+    engine = sa.create_engine(f"sqlite:///{root / 'db.sqlite'}")
+    try:
+        return sorted(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def forked_repo(root: Path) -> Path:
+    """main: aaaa -> bbbb -> dddd (dddd added after the fork); feature: aaaa -> bbbb -> cccc.
+
+    The feature branch is checked out; it does not contain dddd.
+    """
+    repo = root / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    alembic_project(repo)
+    add_revision(repo, "aaaa", None)
+    add_revision(repo, "bbbb", "aaaa")
+    commit_all(repo, "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    add_revision(repo, "cccc", "bbbb")
+    commit_all(repo, "feature: cccc")
+    git(repo, "checkout", "-q", "main")
+    add_revision(repo, "dddd", "bbbb")
+    commit_all(repo, "main: dddd")
+    git(repo, "checkout", "-q", "feature")
+    return repo
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_out_of_date_branch_fails_only_against_its_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    code, out, _ = run(capsys, "check", str(repo))
+    assert code == 0, out  # the branch alone is linear
+
+    code, out, err = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 1
+    assert (
+        "your revision cccc (alembic/versions/cccc_add.py:16) revises bbbb, but main already has dddd on top of bbbb; "
+        "set down_revision = 'dddd' or run headcheck rebase" in out
+    )
+    assert "alembic/versions/cccc_add.py:16: HC101" in out
+    assert "your change adds 1 revision(s): cccc (alembic/versions/cccc_add.py)" in err
+    assert "merge base" in err
+
+
+def test_json_output_stays_clean_with_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    repo = forked_repo(tmp_path)
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main", "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert "HC101" in json.dumps(data)
+
+
+def test_branch_that_merged_its_base_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    git(repo, "merge", "-q", "--no-edit", "main")
+    add_revision(repo, "eeee", ("cccc", "dddd"), "merge")
+    commit_all(repo, "merge revision")
+    code, out, err = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 0, out
+    assert "adds 2 revision(s): cccc" in err and "eeee" in err
+    assert alembic_heads(repo) == ["eeee"]
+
+
+def test_base_only_file_deleted_after_fork_is_not_resurrected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    alembic_project(repo)
+    add_revision(repo, "aaaa", None)
+    add_revision(repo, "zzzz", "aaaa")  # a mistake main removes later
+    commit_all(repo, "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    add_revision(repo, "cccc", "aaaa")
+    (repo / "alembic" / "versions" / "zzzz_add.py").unlink()
+    commit_all(repo, "feature drops zzzz too and adds cccc")
+    git(repo, "checkout", "-q", "main")
+    (repo / "alembic" / "versions" / "zzzz_add.py").unlink()
+    commit_all(repo, "main: drop zzzz")
+    git(repo, "checkout", "-q", "feature")
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 0, out
+
+
+def test_edited_applied_revision_is_an_error_with_opt_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    git(repo, "merge", "-q", "--no-edit", "main")
+    (repo / "alembic" / "versions" / "cccc_add.py").write_text(revision_text("cccc", "dddd"))
+    bbbb = repo / "alembic" / "versions" / "bbbb_add.py"
+    bbbb.write_text(bbbb.read_text().replace("CREATE TABLE t_bbbb (id INTEGER)", "CREATE TABLE t_bbbb (id TEXT)"))
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 1
+    assert "alembic/versions/bbbb_add.py:22: HC501 error: revision bbbb already exists on main" in out
+    assert "HC101" not in out
+
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main", "--allow-history-edits")
+    assert code == 0, out
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main", "--ignore", "HC501")
+    assert code == 0, out
+
+
+def test_comment_only_edit_is_not_a_history_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    git(repo, "merge", "-q", "--no-edit", "main")
+    (repo / "alembic" / "versions" / "cccc_add.py").write_text(revision_text("cccc", "dddd"))
+    bbbb = repo / "alembic" / "versions" / "bbbb_add.py"
+    bbbb.write_text(bbbb.read_text().replace("def upgrade() -> None:", "# reviewed\ndef upgrade() -> None:"))
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 0, out
+
+
+def test_reparented_and_deleted_applied_revisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    # The feature branch re-parents main's bbbb and deletes nothing yet.
+    (repo / "alembic" / "versions" / "bbbb_add.py").write_text(revision_text("bbbb", None))
+    (repo / "alembic" / "versions" / "aaaa_add.py").unlink()
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 1
+    assert "HC503 error: revision bbbb revises aaaa on main, but your change re-parents it onto None" in out
+    assert "HC502 error: revision aaaa exists on main (alembic/versions/aaaa_add.py) and your change deletes it" in out
+
+
+def test_renamed_file_is_not_a_deletion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    git(repo, "merge", "-q", "--no-edit", "main")
+    (repo / "alembic" / "versions" / "cccc_add.py").write_text(revision_text("cccc", "dddd"))
+    versions = repo / "alembic" / "versions"
+    (versions / "aaaa_add.py").rename(versions / "aaaa_initial.py")
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 0, out
+
+
+def test_unknown_ref_and_no_repository_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = forked_repo(tmp_path)
+    code, _, err = run(capsys, "check", str(repo), "--base", "origin/nope")
+    assert code == 2
+    assert "unknown git ref 'origin/nope'" in err and "Traceback" not in err
+    plain = tmp_path / "plain"
+    alembic_project(plain)
+    add_revision(plain, "aaaa", None)
+    code, _, err = run(capsys, "check", str(plain), "--base", "main")
+    assert code == 2
+    assert "not inside a git work tree" in err
+
+
+def test_shallow_clone_with_fetched_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    origin = forked_repo(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{origin}", str(clone))
+    code, _, err = run(capsys, "check", str(clone), "--base", "origin/main")
+    assert code == 2 and "git fetch" in err  # main was not fetched yet
+    git(clone, "fetch", "-q", "--depth", "2", "origin", "main:refs/remotes/origin/main")
+    assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
+    code, out, err = run(capsys, "check", str(clone), "--base", "origin/main")
+    assert code == 1
+    assert "your revision cccc (alembic/versions/cccc_add.py:16) revises bbbb, but origin/main already has dddd" in out
+    assert "no merge base" in err
+
+
+def test_shallow_clone_after_rebase_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    origin = forked_repo(tmp_path)
+    (origin / "alembic" / "versions" / "cccc_add.py").write_text(revision_text("cccc", "dddd"))
+    commit_all(origin, "feature: cccc on top of dddd")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{origin}", str(clone))
+    git(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    code, out, _ = run(capsys, "check", str(clone), "--base", "origin/main")
+    assert code == 0, out
