@@ -9,11 +9,12 @@ from typing import NamedTuple
 
 from headcheck.config import Environment
 from headcheck.graph import Graph
+from headcheck.heads import branch_root, fork_points, policy_violation
 from headcheck.rules import RULES
 from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
 from headcheck.settings import Settings
 
-__all__ = ["Finding", "check", "heads_policy_violation", "relpath"]
+__all__ = ["Finding", "check", "relpath"]
 
 
 class Finding(NamedTuple):
@@ -92,56 +93,8 @@ def _did_you_mean(ref: str, graph: Graph, files: Sequence[RevisionFile], ctx: _C
     return None
 
 
-def _fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
-    """The newest revisions every head descends from (empty for separate roots)."""
-    common: set[int] | None = None
-    for head in heads:
-        ancestry = graph.ancestors(head)
-        common = ancestry if common is None else common & ancestry
-    if not common:
-        return []
-    return sorted(
-        (node for node in common if not any(child in common for child in graph.children.get(node, ()))),
-    )
-
-
-def _branch_root(graph: Graph, head: int, fork: int | None) -> int:
-    """The first revision of ``head``'s branch after ``fork`` (or its base)."""
-    node = head
-    while True:
-        parents = graph.parents(node)
-        if not parents or fork in parents:
-            return node
-        node = parents[0]
-
-
-def heads_policy_violation(graph: Graph, settings: Settings) -> list[int]:
-    """Winning heads when they break the policy, else [].
-
-    Default policy: one head; several pass when every head but at most one (the trunk) is
-    reachable through a branch label no other head carries (``alembic upgrade label@head``).
-    ``max-heads`` replaces the policy with a plain count.
-    """
-    broken = {i for i, _ in graph.dangling_down} | {i for i, _, _ in graph.down_labels}
-    # Phantom heads of duplicate ids, and heads sitting on a broken reference, are reported
-    # by their own rules; counting them here would only repeat the same problem.
-    heads = [
-        i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i and not (graph.ancestors(i) & broken)
-    ]
-    if settings.max_heads is not None:
-        return heads if len(heads) > settings.max_heads else []
-    if len(heads) <= 1:
-        return []
-    counts: dict[str, int] = {}
-    for head in heads:
-        for label in graph.branch_labels.get(head, ()):
-            counts[label] = counts.get(label, 0) + 1
-    unaddressable = [h for h in heads if not any(counts[label] == 1 for label in graph.branch_labels.get(h, ()))]
-    return heads if len(unaddressable) > 1 else []
-
-
 def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
-    forks = _fork_points(graph, heads)
+    forks = fork_points(graph, heads)
     fork = forks[-1] if forks else None
     names = ", ".join(f"{graph.nodes[h].revision} ({ctx.where(h)})" for h in heads)
     if fork is not None:
@@ -157,7 +110,7 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
     stay = max(heads, key=lambda h: (sizes[h], -h))
     moving = [h for h in heads if h != stay]
     mover = min(moving, key=lambda h: (sizes[h], -h))
-    root = _branch_root(graph, mover, fork)
+    root = branch_root(graph, mover, fork)
     merge_down = ", ".join(repr(graph.nodes[h].revision) for h in heads)
     message = (
         f"{len(heads)} heads: {names}; {origin}. "
@@ -447,7 +400,7 @@ def check(
     found += _identity_findings(ctx)
     found += _reference_findings(ctx, unreadable_ids, ignored_ids)
     found += _cycle_findings(ctx)
-    heads = heads_policy_violation(graph, settings)
+    heads = policy_violation(graph, settings)
     if heads:
         found.append(_multiple_heads(graph, heads, ctx))
     return [f for f in found if f.code not in settings.ignore]

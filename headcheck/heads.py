@@ -1,0 +1,62 @@
+"""The heads policy, and where competing heads fork: pure questions about a graph.
+
+Used by the findings (the multiple-heads message), the fixers (which branch to move) and the
+pull-request check (which head the change added).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from headcheck.graph import Graph
+from headcheck.settings import Settings
+
+__all__ = ["branch_root", "fork_points", "policy_violation"]
+
+
+def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
+    """The newest revisions every head descends from (empty for separate roots)."""
+    common: set[int] | None = None
+    for head in heads:
+        ancestry = graph.ancestors(head)
+        common = ancestry if common is None else common & ancestry
+    if not common:
+        return []
+    return sorted(
+        (node for node in common if not any(child in common for child in graph.children.get(node, ()))),
+    )
+
+
+def branch_root(graph: Graph, head: int, fork: int | None) -> int:
+    """The first revision of ``head``'s branch after ``fork`` (or its base)."""
+    node = head
+    while True:
+        parents = graph.parents(node)
+        if not parents or fork in parents:
+            return node
+        node = parents[0]
+
+
+def policy_violation(graph: Graph, settings: Settings) -> list[int]:
+    """Winning heads when they break the policy, else [].
+
+    Default policy: one head; several pass when every head but at most one (the trunk) is
+    reachable through a branch label no other head carries (``alembic upgrade label@head``).
+    ``max-heads`` replaces the policy with a plain count.
+    """
+    broken = {i for i, _ in graph.dangling_down} | {i for i, _, _ in graph.down_labels}
+    # Phantom heads of duplicate ids, and heads sitting on a broken reference, are reported
+    # by their own rules; counting them here would only repeat the same problem.
+    heads = [
+        i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i and not (graph.ancestors(i) & broken)
+    ]
+    if settings.max_heads is not None:
+        return heads if len(heads) > settings.max_heads else []
+    if len(heads) <= 1:
+        return []
+    counts: dict[str, int] = {}
+    for head in heads:
+        for label in graph.branch_labels.get(head, ()):
+            counts[label] = counts.get(label, 0) + 1
+    unaddressable = [h for h in heads if not any(counts[label] == 1 for label in graph.branch_labels.get(h, ()))]
+    return heads if len(unaddressable) > 1 else []
