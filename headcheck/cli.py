@@ -72,6 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_FAIL
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        import os
+
+        if os.environ.get("HEADCHECK_DEBUG"):
+            raise
+        print(
+            f"headcheck: internal error: {type(exc).__name__}: {exc} (set HEADCHECK_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
