@@ -132,7 +132,7 @@ def refuse_nonempty(url: str) -> str | None:
 
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         snap = snapshot.take(lambda sql: conn.execute(sql.encode()).fetchall(), version_table="")
-    tables = [line.split(" ", 1)[0] for line in snap["tables"]]
+    tables = [line.rsplit(" ", 1)[-1] for line in snap["tables"]]
     if tables:
         shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
         return f"the database is not empty ({len(tables)} tables/views: {shown})"

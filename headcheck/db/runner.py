@@ -26,11 +26,23 @@ from typing import Any, TextIO
 from headcheck.db import plan as planning
 from headcheck.db import snapshot
 
-TRACEBACK_LINES = 15
+TRACEBACK_LINES = 20
+
+
+_LIBRARY_PARTS = ("site-packages", "dist-packages", "/lib/python3", "<frozen", "<string>")
 
 
 def _tail(exc: BaseException) -> str:
-    lines = "".join(traceback.format_exception(exc)).rstrip().splitlines()
+    """The last frames in the project's own files (env.py, the revision) and the exception itself:
+    the lines that say what to fix, without SQLAlchemy's and Alembic's internals."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [
+        f for f in frames if not any(part in f.filename for part in _LIBRARY_PARTS) and "/headcheck/" not in f.filename
+    ]
+    shown = own[-3:] or frames[-2:]
+    lines = ["Traceback (most recent call last, project frames only):"] if shown else []
+    lines += "".join(traceback.format_list(shown)).rstrip().splitlines()
+    lines += "".join(traceback.format_exception_only(exc)).rstrip().splitlines()
     return "\n".join(lines[-TRACEBACK_LINES:])
 
 
@@ -120,6 +132,12 @@ class Runner:
                 step = MigrationStep.upgrade_from_script(script.revision_map, script_rev)
             else:
                 step = MigrationStep.downgrade_from_script(script.revision_map, script_rev)
+            if k and (self.mode == "stairway" or p.direction != plan[k - 1].direction):
+                # Alembic's impl remembers the enum types it created (``impl.memo``) for one command;
+                # where plain alembic would start a new command, start with a fresh memory too.
+                memo = getattr(ctx.impl, "memo", None)
+                if isinstance(memo, dict):
+                    memo.clear()
             state["index"] = k
             started = time.perf_counter()
             yield step

@@ -22,6 +22,21 @@ _USER = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 _NOT_EXTENSION = "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = {oid} AND dep.deptype = 'e')"
 
 
+_ORDER = (
+    "schemas",
+    "extensions",
+    "types",
+    "tables",
+    "columns",
+    "constraints",
+    "indexes",
+    "sequences",
+    "functions",
+    "triggers",
+)
+_SINGULAR = {"indexes": "index", "tables": ""}  # table lines start with their kind (table, view, ...)
+
+
 def _queries(version_table: str) -> dict[str, str]:
     vt = "'" + version_table.replace("'", "''") + "'"
     rel = f"{_USER} AND c.relname <> {vt}"
@@ -29,9 +44,9 @@ def _queries(version_table: str) -> dict[str, str]:
         "schemas": f"SELECT n.nspname FROM pg_namespace n WHERE {_USER}",
         "extensions": "SELECT extname FROM pg_extension",
         "tables": f"""
-            SELECT n.nspname || '.' || c.relname || ' ' || CASE c.relkind
+            SELECT CASE c.relkind
                 WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
-                WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END
+                WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END || ' ' || n.nspname || '.' || c.relname
                 || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {rel}""",
@@ -95,14 +110,15 @@ def diff(expected: Snapshot, actual: Snapshot) -> dict[str, dict[str, list[str]]
         want, have = set(expected.get(category, ())), set(actual.get(category, ()))
         if want != have:
             out[category] = {"extra": sorted(have - want), "missing": sorted(want - have)}
-    return dict(sorted(out.items()))
+    return {category: out[category] for category in sorted(out, key=_ORDER.index)}
 
 
 def diff_lines(difference: dict[str, dict[str, list[str]]]) -> list[str]:
     """``+ table public.x`` for what is there but should not be, ``- ...`` for what is gone."""
     lines = []
     for category, change in difference.items():
-        singular = category[:-1] if category.endswith("s") else category
-        lines += [f"+ {singular} {line}" for line in change["extra"]]
-        lines += [f"- {singular} {line}" for line in change["missing"]]
+        singular = _SINGULAR.get(category, category[:-1])
+        prefix = f"{singular} " if singular else ""
+        lines += [f"+ {prefix}{line}" for line in change["extra"]]
+        lines += [f"- {prefix}{line}" for line in change["missing"]]
     return lines
