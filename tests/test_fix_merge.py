@@ -150,3 +150,13 @@ def test_missing_template_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     assert main(["merge", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "script.py.mako does not exist" in err and "Traceback" not in err
+
+
+def test_never_imports_env_py_or_revisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    versions = two_heads(tmp_path)
+    (tmp_path / "alembic" / "env.py").write_text("raise RuntimeError('env.py ran')\n")
+    for path in versions.glob("*.py"):
+        path.write_text(path.read_text() + "\nraise RuntimeError('revision module ran')\n")
+    before = {p.name for p in versions.iterdir()}
+    assert main(["merge", str(tmp_path)]) == 0
+    assert len(new_files(versions, before)) == 1
