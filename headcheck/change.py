@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,7 +29,7 @@ from headcheck.config import ConfigError, Environment, find_environments
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult, check_scan
 from headcheck.git import GitError, ls_tree, merge_base, read_blobs, resolve, toplevel
-from headcheck.graph import Graph
+from headcheck.graph import Graph, Node
 from headcheck.rules import RULES
 from headcheck.scan import CANDIDATE, RevisionFile, Scan, list_revision_paths, parse_revision, revision_node
 from headcheck.settings import Settings
@@ -110,13 +111,24 @@ def _disk_files(location: Path, recursive: bool) -> dict[str, _Version]:
     return files
 
 
+@functools.lru_cache(maxsize=16384)
+def _parsed(path: Path, data: bytes) -> RevisionFile:
+    """One parse per file version: the merge, the history checks and the gate all read the same files."""
+    return parse_revision(path, data)
+
+
+@functools.lru_cache(maxsize=16384)
+def _node(path: Path, data: bytes) -> Node | None:
+    return revision_node(_parsed(path, data))[0]
+
+
 def _revision_id(version: _Version) -> str | None:
-    node, _ = revision_node(parse_revision(version.path, version.data))
+    node = _node(version.path, version.data)
     return node.revision if node is not None else None
 
 
 def _down(version: _Version) -> tuple[str, ...] | None:
-    node, _ = revision_node(parse_revision(version.path, version.data))
+    node = _node(version.path, version.data)
     return node.down if node is not None else None
 
 
@@ -206,8 +218,7 @@ def _history_edits(
         old_down, new_down = _down(theirs), _down(mine)
         where = relpath(mine.path, root)
         if old_down is not None and new_down is not None and set(old_down) != set(new_down):
-            rf = parse_revision(mine.path, mine.data)
-            value = rf.values.get("down_revision")
+            value = _parsed(mine.path, mine.data).values.get("down_revision")
             was = ", ".join(old_down) or "None"
             now = ", ".join(new_down) or "None"
             found.append(
@@ -315,7 +326,7 @@ def _check_environment(
         base_all.update({f"{location}/{rel}": v for rel, v in base.items()})
         work_all.update({f"{location}/{rel}": v for rel, v in work.items()})
     scan = Scan(
-        tuple(parse_revision(v.path, v.data) for v in merged),
+        tuple(_parsed(v.path, v.data) for v in merged),
         tuple(twice),
         tuple(ignored),
         tuple(missing),
@@ -335,7 +346,7 @@ def _base_heads(base: dict[str, _Version]) -> tuple[str, ...]:
     downs: set[str] = set()
     ids: list[str] = []
     for version in base.values():
-        node, _ = revision_node(parse_revision(version.path, version.data))
+        node = _node(version.path, version.data)
         if node is not None:
             ids.append(node.revision)
             downs.update(node.down)
