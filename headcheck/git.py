@@ -64,8 +64,9 @@ def resolve(repo: Path, ref: str) -> str:
     sha = out.decode("ascii", "replace").strip()
     if not sha:
         raise GitError(
-            f"unknown git ref {ref!r}; in a shallow CI checkout fetch it first, "
-            "e.g. `git fetch --depth 50 origin main` and pass --base origin/main"
+            f"unknown git ref {ref!r}; in a shallow CI checkout fetch it first, e.g. "
+            "`git fetch --depth 50 origin +refs/heads/main:refs/remotes/origin/main` for --base origin/main, "
+            "or `git fetch --depth 50 origin main` and --base FETCH_HEAD"
         )
     return sha
 

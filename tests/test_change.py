@@ -283,6 +283,16 @@ def test_shallow_clone_with_fetched_base(tmp_path: Path, capsys: pytest.CaptureF
     assert "no merge base" in err
 
 
+def test_shallow_clone_fetch_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    origin = forked_repo(tmp_path)  # origin's HEAD is the feature branch
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(clone))
+    git(clone, "fetch", "-q", "--depth", "3", "origin", "main")  # single-branch clone: only FETCH_HEAD
+    code, out, _ = run(capsys, "check", str(clone), "--base", "FETCH_HEAD")
+    assert code == 1
+    assert "but FETCH_HEAD already has dddd on top of bbbb" in out
+
+
 def test_shallow_clone_after_rebase_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     origin = forked_repo(tmp_path)
     (origin / "alembic" / "versions" / "cccc_add.py").write_text(revision_text("cccc", "dddd"))
