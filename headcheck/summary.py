@@ -10,6 +10,7 @@ finding lists are cut, and pictures are dropped first if the text would still be
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,22 @@ from headcheck.findings import Finding
 from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import workspace_relative
 
-__all__ = ["MAX_FINDINGS", "SIZE_BUDGET", "render"]
+__all__ = ["MAX_FINDINGS", "SIZE_BUDGET", "error_headline", "render"]
 
 MAX_FINDINGS = 50  # rows per environment; the JSON report and the log have them all
 SIZE_BUDGET = 512 * 1024  # bytes; GitHub refuses a step summary over 1 MiB
 _ICON = {"error": "❌", "warning": "⚠️", True: "✅", False: "❌"}
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, limit: int = 600) -> str:
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def _heads(heads: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(_code(h) for h in heads[:limit]) or "none"
+    return shown + (f" and {len(heads) - limit} more" if len(heads) > limit else "")
 
 
 def _code(text: str) -> str:
@@ -65,41 +73,65 @@ def _picture_caption(env: EnvironmentResult) -> str:
     return "the latest revisions"
 
 
-def _seconds(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) and not isinstance(value, bool) else "—"
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Detected|Failure)\b.*:")
+
+
+def error_headline(error: str) -> str:
+    """The line of an error text worth a table cell: the exception (``pkg.SomeError: why``), else the last line."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
+
+
+def _duration(value: Any) -> str:
+    """``0.0028`` -> "2.8 ms", ``1.93`` -> "1.93 s"; "—" when the report has no number."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "—"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def _database(db: Mapping[str, Any]) -> list[str]:
     """The database proof's steps (``headcheck db --format json``: environments[].database)."""
     verdict = _ICON[bool(db.get("ok"))]
-    server = db.get("server_version") or "PostgreSQL"
-    out = [f"**Database proof** {verdict}: {server}, started in {_seconds(db.get('startup_seconds'))} s", ""]
+    server = str(db.get("server_version") or "")
+    server = server if server.startswith("PostgreSQL") else f"PostgreSQL {server}".rstrip()
+    out = [f"**Database proof** {verdict}: {server}, started in {_duration(db.get('startup_seconds'))}", ""]
     steps = [s for s in db.get("steps") or [] if isinstance(s, Mapping)]
     if steps:
-        out += ["| step | revision | seconds | result |", "|---|---|---:|---|"]
+        out += ["| step | revision | time | result |", "|---|---|---:|---|"]
+        failures: list[str] = []
         for step in steps[:MAX_FINDINGS]:
-            error = step.get("error")
-            result = _ICON[bool(step.get("ok"))] + (f" {_cell(str(error))}" if error else "")
+            error = str(step.get("error") or "").strip()
+            last = error_headline(error)
+            result = _ICON[bool(step.get("ok"))] + (f" {_cell(last, 300)}" if last else "")
+            if error and "\n" in error:
+                failures.append(error)
             revision = _code(str(step["revision"])) if step.get("revision") else ""
             out.append(
-                f"| {_cell(str(step.get('name', '')))} | {revision} | {_seconds(step.get('seconds'))} | {result} |"
+                f"| {_cell(str(step.get('name', '')))} | {revision} | {_duration(step.get('seconds'))} | {result} |"
             )
         if len(steps) > MAX_FINDINGS:
             out.append(f"| … {len(steps) - MAX_FINDINGS} more steps | | | |")
         total = sum(s["seconds"] for s in steps if isinstance(s.get("seconds"), int | float))
-        out += ["", f"{len(steps)} step(s), {total:.2f} s in total."]
+        out += ["", f"{len(steps)} step(s), {_duration(total)} in total."]
+        for error in failures[:3]:
+            text = error if len(error) <= 4000 else error[:4000] + "\n…"
+            fence = "~~~~" if "~~~" in text else "~~~"
+            out += ["", "<details><summary>Error output</summary>", "", f"{fence}text", text, fence, "", "</details>"]
     slowest = db.get("slowest") or []
     if slowest:
         names = []
         for entry in slowest[:5]:
             if isinstance(entry, Mapping):
                 what = entry.get("revision") or entry.get("name") or "?"
-                names.append(f"{_code(str(what))} {_seconds(entry.get('seconds'))} s")
+                names.append(f"{_code(str(what))} {_duration(entry.get('seconds'))}")
             elif isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) >= 2:
-                names.append(f"{_code(str(entry[0]))} {_seconds(entry[1])} s")
+                names.append(f"{_code(str(entry[0]))} {_duration(entry[1])}")
             else:
                 names.append(_code(str(entry)))
-        out += ["", "Slowest: " + ", ".join(names)]
+        out += ["", "Slowest migrations: " + ", ".join(names)]
     return [*out, ""]
 
 
@@ -115,7 +147,7 @@ def _environment(
     failed = env.failed(result.settings)
     where = config.config_path or config.script_location
     out = [f"### {_ICON[not failed]} {config.name}: {_code(workspace_relative(where, base))}", ""]
-    heads = ", ".join(_code(h) for h in env.heads) or "none"
+    heads = _heads(env.heads)
     out += [f"**Heads:** {heads} · {len(env.graph.nodes)} revision(s) · **{'failed' if failed else 'passed'}**", ""]
     findings = sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0))
     if findings:
@@ -169,7 +201,7 @@ def render(
             for env in result.environments:
                 errors = sum(f.severity == "error" for f in env.findings)
                 verdict = f"{_ICON[not env.failed(result.settings)]}"
-                heads = ", ".join(_code(h) for h in env.heads) or "none"
+                heads = _heads(env.heads, 5)
                 out.append(
                     f"| {env.environment.name} | {verdict} | {len(env.graph.nodes)} | {heads} | {errors} | "
                     f"{len(env.findings) - errors} |"
@@ -192,4 +224,8 @@ def render(
     while len(text.encode()) > budget and limit > 1:
         limit //= 2
         text = build(False, limit)
+    if len(text.encode()) > budget:  # one environment alone is too big: cut at a line
+        note = "\n\n_The summary was cut here to stay under GitHub's size limit; see the log or the JSON report._\n"
+        cut = text.encode()[: budget - len(note.encode())].decode("utf-8", errors="ignore")
+        text = cut[: cut.rfind("\n")] + note
     return text

@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,7 @@ from headcheck.github import (
     write_outputs,
 )
 
-__all__ = ["ActionInputs", "add_arguments", "read_inputs", "run"]
+__all__ = ["ActionInputs", "add_arguments", "database_annotations", "read_inputs", "run"]
 
 
 class ActionInputs(NamedTuple):
@@ -142,6 +143,30 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
         return code, report if isinstance(report, dict) else None, errors.getvalue().strip()
 
 
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)', re.M)
+
+
+def database_annotations(databases: Sequence[Mapping[str, Any] | None], base: Path) -> list[Annotation]:
+    """An error annotation per failed database step, on the revision file's line when the
+    traceback shows it (the last frame inside the workspace that is not env.py)."""
+    from headcheck.summary import error_headline
+
+    found: list[Annotation] = []
+    for db in databases:
+        for step in (db or {}).get("steps") or []:
+            if not isinstance(step, Mapping) or step.get("ok") or not step.get("error"):
+                continue
+            error = str(step["error"]).strip()
+            file, line = None, None
+            for frame in _FRAME.finditer(error):
+                path = Path(frame["path"])
+                if path.name != "env.py" and path.is_absolute() and path.is_relative_to(base):
+                    file, line = workspace_relative(path, base), int(frame["line"])
+            what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
+            found.append(Annotation("error", error_headline(error), file, line, f"headcheck db: {what} failed"))
+    return found
+
+
 def _databases(
     report: Mapping[str, Any] | None, names: Sequence[tuple[str, str | None]]
 ) -> list[dict[str, Any] | None]:
@@ -194,21 +219,20 @@ def run(args: argparse.Namespace) -> int:
     extra: list[Annotation] = []
     db_report: dict[str, Any] | None = None
     db_code = EXIT_OK
+    db_errors = ""
     if inputs.database == "postgres":
         if result.ok:
             db_code, db_report, db_errors = _database_proof(inputs, path, config)
             if db_code == EXIT_USAGE:
                 return _fail(f"database proof: {db_errors or 'failed to start'}")
-            if db_code != EXIT_OK:
-                extra.append(
-                    Annotation(
-                        "error", f"database proof failed: {db_errors or 'see the job summary'}", title="headcheck db"
-                    )
-                )
         else:
             notes.append("The database proof was skipped: the static gate failed, so the migrations cannot run.")
     names = [(env.environment.name, json_report.environment_dict(env, result)["config"]) for env in result.environments]
     databases = _databases(db_report, names)
+    if db_code not in (EXIT_OK, EXIT_USAGE):
+        extra += database_annotations(databases, base) or [
+            Annotation("error", f"database proof failed: {db_errors or 'see the job summary'}", title="headcheck db")
+        ]
     ok = result.ok and db_code == EXIT_OK
 
     if inputs.annotations:

@@ -1,0 +1,347 @@
+"""``headcheck action``: the Docker action's entry point under GitHub's contract.
+
+In-process tests drive ``main(["action"])`` with the variables the runner sets. The container
+test builds what the Dockerfile builds, without Docker (no engine here): the Dockerfile's build
+context (after .dockerignore) is copied, its ``pip install`` line is run in a fresh venv, and
+its ENTRYPOINT is run as root with ``GITHUB_WORKSPACE``/``GITHUB_OUTPUT``/``GITHUB_STEP_SUMMARY``
+and ``INPUT_*`` (hyphens kept, empty strings for inputs left out) on the example projects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headcheck.cli import COMMANDS, main
+from tests.github_runner import parse_commands, parse_output_file
+from tests.project import revision_file, write_project
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+# Every input of action.yml, as the runner passes them when the workflow sets none of them:
+# the action.yml defaults, or "" where there is none.
+DEFAULT_INPUTS = {
+    "INPUT_PATH": ".",
+    "INPUT_CONFIG": "",
+    "INPUT_NAME": "",
+    "INPUT_DATABASE": "none",
+    "INPUT_DATABASE-URL": "",
+    "INPUT_STAIRWAY": "false",
+    "INPUT_FAIL-ON": "error",
+    "INPUT_SARIF": "",
+    "INPUT_REPORT": "headcheck-report.json",
+    "INPUT_IGNORE": "",
+    "INPUT_SUMMARY": "true",
+    "INPUT_ANNOTATIONS": "true",
+}
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str, workspace: Path, files: Path) -> None:
+        self.code, self.out, self.err, self.workspace = code, out, err, workspace
+        self.outputs = parse_output_file(files / "output") if (files / "output").stat().st_size else {}
+        self.summary = (files / "summary.md").read_text(encoding="utf-8")
+        self.commands = parse_commands(out)
+
+
+def _github_env(workspace: Path, files: Path, inputs: dict[str, str]) -> dict[str, str]:
+    files.mkdir(parents=True, exist_ok=True)
+    for name in ("output", "summary.md"):
+        (files / name).write_text("", encoding="utf-8")
+    return {
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_OUTPUT": str(files / "output"),
+        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_SHA": "0123abc",
+        **DEFAULT_INPUTS,
+        **inputs,
+    }
+
+
+@pytest.fixture
+def action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run ``headcheck action`` in-process with a workspace holding ``example`` (or an existing tree)."""
+
+    def run(example: str | None = None, **inputs: str) -> Run:
+        workspace = tmp_path / "workspace"
+        if example is not None:
+            shutil.copytree(EXAMPLES / example, workspace)
+        env = _github_env(workspace, tmp_path / "file_commands", inputs)
+        for key in [k for k in os.environ if k.startswith("INPUT_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(workspace)  # the runner's --workdir
+        code = main(["action"])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err, workspace, tmp_path / "file_commands")
+
+    return run
+
+
+def test_clean_history_passes_with_outputs_and_summary(action: Any) -> None:
+    run = action("clean")
+    assert run.code == 0
+    assert run.commands == []
+    assert run.outputs == {
+        "ok": "true",
+        "heads": '["3c4d5e6f7081"]',
+        "heads-by-environment": '{"alembic": ["3c4d5e6f7081"]}',
+        "report": "headcheck-report.json",
+        "sarif": "",
+    }
+    report = json.loads((run.workspace / "headcheck-report.json").read_text())
+    assert report["ok"] is True and report["environments"][0]["heads"] == ["3c4d5e6f7081"]
+    assert run.summary.startswith("## ✅ headcheck: passed")
+
+
+def test_two_heads_fails_with_an_annotation_summary_and_outputs(action: Any) -> None:
+    run = action("two-heads", **{"INPUT_SARIF": "reports/headcheck.sarif"})
+    assert run.code == 1
+    (command,) = run.commands
+    assert command.kind == "error"
+    assert command.properties["file"] == "alembic/versions/4d5e6f708192_add_users_phone.py"
+    assert command.properties["line"] == "16"
+    assert json.loads(run.outputs["heads"]) == ["3c4d5e6f7081", "4d5e6f708192"]
+    assert run.outputs["ok"] == "false"
+    assert run.outputs["sarif"] == "reports/headcheck.sarif"
+    sarif = json.loads((run.workspace / "reports" / "headcheck.sarif").read_text())
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "HC101"
+    assert "```mermaid" in run.summary and "the fork and its heads" in run.summary
+    assert (
+        "](https://github.com/acme/shop/blob/0123abc/alembic/versions/4d5e6f708192_add_users_phone.py#L16)"
+        in run.summary
+    )
+
+
+def test_dangling_reference(action: Any) -> None:
+    run = action("dangling")
+    assert run.code == 1
+    assert [c.properties["title"] for c in run.commands] == ["HC102 dangling-down-revision"]
+    assert "the dangling reference" in run.summary
+
+
+def test_path_input_and_workspace_relative_locations(action: Any, tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "two-heads", workspace / "services" / "api")
+    run = action(None, **{"INPUT_PATH": "services/api", "INPUT_REPORT": ""})
+    assert run.code == 1
+    assert run.commands[0].properties["file"] == "services/api/alembic/versions/4d5e6f708192_add_users_phone.py"
+    assert run.outputs["report"] == ""
+    assert not (workspace / "headcheck-report.json").exists()
+
+
+def test_fail_on_warning_makes_warnings_fail(action: Any, tmp_path: Path) -> None:
+    text = revision_file("b2", "a1").replace("Revises: a1", "Revises: zz")
+    write_project(tmp_path / "workspace", {"a1_first.py": ("a1", None), "b2_second.py": text})
+    assert action(None).code == 0
+    strict = action(None, **{"INPUT_FAIL-ON": "warning"})
+    assert strict.code == 1
+    assert [c.kind for c in strict.commands] == ["error"]
+
+
+def test_annotations_and_summary_can_be_switched_off(action: Any) -> None:
+    run = action("two-heads", INPUT_ANNOTATIONS="false", INPUT_SUMMARY="false")
+    assert run.code == 1
+    assert run.commands == [] and run.summary == ""
+    assert run.outputs["ok"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"INPUT_DATABASE": "mysql"}, "input 'database' must be none or postgres"),
+        ({"INPUT_FAIL-ON": "info"}, "input 'fail-on' must be error or warning"),
+        ({"INPUT_STAIRWAY": "yes"}, "input 'stairway' must be true or false"),
+        ({"INPUT_PATH": "../elsewhere"}, "input 'path' must stay inside the workspace"),
+        ({"INPUT_PATH": "nope"}, "input 'path': nope does not exist"),
+        ({"INPUT_DATABASE-URL": "postgresql://x/y"}, "input 'database-url' needs 'database: postgres'"),
+        ({"INPUT_IGNORE": "HC999"}, "unknown rule code(s): HC999"),
+    ],
+)
+def test_bad_inputs_exit_2_with_an_error_annotation(action: Any, inputs: dict[str, str], message: str) -> None:
+    run = action("clean", **inputs)
+    assert run.code == 2
+    (command,) = run.commands
+    assert command.kind == "error" and message in command.message
+    assert message in run.err and "Traceback" not in run.err
+    assert run.outputs == {}
+
+
+def test_database_proof_is_skipped_when_the_static_gate_fails(action: Any) -> None:
+    run = action("two-heads", INPUT_DATABASE="postgres")
+    assert run.code == 1
+    assert "The database proof was skipped" in run.summary
+
+
+@pytest.mark.skipif(
+    "db" in COMMANDS and (ROOT / "headcheck" / "commands" / "db.py").exists(), reason="db command present"
+)
+def test_database_proof_without_the_db_command_is_a_clear_error(action: Any) -> None:
+    run = action("clean", INPUT_DATABASE="postgres")
+    assert run.code == 2
+    assert "database proof" in run.commands[0].message
+    assert "Traceback" not in run.err
+
+
+def _have_postgres() -> bool:
+    return shutil.which("pg_ctl") is not None or any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+
+
+needs_postgres = pytest.mark.skipif(
+    not _have_postgres() or "db" not in COMMANDS, reason="needs the PostgreSQL server binaries and `headcheck db`"
+)
+
+
+@needs_postgres
+def test_database_proof_runs_and_its_timings_reach_the_summary(action: Any) -> None:
+    run = action("clean", INPUT_DATABASE="postgres", INPUT_STAIRWAY="true")
+    assert run.code == 0, run.err
+    assert run.outputs["ok"] == "true"
+    report = json.loads((run.workspace / "headcheck-report.json").read_text())
+    database = report["environments"][0]["database"]
+    assert database["ok"] is True and database["steps"]
+    assert "**Database proof** ✅: PostgreSQL " in run.summary
+    assert "| upgrade | `1a2b3c4d5e6f` |" in run.summary
+    assert "Slowest migrations: " in run.summary
+
+
+@needs_postgres
+def test_a_failing_migration_fails_the_action(action: Any) -> None:
+    run = action("db/broken-upgrade", INPUT_DATABASE="postgres")
+    assert run.code == 1
+    assert run.outputs["ok"] == "false"
+    (command,) = [c for c in run.commands if c.properties.get("title", "").startswith("headcheck db")]
+    assert command.kind == "error"
+    assert command.properties["title"] == "headcheck db: upgrade b2c3d4e5f6a7 failed"
+    assert command.properties["file"] == "migrations/versions/b2c3d4e5f6a7_add_users_name.py"
+    assert command.properties["line"] == "20"  # the failing op.add_column line, from the traceback
+    assert 'relation "user" does not exist' in command.message
+    assert "**Database proof** ❌" in run.summary
+    assert "❌" in run.summary.split("| step | revision | time | result |", 1)[1]
+
+
+# --- the container, built without Docker ------------------------------------------------------
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def _build_context(dest: Path) -> Path:
+    """Copy the Docker build context as .dockerignore filters it (``*`` then ``!`` exceptions)."""
+    rules = []
+    for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            rules.append((line.startswith("!"), line.lstrip("!").rstrip("/")))
+    import fnmatch
+
+    def ignored(relative: str) -> bool:
+        verdict = False
+        parts = relative.split("/")
+        for include, pattern in rules:
+            pattern = pattern.removeprefix("**/")
+            hit = any(fnmatch.fnmatch("/".join(parts[: k + 1]), pattern) for k in range(len(parts)))
+            hit = hit or any(
+                fnmatch.fnmatch(part, pattern)
+                for part in parts
+                if "/" not in pattern and "*" in pattern and pattern != "*"
+            )
+            if hit:
+                verdict = not include
+        return verdict
+
+    for path in sorted(ROOT.rglob("*")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith(".git/") or relative == ".git" or not path.is_file() or ignored(relative):
+            continue
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def container(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv holding what the Dockerfile's ``pip install`` line installs; returns its bin folder.
+
+    Offline-fast on purpose: ``--system-site-packages`` plus ``--no-deps`` reuse the dependencies
+    already installed here instead of downloading them (the image resolves them from PyPI); the
+    package itself is built from the filtered build context exactly as the Dockerfile names it.
+    """
+    base = tmp_path_factory.mktemp("image")
+    context = _build_context(base / "src")
+    assert {"headcheck", "pyproject.toml", "README.md"} <= {p.name for p in context.iterdir()}
+    assert not (context / "tests").exists() and not (context / "examples").exists()
+    match = re.search(r'^RUN pip install --no-cache-dir "(?P<src>[^"\[]+)\[postgres\]"', _dockerfile(), re.M)
+    assert match, "the Dockerfile's pip install line changed; update this test"
+    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(base / "venv")
+    python = base / "venv" / "bin" / "python"
+    install = [str(python), "-m", "pip", "install", "-q", "--no-cache-dir", "--no-deps", f"{context}[postgres]"]
+    result = subprocess.run(install, capture_output=True, text=True, cwd=base)
+    assert result.returncode == 0, result.stderr
+    where = subprocess.run(
+        [str(python), "-c", "import headcheck; print(headcheck.__file__)"], capture_output=True, text=True, cwd=base
+    )
+    assert where.stdout.startswith(str(base / "venv")), where.stdout  # the installed copy, not the checkout
+    return base / "venv" / "bin"
+
+
+def _entrypoint() -> list[str]:
+    match = re.search(r"^ENTRYPOINT (\[.*\])$", _dockerfile(), re.M)
+    assert match, "ENTRYPOINT must be in exec form"
+    argv: list[str] = json.loads(match[1])
+    assert argv[:2] == ["/usr/bin/tini", "--"]
+    return argv[2:]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="GitHub runs Docker actions as root")
+@pytest.mark.parametrize(
+    ("example", "code", "titles"),
+    [("clean", 0, []), ("two-heads", 1, ["HC101 multiple-heads"]), ("dangling", 1, ["HC102 dangling-down-revision"])],
+)
+def test_the_image_entrypoint_as_root_under_githubs_contract(
+    container: Path, tmp_path: Path, example: str, code: int, titles: list[str]
+) -> None:
+    workspace = tmp_path / "github" / "workspace"
+    shutil.copytree(EXAMPLES / example, workspace)
+    files = tmp_path / "github" / "file_commands"
+    env = {
+        "PATH": f"{container}:/usr/bin:/bin",
+        "HOME": str(tmp_path / "github" / "home"),
+        **_github_env(workspace, files, {"INPUT_SARIF": "headcheck.sarif"}),
+    }
+    argv = _entrypoint()
+    result = subprocess.run(
+        [str(container / argv[0]), *argv[1:]], cwd=workspace, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code, result.stderr
+    commands = parse_commands(result.stdout)
+    assert [c.properties.get("title") for c in commands] == titles
+    outputs = parse_output_file(files / "output")
+    assert outputs["ok"] == ("true" if code == 0 else "false")
+    assert outputs["report"] == "headcheck-report.json" and (workspace / "headcheck-report.json").is_file()
+    assert outputs["sarif"] == "headcheck.sarif" and (workspace / "headcheck.sarif").is_file()
+    assert (
+        json.loads(outputs["heads"])
+        == json.loads((workspace / "headcheck-report.json").read_text())["environments"][0]["heads"]
+    )
+    summary = (files / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("## ✅ headcheck: passed" if code == 0 else "## ❌ headcheck: failed")
+    assert "```mermaid" in summary
+    assert result.stderr == ""
+    assert sys.executable not in result.stdout

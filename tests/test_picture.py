@@ -1,0 +1,139 @@
+"""headcheck.picture: the graph as text, Mermaid, dot and a table; folding and focus."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from headcheck import picture
+from headcheck.gate import EnvironmentResult, run_gate
+from headcheck.settings import Settings
+from tests.project import write_project
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _env(root: Path) -> EnvironmentResult:
+    (env,) = run_gate(root, Settings()).environments
+    return env
+
+
+def _linear(count: int, prefix: str = "r", start: str | None = None) -> dict[str, object]:
+    revisions: dict[str, object] = {}
+    down = start
+    for k in range(count):
+        rev = f"{prefix}{k:03d}"
+        revisions[f"{rev}_step_{k}.py"] = (rev, down)
+        down = rev
+    return revisions
+
+
+def test_long_linear_history_with_a_fork_on_top_folds_into_a_few_boxes(tmp_path: Path) -> None:
+    revisions = _linear(200)
+    revisions["x001_left.py"] = ("x001", "r199")
+    revisions["y001_right.py"] = ("y001", "r199")
+    write_project(tmp_path, revisions)
+    env = _env(tmp_path)
+    v = picture.view(env)
+    assert len(v.items) == 5  # base, 198 folded, branch point, two heads
+    (run,) = [item for item in v.items if item.kind == "run"]
+    assert run.label == "198 revisions" and run.detail == "r001 … r198"
+    marks = {item.label: item.marks for item in v.items if item.kind == "revision"}
+    assert marks["r000"] == ("base",)
+    assert marks["r199"] == ("branch point",)
+    assert marks["x001"] == ("head", "HC101") and marks["y001"] == ("head", "HC101")
+    text = picture.render(env, "text")
+    assert len(text.splitlines()) == 5
+    assert text.splitlines()[-1].split()[:2] == ["o", "r000"]
+
+
+def test_focus_on_two_heads_shows_the_fork_and_folds_older_history(tmp_path: Path) -> None:
+    revisions = _linear(50)
+    revisions.update(_linear(4, "x", "r049"))
+    revisions.update(_linear(2, "y", "r049"))
+    write_project(tmp_path, revisions)
+    env = _env(tmp_path)
+    v = picture.view(env, picture.focus_nodes(env))
+    labels = [item.label for item in v.items]
+    assert "r049" in labels  # the fork
+    assert {"x003", "y001"} <= set(labels)  # both heads
+    assert "49 older revisions" in labels
+    assert not any(label.startswith("r04") and label != "r049" for label in labels)
+    assert v.hidden == 49
+    mermaid = picture.render(env, "mermaid", focus=True)
+    assert mermaid.startswith("flowchart BT\n")
+    assert "r049" in mermaid and "older" in mermaid
+
+
+def test_merge_points_and_dangling_references_are_marked(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "a1_x.py": ("a1", None),
+            "b2_x.py": ("b2", "a1"),
+            "c3_x.py": ("c3", "a1"),
+            "d4_x.py": ("d4", ("b2", "c3")),
+            "e5_x.py": ("e5", "d4_x"),
+        },
+    )
+    env = _env(tmp_path)
+    v = picture.view(env)
+    by_label = {item.label: item for item in v.items}
+    assert "merge point" in by_label["d4"].marks
+    assert "branch point" in by_label["a1"].marks
+    missing = by_label["d4_x"]
+    assert missing.kind == "missing" and missing.problem
+    assert picture.Edge(missing.key, by_label["e5"].key, "missing") in v.edges
+    focus = {item.label for item in picture.view(env, picture.focus_nodes(env)).items}
+    assert {"e5", "d4_x", "d4"} <= focus  # the broken revision, its reference, and the other head
+
+
+def test_mermaid_labels_cannot_break_out_of_their_quotes(tmp_path: Path) -> None:
+    write_project(tmp_path, {'a1_say_"hi"_<b>.py': ("a1", None)})
+    mermaid = picture.render(_env(tmp_path), "mermaid")
+    node_line = next(line for line in mermaid.splitlines() if line.strip().startswith("r0"))
+    inner = node_line.split('"', 1)[1].rsplit('"', 1)[0]
+    assert '"' not in inner and "<b>" not in inner.replace("<b>a1</b>", "")
+    assert "#quot;hi#quot;" in inner and "#lt;b#gt;" in inner
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_dot_output_is_accepted_by_graphviz(tmp_path: Path) -> None:
+    env = _env(EXAMPLES / "dangling")
+    result = subprocess.run(["dot", "-Tsvg"], input=picture.render(env, "dot"), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_dot_output_shape() -> None:
+    dot = picture.render(_env(EXAMPLES / "two-heads"), "dot")
+    assert dot.startswith('digraph "alembic" {') and dot.rstrip().endswith("}")
+    assert "r1 -> r2;" in dot and "r1 -> r3;" in dot
+    assert dot.count("{") == dot.count("}")
+
+
+def test_big_graphs_fall_back_to_a_table(tmp_path: Path) -> None:
+    revisions: dict[str, object] = {"a000_base.py": ("a000", None)}
+    for k in range(1, 80):  # 79 heads, each its own branch: nothing to fold
+        revisions[f"h{k:03d}_x.py"] = (f"h{k:03d}", "a000")
+    write_project(tmp_path, revisions)
+    env = _env(tmp_path)
+    markdown = picture.summary_picture(env)
+    assert "```mermaid" not in markdown
+    assert markdown.startswith("| revision | file | role / findings | revises |")
+    small = picture.summary_picture(_env(EXAMPLES / "two-heads"))
+    assert small.startswith("```mermaid\nflowchart BT")
+
+
+def test_clean_focus_shows_the_latest_revisions(tmp_path: Path) -> None:
+    write_project(tmp_path, _linear(20))
+    env = _env(tmp_path)
+    labels = [item.label for item in picture.view(env, picture.focus_nodes(env)).items]
+    assert labels == ["17 older revisions", "r017", "r018", "r019"]
+
+
+def test_unknown_format_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown picture format"):
+        picture.render(_env(EXAMPLES / "clean"), "png")

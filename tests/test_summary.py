@@ -1,0 +1,106 @@
+"""headcheck.summary: the job summary Markdown."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from headcheck import summary
+from headcheck.gate import GateResult, run_gate
+from headcheck.settings import Settings
+from tests.project import write_project
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RUN = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0123abc"}
+
+
+def _gate(path: Path, **settings: Any) -> GateResult:
+    return run_gate(path, Settings(**settings))
+
+
+def _example(tmp_path: Path, name: str) -> Path:
+    shutil.copytree(EXAMPLES / name, tmp_path / name)
+    return tmp_path / name
+
+
+def test_two_heads_summary_has_verdict_heads_findings_and_the_fork(tmp_path: Path) -> None:
+    result = _gate(_example(tmp_path, "two-heads"))
+    text = summary.render(result, base=tmp_path, environ=RUN)
+    assert text.startswith("## ❌ headcheck: failed")
+    assert "**Heads:** `3c4d5e6f7081`, `4d5e6f708192`" in text
+    link = "https://github.com/acme/shop/blob/0123abc/two-heads/alembic/versions/4d5e6f708192_add_users_phone.py#L16"
+    assert f"[`two-heads/alembic/versions/4d5e6f708192_add_users_phone.py:16`]({link})" in text
+    assert "`HC101` multiple-heads" in text
+    assert "<summary>Graph: the fork and its heads</summary>" in text
+    mermaid = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert "2b3c4d5e6f70" in mermaid and "4d5e6f708192" in mermaid and "1 older revision" in mermaid
+
+
+def test_dangling_summary_draws_the_missing_reference(tmp_path: Path) -> None:
+    text = summary.render(_gate(_example(tmp_path, "dangling")), base=tmp_path, environ={})
+    assert "the dangling reference" in text
+    assert "2b3c4d5e6f70_add_users_name" in text.split("```mermaid", 1)[1]
+    assert "](http" not in text  # no run information: plain paths, no links
+
+
+def test_clean_summary_passes(tmp_path: Path) -> None:
+    text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, environ={})
+    assert text.startswith("## ✅ headcheck: passed")
+    assert "| | rule |" not in text
+    assert "the latest revisions" in text
+
+
+def test_database_proof_timings_from_the_db_report_contract(tmp_path: Path) -> None:
+    """environments[].database as ``headcheck db --format json`` writes it."""
+    database = {
+        "server_version": "PostgreSQL 15.18",
+        "startup_seconds": 1.934,
+        "ok": False,
+        "steps": [
+            {"name": "upgrade", "revision": "1a2b3c4d5e6f", "seconds": 0.125, "ok": True, "error": None},
+            {
+                "name": "downgrade -1",
+                "revision": "3c4d5e6f7081",
+                "seconds": 0.05,
+                "ok": False,
+                "error": 'relation | "orders" does not exist',
+            },
+        ],
+        "slowest": [{"name": "upgrade", "revision": "1a2b3c4d5e6f", "seconds": 0.125}],
+    }
+    result = _gate(_example(tmp_path, "clean"))
+    text = summary.render(result, base=tmp_path, databases=[database], environ={})
+    assert text.startswith("## ❌ headcheck: failed")  # the static gate passed, the proof did not
+    assert "**Database proof** ❌: PostgreSQL 15.18, started in 1.93 s" in text
+    assert "| upgrade | `1a2b3c4d5e6f` | 125.0 ms | ✅ |" in text
+    assert '| downgrade -1 | `3c4d5e6f7081` | 50.0 ms | ❌ relation \\| "orders" does not exist |' in text
+    assert "2 step(s), 175.0 ms in total." in text
+    assert "Slowest migrations: `1a2b3c4d5e6f` 125.0 ms" in text
+    passed = summary.render(result, base=tmp_path, databases=[{**database, "ok": True, "steps": []}], environ={})
+    assert passed.startswith("## ✅ headcheck: passed")
+
+
+def test_notes_and_several_environments_get_an_overview_table(tmp_path: Path) -> None:
+    write_project(tmp_path / "svc-a", {"a1_x.py": ("a1", None)})
+    write_project(tmp_path / "svc-b", {"b1_x.py": ("b1", None), "b2_x.py": ("b2", "b1"), "b3_x.py": ("b3", "b1")})
+    result = _gate(tmp_path)
+    text = summary.render(result, base=tmp_path, notes=["The database proof was skipped."], environ={})
+    assert "> The database proof was skipped." in text
+    assert "| environment | verdict | revisions | heads | errors | warnings |" in text
+    assert text.count("### ") == 2
+
+
+def test_huge_histories_stay_far_below_the_step_limit(tmp_path: Path) -> None:
+    revisions: dict[str, object] = {"a000_base.py": ("a000", None)}
+    for k in range(1, 400):
+        revisions[f"b{k:03d}_broken.py"] = (f"b{k:03d}", f"gone{k:03d}")
+    write_project(tmp_path, revisions)
+    result = _gate(tmp_path)
+    text = summary.render(result, base=tmp_path, environ={})
+    assert len(text.encode()) < summary.SIZE_BUDGET
+    assert text.count("`HC102` dangling-down-revision") == summary.MAX_FINDINGS
+    assert "more: see the log or the JSON report" in text
+    assert "```mermaid" not in text  # 400 boxes: the table replaces the picture
+    tight = summary.render(result, base=tmp_path, environ={}, budget=20_000)
+    assert len(tight.encode()) <= 20_000
