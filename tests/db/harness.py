@@ -1,0 +1,63 @@
+"""Helpers for the database tests: run ``headcheck db`` in-process, read its report, find servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from headcheck.cli import main
+from headcheck.db.server import find_pg_bin
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "db"
+
+
+def have_postgres() -> bool:
+    try:
+        find_pg_bin()
+    except Exception:
+        return False
+    return True
+
+
+needs_postgres = pytest.mark.skipif(not have_postgres(), reason="PostgreSQL server binaries not installed")
+
+
+def run_db(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object], str]:
+    """``headcheck db ... --format json`` in-process: (exit code, report or {}, stderr)."""
+    code = main(["db", *args, "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else {}), err
+
+
+def database(report: dict[str, object], index: int = 0) -> dict[str, object]:
+    envs = report["environments"]
+    assert isinstance(envs, list)
+    section = envs[index]["database"]
+    assert isinstance(section, dict)
+    return section
+
+
+def steps(report: dict[str, object]) -> list[tuple[str, str | None, bool]]:
+    return [(s["name"], s["revision"], s["ok"]) for s in database(report)["steps"]]  # type: ignore[union-attr, index]
+
+
+def failed(report: dict[str, object]) -> list[dict[str, object]]:
+    return [s for s in database(report)["steps"] if not s["ok"]]  # type: ignore[union-attr, index]
+
+
+def postgres_processes(datadir: Path) -> list[str]:
+    """Live (not zombie) processes whose command line names this data directory."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(datadir) in cmdline and state != "Z":
+            found.append(f"{proc.name} {cmdline}")
+    return found

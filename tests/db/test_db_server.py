@@ -1,0 +1,118 @@
+"""headcheck.db.server: a real throwaway PostgreSQL, never as root, always removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from headcheck.db import server as server_module
+from headcheck.db.server import ServerError, find_pg_bin, sweep_stale, throwaway_server
+from tests.db.harness import needs_postgres, postgres_processes
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+@needs_postgres
+@pytest.mark.skipif(os.geteuid() != 0, reason="tests the root path (CI and the GitHub action run as root)")
+def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
+    with throwaway_server() as srv:
+        datadir = srv.tempdir / "data"
+        pid = int((datadir / "postmaster.pid").read_text().split("\n")[0])
+        uid = _uid_of(pid)
+        assert uid != 0
+        assert srv.os_user in ("postgres", "nobody")
+        assert uid == pwd.getpwnam(srv.os_user).pw_uid
+        assert srv.host == "127.0.0.1"
+        with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
+            settings = dict(
+                conn.execute(
+                    "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'fsync', 'synchronous_commit')"
+                ).fetchall()
+            )
+        assert settings == {"listen_addresses": "127.0.0.1", "fsync": "off", "synchronous_commit": "off"}
+        assert 0 < srv.startup_seconds < 30
+        assert srv.version.startswith(str(int(srv.version.split(".")[0])))
+    assert not srv.tempdir.exists()
+    assert postgres_processes(datadir) == []
+
+
+@needs_postgres
+def test_an_exception_inside_the_block_still_stops_and_removes_everything() -> None:
+    with pytest.raises(RuntimeError), throwaway_server() as srv:
+        datadir = srv.tempdir / "data"
+        assert postgres_processes(datadir)
+        raise RuntimeError("boom")
+    assert not srv.tempdir.exists()
+    assert postgres_processes(datadir) == []
+
+
+_UNPRIVILEGED = """
+import json, os, sys
+import psycopg, port_for, pytest_postgresql.executors, pytest_postgresql.janitor  # imported before dropping root
+from headcheck.db.server import throwaway_server
+os.setgid({gid}); os.setuid({uid})
+with throwaway_server() as srv:
+    pid = int((srv.tempdir / "data" / "postmaster.pid").read_text().split("\\n")[0])
+    info = {{"os_user": srv.os_user, "tempdir": str(srv.tempdir), "postmaster_uid": os.stat(f"/proc/{{pid}}").st_uid}}
+    with psycopg.connect(srv.conninfo("postgres")) as conn:
+        info["one"] = conn.execute("SELECT 1").fetchone()[0]
+print(json.dumps(info))
+"""
+
+
+@needs_postgres
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an unprivileged user")
+def test_the_unprivileged_path_runs_pg_ctl_directly() -> None:
+    """As a non-root user (a developer machine, pre-commit's docker -u UID) there is no wrapper."""
+    nobody = pwd.getpwnam("nobody")
+    code = _UNPRIVILEGED.format(uid=nobody.pw_uid, gid=nobody.pw_gid)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["os_user"] == "nobody"
+    assert info["postmaster_uid"] == nobody.pw_uid
+    assert info["one"] == 1
+    assert not Path(info["tempdir"]).exists()
+
+
+def test_missing_server_binaries_name_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ServerError, match="no pg_ctl there; install the PostgreSQL server binaries"):
+        find_pg_bin(tmp_path)
+
+
+@needs_postgres
+def test_pg_bin_is_found_without_help() -> None:
+    assert (find_pg_bin() / "pg_ctl").is_file()
+
+
+@needs_postgres
+def test_sweep_removes_what_a_killed_headcheck_left(tmp_path: Path) -> None:
+    stale = Path(tempfile.mkdtemp(prefix=server_module.TEMP_PREFIX, dir=tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (stale / server_module.OWNER_FILE).write_text(str(dead.pid))
+    alive = Path(tempfile.mkdtemp(prefix=server_module.TEMP_PREFIX, dir=tmp_path))
+    (alive / server_module.OWNER_FILE).write_text(str(os.getpid()))
+    assert sweep_stale(tmp_path) == [stale]
+    assert not stale.exists() and alive.exists()
