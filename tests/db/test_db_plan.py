@@ -23,7 +23,7 @@ def test_linear_history_upgrades_all_then_undoes_and_redoes_the_head() -> None:
 
 def test_two_heads_go_last_and_are_undone_in_reverse() -> None:
     # a <- b (head), a <- x <- y (head): the heads move to the end, still topological
-    initial, plan = default_plan(["a", "b", "x", "y"], ["b", "y"])
+    _initial, plan = default_plan(["a", "b", "x", "y"], ["b", "y"])
     moves = [(p.direction, p.revision) for p in plan]
     assert moves == [
         ("up", "a"),
