@@ -289,9 +289,11 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert not (context / "tests").exists() and not (context / "examples").exists()
     match = re.search(r'^RUN pip install --no-cache-dir "(?P<src>[^"\[]+)\[postgres\]"', _dockerfile(), re.M)
     assert match, "the Dockerfile's pip install line changed; update this test"
-    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(base / "venv")
+    venv.EnvBuilder(with_pip=False, system_site_packages=True).create(base / "venv")
     python = base / "venv" / "bin" / "python"
-    install = [str(python), "-m", "pip", "install", "-q", "--no-cache-dir", "--no-deps", f"{context}[postgres]"]
+    # This interpreter's pip installs into the venv (--python): no ensurepip, seconds saved.
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-cache-dir", "--no-deps"]
+    install.append(f"{context}[postgres]")
     result = subprocess.run(install, capture_output=True, text=True, cwd=base)
     assert result.returncode == 0, result.stderr
     where = subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from headcheck import picture
 from headcheck.gate import EnvironmentResult, run_gate
 from headcheck.settings import Settings
-from tests.project import write_project
+from tests.project import revision_file, write_project
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -137,3 +138,43 @@ def test_clean_focus_shows_the_latest_revisions(tmp_path: Path) -> None:
 def test_unknown_format_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown picture format"):
         picture.render(_env(EXAMPLES / "clean"), "png")
+
+
+def _mermaid_tools() -> Path | None:
+    """A folder whose node_modules has mermaid and jsdom (``npm install mermaid@11 jsdom@25``)."""
+    folder = os.environ.get("HEADCHECK_NODE_TOOLS")
+    if not folder or shutil.which("node") is None:
+        return None
+    path = Path(folder)
+    return path if (path / "node_modules" / "mermaid").is_dir() and (path / "node_modules" / "jsdom").is_dir() else None
+
+
+@pytest.mark.skipif(
+    _mermaid_tools() is None, reason="set HEADCHECK_NODE_TOOLS to a folder with mermaid@11 and jsdom@25"
+)
+def test_mermaid_output_parses_with_mermaid_js(tmp_path: Path) -> None:
+    tools = _mermaid_tools()
+    assert tools is not None
+    tricky = tmp_path / "tricky"
+    revisions = _linear(30)
+    revisions['x001_say_"hi"_<b>_#1_&_é.py'] = ("x001", "r029")
+    revisions["y001_depends.py"] = revision_file("y001", "r029", depends_on="r010")
+    revisions["z001_broken.py"] = ("z001", "nowhere")
+    write_project(tricky, revisions)
+    files = []
+    for name, root in [("tricky", tricky), *((ex, EXAMPLES / ex) for ex in ("clean", "two-heads", "dangling"))]:
+        env = _env(root)
+        for focus in (False, True):
+            target = tmp_path / f"{name}-{focus}.mmd"
+            target.write_text(picture.render(env, "mermaid", focus=focus), encoding="utf-8")
+            files.append(str(target))
+    bad = tmp_path / "bad.mmd"
+    bad.write_text('flowchart BT\n  a["x"] --> --> b\n', encoding="utf-8")
+    script = Path(__file__).parent / "data" / "mermaid_parse.mjs"
+    shutil.copy(script, tools / "mermaid_parse.mjs")
+    good = subprocess.run(["node", "mermaid_parse.mjs", *files], cwd=tools, capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0, good.stdout + good.stderr
+    broken = subprocess.run(
+        ["node", "mermaid_parse.mjs", str(bad)], cwd=tools, capture_output=True, text=True, timeout=120
+    )
+    assert broken.returncode == 1 and "Parse error" in broken.stdout

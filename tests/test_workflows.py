@@ -1,0 +1,130 @@
+"""action.yml and the workflows: valid per GitHub's schemas, and consistent with the action's code."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from headcheck.commands.action import ActionInputs
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = [*sorted((ROOT / "examples" / "github").glob("*.yml")), ROOT / ".github" / "workflows" / "release.yml"]
+needs_check_jsonschema = pytest.mark.skipif(
+    shutil.which("check-jsonschema") is None, reason="pip install check-jsonschema"
+)
+
+
+def _check(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["check-jsonschema", "--builtin-schema", schema, *map(str, paths)], capture_output=True, text=True, timeout=120
+    )
+
+
+def _action() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    return data
+
+
+@needs_check_jsonschema
+def test_action_yml_matches_githubs_schema() -> None:
+    result = _check("vendor.github-actions", ROOT / "action.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_check_jsonschema
+def test_the_schema_check_does_catch_a_broken_action(tmp_path: Path) -> None:
+    broken = tmp_path / "action.yml"
+    text = (ROOT / "action.yml").read_text(encoding="utf-8").replace("color: green", "color: pink")
+    broken.write_text(text.replace("  path:\n    description:", "  path:\n    descripton:"), encoding="utf-8")
+    result = _check("vendor.github-actions", broken)
+    assert result.returncode == 1
+    assert "'pink' is not one of" in result.stdout and "'description' is a required property" in result.stdout
+
+
+@needs_check_jsonschema
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_match_githubs_schema(workflow: Path) -> None:
+    result = _check("vendor.github-workflows", workflow)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_action_is_a_docker_action_built_from_the_dockerfile() -> None:
+    action = _action()
+    assert action["runs"] == {"using": "docker", "image": "Dockerfile"}
+    assert set(action["branding"]) == {"icon", "color"}
+
+
+def test_every_action_input_is_read_by_headcheck_action() -> None:
+    """action.yml and ActionInputs name the same inputs (hyphens in YAML, underscores in Python)."""
+    inputs = _action()["inputs"]
+    assert {name.replace("-", "_") for name in inputs} == set(ActionInputs._fields)
+    for name, spec in inputs.items():
+        assert spec["description"].strip(), name
+        assert "default" in spec, f"{name}: give a default so INPUT_{name.upper()} is always set"
+    for required in ("path", "config", "database", "database-url", "stairway", "fail-on", "sarif"):
+        assert required in inputs
+    assert inputs["database"]["default"] == "none" and inputs["fail-on"]["default"] == "error"
+
+
+def test_action_outputs_are_the_ones_headcheck_action_writes() -> None:
+    source = (ROOT / "headcheck" / "commands" / "action.py").read_text(encoding="utf-8")
+    written = set(re.findall(r'^\s+"([a-z-]+)": ', source.split("outputs = {", 1)[1].split("}", 1)[0], re.M))
+    assert set(_action()["outputs"]) == written
+    assert {"ok", "heads", "report"} <= written
+
+
+def _steps_using_the_action(workflow: Path) -> list[dict[str, Any]]:
+    data = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    steps = [step for job in data["jobs"].values() for step in job.get("steps", [])]
+    return [step for step in steps if str(step.get("uses", "")).endswith("/headcheck@v1")]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_examples_pass_only_inputs_the_action_has(workflow: Path) -> None:
+    """actionlint does not check inputs of a remote action; this does."""
+    inputs = set(_action()["inputs"])
+    for step in _steps_using_the_action(workflow):
+        assert set(step.get("with", {})) <= inputs, step
+
+
+def test_examples_cover_the_three_channels() -> None:
+    names = {p.name: p.read_text(encoding="utf-8") for p in WORKFLOWS}
+    nightly = yaml.safe_load(names["nightly.yml"])
+    assert "schedule" in nightly[True]  # YAML 1.1 reads the `on:` key as True
+    (step,) = _steps_using_the_action(ROOT / "examples" / "github" / "nightly.yml")
+    assert step["with"]["database"] == "postgres" and step["with"]["stairway"] is True and step["with"]["sarif"]
+    assert "github/codeql-action/upload-sarif@" in names["nightly.yml"]
+    assert nightly["permissions"]["security-events"] == "write"
+    assert "headcheck envs --format json" in names["matrix.yml"] and "fromJSON(" in names["matrix.yml"]
+    assert "headcheck --format github" in names["pr-gate-pip.yml"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("sed") is None, reason="needs bash and sed")
+def test_release_publishes_an_action_yml_pointing_at_the_pushed_image(tmp_path: Path) -> None:
+    """Run the release job's own sed/grep lines on a copy of action.yml, then validate the result."""
+    release = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8"))
+    steps = release["jobs"]["image"]["steps"]
+    (publish,) = [s for s in steps if s.get("name") == "Publish action.yml pointing at the image"]
+    script = "\n".join(line for line in publish["run"].splitlines() if line.startswith(("sed ", "grep ")))
+    assert script.count("\n") == 1
+    shutil.copy(ROOT / "action.yml", tmp_path / "action.yml")
+    env = {**os.environ, "IMAGE": "ghcr.io/acme/headcheck:1.2.3", "VERSION": "1.2.3", "MAJOR": "1"}
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    published = yaml.safe_load((tmp_path / "action.yml").read_text(encoding="utf-8"))
+    assert published["runs"] == {"using": "docker", "image": "docker://ghcr.io/acme/headcheck:1.2.3"}
+    assert published["inputs"] == _action()["inputs"]
+    if shutil.which("check-jsonschema"):
+        assert _check("vendor.github-actions", tmp_path / "action.yml").returncode == 0
+    pushed = [s for s in steps if str(s.get("uses", "")).startswith("docker/build-push-action@")]
+    assert pushed and "steps.meta.outputs.version" in pushed[0]["with"]["tags"]
+    assert release["permissions"] == {"contents": "write", "packages": "write"}
