@@ -90,6 +90,19 @@ def find_pg_bin(pg_bin: Path | None = None) -> Path:
     raise ServerError(f"no PostgreSQL server found (pg_ctl, initdb, postgres); {INSTALL_HINT}")
 
 
+def _temp_parent() -> str:
+    """The temp folder, unless we are root and the server's user could not reach into it
+    (a private TMPDIR such as /root/tmp): then /tmp."""
+    parent = tempfile.gettempdir()
+    if os.geteuid() != 0:
+        return parent
+    path = Path(parent).resolve()
+    for folder in (path, *path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return "/tmp"
+    return parent
+
+
 def _unprivileged_user() -> tuple[str, int, int]:
     import pwd
 
@@ -207,7 +220,8 @@ def sweep_stale(tmp: Path | None = None) -> list[Path]:
     """Remove temp dirs (and servers) of headcheck processes that no longer exist, e.g. after
     ``kill -9``, which no process can clean up after itself. Returns the removed dirs."""
     removed = []
-    for tempdir in Path(tmp or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+    parents = {Path(tmp)} if tmp else {Path(tempfile.gettempdir()), Path(_temp_parent())}
+    for tempdir in (found for parent in parents for found in parent.glob(f"{TEMP_PREFIX}*")):
         try:
             owner = int((tempdir / OWNER_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -257,7 +271,7 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
     bindir = find_pg_bin(pg_bin)
     sweep_stale()
     started = time.perf_counter()
-    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=_temp_parent()))
     executor: Any = None
     running = False
     try:

@@ -22,6 +22,8 @@ def example(tmp_path: Path) -> Callable[[str], Path]:
 
     def copy(name: str) -> Path:
         target = tmp_path / name
+        while target.exists():
+            target = target.with_name(target.name + "-again")
         shutil.copytree(EXAMPLES / name, target)
         return target
 

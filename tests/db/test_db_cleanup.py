@@ -1,0 +1,166 @@
+"""Whatever happens to ``headcheck db``, no PostgreSQL process, migration process or temp dir remains.
+
+Each case runs the real CLI in a subprocess with its own TMPDIR, interrupts or breaks it while a
+migration is running, and then looks for leftovers in /proc and on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from headcheck.db.server import OWNER_FILE, TEMP_PREFIX, sweep_stale, throwaway_server
+from tests.db.harness import needs_postgres, postgres_processes
+
+pytestmark = [needs_postgres, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+HANG = '''
+"""tells the test it is running, then hangs"""
+import os, pathlib, time
+
+revision = "d4e5f6a7b8c9"
+down_revision = "c3d4e5f6a7b8"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pathlib.Path(os.environ["HC_MARKER"]).touch()
+    time.sleep(600)
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+@pytest.fixture
+def tmpdir_for_headcheck() -> Iterator[Path]:
+    """A short, world-traversable TMPDIR (the unprivileged server user must reach its data dir)."""
+    base = Path(tempfile.mkdtemp(prefix="hc-", dir="/tmp"))
+    base.chmod(0o711)
+    yield base
+    sweep_stale(base)  # a failed test must not leave a server behind
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _runner_processes(marker: str) -> list[str]:
+    """Migration child processes started by the headcheck run that had this marker."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                environ = (proc / "environ").read_bytes()
+                cmdline = (proc / "cmdline").read_bytes()
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if marker.encode() in environ and b"headcheck.db.runner" in cmdline and state != "Z":
+                found.append(proc.name)
+    return found
+
+
+def _start(project: Path, tmp: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    marker = tmp / "marker"
+    env = {**os.environ, "TMPDIR": str(tmp), "HC_MARKER": str(marker), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headcheck", "db", str(project), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    return proc, marker
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the migration never started"
+        time.sleep(0.05)
+
+
+def _assert_nothing_left(tmp: Path, marker: Path) -> None:
+    assert [p.name for p in tmp.iterdir() if p.name.startswith(TEMP_PREFIX)] == []
+    assert postgres_processes(tmp) == []
+    assert _runner_processes(str(marker)) == []
+
+
+@pytest.fixture
+def hanging_project(example: Callable[[str], Path]) -> Path:
+    project = example("clean")
+    (project / "migrations" / "versions" / "d4e5f6a7b8c9_hang.py").write_text(HANG)
+    return project
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_killing_headcheck_mid_migration_leaves_nothing(
+    hanging_project: Path, tmpdir_for_headcheck: Path, sig: int, code: int
+) -> None:
+    proc, marker = _start(hanging_project, tmpdir_for_headcheck)
+    _wait_for(marker, proc)
+    [tempdir] = [p for p in tmpdir_for_headcheck.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert postgres_processes(tempdir / "data"), "the server should be running mid-migration"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    _assert_nothing_left(tmpdir_for_headcheck, marker)
+
+
+def test_timeout_and_env_py_exception_and_success_leave_nothing(
+    hanging_project: Path, tmpdir_for_headcheck: Path, example: Callable[[str], Path]
+) -> None:
+    proc, marker = _start(hanging_project, tmpdir_for_headcheck, "--timeout", "2")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and b"timed out after 2 s" in out, err
+    _assert_nothing_left(tmpdir_for_headcheck, marker)
+
+    proc, marker = _start(example("env-database-url"), tmpdir_for_headcheck)  # env.py raises SystemExit
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and b"set DATABASE_URL" in out, err
+    _assert_nothing_left(tmpdir_for_headcheck, marker)
+
+    proc, marker = _start(example("clean"), tmpdir_for_headcheck)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    _assert_nothing_left(tmpdir_for_headcheck, marker)
+
+
+def test_after_kill_9_the_next_run_sweeps_the_leftovers(hanging_project: Path, tmpdir_for_headcheck: Path) -> None:
+    """SIGKILL cannot be handled: the server outlives headcheck, the migration process notices its
+    parent is gone and exits, and the next headcheck run removes the stale server and dir."""
+    proc, marker = _start(hanging_project, tmpdir_for_headcheck)
+    _wait_for(marker, proc)
+    [tempdir] = [p for p in tmpdir_for_headcheck.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert (tempdir / OWNER_FILE).read_text() == str(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while _runner_processes(str(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _runner_processes(str(marker)) == []
+    assert postgres_processes(tempdir / "data")  # still there: nobody could stop it
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmpdir_for_headcheck)
+    tempfile.tempdir = None
+    try:
+        with throwaway_server():
+            pass
+    finally:
+        if old is None:
+            os.environ.pop("TMPDIR")
+        else:
+            os.environ["TMPDIR"] = old
+        tempfile.tempdir = None
+    assert not tempdir.exists()
+    assert postgres_processes(tempdir / "data") == []
