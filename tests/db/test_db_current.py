@@ -1,0 +1,119 @@
+"""``headcheck current``: where a live database stands, read with SELECTs only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from headcheck.cli import main
+from headcheck.db.server import Server, create_database
+from tests.db.harness import needs_postgres
+
+pytestmark = needs_postgres
+CaptureFixture = pytest.CaptureFixture[str]
+
+
+@pytest.fixture
+def live(server: Server, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(libpq conninfo, postgresql:// URL) of a new database."""
+    name = "cur_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:40].lower()
+    create_database(server, name)
+    return server.conninfo(name), server.url(name).replace("+psycopg", "")
+
+
+def _current(capsys: CaptureFixture, project: Path, url: str) -> tuple[int, dict[str, object]]:
+    code = main(["current", "--database-url", url, str(project), "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _stamp(conninfo: str, *revisions: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("DELETE FROM alembic_version")
+        for rev in revisions:
+            conn.execute("INSERT INTO alembic_version VALUES (%s)", [rev])
+
+
+def test_at_head_behind_and_never_migrated(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture
+) -> None:
+    conninfo, url = live
+    project = example("clean")
+    code, report = _current(capsys, project, url)
+    assert code == 1 and report["stamped"] is False and len(report["pending"]) == 3  # type: ignore[arg-type]
+    _stamp(conninfo, "a1b2c3d4e5f6")
+    code, report = _current(capsys, project, url)
+    assert code == 1
+    assert report["rows"] == [
+        {
+            "revision": "a1b2c3d4e5f6",
+            "status": "behind",
+            "behind": 2,
+            "message": "2 revision(s) behind the heads (c3d4e5f6a7b8)",
+        }
+    ]
+    _stamp(conninfo, "c3d4e5f6a7b8")
+    code, report = _current(capsys, project, url)
+    assert code == 0 and report["ok"] is True and report["rows"][0]["status"] == "head"  # type: ignore[index]
+
+
+def test_unknown_revision_says_what_alembic_will_say_and_how_to_recover(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture
+) -> None:
+    conninfo, url = live
+    _stamp(conninfo, "deadbeef0000")
+    assert main(["current", "--database-url", url, str(example("clean"))]) == 1
+    out = capsys.readouterr().out
+    assert "deadbeef0000: ERROR:" in out
+    assert "Can't locate revision identified by 'deadbeef0000'" in out
+    assert "restore the migration file" in out and "alembic stamp" in out
+
+
+def test_two_labelled_heads_one_behind(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture
+) -> None:
+    conninfo, url = live
+    _stamp(conninfo, "b2c3d4e5f6a7", "d4e5f6a7b8c9")
+    code, report = _current(capsys, example("labelled-heads"), url)
+    assert code == 1
+    statuses = {row["revision"]: (row["status"], row["behind"]) for row in report["rows"]}  # type: ignore[attr-defined]
+    assert statuses == {"b2c3d4e5f6a7": ("head", 0), "d4e5f6a7b8c9": ("behind", 1)}
+    assert report["pending"] == ["e5f6a7b8c9d0"]
+
+
+def test_current_only_selects(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture, server: Server
+) -> None:
+    """Every statement the command sends, as the server logs them, only reads."""
+    conninfo, url = live
+    _stamp(conninfo, "c3d4e5f6a7b8")
+    dbname = conninfo.rsplit("dbname=", 1)[1]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {dbname} SET log_statement = 'all'")
+    log = server.tempdir / "postgres.log"
+    offset = log.stat().st_size
+    assert main(["current", "--database-url", url, str(example("clean"))]) == 0
+    capsys.readouterr()
+    with psycopg.connect(conninfo, autocommit=True) as conn:  # a new session ends the old one's logging
+        conn.execute(f"ALTER DATABASE {dbname} RESET log_statement")
+    logged = [
+        line.split("statement: ", 1)[1].strip()
+        for line in log.read_text(errors="replace")[offset:].splitlines()
+        if "statement: " in line
+    ]
+    ours = [s for s in logged if "ALTER DATABASE" not in s]
+    assert ours and all(s.upper().startswith("SELECT") for s in ours), ours
+
+
+def test_unreachable_database_is_a_one_line_error(example: Callable[[str], Path], capsys: CaptureFixture) -> None:
+    code = main(["current", "--database-url", "postgresql://nobody@127.0.0.1:1/x", str(example("clean"))])
+    err = capsys.readouterr().err
+    assert (
+        code == 2
+        and err.startswith("headcheck: error: cannot read postgresql://nobody@127.0.0.1:1/x")
+        and err.count("\n") == 1
+    )

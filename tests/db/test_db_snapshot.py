@@ -1,0 +1,52 @@
+"""headcheck.db.snapshot on a real server: what a snapshot sees, and how differences read."""
+
+from __future__ import annotations
+
+import psycopg
+
+from headcheck.db.server import Server, create_database
+from headcheck.db.snapshot import diff, diff_lines, take
+from tests.db.harness import needs_postgres
+
+pytestmark = needs_postgres
+
+
+def test_every_kind_of_object_shows_up_and_the_version_table_does_not(server: Server) -> None:
+    create_database(server, "snap")
+    with psycopg.connect(server.conninfo("snap"), autocommit=True) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            return conn.execute(sql.encode()).fetchall()
+
+        empty = take(execute)
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        assert take(execute) == empty
+        conn.execute("CREATE SCHEMA extra")
+        conn.execute("CREATE TYPE mood AS ENUM ('calm', 'angry')")
+        conn.execute("CREATE DOMAIN positive AS integer CHECK (VALUE > 0)")
+        conn.execute("CREATE TABLE t (id serial PRIMARY KEY, m mood NOT NULL, n positive DEFAULT 1)")
+        conn.execute("CREATE INDEX ix_t_m ON t (m)")
+        conn.execute("CREATE VIEW v AS SELECT id FROM t")
+        conn.execute("CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1'")
+        conn.execute("CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
+        conn.execute("CREATE TRIGGER t_trg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION trg()")
+        full = take(execute)
+    lines = diff_lines(diff(empty, full))
+    assert all(line.startswith("+ ") for line in lines)
+    text = "\n".join(lines)
+    for expected in (
+        "+ schema extra",
+        "+ type public.mood enum('calm', 'angry')",
+        "+ type public.positive domain integer CHECK ((VALUE > 0))",
+        "+ table public.t",
+        "+ column public.t.m mood NOT NULL",
+        "+ column public.t.n positive DEFAULT 1",
+        "+ constraint public.t t_pkey PRIMARY KEY (id)",
+        "+ index CREATE INDEX ix_t_m ON public.t USING btree (m)",
+        "+ sequence public.t_id_seq integer start 1 increment 1",
+        "+ function public.f(x integer) returns integer",
+        "+ trigger CREATE TRIGGER t_trg BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION trg()",
+    ):
+        assert expected in text, expected
+    assert any(line.startswith("+ view public.v ") for line in lines)
+    assert diff(full, empty)["types"]["missing"]  # the reverse direction reads as missing
