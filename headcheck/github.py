@@ -65,10 +65,15 @@ def input_variable(name: str) -> str:
     return "INPUT_" + name.replace(" ", "_").upper()
 
 
-def get_input(name: str, environ: Mapping[str, str] | None = None) -> str:
-    """The input's value, whitespace-trimmed as ``core.getInput`` does; '' when unset."""
+def get_input(name: str, environ: Mapping[str, str] | None = None, default: str = "") -> str:
+    """The input's value, whitespace-trimmed as ``core.getInput`` does.
+
+    The runner always sets every input of action.yml (its default, or what ``with:`` gives, which
+    may be ''); ``default`` only serves runs outside the runner where the variable is absent.
+    """
     env = os.environ if environ is None else environ
-    return env.get(input_variable(name), "").strip()
+    value = env.get(input_variable(name))
+    return default if value is None else value.strip()
 
 
 def get_bool_input(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:

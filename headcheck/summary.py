@@ -102,7 +102,10 @@ def _database(db: Mapping[str, Any]) -> list[str]:
     if steps:
         out += ["| step | revision | time | result |", "|---|---|---:|---|"]
         failures: list[str] = []
-        for step in steps[:MAX_FINDINGS]:
+        # Over the limit: every failed step, then the earliest others, in the proof's order.
+        failed = [k for k, step in enumerate(steps) if not step.get("ok")][:MAX_FINDINGS]
+        keep = set(failed) | set(range(len(steps))[: MAX_FINDINGS - len(failed)])
+        for step in (step for k, step in enumerate(steps) if k in keep):
             error = str(step.get("error") or "").strip()
             last = error_headline(error)
             result = _ICON[bool(step.get("ok"))] + (f" {_cell(last, 300)}" if last else "")

@@ -137,3 +137,8 @@ def test_git_trusts_a_foreign_owned_workspace_only_with_the_environment(tmp_path
     ok = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, env=trusted, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert not (tmp_path / ".gitconfig").exists()
+
+
+def test_an_absent_input_takes_the_default_but_an_empty_one_stays_empty() -> None:
+    assert get_input("report", {}, default="headcheck-report.json") == "headcheck-report.json"
+    assert get_input("report", {"INPUT_REPORT": ""}, default="headcheck-report.json") == ""

@@ -104,3 +104,16 @@ def test_huge_histories_stay_far_below_the_step_limit(tmp_path: Path) -> None:
     assert "```mermaid" not in text  # 400 boxes: the table replaces the picture
     tight = summary.render(result, base=tmp_path, environ={}, budget=20_000)
     assert len(tight.encode()) <= 20_000
+
+
+def test_long_stairways_keep_every_failed_step_in_the_table(tmp_path: Path) -> None:
+    steps = [
+        {"name": "upgrade", "revision": f"r{k:04d}", "seconds": 0.001, "ok": True, "error": None} for k in range(300)
+    ]
+    steps[250] = {**steps[250], "ok": False, "error": "Traceback ...\nValueError: boom"}
+    database = {"server_version": "15.18", "startup_seconds": 1.0, "ok": False, "steps": steps, "slowest": []}
+    text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, databases=[database], environ={})
+    assert "| upgrade | `r0250` | 1.0 ms | ❌ ValueError: boom |" in text
+    assert text.count("| upgrade | `r0") == summary.MAX_FINDINGS
+    assert "| … 250 more steps | | | |" in text
+    assert "<summary>Error output</summary>" in text and "**Database proof** ❌: PostgreSQL 15.18," in text

@@ -75,7 +75,7 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
     if fail_on not in ("error", "warning"):
         raise InputError(f"input 'fail-on' must be error or warning, got {fail_on!r}")
     return ActionInputs(
-        path=get_input("path", env) or ".",
+        path=get_input("path", env, default=".") or ".",
         config=get_input("config", env),
         name=get_input("name", env),
         database=database,
@@ -83,7 +83,7 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
         stairway=get_bool_input("stairway", False, env),
         fail_on=fail_on,
         sarif=get_input("sarif", env),
-        report=get_input("report", env),
+        report=get_input("report", env, default="headcheck-report.json"),
         ignore=get_input("ignore", env),
         summary=get_bool_input("summary", True, env),
         annotations=get_bool_input("annotations", True, env),
