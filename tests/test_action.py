@@ -187,16 +187,6 @@ def test_database_proof_is_skipped_when_the_static_gate_fails(action: Any) -> No
     assert "The database proof was skipped" in run.summary
 
 
-@pytest.mark.skipif(
-    "db" in COMMANDS and (ROOT / "headcheck" / "commands" / "db.py").exists(), reason="db command present"
-)
-def test_database_proof_without_the_db_command_is_a_clear_error(action: Any) -> None:
-    run = action("clean", INPUT_DATABASE="postgres")
-    assert run.code == 2
-    assert "database proof" in run.commands[0].message
-    assert "Traceback" not in run.err
-
-
 def _have_postgres() -> bool:
     return shutil.which("pg_ctl") is not None or any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
 
@@ -232,6 +222,17 @@ def test_a_failing_migration_fails_the_action(action: Any) -> None:
     assert 'relation "user" does not exist' in command.message
     assert "**Database proof** ❌" in run.summary
     assert "❌" in run.summary.split("| step | revision | time | result |", 1)[1]
+
+
+@needs_postgres
+def test_an_unreachable_database_url_is_a_clear_error_without_the_password(action: Any) -> None:
+    url = "postgresql://ci:s3cret@127.0.0.1:1/none"
+    run = action("clean", INPUT_DATABASE="postgres", **{"INPUT_DATABASE-URL": url})
+    assert run.code == 2
+    (command,) = run.commands
+    assert command.kind == "error" and command.message.startswith("database proof: cannot connect to")
+    assert "s3cret" not in run.out + run.err and "ci:***@127.0.0.1" in command.message
+    assert run.err.count("cannot connect") == 1 and "Traceback" not in run.err
 
 
 # --- the container, built without Docker ------------------------------------------------------

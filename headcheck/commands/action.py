@@ -112,6 +112,14 @@ def _inside(base: Path, relative: str, what: str) -> Path:
     return path
 
 
+_PASSWORD = re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@")
+
+
+def _redact(text: str) -> str:
+    """Hide the password of any URL (``database-url`` may carry one) before it reaches the log."""
+    return _PASSWORD.sub(r"\g<keep>***@", text)
+
+
 def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tuple[int, dict[str, Any] | None, str]:
     """Run ``headcheck db`` in-process; (exit code, its JSON report or None, its stderr)."""
     from headcheck.cli import COMMANDS, main
@@ -135,12 +143,15 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
                 code = main(argv)
         except ImportError as exc:  # the postgres extra is not installed
             return EXIT_USAGE, None, f"the database proof needs `pip install headcheck[postgres]` ({exc})"
-        sys.stderr.write(errors.getvalue())
+        text = _redact(errors.getvalue())
+        if code != EXIT_USAGE:  # a usage error is repeated, once, by the caller
+            sys.stderr.write(text)
         try:
             report = json.loads(output.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             report = None
-        return code, report if isinstance(report, dict) else None, errors.getvalue().strip()
+        message = "; ".join(line.removeprefix("headcheck: error: ") for line in text.strip().splitlines())
+        return code, report if isinstance(report, dict) else None, message
 
 
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)', re.M)
