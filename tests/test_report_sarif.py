@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +88,52 @@ def test_strict_turns_warnings_into_errors_and_every_finding_is_a_result(
     assert _validate(log) == []
     codes = sorted(r["ruleId"] for r in log["runs"][0]["results"])
     assert "HC102" in codes and "HC101" in codes
+
+
+def test_the_analysed_commit_is_recorded_on_github(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
+    monkeypatch.setenv("GITHUB_SHA", "0123abc")
+    _, log = _sarif(capsys, EXAMPLES / "clean")
+    assert log["runs"][0]["versionControlProvenance"] == [
+        {"repositoryUri": "https://github.com/acme/shop", "revisionId": "0123abc"}
+    ]
+    assert _validate(log) == []
+
+
+def _multitool() -> Path | None:
+    """Microsoft's validator (npm @microsoft/sarif-multitool@5.7.0) in HEADCHECK_NODE_TOOLS."""
+    folder = os.environ.get("HEADCHECK_NODE_TOOLS")
+    tool = Path(folder, "node_modules", "@microsoft", "sarif-multitool-linux", "Sarif.Multitool") if folder else None
+    return tool if tool is not None and tool.exists() else None
+
+
+@pytest.mark.skipif(_multitool() is None, reason="set HEADCHECK_NODE_TOOLS to a folder with @microsoft/sarif-multitool")
+def test_microsofts_validator_finds_no_error_or_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tool = _multitool()
+    assert tool is not None
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(EXAMPLES))
+    files = []
+    for example in ("two-heads", "dangling"):
+        _, log = _sarif(capsys, EXAMPLES / example)
+        target = tmp_path / f"{example}.sarif"
+        target.write_text(json.dumps(log, indent=2))
+        files.append(target)
+    bad = tmp_path / "bad.sarif"
+    bad.write_text('{"version": "2.1.0", "runs": [{"tool": {}}]}')
+
+    def validate(path: Path) -> str:
+        # The validator exits 0 even for invalid files: read its output. --rule-kind Gh adds GitHub's rules.
+        argv = [str(tool), "validate", "--rule-kind", "Sarif;Gh", "--level", "Error;Warning", str(path)]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        return result.stdout + result.stderr
+
+    for path in files:
+        out = validate(path)
+        assert "Analysis completed successfully" in out
+        assert not re.search(r": (error|warning) ", out), out
+    assert "error JSON1002" in validate(bad)

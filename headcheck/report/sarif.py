@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,10 @@ def sarif_log(result: GateResult, base: Path | None = None) -> dict[str, Any]:
     """The SARIF log as a dict: one run, every rule, one result per finding."""
     where = workspace() if base is None else base
     results = [_result(f, env, result, where) for env in result.environments for f in env.findings]
+    run: dict[str, Any] = {}
+    server, repo, sha = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"))
+    if server and repo and sha:  # which commit was analysed (GitHub Actions sets these)
+        run["versionControlProvenance"] = [{"repositoryUri": f"{server}/{repo}", "revisionId": sha}]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -88,6 +93,7 @@ def sarif_log(result: GateResult, base: Path | None = None) -> dict[str, Any]:
                 "columnKind": "unicodeCodePoints",
                 "results": results,
                 "invocations": [{"executionSuccessful": True}],
+                **run,
             }
         ],
     }
