@@ -33,6 +33,7 @@ DEFAULT_INPUTS = {
     "INPUT_PATH": ".",
     "INPUT_CONFIG": "",
     "INPUT_NAME": "",
+    "INPUT_BASE": "",
     "INPUT_DATABASE": "none",
     "INPUT_DATABASE-URL": "",
     "INPUT_STAIRWAY": "false",
@@ -75,6 +76,15 @@ def _github_env(workspace: Path, files: Path, inputs: dict[str, str]) -> dict[st
 def action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """Run ``headcheck action`` in-process with a workspace holding ``example`` (or an existing tree)."""
 
+    git_config = {
+        key: os.environ.get(key)
+        for key in ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
+    }
+    for key, value in git_config.items():  # registered with monkeypatch, so restored after the test
+        monkeypatch.setenv(key, value or "-")
+        if value is None:
+            monkeypatch.delenv(key)
+
     def run(example: str | None = None, **inputs: str) -> Run:
         workspace = tmp_path / "workspace"
         if example is not None:
@@ -82,6 +92,12 @@ def action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
         env = _github_env(workspace, tmp_path / "file_commands", inputs)
         for key in [k for k in os.environ if k.startswith("INPUT_")]:
             monkeypatch.delenv(key)
+        # The action adds safe.directory to os.environ for its git children: start each run without it.
+        for key, value in git_config.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(workspace)  # the runner's --workdir
@@ -185,6 +201,66 @@ def test_database_proof_is_skipped_when_the_static_gate_fails(action: Any) -> No
     run = action("two-heads", INPUT_DATABASE="postgres")
     assert run.code == 1
     assert "The database proof was skipped" in run.summary
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="GitHub runs Docker actions as root")
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_base_checks_the_merged_history_in_a_workspace_owned_by_another_user(
+    action: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main gained 3c4d…, the branch added 4d5e… on the same parent: one head each, two after the merge.
+
+    The checkout belongs to another uid (the runner's) and HOME has no gitconfig, as in the
+    container, so git works only because the action trusts the workspace through its environment.
+    """
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "two-heads", workspace)
+    versions = workspace / "alembic" / "versions"
+    theirs, ours = versions / "3c4d5e6f7081_create_orders.py", versions / "4d5e6f708192_add_users_phone.py"
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    shutil.move(theirs, aside / theirs.name)
+    shutil.move(ours, aside / ours.name)
+    _git(workspace, "init", "-q", "-b", "main")
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "base")
+    _git(workspace, "checkout", "-q", "-b", "feature")
+    shutil.copy(aside / ours.name, ours)
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "add users phone")
+    _git(workspace, "checkout", "-q", "main")
+    shutil.copy(aside / theirs.name, theirs)
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "create orders")
+    _git(workspace, "checkout", "-q", "feature")
+    for dirpath, _, filenames in os.walk(workspace):
+        os.chown(dirpath, 1001, 1001)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), 1001, 1001)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_CONFIG_COUNT", raising=False)
+
+    plain = subprocess.run(["git", "status"], cwd=workspace, capture_output=True, text=True)
+    assert plain.returncode != 0 and "dubious ownership" in plain.stderr  # what the action runs into
+    alone = action(None)  # the branch by itself has one head
+    assert alone.code == 0
+    merged = action(None, INPUT_BASE="main")
+    assert merged.code == 1, merged.err
+    assert json.loads(merged.outputs["heads"]) == ["3c4d5e6f7081", "4d5e6f708192"]
+    assert [c.properties["title"] for c in merged.commands] == ["HC101 multiple-heads"]
+    assert "checking the history after merging into main" in merged.summary
 
 
 def _have_postgres() -> bool:

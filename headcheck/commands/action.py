@@ -51,6 +51,7 @@ class ActionInputs(NamedTuple):
     path: str
     config: str
     name: str  # ini section, "" for every section
+    base: str  # git ref to check the post-merge history against, "" for none
     database: str  # "none" or "postgres"
     database_url: str
     stairway: bool
@@ -78,6 +79,7 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
         path=get_input("path", env, default=".") or ".",
         config=get_input("config", env),
         name=get_input("name", env),
+        base=get_input("base", env),
         database=database,
         database_url=database_url,
         stairway=get_bool_input("stairway", False, env),
@@ -92,7 +94,7 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "Reads INPUT_PATH, INPUT_CONFIG, INPUT_NAME, INPUT_DATABASE, INPUT_DATABASE-URL, INPUT_STAIRWAY, "
+        "Reads INPUT_PATH, INPUT_CONFIG, INPUT_NAME, INPUT_BASE, INPUT_DATABASE, INPUT_DATABASE-URL, INPUT_STAIRWAY, "
         "INPUT_FAIL-ON, INPUT_SARIF, INPUT_REPORT, INPUT_IGNORE, INPUT_SUMMARY, INPUT_ANNOTATIONS and writes to "
         "GITHUB_OUTPUT and GITHUB_STEP_SUMMARY inside GITHUB_WORKSPACE (see action.yml)."
     )
@@ -218,15 +220,24 @@ def run(args: argparse.Namespace) -> int:
 
     strict = True if inputs.fail_on == "warning" else None
     namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
+    notes: list[str] = []
     try:
         settings = settings_from(namespace)
-        result = run_gate(path, settings, config=config, name=inputs.name or None)
+        if inputs.base:
+            from headcheck.change import describe, gate_against_base
+
+            change = gate_against_base(path, settings, inputs.base, config=config, name=inputs.name or None)
+            result = change.gate
+            description = describe(change)
+            print(description, end="" if description.endswith("\n") else "\n")
+            notes.append(description.splitlines()[0].removeprefix("headcheck: "))
+        else:
+            result = run_gate(path, settings, config=config, name=inputs.name or None)
     except ConfigError as exc:
         return _fail(str(exc))
     if not result.environments:
         return _fail(f"no Alembic environment found under {inputs.path}; set the 'config' input")
 
-    notes: list[str] = []
     extra: list[Annotation] = []
     db_report: dict[str, Any] | None = None
     db_code = EXIT_OK
