@@ -297,6 +297,7 @@ def test_a_failing_migration_fails_the_action(action: Any) -> None:
     assert command.properties["line"] == "20"  # the failing op.add_column line, from the traceback
     assert 'relation "user" does not exist' in command.message
     assert "**Database proof** ❌" in run.summary
+    assert "migrations: database proof failed: " in run.out  # the log says it too
     assert "❌" in run.summary.split("| step | revision | time | result |", 1)[1]
 
 

@@ -261,6 +261,15 @@ def run(args: argparse.Namespace) -> int:
         for line in annotation_lines([*finding_annotations(result, base), *extra]):
             print(line)
     sys.stdout.write(text.render(result))
+    for env, db in zip(result.environments, databases, strict=True):
+        if db is not None:
+            steps = [step for step in db.get("steps") or [] if isinstance(step, Mapping)]
+            failed = [step for step in steps if not step.get("ok")]
+            verdict = "passed" if db.get("ok") else "failed"
+            print(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed")
+            for step in failed:
+                what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
+                print(f"  {what}: {str(step.get('error') or 'failed').strip()}")
     sys.stdout.flush()
 
     written: dict[str, str] = {}
