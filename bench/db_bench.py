@@ -1,0 +1,183 @@
+"""Benchmark the database proof.
+
+    python bench/db_bench.py [--revisions 200] [--repeat 3]
+
+Measures, on this machine:
+1. throwaway server start (initdb + start until it accepts sessions), ``--repeat`` times;
+2. on one already-running server, for a generated linear history of ``--revisions`` revisions
+   (each creates a table with an index, or adds a column):
+   - plain Alembic as CI would run it: ``alembic upgrade heads``, ``alembic downgrade -1``,
+     ``alembic upgrade heads`` (three CLI processes), against
+     ``headcheck db --database-url URL`` (one process: static gate, per-revision upgrade with
+     timings, alembic_version check, downgrade -1, upgrade, four schema snapshots);
+   - ``headcheck db --stairway`` (up/down/up for every revision with snapshots after each step)
+     against pytest-alembic's test_single_head_revision, test_upgrade and
+     test_up_down_consistency in one pytest process.
+Every run gets a fresh, empty database on the same server. Wall-clock seconds, best of ``--repeat``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from headcheck.db.server import Server, create_database, throwaway_server  # noqa: E402
+
+ENV_PY = '''
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+# pytest-alembic hands over its engine (its documented env.py recipe); otherwise use the ini's URL
+connectable = config.attributes.get("connection") or engine_from_config(
+    config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+)
+with connectable.connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+
+REVISION = '''"""revision {n}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{upgrade}
+
+
+def downgrade() -> None:
+{downgrade}
+'''
+
+
+def write_history(target: Path, count: int, url: str) -> None:
+    versions = target / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (target / "alembic.ini").write_text(
+        f"[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\nsqlalchemy.url = {url}\n"
+    )
+    (target / "migrations" / "env.py").write_text(ENV_PY)
+    down = None
+    for n in range(count):
+        rev = f"{n:04d}bench{n:03d}"[:12]
+        table = f"t{n // 2 * 2:04d}"
+        if n % 2 == 0:
+            up = (
+                f"    op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True), "
+                f"sa.Column('name', sa.String(50), nullable=False))\n"
+                f"    op.create_index('ix_{table}_name', {table!r}, ['name'])"
+            )
+            dn = f"    op.drop_index('ix_{table}_name', table_name={table!r})\n    op.drop_table({table!r})"
+        else:
+            up = f"    op.add_column({table!r}, sa.Column('extra', sa.Integer, server_default='0'))"
+            dn = f"    op.drop_column({table!r}, 'extra')"
+        (versions / f"{rev}_r{n}.py").write_text(REVISION.format(n=n, rev=rev, down=down, upgrade=up, downgrade=dn))
+        down = rev
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds
+
+
+PYTEST_ALEMBIC_TESTS = '''
+import pytest
+import sqlalchemy as sa
+from pytest_alembic.tests import test_single_head_revision, test_up_down_consistency, test_upgrade  # noqa: F401
+
+
+@pytest.fixture
+def alembic_engine():
+    return sa.create_engine({url!r})
+'''
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--revisions", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[str, object] = {"revisions": args.revisions, "repeat": args.repeat}
+
+    starts = []
+    for _ in range(args.repeat):
+        with throwaway_server() as srv:
+            starts.append(srv.startup_seconds)
+    results["server_start_seconds"] = {"min": min(starts), "median": statistics.median(starts), "all": starts}
+    print(f"server start: min {min(starts):.2f} s, median {statistics.median(starts):.2f} s  ({srv.version})")
+
+    work = Path(tempfile.mkdtemp(prefix="headcheck-bench-"))
+    counter = iter(range(10_000))
+
+    def fresh(server: Server) -> str:
+        name = f"bench_{next(counter)}"
+        create_database(server, name)
+        return server.url(name)
+
+    try:
+        with throwaway_server() as server:
+            project = work / "project"
+            write_history(project, args.revisions, fresh(server))
+            alembic = [sys.executable, "-m", "alembic", "-c", str(project / "alembic.ini")]
+            headcheck = [sys.executable, "-m", "headcheck", "db", str(project), "--format", "json"]
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+            plain, ours, stair, pa = [], [], [], []
+            for _ in range(args.repeat):
+                url = fresh(server)
+                (project / "alembic.ini").write_text(
+                    (project / "alembic.ini").read_text().split("sqlalchemy.url")[0] + f"sqlalchemy.url = {url}\n"
+                )
+                plain.append(
+                    timed([*alembic, "upgrade", "heads"], project)
+                    + timed([*alembic, "downgrade", "-1"], project)
+                    + timed([*alembic, "upgrade", "heads"], project)
+                )
+                ours.append(timed([*headcheck, "--database-url", fresh(server)], project, env))
+                stair.append(timed([*headcheck, "--stairway", "--database-url", fresh(server)], project, env))
+                tests = project / "test_migrations.py"
+                tests.write_text(PYTEST_ALEMBIC_TESTS.format(url=fresh(server)))
+                pa.append(timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                                 "--rootdir", str(project), "-c", "/dev/null", str(tests)], project))
+                tests.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def row(name: str, values: list[float]) -> dict[str, float]:
+        print(f"{name:<60} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
+        return {"best": min(values), "median": statistics.median(values)}
+
+    results["plain_alembic_up_down_up"] = row("plain alembic: upgrade heads + downgrade -1 + upgrade heads", plain)
+    results["headcheck_db"] = row("headcheck db --database-url (default steps)", ours)
+    results["headcheck_db_stairway"] = row("headcheck db --stairway --database-url", stair)
+    results["pytest_alembic"] = row("pytest-alembic: single_head + upgrade + up_down_consistency", pa)
+    print(f"headcheck db / plain alembic: {min(ours) / min(plain):.2f}x (target <= 1.5x)")
+    print(f"headcheck --stairway / pytest-alembic: {min(stair) / min(pa):.2f}x (target <= 1.0x)")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
