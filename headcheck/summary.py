@@ -25,7 +25,11 @@ __all__ = ["MAX_FINDINGS", "SIZE_BUDGET", "error_headline", "render"]
 
 MAX_FINDINGS = 50  # rows per environment; the JSON report and the log have them all
 SIZE_BUDGET = 512 * 1024  # bytes; GitHub refuses a step summary over 1 MiB
-_ICON = {"error": "❌", "warning": "⚠️", True: "✅", False: "❌"}
+_SEVERITY_ICON = {"error": "❌", "warning": "⚠️"}
+
+
+def _verdict(ok: bool) -> str:
+    return "✅" if ok else "❌"
 
 
 def _cell(text: str, limit: int = 600) -> str:
@@ -94,7 +98,7 @@ def _duration(value: Any) -> str:
 
 def _database(db: Mapping[str, Any]) -> list[str]:
     """The database proof's steps (``headcheck db --format json``: environments[].database)."""
-    verdict = _ICON[bool(db.get("ok"))]
+    verdict = _verdict(bool(db.get("ok")))
     server = str(db.get("server_version") or "")
     server = server if server.startswith("PostgreSQL") else f"PostgreSQL {server}".rstrip()
     out = [f"**Database proof** {verdict}: {server}, started in {_duration(db.get('startup_seconds'))}", ""]
@@ -108,7 +112,7 @@ def _database(db: Mapping[str, Any]) -> list[str]:
         for step in (step for k, step in enumerate(steps) if k in keep):
             error = str(step.get("error") or "").strip()
             last = error_headline(error)
-            result = _ICON[bool(step.get("ok"))] + (f" {_cell(last, 300)}" if last else "")
+            result = _verdict(bool(step.get("ok"))) + (f" {_cell(last, 300)}" if last else "")
             if error and "\n" in error:
                 failures.append(error)
             revision = _code(str(step["revision"])) if step.get("revision") else ""
@@ -149,14 +153,14 @@ def _environment(
     config = env.environment
     failed = env.failed(result.settings)
     where = config.config_path or config.script_location
-    out = [f"### {_ICON[not failed]} {config.name}: {_code(workspace_relative(where, base))}", ""]
+    out = [f"### {_verdict(not failed)} {config.name}: {_code(workspace_relative(where, base))}", ""]
     heads = _heads(env.heads)
     out += [f"**Heads:** {heads} · {len(env.graph.nodes)} revision(s) · **{'failed' if failed else 'passed'}**", ""]
     findings = sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0))
     if findings:
         out += ["| | rule | where | message | fix |", "|---|---|---|---|---|"]
         for finding in findings[:MAX_FINDINGS]:
-            icon = _ICON["error" if finding.severity == "error" or result.settings.strict else "warning"]
+            icon = _SEVERITY_ICON["error" if finding.severity == "error" or result.settings.strict else "warning"]
             rule = f"{_code(finding.code)} {finding.name}"
             location = _location(finding, env, base, environ)
             out.append(f"| {icon} | {rule} | {location} | {_cell(finding.message)} | {_cell(finding.fix or '')} |")
@@ -195,7 +199,7 @@ def render(
     ok = result.ok and all(db is None or db.get("ok") for db in dbs)
 
     def build(pictures: bool, limit: int | None) -> str:
-        out = [f"## {_ICON[ok]} headcheck: {'passed' if ok else 'failed'}", ""]
+        out = [f"## {_verdict(ok)} headcheck: {'passed' if ok else 'failed'}", ""]
         out += [f"> {_cell(note)}" for note in notes]
         if notes:
             out.append("")
@@ -203,7 +207,7 @@ def render(
             out += ["| environment | verdict | revisions | heads | errors | warnings |", "|---|---|---:|---|---:|---:|"]
             for env in result.environments:
                 errors = sum(f.severity == "error" for f in env.findings)
-                verdict = f"{_ICON[not env.failed(result.settings)]}"
+                verdict = _verdict(not env.failed(result.settings))
                 heads = _heads(env.heads, 5)
                 out.append(
                     f"| {env.environment.name} | {verdict} | {len(env.graph.nodes)} | {heads} | {errors} | "
