@@ -79,7 +79,18 @@ def plan(
             f"the history has other errors ({', '.join(blocking)}); fix what `headcheck check` reports first"
         )
     target = _find(graph, onto, heads, "--onto") if onto is not None else None
-    if rev is not None:
+    mover: int | None = None
+    if base_ids is not None:
+        mine = [h for h in heads if graph.nodes[h].revision not in base_ids and h != target]
+        theirs = [h for h in heads if graph.nodes[h].revision in base_ids]
+        if len(mine) == 1:
+            mover = mine[0]
+            if target is None and len(theirs) == 1:
+                target = theirs[0]
+        elif rev is None:
+            what = "no head" if not mine else f"{len(mine)} heads"
+            raise FixError(f"your change has {what} outside the base; choose: {_choices(result, heads)}")
+    if mover is None and rev is not None:
         node = _find(graph, rev, list(graph.index.values()), "revision")
         owners = [h for h in heads if node in graph.ancestors(h) and h != target]
         if len(owners) != 1:
@@ -88,17 +99,7 @@ def plan(
                 f"name a head: {_choices(result, heads)}"
             )
         mover = owners[0]
-    elif base_ids is not None:
-        mine = [h for h in heads if graph.nodes[h].revision not in base_ids and h != target]
-        if len(mine) != 1:
-            what = "no head" if not mine else f"{len(mine)} heads"
-            raise FixError(f"your change has {what} outside the base; choose: {_choices(result, heads)}")
-        mover = mine[0]
-        if target is None:
-            theirs = [h for h in heads if graph.nodes[h].revision in base_ids]
-            if len(theirs) == 1:
-                target = theirs[0]
-    else:
+    if mover is None:
         raise FixError(f"{len(heads)} heads; say which branch moves: {_choices(result, heads)}")
     if target is None:
         others = [h for h in heads if h != mover]
