@@ -102,7 +102,7 @@ def test_post_write_hooks_exec_and_console_scripts(tmp_path: Path, capsys: pytes
     assert alembic_heads(tmp_path) == [written.name[:12]]
 
 
-def test_pyproject_toml_hooks_module_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyproject_toml_hooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     versions = two_heads(tmp_path)
     marker = tmp_path / "marker.py"
     marker.write_text("import sys\nopen(sys.argv[1], 'a').write('# touched by hook\\n')\n")
