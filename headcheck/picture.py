@@ -427,7 +427,9 @@ def render(env: EnvironmentResult, fmt: str, *, focus: bool = False) -> str:
 def summary_picture(env: EnvironmentResult, max_items: int = MERMAID_MAX_ITEMS) -> str:
     """Markdown for the job summary: the focused view as Mermaid, or as a table when too big."""
     v = view(env, focus_nodes(env))
-    note = f"\n_{v.hidden} other revision(s) not drawn._\n" if v.hidden else ""
+    # Folded boxes already say how much older/newer history is left out; say it only otherwise.
+    placeholders = any(item.kind in ("older", "newer") for item in v.items)
+    note = f"\n_{v.hidden} other revision(s) not drawn._\n" if v.hidden and not placeholders else ""
     if len(v.items) <= max_items and len(v.edges) <= 4 * max_items:
         return f"```mermaid\n{_mermaid(v)}```\n{note}"
     return _table(v) + note

@@ -38,6 +38,13 @@ def _cell(text: str, limit: int = 600) -> str:
     return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
 
+def _text(text: str, limit: int = 600) -> str:
+    """A sentence inside a list item: one line, no HTML from the message."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("\r", "").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _heads(heads: Sequence[str], limit: int = 20) -> str:
     shown = ", ".join(_code(h) for h in heads[:limit]) or "none"
     return shown + (f" and {len(heads) - limit} more" if len(heads) > limit else "")
@@ -93,7 +100,7 @@ def _duration(value: Any) -> str:
     """``0.0028`` -> "2.8 ms", ``1.93`` -> "1.93 s"; "—" when the report has no number."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "—"
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{value * 1000:.1f}\u00a0ms" if value < 1 else f"{value:.2f}\u00a0s"  # no-break space
 
 
 def _database(db: Mapping[str, Any]) -> list[str]:
@@ -151,21 +158,22 @@ def _environment(
     pictures: bool,
 ) -> list[str]:
     config = env.environment
-    failed = env.failed(result.settings)
+    failed = env.failed(result.settings) or (db is not None and not db.get("ok"))
     where = config.config_path or config.script_location
     out = [f"### {_verdict(not failed)} {config.name}: {_code(workspace_relative(where, base))}", ""]
     heads = _heads(env.heads)
     out += [f"**Heads:** {heads} · {len(env.graph.nodes)} revision(s) · **{'failed' if failed else 'passed'}**", ""]
     findings = sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0))
     if findings:
-        out += ["| | rule | where | message | fix |", "|---|---|---|---|---|"]
+        # A list, not a table: messages and fixes are sentences, too long for table columns.
         for finding in findings[:MAX_FINDINGS]:
             icon = _SEVERITY_ICON["error" if finding.severity == "error" or result.settings.strict else "warning"]
-            rule = f"{_code(finding.code)} {finding.name}"
             location = _location(finding, env, base, environ)
-            out.append(f"| {icon} | {rule} | {location} | {_cell(finding.message)} | {_cell(finding.fix or '')} |")
+            head = f"- {icon} **{_code(finding.code)} {finding.name}**" + (f" at {location}" if location else "")
+            fix = f"<br>**Fix:** {_text(finding.fix)}" if finding.fix else ""
+            out.append(f"{head}<br>{_text(finding.message)}{fix}")
         if len(findings) > MAX_FINDINGS:
-            out.append(f"| | | | … {len(findings) - MAX_FINDINGS} more: see the log or the JSON report | |")
+            out.append(f"- … {len(findings) - MAX_FINDINGS} more: see the log or the JSON report")
         out.append("")
     if pictures and env.graph.nodes:
         out += [

@@ -30,8 +30,9 @@ def test_two_heads_summary_has_verdict_heads_findings_and_the_fork(tmp_path: Pat
     assert text.startswith("## ❌ headcheck: failed")
     assert "**Heads:** `3c4d5e6f7081`, `4d5e6f708192`" in text
     link = "https://github.com/acme/shop/blob/0123abc/two-heads/alembic/versions/4d5e6f708192_add_users_phone.py#L16"
-    assert f"[`two-heads/alembic/versions/4d5e6f708192_add_users_phone.py:16`]({link})" in text
-    assert "`HC101` multiple-heads" in text
+    where = f"[`two-heads/alembic/versions/4d5e6f708192_add_users_phone.py:16`]({link})"
+    assert f"- ❌ **`HC101` multiple-heads** at {where}<br>2 heads: 3c4d5e6f7081" in text
+    assert "<br>**Fix:** Run `headcheck merge`" in text
     assert "<summary>Graph: the fork and its heads</summary>" in text
     mermaid = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert "2b3c4d5e6f70" in mermaid and "4d5e6f708192" in mermaid and "1 older revision" in mermaid
@@ -47,7 +48,7 @@ def test_dangling_summary_draws_the_missing_reference(tmp_path: Path) -> None:
 def test_clean_summary_passes(tmp_path: Path) -> None:
     text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, environ={})
     assert text.startswith("## ✅ headcheck: passed")
-    assert "| | rule |" not in text
+    assert "- ❌" not in text and "- ⚠️" not in text
     assert "the latest revisions" in text
 
 
@@ -72,11 +73,12 @@ def test_database_proof_timings_from_the_db_report_contract(tmp_path: Path) -> N
     result = _gate(_example(tmp_path, "clean"))
     text = summary.render(result, base=tmp_path, databases=[database], environ={})
     assert text.startswith("## ❌ headcheck: failed")  # the static gate passed, the proof did not
-    assert "**Database proof** ❌: PostgreSQL 15.18, started in 1.93 s" in text
-    assert "| upgrade | `1a2b3c4d5e6f` | 125.0 ms | ✅ |" in text
-    assert '| downgrade -1 | `3c4d5e6f7081` | 50.0 ms | ❌ relation \\| "orders" does not exist |' in text
-    assert "2 step(s), 175.0 ms in total." in text
-    assert "Slowest migrations: `1a2b3c4d5e6f` 125.0 ms" in text
+    assert "### ❌ alembic:" in text and "· **failed**" in text
+    assert "**Database proof** ❌: PostgreSQL 15.18, started in 1.93\u00a0s" in text
+    assert "| upgrade | `1a2b3c4d5e6f` | 125.0\u00a0ms | ✅ |" in text
+    assert '| downgrade -1 | `3c4d5e6f7081` | 50.0\u00a0ms | ❌ relation \\| "orders" does not exist |' in text
+    assert "2 step(s), 175.0\u00a0ms in total." in text
+    assert "Slowest migrations: `1a2b3c4d5e6f` 125.0\u00a0ms" in text
     passed = summary.render(result, base=tmp_path, databases=[{**database, "ok": True, "steps": []}], environ={})
     assert passed.startswith("## ✅ headcheck: passed")
 
@@ -113,7 +115,7 @@ def test_long_stairways_keep_every_failed_step_in_the_table(tmp_path: Path) -> N
     steps[250] = {**steps[250], "ok": False, "error": "Traceback ...\nValueError: boom"}
     database = {"server_version": "15.18", "startup_seconds": 1.0, "ok": False, "steps": steps, "slowest": []}
     text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, databases=[database], environ={})
-    assert "| upgrade | `r0250` | 1.0 ms | ❌ ValueError: boom |" in text
+    assert "| upgrade | `r0250` | 1.0\u00a0ms | ❌ ValueError: boom |" in text
     assert text.count("| upgrade | `r0") == summary.MAX_FINDINGS
     assert "| … 250 more steps | | | |" in text
     assert "<summary>Error output</summary>" in text and "**Database proof** ❌: PostgreSQL 15.18," in text
