@@ -31,6 +31,13 @@ repository); only the temporary workspace path is shown as the container's `/git
 GitHub renders each summary below on the run page, Mermaid pictures included, and renders this
 page the same way. The text between the rules is exactly what the step appended to
 `$GITHUB_STEP_SUMMARY`. Regenerate with `python docs/render_job_summary_example.py`.
+
+Rendered (GitHub's Markdown CSS and mermaid.js in headless Chromium, see
+`docs/render_job_summary_png.mjs`), the pull-request and the nightly failures look like this:
+
+![Job summary: two heads](job-summary-two-heads.png)
+
+![Job summary: a migration that fails on PostgreSQL](job-summary-database.png)
 """
 
 
