@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,29 @@ def test_many_findings_stop_at_ten_errors_and_a_counting_notice(
     assert commands[-1].kind == "notice"
     assert "error(s) more not shown" in commands[-1].message or "more not shown" in commands[-1].message
     assert out.count("HC102 error") >= 12  # the log still lists every finding
+
+
+def test_a_finding_about_a_folder_is_attached_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = write_project(tmp_path, {"a1_x.py": ("a1", None)})
+    (versions / "archive").mkdir()
+    (versions / "archive" / "b2_old.py").write_text(revision_file("b2", "a1"))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    code, out = _run(capsys, str(tmp_path))
+    assert code == 0
+    (command,) = parse_commands(out)
+    assert command.kind == "warning" and command.properties["title"] == "HC302 ignored-subfolder"
+    assert command.properties["file"] == "alembic.ini" and "line" not in command.properties
+
+
+def test_github_sarif_summary_and_action_import_only_the_standard_library() -> None:
+    """The house rule for the static path: nothing heavy at import time."""
+    code = (
+        "import sys, headcheck.report.github, headcheck.report.sarif, headcheck.summary, headcheck.picture, "
+        "headcheck.commands.action, headcheck.github\n"
+        "heavy = {'alembic', 'sqlalchemy', 'yaml', 'mako', 'psycopg', 'pytest_postgresql', 'jsonschema'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

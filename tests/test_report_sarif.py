@@ -137,3 +137,19 @@ def test_microsofts_validator_finds_no_error_or_warning(
         assert "Analysis completed successfully" in out
         assert not re.search(r": (error|warning) ", out), out
     assert "error JSON1002" in validate(bad)
+
+
+def test_folder_findings_point_at_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = write_project(tmp_path, {"a1_x.py": ("a1", None)})
+    (versions / "archive").mkdir()
+    (versions / "archive" / "b2_old.py").write_text("revision = 'b2'\ndown_revision = 'a1'\n")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    _, log = _sarif(capsys, tmp_path)
+    (result,) = log["runs"][0]["results"]
+    assert result["ruleId"] == "HC302"
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "alembic.ini", "uriBaseId": "%SRCROOT%"}
+    }
+    assert _validate(log) == []

@@ -14,12 +14,20 @@ from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import Annotation, annotation_lines, workspace, workspace_relative
 from headcheck.report import text
 
-__all__ = ["finding_annotations", "render"]
+__all__ = ["finding_annotations", "finding_file", "render"]
 
 
-def _location(finding: Finding, env: EnvironmentResult) -> Path | None:
+def finding_file(finding: Finding, env: EnvironmentResult) -> Path | None:
+    """The file to attach a finding to: its own, else the environment's config file.
+
+    A finding about a folder (an ignored subfolder, a missing version location) goes on the
+    config file that decides about it: GitHub attaches annotations and code-scanning alerts to files.
+    """
     config = env.environment
-    return finding.path or config.config_path or config.script_location
+    path = finding.path
+    if path is not None and not path.is_dir():
+        return path
+    return config.config_path or path or config.script_location
 
 
 def finding_annotations(result: GateResult, base: Path | None = None) -> list[Annotation]:
@@ -28,14 +36,15 @@ def finding_annotations(result: GateResult, base: Path | None = None) -> list[An
     items: list[Annotation] = []
     for env in result.environments:
         for finding in env.findings:
-            location = _location(finding, env)
+            location = finding_file(finding, env)
             file = workspace_relative(location, where) if location is not None else None
+            line = finding.line if location == finding.path else None
             message = finding.message + (f"\nfix: {finding.fix}" if finding.fix else "")
             if len(result.environments) > 1:
                 message = f"[{env.environment.name}] {message}"
             # With --strict (fail-on: warning) a warning fails the gate, so it is shown as an error.
             kind = "error" if finding.severity == "error" or result.settings.strict else "warning"
-            items.append(Annotation(kind, message, file, finding.line, f"{finding.code} {finding.name}"))
+            items.append(Annotation(kind, message, file, line, f"{finding.code} {finding.name}"))
     items.sort(key=lambda a: a.kind != "error")
     return items
 

@@ -19,6 +19,7 @@ from headcheck import __version__
 from headcheck.findings import Finding
 from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import workspace, workspace_relative
+from headcheck.report.github import finding_file
 from headcheck.rules import RULES, Rule
 
 __all__ = ["SCHEMA_URI", "render", "sarif_log"]
@@ -45,10 +46,10 @@ def _rule(rule: Rule) -> dict[str, Any]:
 
 def _result(finding: Finding, env: EnvironmentResult, result: GateResult, base: Path) -> dict[str, Any]:
     config = env.environment
-    location = finding.path or config.config_path or config.script_location
+    location = finding_file(finding, env) or config.script_location
     uri = workspace_relative(location, base)
     physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
-    if finding.line is not None and finding.line >= 1:
+    if finding.line is not None and finding.line >= 1 and location == finding.path:
         physical["region"] = {"startLine": finding.line}
     text = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
     # Stable across runs and line moves: the rule, the file and the revisions involved.
