@@ -148,3 +148,17 @@ def test_actionlint_passes_every_workflow(tmp_path: Path) -> None:
     bad.write_text("on: [pushh]\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n")
     result = subprocess.run([str(tool), str(bad)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and 'unknown Webhook event "pushh"' in result.stdout
+
+
+def test_the_docs_list_every_input_and_output() -> None:
+    """docs/github-action.md's tables are the action's reference: they must not drift from action.yml."""
+    doc = (ROOT / "docs" / "github-action.md").read_text(encoding="utf-8")
+    inputs = doc.split("### Inputs", 1)[1].split("###", 1)[0]
+    outputs = doc.split("### Outputs", 1)[1].split("###", 1)[0]
+    action = _action()
+    assert re.findall(r"^\| `([a-z-]+)` \|", inputs, re.M) == list(action["inputs"])
+    for name, spec in action["inputs"].items():
+        default = str(spec["default"])
+        row = next(line for line in inputs.splitlines() if line.startswith(f"| `{name}` |"))
+        assert row.split("|")[2].strip() == (f"`{default}`" if default else ""), row
+    assert re.findall(r"^\| `([a-z-]+)` \|", outputs, re.M) == list(action["outputs"])
