@@ -66,7 +66,7 @@ def test_rebase_a_branch_minimal_diff_and_alembic_one_head(tmp_path: Path, capsy
 
 def test_a_lone_path_argument_and_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     two_heads(tmp_path)
-    assert main(["rebase", "--onto", "cccd", "bbbb", str(tmp_path), "--dry-run"]) == 0
+    assert main(["rebase", "bbbb", "--onto", "cccd", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "+down_revision: Union[str, Sequence[str], None] = 'cccd'" in out
     assert alembic_heads(tmp_path) == ["bbbb", "cccd"]  # nothing written
