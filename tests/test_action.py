@@ -160,6 +160,27 @@ def test_path_input_and_workspace_relative_locations(action: Any, tmp_path: Path
     assert not (workspace / "headcheck-report.json").exists()
 
 
+def test_the_matrix_recipe_checks_one_environment_per_job(
+    action: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/github/matrix.yml: `headcheck envs --format json` rows feed `config` and `name`."""
+    workspace = tmp_path / "workspace"
+    for example in ("clean", "two-heads"):
+        shutil.copytree(EXAMPLES / example, workspace / example)
+    assert main(["envs", "--format", "json", str(workspace)]) == 0
+    rows = [
+        {k: env[k] for k in ("name", "config", "section")}
+        for env in json.loads(capsys.readouterr().out)["environments"]
+    ]
+    codes = {}
+    for row in rows:
+        run = action(None, INPUT_CONFIG=row["config"] or "", INPUT_NAME=row["section"] or "")
+        report = json.loads((workspace / "headcheck-report.json").read_text())
+        assert [env["config"] for env in report["environments"]] == [row["config"]]
+        codes[row["config"]] = run.code
+    assert codes == {"clean/alembic.ini": 0, "two-heads/alembic.ini": 1}
+
+
 def test_fail_on_warning_makes_warnings_fail(action: Any, tmp_path: Path) -> None:
     text = revision_file("b2", "a1").replace("Revises: a1", "Revises: zz")
     write_project(tmp_path / "workspace", {"a1_first.py": ("a1", None), "b2_second.py": text})
