@@ -312,6 +312,7 @@ def _check_environment(
     missing: list[Path] = []
     twice: list[tuple[Path, Path]] = []
     ignored: list[Path] = []
+    seen: set[Path] = set()
     for location in env.versions_dirs:
         _, loc_twice, loc_ignored, loc_missing = list_revision_paths((location,), env.recursive)
         twice += loc_twice
@@ -321,7 +322,11 @@ def _check_environment(
         ancestor = _tree_files(repo, ancestor_commit, location, env.recursive) if ancestor_commit else None
         if loc_missing and not base:
             missing.append(location)
-        merged += _merged_files(base, work, ancestor)
+        for version in _merged_files(base, work, ancestor):
+            real = version.path.resolve()
+            if real not in seen:  # overlapping locations: Alembic loads a file once ("loaded twice!")
+                seen.add(real)
+                merged.append(version)
         edits += _history_edits(base, work, ancestor, ref, root)
         base_all.update({f"{location}/{rel}": v for rel, v in base.items()})
         work_all.update({f"{location}/{rel}": v for rel, v in work.items()})

@@ -302,3 +302,28 @@ def test_shallow_clone_after_rebase_passes(tmp_path: Path, capsys: pytest.Captur
     git(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
     code, out, _ = run(capsys, "check", str(clone), "--base", "origin/main")
     assert code == 0, out
+
+
+def test_recursive_locations_read_subfolders_at_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    alembic_project(repo, "recursive_version_locations = true\n")
+    add_revision(repo, "aaaa", None)
+    commit_all(repo, "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    add_revision(repo, "cccc", "aaaa")
+    commit_all(repo, "feature")
+    git(repo, "checkout", "-q", "main")
+    sub = repo / "alembic" / "versions" / "2026"
+    sub.mkdir()
+    (sub / "dddd_add.py").write_text(revision_text("dddd", "aaaa"))
+    (sub / "__pycache__").mkdir()
+    (sub / "__pycache__" / "junk.py").write_text("x = 1\n")  # never a revision, even if committed
+    git(repo, "add", "-f", "-A")
+    git(repo, "commit", "-q", "-m", "main: dddd in a subfolder")
+    git(repo, "checkout", "-q", "feature")
+    code, out, _ = run(capsys, "check", str(repo), "--base", "main")
+    assert code == 1
+    assert "main already has dddd on top of aaaa" in out
+    assert "junk" not in out
