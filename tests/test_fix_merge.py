@@ -160,3 +160,23 @@ def test_never_imports_env_py_or_revisions(tmp_path: Path, capsys: pytest.Captur
     before = {p.name for p in versions.iterdir()}
     assert main(["merge", str(tmp_path)]) == 0
     assert len(new_files(versions, before)) == 1
+
+
+def test_module_hook_with_cwd_and_failing_exit_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "stamp_hook.py").write_text(
+        "import os, sys\nopen(sys.argv[1], 'a').write('# cwd ' + os.path.basename(os.getcwd()) + '\\n')\nsys.exit(3)\n"
+    )
+    monkeypatch.syspath_prepend(str(hooks))  # find_spec runs in this process, as in Alembic
+    versions = two_heads(
+        tmp_path,
+        f"[post_write_hooks]\nhooks = stamp\nstamp.type = module\nstamp.module = stamp_hook\nstamp.cwd = {hooks}\n",
+    )
+    before = {p.name for p in versions.iterdir()}
+    assert main(["merge", str(tmp_path)]) == 0  # Alembic ignores a hook's exit status
+    assert "Running post write hook 'stamp' ... exit 3" in capsys.readouterr().out
+    (written,) = new_files(versions, before)
+    assert written.read_text().endswith("# cwd hooks\n")
