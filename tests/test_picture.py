@@ -8,10 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from headcheck import picture
 from headcheck.gate import EnvironmentResult, run_gate
 from headcheck.settings import Settings
+from tests.history_builder import Rev, gate, write_history
 from tests.project import revision_file, write_project
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -178,3 +181,48 @@ def test_mermaid_output_parses_with_mermaid_js(tmp_path: Path) -> None:
         ["node", "mermaid_parse.mjs", str(bad)], cwd=tools, capture_output=True, text=True, timeout=120
     )
     assert broken.returncode == 1 and "Parse error" in broken.stdout
+
+
+_IDS = [f"r{k}" for k in range(12)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_IDS),  # revision (duplicates allowed)
+            st.lists(st.sampled_from([*_IDS, "gone1", "gone2"]), max_size=2),  # down_revision (cycles, dangling)
+            st.lists(st.sampled_from(["r1", "r5", "lbl", "nope"]), max_size=1),  # depends_on
+            st.booleans(),  # a branch label
+        ),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_any_history_draws_every_revision_once_in_every_format(
+    tmp_path_factory: pytest.TempPathFactory, history: list[tuple[str, list[str], list[str], bool]]
+) -> None:
+    versions = tmp_path_factory.mktemp("h") / "versions"
+    revs = [
+        Rev(
+            rev,
+            tuple(down) if len(down) > 1 else (down[0] if down else None),
+            "lbl" if label else None,
+            tuple(deps) or None,
+            filename=f"{k:02d}_{rev}.py",
+        )
+        for k, (rev, down, deps, label) in enumerate(history)
+    ]
+    write_history(versions, revs)
+    env = gate(versions)
+    v = picture.view(env)
+    drawn = [node for item in v.items for node in item.nodes]
+    assert sorted(drawn) == list(range(len(env.graph.nodes)))  # each revision exactly once
+    keys = {item.key for item in v.items}
+    assert len(keys) == len(v.items)
+    assert all(edge.parent in keys and edge.child in keys for edge in v.edges)
+    for fmt in picture.FORMATS:
+        for focus in (False, True):
+            assert picture.render(env, fmt, focus=focus)
+    focused = picture.view(env, picture.focus_nodes(env))
+    assert {i for item in focused.items for i in item.nodes} <= set(range(len(env.graph.nodes)))
