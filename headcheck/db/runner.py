@@ -117,7 +117,17 @@ class Runner:
         version_table = str(getattr(ctx, "version_table", "alembic_version"))
 
         def execute(sql: str) -> Any:
-            return ctx.connection.exec_driver_sql(sql).fetchall()
+            # the DB-API connection under the migration's: same transaction, without SQLAlchemy's
+            # per-row overhead (hundreds of snapshots in --stairway)
+            dbapi = getattr(ctx.connection.connection, "dbapi_connection", None)
+            if dbapi is None:
+                return ctx.connection.exec_driver_sql(sql).fetchall()
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(sql)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
 
         last_use: dict[str, int] = {}
         for k, p in enumerate(plan):

@@ -100,7 +100,15 @@ def _queries(version_table: str) -> dict[str, str]:
 def take(execute: Execute, version_table: str = "alembic_version") -> Snapshot:
     """Read the schema through ``execute`` (any connection: the migration's own, so uncommitted
     DDL of the running transaction is seen, or a fresh one)."""
-    return {name: tuple(sorted(str(row[0]) for row in execute(sql))) for name, sql in _queries(version_table).items()}
+    queries = _queries(version_table)
+    # one round trip: every category in one statement, tagged with its position in _ORDER
+    union = " UNION ALL ".join(
+        f"SELECT {k}, CAST(line AS text) FROM ({queries[name]}) q{k}(line)" for k, name in enumerate(_ORDER)
+    )
+    lines: list[list[str]] = [[] for _ in _ORDER]
+    for k, line in execute(union):
+        lines[int(k)].append(str(line))
+    return {name: tuple(sorted(found)) for name, found in zip(_ORDER, lines, strict=True)}
 
 
 def diff(expected: Snapshot, actual: Snapshot) -> dict[str, dict[str, list[str]]]:
