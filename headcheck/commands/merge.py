@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         hooks = [] if args.no_hooks else load_hooks(result.environment)
         for hook in hooks:
             command_for(hook, Path("check"))  # refuse a misconfigured hook before writing anything
+        if str(result.environment.options.get("revision_environment", "")).lower() == "true":
+            print("headcheck: note: revision_environment = true: Alembic would run env.py first; headcheck does not")
         written = merge_heads(result.environment, result, message=args.message, rev_id=args.rev_id)
         print(f"Generating {written.path} ... done")
         for run_ in run_hooks(hooks, written.path):
