@@ -180,3 +180,18 @@ def test_module_hook_with_cwd_and_failing_exit_status(
     assert "Running post write hook 'stamp' ... exit 3" in capsys.readouterr().out
     (written,) = new_files(versions, before)
     assert written.read_text().endswith("# cwd hooks\n")
+
+
+def test_git_merge_then_headcheck_merge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_change import forked_repo, git
+
+    repo = forked_repo(tmp_path)
+    git(repo, "merge", "-q", "--no-edit", "main")  # git merges cleanly; Alembic now has two heads
+    assert alembic_heads(repo) == ["cccc", "dddd"]
+    assert main(["check", str(repo), "--base", "main"]) == 1
+    assert main(["merge", str(repo)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(repo), "--base", "main"]) == 0
+    (head,) = alembic_heads(repo)
+    assert head not in ("cccc", "dddd")
+    assert alembic_upgrade_heads(repo) == ["alembic_version", "t_aaaa", "t_bbbb", "t_cccc", "t_dddd"]
