@@ -151,3 +151,24 @@ def test_clean_history_passes_and_unrelated_files_skip_the_hook(
     assert skipped.returncode == 0 and "(no files to check)Skipped" in skipped.stdout
     touched = _pre_commit(broken, hook_repo, "--files", "alembic/versions/4d5e6f708192_add_users_phone.py")
     assert touched.returncode == 1 and "HC101" in touched.stdout
+
+
+@needs_pre_commit
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("HEADCHECK_TEST_DB_HOOK"),
+    reason="a second pip install (the postgres extra) into a pre-commit env, ~17 s: set HEADCHECK_TEST_DB_HOOK=1",
+)
+@pytest.mark.skipif(
+    shutil.which("pg_ctl") is None and not any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
+    reason="needs the PostgreSQL server binaries",
+)
+def test_db_hook_proves_the_migrations_in_the_manual_stage(tmp_path: Path, hook_repo: tuple[Path, str, Path]) -> None:
+    good = _consumer(tmp_path / "good", "db/clean", hook_repo)
+    result = _pre_commit(good, hook_repo, "headcheck-db", "--hook-stage", "manual", "--all-files")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"headcheck db \(migrations on a throwaway PostgreSQL\)\.+Passed", result.stdout)
+    bad = _consumer(tmp_path / "bad", "db/broken-upgrade", hook_repo)
+    result = _pre_commit(bad, hook_repo, "headcheck-db", "--hook-stage", "manual", "--all-files")
+    assert result.returncode == 1
+    assert 'relation "user" does not exist' in result.stdout
