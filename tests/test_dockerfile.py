@@ -82,3 +82,18 @@ def test_dockerignore_keeps_the_build_context_small() -> None:
     rules = [line for line in lines if line and not line.startswith("#")]
     assert rules[0] == "*"  # everything out, then only what `pip install .` needs
     assert {"!pyproject.toml", "!README.md", "!headcheck/"} <= set(rules)
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/postgresql-common/createcluster.conf").is_file() or shutil.which("sed") is None,
+    reason="needs Debian's postgresql-common (the file the image edits)",
+)
+def test_the_sed_line_really_turns_the_default_cluster_off(tmp_path: Path) -> None:
+    runs = " ".join(args for word, args in _instructions() if word == "RUN")
+    (command,) = re.findall(r"sed -ri '[^']+' /etc/postgresql-common/createcluster\.conf", runs)
+    conf = tmp_path / "createcluster.conf"
+    shutil.copy("/usr/share/postgresql-common/createcluster.conf", conf)
+    assert "create_main_cluster = false" not in conf.read_text()
+    subprocess.run(["bash", "-c", command.replace("/etc/postgresql-common/createcluster.conf", str(conf))], check=True)
+    active = [line for line in conf.read_text().splitlines() if "create_main_cluster" in line]
+    assert active == ["create_main_cluster = false"]
