@@ -248,14 +248,12 @@ def view(env: EnvironmentResult, nodes: set[int] | None = None, collapse_min: in
                 hidden = len(graph.ancestors(parent) - shown)
                 extra.append(Item(f"older{node}", "older", f"{hidden} older revision{'s' * (hidden != 1)}", "", (), ()))
                 edges.append(Edge(f"older{node}", key, "down"))
-        for child in graph.children.get(last_node, ()):
-            if child not in shown:
-                hidden = len(graph.descendants(child) - shown)
-                extra.append(
-                    Item(f"newer{last_node}", "newer", f"{hidden} newer revision{'s' * (hidden != 1)}", "", (), ())
-                )
-                edges.append(Edge(key, f"newer{last_node}", "down"))
-                break
+        hidden_children = [child for child in graph.children.get(last_node, ()) if child not in shown]
+        if hidden_children:  # one box for everything built on this revision that is not drawn
+            newer: set[int] = set().union(*(graph.descendants(child) for child in hidden_children)) - shown
+            label = f"{len(newer)} newer revision{'s' * (len(newer) != 1)}"
+            extra.append(Item(f"newer{last_node}", "newer", label, "", (), ()))
+            edges.append(Edge(key, f"newer{last_node}", "down"))
     for dependency, dependent in sorted(depends_edges):
         if dependency in shown and dependent in shown:
             edges.append(Edge(key_of(dependency), key_of(dependent), "depends"))

@@ -226,3 +226,24 @@ def test_any_history_draws_every_revision_once_in_every_format(
             assert picture.render(env, fmt, focus=focus)
     focused = picture.view(env, picture.focus_nodes(env))
     assert {i for item in focused.items for i in item.nodes} <= set(range(len(env.graph.nodes)))
+
+
+def test_focus_on_a_broken_revision_counts_what_is_built_on_its_neighbours(tmp_path: Path) -> None:
+    # HC301 on m1 (docstring disagrees): the focus is m1 with its parent and children; a1's other
+    # child b1 (a labelled branch, so two heads are fine) and b2 on it fold into one "newer" box.
+    text = revision_file("m1", "a1").replace("Revises: a1", "Revises: zz")
+    write_project(
+        tmp_path,
+        {
+            "a0_x.py": ("a0", None),
+            "a1_x.py": ("a1", "a0"),
+            "b1_x.py": revision_file("b1", "a1", labels=("feature",)),
+            "b2_x.py": ("b2", "b1"),
+            "m1_x.py": text,
+            "n1_x.py": ("n1", "m1"),
+        },
+    )
+    env = _env(tmp_path)
+    v = picture.view(env, picture.focus_nodes(env))
+    labels = {item.label for item in v.items}
+    assert {"a1", "m1", "n1", "1 older revision", "2 newer revisions"} <= labels
