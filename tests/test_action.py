@@ -446,3 +446,18 @@ def test_the_image_entrypoint_as_root_under_githubs_contract(
     assert "```mermaid" in summary
     assert result.stderr == ""
     assert sys.executable not in result.stdout
+
+
+def test_format_github_gives_the_same_annotations_as_the_action(
+    action: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "workspace"
+    write_project(
+        workspace,
+        {"a1_x.py": ("a1", None), "b2_x.py": ("b2", "a1"), "c3_x.py": ("c3", "a1"), "d4_x.py": ("d4", "a1_x")},
+    )
+    from_action = action(None).commands
+    assert main(["--format", "github", str(workspace)]) == 1  # GITHUB_WORKSPACE is still set by the fixture
+    from_format = parse_commands(capsys.readouterr().out)
+    assert len(from_action) >= 2
+    assert from_format == from_action
