@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from headcheck.commands.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, settings_from
 from headcheck.config import ConfigError
@@ -41,6 +41,9 @@ from headcheck.github import (
     workspace_relative,
     write_outputs,
 )
+
+if TYPE_CHECKING:
+    from headcheck.gate import GateResult
 
 __all__ = ["ActionInputs", "add_arguments", "database_annotations", "read_inputs", "run"]
 
@@ -195,6 +198,27 @@ def _databases(
     return found
 
 
+def _print_database_log(result: GateResult, databases: Sequence[Mapping[str, Any] | None]) -> None:
+    """The database proof's verdict for the log, with the full error of each failed step."""
+    for env, db in zip(result.environments, databases, strict=True):
+        if db is None:
+            continue
+        steps = [step for step in db.get("steps") or [] if isinstance(step, Mapping)]
+        failed = [step for step in steps if not step.get("ok")]
+        verdict = "passed" if db.get("ok") else "failed"
+        print(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed")
+        for step in failed:
+            what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
+            print(f"  {what}: {str(step.get('error') or 'failed').strip()}")
+
+
+def _write_json(path: Path, data: Mapping[str, Any], base: Path) -> str:
+    """Write ``data`` as indented JSON; the path relative to the workspace (for the outputs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return workspace_relative(path, base)
+
+
 def run(args: argparse.Namespace) -> int:
     from headcheck.gate import run_gate
     from headcheck.report import json_report, text
@@ -261,28 +285,16 @@ def run(args: argparse.Namespace) -> int:
         for line in annotation_lines([*finding_annotations(result, base), *extra]):
             print(line)
     sys.stdout.write(text.render(result))
-    for env, db in zip(result.environments, databases, strict=True):
-        if db is not None:
-            steps = [step for step in db.get("steps") or [] if isinstance(step, Mapping)]
-            failed = [step for step in steps if not step.get("ok")]
-            verdict = "passed" if db.get("ok") else "failed"
-            print(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed")
-            for step in failed:
-                what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
-                print(f"  {what}: {str(step.get('error') or 'failed').strip()}")
+    _print_database_log(result, databases)
     sys.stdout.flush()
 
     written: dict[str, str] = {}
     try:
         if report_path is not None:
             report = db_report if db_report is not None else json_report.report_dict(result)
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-            written["report"] = workspace_relative(report_path, base)
+            written["report"] = _write_json(report_path, report, base)
         if sarif_path is not None:
-            sarif_path.parent.mkdir(parents=True, exist_ok=True)
-            sarif_path.write_text(json.dumps(sarif_log(result, base), indent=2) + "\n", encoding="utf-8")
-            written["sarif"] = workspace_relative(sarif_path, base)
+            written["sarif"] = _write_json(sarif_path, sarif_log(result, base), base)
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if inputs.summary and summary_file:
             markdown = render_summary(result, base=base, databases=databases, notes=notes)
