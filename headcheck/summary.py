@@ -156,7 +156,9 @@ def _environment(
     db: Mapping[str, Any] | None,
     environ: Mapping[str, str],
     pictures: bool,
+    expand: bool,
 ) -> list[str]:
+    """One environment's section; its graph is unfolded when it failed or is the only one."""
     config = env.environment
     failed = env.failed(result.settings) or (db is not None and not db.get("ok"))
     where = config.config_path or config.script_location
@@ -177,7 +179,7 @@ def _environment(
         out.append("")
     if pictures and env.graph.nodes:
         out += [
-            f"<details open><summary>Graph: {_picture_caption(env)}</summary>",
+            f"<details{' open' if expand or failed else ''}><summary>Graph: {_picture_caption(env)}</summary>",
             "",
             picture.summary_picture(env).rstrip("\n"),
             "",
@@ -224,7 +226,7 @@ def render(
             out.append("")
         shown = result.environments if limit is None else result.environments[:limit]
         for env, db in zip(shown, dbs, strict=False):
-            out += _environment(env, result, base, db, env_vars, pictures)
+            out += _environment(env, result, base, db, env_vars, pictures, len(result.environments) == 1)
         if len(shown) < len(result.environments):
             out += [
                 f"_{len(result.environments) - len(shown)} more environment(s): see the log or the JSON report._",

@@ -91,6 +91,8 @@ def test_notes_and_several_environments_get_an_overview_table(tmp_path: Path) ->
     assert "> The database proof was skipped." in text
     assert "| environment | verdict | revisions | heads | errors | warnings |" in text
     assert text.count("### ") == 2
+    # several environments: only the failing one's graph is unfolded
+    assert text.count("<details open><summary>Graph") == 1 and text.count("<details><summary>Graph") == 1
 
 
 def test_huge_histories_stay_far_below_the_step_limit(tmp_path: Path) -> None:
