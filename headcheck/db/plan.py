@@ -73,8 +73,11 @@ def _initial_alias(steps: list[PlanStep], initial: bool, pending_heads: Sequence
     return [s._replace(compare=INITIAL) if s.compare == first else s for s in steps]
 
 
-def stairway_plan(order: Sequence[str]) -> tuple[bool, list[PlanStep]]:
-    """Every revision: up (save), down (must equal the schema before it), up (must equal the first up)."""
+def stairway_plan(order: Sequence[str], *, final: bool = True) -> tuple[bool, list[PlanStep]]:
+    """Every revision: up (save), down (must equal the schema before it), up (must equal the first up).
+
+    ``final``: these are the last pending revisions, so check ``alembic_version`` at the end.
+    The last step's snapshot is kept under ``pre:<rev>+``: the "before" of a following chunk."""
     steps: list[PlanStep] = []
     before = INITIAL
     for k, rev in enumerate(order):
@@ -83,7 +86,12 @@ def stairway_plan(order: Sequence[str]) -> tuple[bool, list[PlanStep]]:
         steps.append(PlanStep("down", rev, compare=before, check="downgrade"))
         steps.append(
             PlanStep(
-                "up", rev, save=(f"pre:{rev}+",), compare=after, check="reupgrade", check_heads=k == len(order) - 1
+                "up",
+                rev,
+                save=(f"pre:{rev}+",),
+                compare=after,
+                check="reupgrade",
+                check_heads=final and k == len(order) - 1,
             )
         )
         before = f"pre:{rev}+"

@@ -19,6 +19,9 @@ from headcheck.db.urls import libpq_url, sqlalchemy_url
 __all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
 
 SLOWEST = 5
+# --stairway runs this many revisions per run_env(), i.e. per transaction when env.py uses one, as
+# separate alembic commands would; one transaction for everything bloats the catalogs it re-reads.
+STAIRWAY_CHUNK = 25
 DIFF_LINES = 20
 
 
@@ -184,9 +187,10 @@ class _Run:
                 self.steps.append(Step("stamp", revision, time.perf_counter() - started, ok, error))
                 return ok
 
-    def migrate(self, mode: str) -> None:
+    def migrate(self, mode: str, limit: int | None = None) -> bool:
+        """One ``run_env()``; True when the stairway has more revisions to go (another chunk)."""
         started = time.perf_counter()
-        self.child.send(cmd="run", mode=mode)
+        self.child.send(cmd="run", mode=mode, limit=limit)
         plan: list[list[str]] = []
         heads: list[str] = []
         done = 0
@@ -197,7 +201,7 @@ class _Run:
                 name = "env.py"
             event = self.wait(name, revision, started)
             if event is None:
-                return
+                return False
             kind = event["event"]
             if kind == "plan":
                 plan, heads = event["steps"], event["heads"]
@@ -212,9 +216,9 @@ class _Run:
                     direction, revision = plan[index]
                     name = "upgrade" if direction == "up" else "downgrade"
                 self.steps.append(Step(name, revision, time.perf_counter() - started, False, event.get("error")))
-                return
+                return False
             elif kind == "done":
-                return
+                return bool(event.get("more"))
 
     def _step(self, planned: list[str], event: dict[str, Any], heads: list[str]) -> None:
         direction, revision = planned
@@ -267,7 +271,11 @@ def prove_environment(
             run = _Run(child, options.timeout)
             run.steps = steps
             if run.load(env, sa_url) and (options.stamp is None or run.stamp(options.stamp)):
-                run.migrate("stairway" if options.stairway else "default")
+                if options.stairway:
+                    while run.migrate("stairway", STAIRWAY_CHUNK):
+                        pass
+                else:
+                    run.migrate("default")
             return run.steps, run.diffs
     finally:
         if own_dir:

@@ -53,6 +53,7 @@ class Runner:
         self.config: Any = None
         self.script: Any = None
         self.mode = "default"
+        self.carry: snapshot.Snapshot | None = None  # the last snapshot taken, for the next stairway chunk
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -76,7 +77,7 @@ class Runner:
         self.config, self.script = config, script
         self.emit("loaded", revisions=revisions, heads=heads)
 
-    def run(self, mode: str, stamp: str | None = None) -> None:
+    def run(self, mode: str, stamp: str | None = None, limit: int | None = None) -> None:
         """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway" or "stamp")."""
         from alembic.runtime.environment import EnvironmentContext
 
@@ -89,7 +90,7 @@ class Runner:
                 yield from self.script._stamp_revs(stamp, heads)
                 state["finished"] = True
                 return
-            yield from self._steps(heads, ctx, state)
+            yield from self._steps(heads, ctx, state, limit)
             state["finished"] = True
 
         try:
@@ -101,16 +102,18 @@ class Runner:
         if not state["finished"]:
             self.emit("error", index=None, error="env.py returned without calling context.run_migrations()")
             return
-        self.emit("done")
+        self.emit("done", more=bool(state.get("more")))
 
-    def _steps(self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any]) -> Iterator[Any]:
+    def _steps(self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any], limit: int | None) -> Iterator[Any]:
         from alembic.runtime.migration import MigrationStep
 
         script = self.script
         pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]
         real_heads = [s.revision for s in script.get_revisions("heads") if s is not None]
         if self.mode == "stairway":
-            take_initial, plan = planning.stairway_plan(pending)
+            chunk = pending if limit is None else pending[:limit]
+            state["more"] = len(chunk) < len(pending)
+            take_initial, plan = planning.stairway_plan(chunk, final=not state["more"])
         else:
             take_initial, plan = planning.default_plan(pending, real_heads)
         self.emit("plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads)
@@ -136,7 +139,9 @@ class Runner:
         saved: dict[str, snapshot.Snapshot] = {}
         last: snapshot.Snapshot | None = None
         if take_initial:
-            last = saved[planning.INITIAL] = snapshot.take(execute, version_table)
+            # a stairway chunk starts where the previous one ended: its last snapshot is "before"
+            carried = self.carry if self.carry is not None and heads else None
+            last = saved[planning.INITIAL] = carried or snapshot.take(execute, version_table)
         for k, p in enumerate(plan):
             script_rev = script.get_revision(p.revision)
             if p.direction == "up":
@@ -169,6 +174,8 @@ class Runner:
             if p.check_heads:
                 event["db_heads"] = list(ctx.get_current_heads())
             last = current
+            if current is not None:
+                self.carry = current
             self.emit("step", **event)
         state["index"] = None
 
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "load":
                 runner.load(command["env"], command["url"])
             elif name == "run":
-                runner.run(command["mode"], command.get("stamp"))
+                runner.run(command["mode"], command.get("stamp"), command.get("limit"))
         except Exception as exc:
             runner.emit("error", index=None, error=_tail(exc))
     return 0

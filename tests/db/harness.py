@@ -61,3 +61,41 @@ def postgres_processes(datadir: Path) -> list[str]:
         if str(datadir) in cmdline and state != "Z":
             found.append(f"{proc.name} {cmdline}")
     return found
+
+
+LINEAR_REVISION = """\"\"\"revision {n}\"\"\"
+import sqlalchemy as sa
+from alembic import op
+
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    {downgrade}
+"""
+
+
+def write_linear_history(project: Path, count: int, *, trace_at: int | None = None) -> list[str]:
+    """``count`` revisions, each creating table t<n>; revision ``trace_at``'s downgrade forgets
+    to drop it. Uses the env.py and alembic.ini of examples/db/clean. Returns the ids in order."""
+    import shutil
+
+    shutil.copytree(EXAMPLES / "clean", project)
+    versions = project / "migrations" / "versions"
+    for old in versions.glob("*.py"):
+        old.unlink()
+    ids, down = [], None
+    for n in range(count):
+        rev = f"{n:04d}aaaaaaaa"
+        downgrade = "pass" if n == trace_at else f'op.drop_table("t{n}")'
+        (versions / f"{rev}_r{n}.py").write_text(LINEAR_REVISION.format(n=n, rev=rev, down=down, downgrade=downgrade))
+        ids.append(rev)
+        down = rev
+    return ids

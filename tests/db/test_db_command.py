@@ -227,3 +227,37 @@ def _alembic_upgrade(project: Path, url: str, target: str) -> None:
     config.set_main_option("script_location", str(project / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, target)
+
+
+def test_stairway_longer_than_a_chunk_keeps_its_comparisons(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    """--stairway commits every STAIRWAY_CHUNK revisions (as separate alembic commands would); the
+    chunk boundary must not lose the "before" schema nor check alembic_version early."""
+    from headcheck.db.proof import STAIRWAY_CHUNK
+    from tests.db.harness import write_linear_history
+
+    count = STAIRWAY_CHUNK + 3
+    ids = write_linear_history(tmp_path / "long", count, trace_at=STAIRWAY_CHUNK)  # first of the 2nd chunk
+    code, report, _ = run_db(capsys, str(tmp_path / "long"), "--stairway", *fresh_db)
+    assert code == 1
+    moves = [(n, r) for n, r, _ in steps(report) if n in ("upgrade", "downgrade")]
+    assert moves == [(name, rev) for rev in ids for name in ("upgrade", "downgrade", "upgrade")][: len(moves)]
+    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    assert diff["revision"] == ids[STAIRWAY_CHUNK]
+    assert diff["lines"][0] == f"+ table public.t{STAIRWAY_CHUNK}"
+    assert [s for s in steps(report) if s[0] == "check-heads"] == []  # stopped by the failing re-upgrade
+
+
+def test_clean_stairway_over_several_chunks_checks_heads_once(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    from headcheck.db.proof import STAIRWAY_CHUNK
+    from tests.db.harness import write_linear_history
+
+    ids = write_linear_history(tmp_path / "long", STAIRWAY_CHUNK * 2 + 1)
+    code, report, _ = run_db(capsys, str(tmp_path / "long"), "--stairway", *fresh_db)
+    assert code == 0, failed(report)
+    assert len([s for s in steps(report) if s[0] in ("upgrade", "downgrade")]) == 3 * len(ids)
+    assert [s for s in steps(report) if s[0] == "check-heads"] == [("check-heads", None, True)]
+    assert steps(report)[-1] == ("check-heads", None, True)
