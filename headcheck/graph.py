@@ -29,7 +29,7 @@ class Node(NamedTuple):
 
 class Graph(NamedTuple):
     nodes: tuple[Node, ...]
-    index: dict[str, int]  # revision id -> winning node (the last one loaded)
+    index: dict[str, int]  # type: ignore[assignment]  # revision id -> winning node (the last loaded)
     label_owner: dict[str, int]  # declared label -> declaring node
     heads: tuple[int, ...]
     """``ScriptDirectory.get_heads()`` / ``alembic heads``: not named in any down_revision.
@@ -69,9 +69,7 @@ class Graph(NamedTuple):
 
     def parents(self, node: int) -> tuple[int, ...]:
         """Winning nodes named in ``node``'s down_revision (broken references left out)."""
-        return tuple(
-            dict.fromkeys(self.index[d] for d in self.nodes[node].down if d in self.index)
-        )
+        return tuple(dict.fromkeys(self.index[d] for d in self.nodes[node].down if d in self.index))
 
     def ancestors(self, node: int) -> set[int]:
         """``node`` and everything below it through down_revision."""
@@ -212,9 +210,16 @@ def build(nodes: Sequence[Node]) -> Graph:
                 broken.add(i)
                 continue
             if ref not in index:
-                # A label: Alembic links it, then dies with KeyError in cycle detection.
-                down_labels.append((i, ref, names[ref]))
+                # A label: Alembic links it to the declaring revision (which stops being a head),
+                # then dies with KeyError when cycle detection walks down to it, or raises
+                # CycleDetected when no head reaches it.
+                owner = names[ref]
+                down_labels.append((i, ref, owner))
                 broken.add(i)
+                dependents.setdefault(owner, []).append(i)
+                if versioned:
+                    heads.pop(owner, None)
+                real_heads.pop(owner, None)
                 continue
             target = index[ref]
             dependents.setdefault(target, []).append(i)
@@ -223,12 +228,33 @@ def build(nodes: Sequence[Node]) -> Graph:
                 heads.pop(target, None)
             real_heads.pop(target, None)
 
+    # A losing duplicate is never linked, but it stays a head candidate and cycle detection
+    # walks its own down_revision through the id-only map: a missing id or a label there is a
+    # bare KeyError (no "is not present" warning).
+    linked = set(names.values())
+    for i, node in enumerate(nodes):
+        if i in linked:
+            continue
+        for ref in dict.fromkeys(node.down):
+            if ref not in names:
+                dangling_down.append((i, ref))
+                broken.add(i)
+            elif ref not in index:
+                down_labels.append((i, ref, names[ref]))
+                broken.add(i)
+
     # _detect_cycles, with nodes whose references were left out treated as extra roots so a
     # broken reference is not mistaken for a cycle (Alembic has already failed on it). Every
     # object walks down through its own down_revision (a losing duplicate too), up through
     # the winners' nextrev; the result is compared by id, as Alembic does.
-    own_down = {i: [index[d] for d in n.down if d in index] for i, n in enumerate(nodes)}
+    # A down_revision naming a label is followed to the label's owner: Alembic stops there with
+    # KeyError (reported as down_labels); walking on keeps the rest from looking like a cycle.
+    own_down = {i: [index[d] if d in index else names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
     own_all = {i: own_down[i] + [index[r] for r in resolved[i] if r in index] for i in range(len(nodes))}
+    # Alembic raises before cycle detection for these (KeyError / TypeError while linking).
+    unlinked = {i for i, n in enumerate(nodes) if not n.is_base and not n.down}
+    unlinked.update(i for i, _ in dangling_depends)
+    unlinked.update(i for i, _ in dangling_down)
     ordered_ids = list(dict.fromkeys(n.revision for n in nodes))
 
     def detect(
@@ -236,20 +262,25 @@ def build(nodes: Sequence[Node]) -> Graph:
     ) -> tuple[str, ...]:
         if not nodes:
             return ()
-        if not head_list or not roots:
+        # Alembic checks for no heads / no bases before walking. It only gets here when no
+        # reference dangles, so only a dangling reference excuses an empty list of bases.
+        if not head_list or not (roots or unlinked):
             return tuple(ordered_ids)
         above = {nodes[i].revision for i in _reach(head_list, down_step)}
-        below = {nodes[i].revision for i in _reach(roots, up_step)}
+        below = {nodes[i].revision for i in _reach(roots + extra_roots, up_step)}
         return tuple(sorted(set(ordered_ids) - (above & below)))
 
     children_step = {k: v for k, v in children.items()}
     dependents_step = {k: v for k, v in dependents.items()}
     extra_roots = sorted(broken)
-    cycle = detect(list(heads), list(bases) + extra_roots, own_down, children_step)
-    dependency_cycle = () if cycle else detect(list(real_heads), list(real_bases) + extra_roots, own_all, dependents_step)
+    cycle = detect(list(heads), list(bases), own_down, children_step)
+    dependency_cycle = () if cycle else detect(list(real_heads), list(real_bases), own_all, dependents_step)
     winners = list(dict.fromkeys(index.values()))
     # The loops themselves only name members in messages: look for them only when Alembic would fail.
-    cycles = tuple(_strongly_connected(winners, children_step)) if cycle else ()
+    loop_step = {k: list(v) for k, v in children_step.items()}
+    for i, _, owner in down_labels:
+        loop_step.setdefault(owner, []).append(i)  # a loop closed through a label is a loop too
+    cycles = tuple(_strongly_connected(winners, loop_step)) if cycle else ()
     dependency_cycles = tuple(_strongly_connected(winners, dependents_step)) if dependency_cycle else ()
 
     # _add_branches (the part that matters for heads): labels flow to every descendant.

@@ -207,8 +207,9 @@ def _walk_module(module: ast.Module, source: str) -> tuple[dict[str, Value], boo
                 if bound in ATTRIBUTES:
                     values[bound] = Value(None, stmt.lineno, False, f"import {alias.name}")
         else:
-            for name in _nested_bindings(stmt):
-                values[name.id] = Value(None, name.lineno, False, ast.get_source_segment(source, stmt) or "")
+            for bound_name in _nested_bindings(stmt):
+                segment = ast.get_source_segment(source, stmt) or ""
+                values[bound_name.id] = Value(None, bound_name.lineno, False, segment)
     return values, has_upgrade
 
 
@@ -216,7 +217,9 @@ def _revises_from_docstring(module: ast.Module) -> tuple[tuple[str, ...] | None,
     if not module.body:
         return None, None
     first = module.body[0]
-    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)):
+    if not (
+        isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    ):
         return None, None
     doc = first.value.value
     match = _REVISES.search(doc)
@@ -233,7 +236,9 @@ def read_revision(path: Path) -> RevisionFile:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return RevisionFile(path, {}, None, None, False, (FileIssue("HC204", f"cannot read file: {reason}", None),), None)
+        return RevisionFile(
+            path, {}, None, None, False, (FileIssue("HC204", f"cannot read file: {reason}", None),), None
+        )
     return parse_revision(path, data)
 
 
@@ -355,20 +360,39 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
     for name, raw, val in (("down_revision", down_raw, down_value), ("depends_on", deps_raw, deps_value)):
         items = _to_tuple(raw)
         if len(items) > 1 and not all(isinstance(item, str) for item in items):
-            issues.append(FileIssue("HC206", f"{name} must hold only strings, got {val.text if val else raw!r}", val.line if val else None))
+            issues.append(
+                FileIssue(
+                    "HC206",
+                    f"{name} must hold only strings, got {val.text if val else raw!r}",
+                    val.line if val else None,
+                )
+            )
         elif len(items) == 1 and not isinstance(items[0], str) and items[0] is not None:
-            issues.append(FileIssue("HC206", f"{name} must be a string, tuple or None, got {val.text if val else raw!r}", val.line if val else None))
+            issues.append(
+                FileIssue(
+                    "HC206",
+                    f"{name} must be a string, tuple or None, got {val.text if val else raw!r}",
+                    val.line if val else None,
+                )
+            )
     labels = _to_tuple(labels_raw)
     if not all(isinstance(label, str) for label in labels):
-        issues.append(FileIssue("HC206", "branch_labels must be a string or a sequence of strings", labels_value.line if labels_value else None))
+        issues.append(
+            FileIssue(
+                "HC206",
+                "branch_labels must be a string or a sequence of strings",
+                labels_value.line if labels_value else None,
+            )
+        )
         labels = tuple(label for label in labels if isinstance(label, str))
-    if any(issue.code in ("HC206",) for issue in issues):
-        return None, issues
+    # A non-string inside down_revision/depends_on (HC206) only breaks Alembic when it links the
+    # graph, after branch labels are mapped: keep the node, without the bad entries, so label
+    # collisions and the rest of the graph are still checked.
     down_scalar = _as_scalar(down_tuple)
     deps_scalar = _as_scalar(_to_tuple(deps_raw))
     self_loop = any(issue.code in ("HC108", "HC109") for issue in issues)
-    down = tuple(d for d in _to_tuple(down_scalar) if not (self_loop and d == revision))
-    deps = tuple(d for d in _to_tuple(deps_scalar) if d != revision)
+    down = tuple(d for d in _to_tuple(down_scalar) if isinstance(d, str) and not (self_loop and d == revision))
+    deps = tuple(d for d in _to_tuple(deps_scalar) if isinstance(d, str) and d != revision)
     node = Node(
         revision=revision,
         down=down,

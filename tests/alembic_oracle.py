@@ -12,13 +12,41 @@ Alembic executes revision files: only hand it histories written by ``history_bui
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from types import FrameType
+from typing import TYPE_CHECKING, NamedTuple
 
-__all__ = ["OracleResult", "expected_code", "load_ini", "load_versions"]
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+__all__ = ["AlembicHang", "OracleResult", "expected_code", "load_ini", "load_versions"]
+
+HANG_SECONDS = 3.0
+
+
+class AlembicHang(RuntimeError):
+    """Alembic did not finish loading the revision map (it loops forever on some broken graphs)."""
+
+
+@contextmanager
+def _hang_guard(seconds: float) -> Iterator[None]:
+    """Interrupt a pure-Python infinite loop in Alembic with SIGALRM (main thread, POSIX)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise AlembicHang(f"Alembic was still loading the revision map after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class OracleResult(NamedTuple):
@@ -42,9 +70,7 @@ class OracleResult(NamedTuple):
         return f"{type(self.error).__name__}: {self.error} warnings={self.warnings}"
 
 
-def _load(make: object) -> OracleResult:
-    from alembic.script import ScriptDirectory
-
+def _load(make: Callable[[], ScriptDirectory]) -> OracleResult:
     # Revision files are executed; never leave __pycache__ behind (a rewritten file of the same
     # size in the same second would be served stale). Alembic does not keep the modules itself.
     old_dont_write = sys.dont_write_bytecode
@@ -54,11 +80,11 @@ def _load(make: object) -> OracleResult:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                script = make() if callable(make) else None
-                assert isinstance(script, ScriptDirectory)
-                heads = script.get_heads()
-                real_heads = list(script.revision_map._real_heads)
-                bases = script.get_bases()
+                with _hang_guard(HANG_SECONDS):
+                    script = make()
+                    heads = script.get_heads()
+                    real_heads = list(script.revision_map._real_heads)
+                    bases = script.get_bases()
             except Exception as exc:  # the oracle's answer, whatever Alembic raised
                 return OracleResult(None, None, None, exc, [str(w.message) for w in caught])
     finally:
@@ -99,11 +125,15 @@ def load_ini(ini: Path, *, name: str = "alembic") -> OracleResult:
 _ILLEGAL = re.compile(r"Character\(s\) .* not allowed in revision identifier")
 
 
-def expected_code(result: OracleResult, labels: frozenset[str] = frozenset()) -> str | None:
+def expected_code(
+    result: OracleResult, labels: frozenset[str] = frozenset(), depends: frozenset[str] | None = None
+) -> str | None:
     """The headcheck rule code that stands for the error Alembic raised (None: it loaded).
 
-    ``labels`` are the branch labels declared in the history: a bare ``KeyError`` naming one
-    comes from a down_revision that names a label (cycle detection), not from depends_on.
+    A bare ``KeyError`` (no "is not present" warning) has three causes: a down_revision naming
+    a branch label (``labels``: the labels declared in the history), an unknown depends_on entry
+    (``depends``: every depends_on entry written; None: assume depends_on), or a losing
+    duplicate's missing down_revision, which only cycle detection walks.
     """
     from alembic.script.revision import (
         CycleDetected,
@@ -116,6 +146,8 @@ def expected_code(result: OracleResult, labels: frozenset[str] = frozenset()) ->
     exc = result.error
     if exc is None:
         return None
+    if isinstance(exc, AlembicHang):
+        return "HANG"
     message = str(exc)
     # The dependency variants subclass the plain ones: test them first.
     if isinstance(exc, DependencyLoopDetected):
@@ -136,7 +168,9 @@ def expected_code(result: OracleResult, labels: frozenset[str] = frozenset()) ->
             return "HC102"
         if key in labels:
             return "HC104"
-        return "HC103"
+        if depends is None or key in depends:
+            return "HC103"
+        return "HC102"
     if isinstance(exc, TypeError):
         return "HC206"
     if isinstance(exc, AttributeError) and "down_revision" in message:
@@ -145,6 +179,9 @@ def expected_code(result: OracleResult, labels: frozenset[str] = frozenset()) ->
         return "HC202"
     if _ILLEGAL.search(message):
         return "HC110"
+    if "Dependency resolution failed; broken map" in message:
+        # _normalize_depends_on walked a down_revision that names a branch label.
+        return "HC104"
     if "Branch name" in message and "already used by revision" in message:
         return "HC112"
     raise AssertionError(f"oracle: no rule code for {type(exc).__name__}: {message}")

@@ -22,7 +22,14 @@ from typing import Any, NamedTuple
 __all__ = ["OMIT", "STYLES", "Rev", "gate", "write_history", "write_ini", "write_revision"]
 
 STYLES = ("plain", "typed", "unpack", "list", "rebound")
-OMIT = object()  # leave the attribute out of the file entirely
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Any = _Omit()  # leave the attribute out of the file entirely
 
 
 class Rev(NamedTuple):
@@ -143,7 +150,7 @@ def write_ini(
     return ini
 
 
-def gate(versions: Path | Sequence[Path], *, recursive: bool = False) -> Any:
+def gate(versions: Path | Sequence[Path], *, recursive: bool = False, settings: Any = None) -> Any:
     """headcheck's static gate on version folders: an ``EnvironmentResult`` (heads, bases, findings)."""
     from headcheck.config import Environment, VersionLocation
     from headcheck.gate import check_environment
@@ -163,4 +170,4 @@ def gate(versions: Path | Sequence[Path], *, recursive: bool = False) -> Any:
         toml_path=None,
         problems=(),
     )
-    return check_environment(env, Settings(), locations[0].parent)
+    return check_environment(env, settings if settings is not None else Settings(), locations[0].parent)

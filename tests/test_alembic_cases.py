@@ -138,7 +138,12 @@ GRAPH_CASES = [
     case("15-multiple-bases", [Rev(A, None), Rev(B, A), Rev("xxxx1", None)], errors=["HC101"], bases=(A, "xxxx1")),
     case(
         "16-labelled-roots",
-        [Rev(A, None, branch_labels="core"), Rev(B, A), Rev("xxxx1", None, branch_labels="plugin"), Rev("yyyy2", "xxxx1")],
+        [
+            Rev(A, None, branch_labels="core"),
+            Rev(B, A),
+            Rev("xxxx1", None, branch_labels="plugin"),
+            Rev("yyyy2", "xxxx1"),
+        ],
         heads=(B, "yyyy2"),
         bases=(A, "xxxx1"),
     ),
@@ -156,17 +161,29 @@ GRAPH_CASES = [
     ),
     case(
         "18-depends-on-other-head",
-        [Rev(A, None, branch_labels="core"), Rev(B, A), Rev("xxxx1", None, branch_labels="p"), Rev("yyyy2", "xxxx1", depends_on=B)],
+        [
+            Rev(A, None, branch_labels="core"),
+            Rev(B, A),
+            Rev("xxxx1", None, branch_labels="p"),
+            Rev("yyyy2", "xxxx1", depends_on=B),
+        ],
         heads=(B, "yyyy2"),
         real_heads=("yyyy2",),
     ),
     case(
         "19-depends-on-label-is-declarer",
-        [Rev(A, None, branch_labels="core"), Rev(B, A), Rev("xxxx1", None, branch_labels="p"), Rev("yyyy2", "xxxx1", depends_on="core")],
+        [
+            Rev(A, None, branch_labels="core"),
+            Rev(B, A),
+            Rev("xxxx1", None, branch_labels="p"),
+            Rev("yyyy2", "xxxx1", depends_on="core"),
+        ],
         heads=(B, "yyyy2"),
         real_heads=(B, "yyyy2"),
     ),
-    case("20-depends-on-partial", [Rev("aaaa1111", None), Rev(B, "aaaa1111", depends_on="aaaa")], "KeyError", ["HC103"]),
+    case(
+        "20-depends-on-partial", [Rev("aaaa1111", None), Rev(B, "aaaa1111", depends_on="aaaa")], "KeyError", ["HC103"]
+    ),
     case("20-depends-on-unknown", [Rev(A, None), Rev(B, A, depends_on="zzzz9")], "KeyError", ["HC103"]),
     case("20-depends-on-empty-in-list", [Rev(A, None), Rev(B, A, depends_on=[A, ""])], "KeyError", ["HC103"]),
     case("21-depends-on-self", [Rev(A, None), Rev(B, A, depends_on=B)], "DependencyLoopDetected", ["HC109"]),
@@ -203,7 +220,12 @@ GRAPH_CASES = [
         [Rev(A, None, branch_labels="x,y"), Rev("xxxx1", None), Rev("yyyy2", "xxxx1", depends_on="x,y")],
         real_heads=("yyyy2",),
     ),
-    case("41-comma-label-parts-unknown", [Rev(A, None, branch_labels="x,y"), Rev(B, A, depends_on="x")], "KeyError", ["HC103"]),
+    case(
+        "41-comma-label-parts-unknown",
+        [Rev(A, None, branch_labels="x,y"), Rev(B, A, depends_on="x")],
+        "KeyError",
+        ["HC103"],
+    ),
     case("47-reserved-id", [Rev("heads", None, filename="h.py"), Rev(B, "heads")], errors=["HC111"], heads=(B,)),
     case(
         "58-depends-on-ties-two-heads",
@@ -381,7 +403,14 @@ def test_depends_on_normalisation(tmp_path: Path, deps: Any, alembic: str, real_
 )
 def test_branch_labels_normalisation(tmp_path: Path, labels: Any, alembic: str) -> None:
     versions = tmp_path / "versions"
-    write_history(versions, [Rev(A, None), Rev(B, A, branch_labels=labels), Rev(C, B, depends_on=labels if alembic == "ok" and labels else None)])
+    write_history(
+        versions,
+        [
+            Rev(A, None),
+            Rev(B, A, branch_labels=labels),
+            Rev(C, B, depends_on=labels if alembic == "ok" and labels else None),
+        ],
+    )
     oracle = load_versions(versions)
     assert (type(oracle.error).__name__ if oracle.error else "ok") == alembic, oracle.describe()
     result = gate(versions)
@@ -462,7 +491,9 @@ def test_32_recursive_locations_skip_pycache(tmp_path: Path) -> None:
     assert_parity(oracle, gate(versions, recursive=True), set())
 
 
-@pytest.mark.parametrize(("value", "recursive"), [("true", True), ("True", False), ("TRUE", False), ("1", False), ("false", False)])
+@pytest.mark.parametrize(
+    ("value", "recursive"), [("true", True), ("True", False), ("TRUE", False), ("1", False), ("false", False)]
+)
 def test_33_ini_recursive_flag_must_be_exactly_true(tmp_path: Path, value: str, recursive: bool) -> None:
     versions = tmp_path / "alembic" / "versions"
     write_history(versions, [Rev(A, None), Rev(C, B)])
@@ -512,9 +543,15 @@ def test_37_last_binding_and_unpacking_win(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
     (versions / "a.py").write_text("revision = 'zzzz'\nrevision = 'aaaa1'\ndown_revision = None\n", encoding="utf-8")
-    (versions / "b.py").write_text("revision, down_revision = 'bbbb2', 'zzzz'\ndown_revision = 'aaaa1'\n", encoding="utf-8")
-    (versions / "c.py").write_text("(revision, (down_revision, depends_on)) = ('cccc3', ('bbbb2', 'aaaa1'))\n", encoding="utf-8")
-    (versions / "d.py").write_text("revision = down_revision = 'x'\nrevision = 'dddd4'\ndown_revision = 'cccc3'\n", encoding="utf-8")
+    (versions / "b.py").write_text(
+        "revision, down_revision = 'bbbb2', 'zzzz'\ndown_revision = 'aaaa1'\n", encoding="utf-8"
+    )
+    (versions / "c.py").write_text(
+        "(revision, (down_revision, depends_on)) = ('cccc3', ('bbbb2', 'aaaa1'))\n", encoding="utf-8"
+    )
+    (versions / "d.py").write_text(
+        "revision = down_revision = 'x'\nrevision = 'dddd4'\ndown_revision = 'cccc3'\n", encoding="utf-8"
+    )
     oracle = load_versions(versions)
     assert oracle.heads == [D], oracle.describe()
     assert_parity(oracle, gate(versions), set())
@@ -545,7 +582,9 @@ def test_37_computed_values_cannot_be_verified(tmp_path: Path, source: str) -> N
 def test_25_syntax_error(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     write_history(versions, [Rev(A, None), Rev(B, A)])
-    (versions / "b_step.py").write_text("revision = 'bbbb2'\ndown_revision = 'aaaa1'\ndef upgrade(:\n", encoding="utf-8")
+    (versions / "b_step.py").write_text(
+        "revision = 'bbbb2'\ndown_revision = 'aaaa1'\ndef upgrade(:\n", encoding="utf-8"
+    )
     write_history(versions, [Rev(C, B)])
     oracle = load_versions(versions)
     result = gate(versions)
@@ -558,7 +597,9 @@ def test_26_import_error_is_invisible_statically(tmp_path: Path) -> None:
     """Documented divergence: Alembic dies on the import, headcheck never executes the file."""
     versions = tmp_path / "versions"
     write_history(versions, [Rev(A, None)])
-    (versions / "b.py").write_text("import no_such_module_xyz\nrevision = 'bbbb2'\ndown_revision = 'aaaa1'\n", encoding="utf-8")
+    (versions / "b.py").write_text(
+        "import no_such_module_xyz\nrevision = 'bbbb2'\ndown_revision = 'aaaa1'\n", encoding="utf-8"
+    )
     oracle = load_versions(versions)
     assert isinstance(oracle.error, ImportError)
     result = gate(versions)
@@ -655,7 +696,9 @@ def test_every_style_reads_the_same(tmp_path: Path) -> None:
     views = set()
     for style in STYLES:
         versions = tmp_path / style
-        write_history(versions, _styled([Rev(A, None), Rev(B, A, branch_labels=("x",)), Rev(C, (A, B), depends_on=A)], style))
+        write_history(
+            versions, _styled([Rev(A, None), Rev(B, A, branch_labels=("x",)), Rev(C, (A, B), depends_on=A)], style)
+        )
         oracle = load_versions(versions)
         views.add((tuple(oracle.heads or ()), tuple(oracle.bases or ())))
         assert_parity(oracle, gate(versions), set())
