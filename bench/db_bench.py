@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from headcheck.db.server import Server, create_database, throwaway_server  # noqa: E402
 
-ENV_PY = '''
+ENV_PY = """
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -47,7 +47,7 @@ with connectable.connect() as connection:
     context.configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
-'''
+"""
 
 REVISION = '''"""revision {n}"""
 import sqlalchemy as sa
@@ -102,7 +102,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> f
     return seconds
 
 
-PYTEST_ALEMBIC_TESTS = '''
+PYTEST_ALEMBIC_TESTS = """
 import pytest
 import sqlalchemy as sa
 from pytest_alembic.tests import test_single_head_revision, test_up_down_consistency, test_upgrade  # noqa: F401
@@ -111,7 +111,7 @@ from pytest_alembic.tests import test_single_head_revision, test_up_down_consist
 @pytest.fixture
 def alembic_engine():
     return sa.create_engine({url!r})
-'''
+"""
 
 
 def main() -> int:
@@ -143,6 +143,8 @@ def main() -> int:
             alembic = [sys.executable, "-m", "alembic", "-c", str(project / "alembic.ini")]
             headcheck = [sys.executable, "-m", "headcheck", "db", str(project), "--format", "json"]
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+            pytest += ["--rootdir", str(project), "-c", "/dev/null"]
 
             plain, ours, stair, pa = [], [], [], []
             for _ in range(args.repeat):
@@ -159,8 +161,7 @@ def main() -> int:
                 stair.append(timed([*headcheck, "--stairway", "--database-url", fresh(server)], project, env))
                 tests = project / "test_migrations.py"
                 tests.write_text(PYTEST_ALEMBIC_TESTS.format(url=fresh(server)))
-                pa.append(timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                                 "--rootdir", str(project), "-c", "/dev/null", str(tests)], project))
+                pa.append(timed([*pytest, str(tests)], project))
                 tests.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
