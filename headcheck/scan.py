@@ -85,7 +85,10 @@ def list_revision_paths(
         if not location.is_dir():
             missing.append(location)
             continue
-        for dirpath, dirnames, filenames in os.walk(location):
+        # Alembic's os.walk drops a folder it cannot list without a word (an empty graph that
+        # passes); headcheck lists the folder as an unreadable "file" so that the gate fails.
+        unreadable: list[OSError] = []
+        for dirpath, dirnames, filenames in os.walk(location, onerror=unreadable.append):
             dirnames.sort()
             if dirpath.endswith("__pycache__"):
                 dirnames[:] = []
@@ -114,6 +117,7 @@ def list_revision_paths(
                         ignored.append(sub)
                 break
             dirnames[:] = [d for d in dirnames if not d.endswith("__pycache__")]
+        paths.extend(Path(error.filename) for error in unreadable if error.filename)
     return paths, twice, ignored, missing
 
 
@@ -236,6 +240,14 @@ def read_revision(path: Path) -> RevisionFile:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
+        if path.is_dir():
+            try:
+                os.listdir(path)
+            except OSError as listing:
+                reason = listing.strerror or type(listing).__name__
+            return RevisionFile(
+                path, {}, None, None, False, (FileIssue("HC204", f"cannot read folder: {reason}", None),), None
+            )
         return RevisionFile(
             path, {}, None, None, False, (FileIssue("HC204", f"cannot read file: {reason}", None),), None
         )

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["OMIT", "STYLES", "Rev", "gate", "write_history", "write_ini", "write_revision"]
+__all__ = ["OMIT", "STYLES", "Rev", "gate", "render", "write_history", "write_ini", "write_revision"]
 
 STYLES = ("plain", "typed", "unpack", "list", "rebound")
 

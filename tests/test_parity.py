@@ -155,10 +155,15 @@ def histories(draw: st.DrawFn) -> History:
         )
     two_locations = draw(st.booleans())
     locations = tuple(draw(st.integers(0, 1)) if two_locations else 0 for _ in range(n))
-    depends = set()
+    depends: set[str] = set()
     for rev in revs:
+        # What Alembic looks up: to_tuple, then a 1-tuple becomes its element, and a falsy value
+        # ('' or ()) is not looked up at all.
         value = rev.depends_on
-        depends.update(v for v in ((value,) if isinstance(value, str) else (value or ())) if isinstance(v, str))
+        items = (value,) if isinstance(value, str) else tuple(value or ())
+        if len(items) == 1:
+            items = (items[0],) if items[0] else ()
+        depends.update(v for v in items if isinstance(v, str))
     return History(tuple(revs), locations, frozenset(declared), frozenset(depends))
 
 
