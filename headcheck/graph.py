@@ -198,8 +198,6 @@ def build(nodes: Sequence[Node]) -> Graph:
     dependents: dict[int, list[int]] = {}
     dangling_down: list[tuple[int, str]] = []
     down_labels: list[tuple[int, str, int]] = []
-    broken: set[int] = {i for i, n in enumerate(nodes) if not n.is_base and not n.down}
-    broken.update(i for i, _ in dangling_depends)
     for i in dict.fromkeys(names.values()):
         node = nodes[i]
         for ref in dict.fromkeys(node.down + resolved[i]):
@@ -207,7 +205,6 @@ def build(nodes: Sequence[Node]) -> Graph:
             if ref not in names:
                 if versioned:
                     dangling_down.append((i, ref))
-                broken.add(i)
                 continue
             if ref not in index:
                 # A label: Alembic links it to the declaring revision (which stops being a head),
@@ -215,7 +212,6 @@ def build(nodes: Sequence[Node]) -> Graph:
                 # CycleDetected when no head reaches it.
                 owner = names[ref]
                 down_labels.append((i, ref, owner))
-                broken.add(i)
                 dependents.setdefault(owner, []).append(i)
                 if versioned:
                     heads.pop(owner, None)
@@ -238,10 +234,8 @@ def build(nodes: Sequence[Node]) -> Graph:
         for ref in dict.fromkeys(node.down):
             if ref not in names:
                 dangling_down.append((i, ref))
-                broken.add(i)
             elif ref not in index:
                 down_labels.append((i, ref, names[ref]))
-                broken.add(i)
 
     # _detect_cycles, with nodes whose references were left out treated as extra roots so a
     # broken reference is not mistaken for a cycle (Alembic has already failed on it). Every
@@ -266,13 +260,17 @@ def build(nodes: Sequence[Node]) -> Graph:
         # reference dangles, so only a dangling reference excuses an empty list of bases.
         if not head_list or not (roots or unlinked):
             return tuple(ordered_ids)
-        above = {nodes[i].revision for i in _reach(head_list, down_step)}
-        below = {nodes[i].revision for i in _reach(roots + extra_roots, up_step)}
+        reached = _reach(head_list, down_step)
+        # A node whose down_revision names a label is only fatal (KeyError) when this walk reaches
+        # it; otherwise Alembic goes on and the node is part of what it calls a cycle.
+        extra = unlinked | (label_nodes if reached & label_nodes else set())
+        above = {nodes[i].revision for i in reached}
+        below = {nodes[i].revision for i in _reach(roots + sorted(extra), up_step)}
         return tuple(sorted(set(ordered_ids) - (above & below)))
 
     children_step = {k: v for k, v in children.items()}
     dependents_step = {k: v for k, v in dependents.items()}
-    extra_roots = sorted(broken)
+    label_nodes = {i for i, _, _ in down_labels}
     cycle = detect(list(heads), list(bases), own_down, children_step)
     dependency_cycle = () if cycle else detect(list(real_heads), list(real_bases), own_all, dependents_step)
     winners = list(dict.fromkeys(index.values()))

@@ -387,16 +387,13 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
                     val.line if val else None,
                 )
             )
-    labels = _to_tuple(labels_raw)
-    if not all(isinstance(label, str) for label in labels):
-        issues.append(
-            FileIssue(
-                "HC206",
-                "branch_labels must be a string or a sequence of strings",
-                labels_value.line if labels_value else None,
-            )
-        )
-        labels = tuple(label for label in labels if isinstance(label, str))
+    # Alembic maps whatever hashable values branch_labels holds; a non-string one can never be
+    # named by a down_revision or depends_on, so it is left out (Alembic loads such files).
+    labels_all = _to_tuple(labels_raw)
+    if any(isinstance(label, (list, dict, set)) for label in labels_all):
+        line = labels_value.line if labels_value else None
+        issues.append(FileIssue("HC206", "branch_labels must be a string or a sequence of strings", line))
+    labels = tuple(label for label in labels_all if isinstance(label, str))
     # A non-string inside down_revision/depends_on (HC206) only breaks Alembic when it links the
     # graph, after branch labels are mapped: keep the node, without the bad entries, so label
     # collisions and the rest of the graph are still checked.

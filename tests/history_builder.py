@@ -19,7 +19,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["OMIT", "STYLES", "Rev", "gate", "render", "write_history", "write_ini", "write_revision"]
+__all__ = [
+    "OMIT",
+    "STYLES",
+    "Rev",
+    "declared_labels",
+    "gate",
+    "looked_up_depends",
+    "render",
+    "write_history",
+    "write_ini",
+    "write_revision",
+]
 
 STYLES = ("plain", "typed", "unpack", "list", "rebound")
 
@@ -110,6 +121,31 @@ def render(rev: Rev) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def declared_labels(revs: Iterable[Rev]) -> frozenset[str]:
+    """Every string branch label the history declares."""
+    found: set[str] = set()
+    for rev in revs:
+        labels = rev.branch_labels
+        items = (labels,) if isinstance(labels, str) else tuple(labels) if isinstance(labels, (tuple, list)) else ()
+        found.update(label for label in items if isinstance(label, str))
+    return frozenset(found)
+
+
+def looked_up_depends(revs: Iterable[Rev]) -> frozenset[str]:
+    """The depends_on entries Alembic looks up: to_tuple, a 1-tuple becomes its element, and a
+    falsy value ('' or ()) is not looked up at all."""
+    found: set[str] = set()
+    for rev in revs:
+        value = rev.depends_on
+        if value is OMIT or value is None:
+            continue
+        items = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if len(items) == 1:
+            items = (items[0],) if items[0] else ()
+        found.update(v for v in items if isinstance(v, str))
+    return frozenset(found)
 
 
 def write_revision(folder: Path, rev: Rev) -> Path:

@@ -22,7 +22,17 @@ from typing import Any, NamedTuple
 
 import pytest
 from alembic_oracle import OracleResult, expected_code, load_ini, load_versions
-from history_builder import OMIT, STYLES, Rev, gate, write_history, write_ini, write_revision
+from history_builder import (
+    OMIT,
+    STYLES,
+    Rev,
+    declared_labels,
+    gate,
+    looked_up_depends,
+    write_history,
+    write_ini,
+    write_revision,
+)
 
 from headcheck.cli import main
 from headcheck.config import find_environments
@@ -40,16 +50,14 @@ def warning_codes(result: EnvironmentResult) -> set[str]:
     return {f.code for f in result.findings if f.severity == "warning"}
 
 
-def assert_parity(
-    oracle: OracleResult, result: EnvironmentResult, errors: set[str], labels: frozenset[str] = frozenset()
-) -> None:
+def assert_parity(oracle: OracleResult, result: EnvironmentResult, errors: set[str], revs: Sequence[Rev] = ()) -> None:
     """headcheck agrees with Alembic, and reports exactly ``errors``."""
     if oracle.ok:
         assert result.heads == oracle.heads, oracle.describe()
         assert result.graph.ids(result.graph.real_heads) == oracle.real_heads, oracle.describe()
         assert result.bases == oracle.bases, oracle.describe()
     else:
-        code = expected_code(oracle, labels)
+        code = expected_code(oracle, declared_labels(revs), looked_up_depends(revs) if revs else None)
         assert code in errors, f"case expects {errors}, but Alembic raised {oracle.describe()}"
         assert code in error_codes(result), f"Alembic: {oracle.describe()}; headcheck: {result.findings}"
     found = error_codes(result)
@@ -248,17 +256,6 @@ def _styled(revs: Sequence[Rev], style: str) -> list[Rev]:
     return [rev._replace(style=style) for rev in revs]
 
 
-def _labels(revs: Sequence[Rev]) -> frozenset[str]:
-    found: set[str] = set()
-    for rev in revs:
-        labels = rev.branch_labels
-        if isinstance(labels, str):
-            found.add(labels)
-        elif isinstance(labels, (tuple, list)):
-            found.update(label for label in labels if isinstance(label, str))
-    return frozenset(found)
-
-
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("spec", GRAPH_CASES, ids=lambda c: c.name)
 def test_graph_case(tmp_path: Path, spec: Case, style: str) -> None:
@@ -276,7 +273,7 @@ def test_graph_case(tmp_path: Path, spec: Case, style: str) -> None:
         if expected is not None:
             assert getattr(oracle, field) == list(expected), oracle.describe()
     result = gate(versions)
-    assert_parity(oracle, result, set(spec.errors), _labels(spec.revs))
+    assert_parity(oracle, result, set(spec.errors), spec.revs)
     if spec.message is not None and spec.alembic == "CycleDetected":
         # The ids headcheck quotes are the ids Alembic's message names.
         assert spec.message == f"({', '.join(result.graph.cycle)})"
@@ -299,7 +296,9 @@ def test_graph_case_through_cli_json(tmp_path: Path, spec: Case, capsys: pytest.
         assert env["bases"] == oracle.bases
     else:
         assert report["ok"] is False
-        assert expected_code(oracle, _labels(spec.revs)) in {f["code"] for f in env["findings"]}
+        assert expected_code(oracle, declared_labels(spec.revs), looked_up_depends(spec.revs)) in {
+            f["code"] for f in env["findings"]
+        }
 
 
 def test_dangling_partial_id_hints_full_id(tmp_path: Path) -> None:
@@ -708,3 +707,44 @@ def test_every_style_reads_the_same(tmp_path: Path) -> None:
 def test_unpack_style_really_unpacks(tmp_path: Path) -> None:
     text = (write_revision(tmp_path, Rev(B, A, style="unpack"))).read_text(encoding="utf-8")
     assert "revision, down_revision = 'bbbb2', 'aaaa1'" in text
+
+
+@pytest.mark.parametrize(
+    ("revs", "errors"),
+    [
+        ([Rev(A, None, branch_labels=""), Rev(B, "")], {"HC104"}),  # '' is a label here, not a dangling id
+        ([Rev(A, None, branch_labels=""), Rev(B, A, depends_on=["", A])], set()),
+        ([Rev(A, None, branch_labels=("x", None)), Rev(B, A)], set()),  # Alembic maps None as a label: harmless
+        ([Rev(A, None, branch_labels=5), Rev(B, A)], set()),
+        ([Rev(A, None, branch_labels=(["x"],)), Rev(B, A)], {"HC206"}),  # unhashable: TypeError
+        ([Rev(A, None), Rev(B, 5)], {"HC206"}),
+        ([Rev(A, None), Rev(B, b"aaaa1")], {"HC206"}),
+        ([Rev(A, None), Rev(B, {A: 1})], set()),  # to_tuple(dict) is its keys
+        ([Rev(A, None), Rev(B, A, depends_on=5)], {"HC206"}),
+        ([Rev(A, None), Rev(B, (["aaaa1"], A))], {"HC206"}),
+        ([Rev(A, "core", branch_labels="core"), Rev(B, A)], {"HC104", "HC105"}),  # own label: no base at all
+        ([Rev(A, None), Rev(B, A, filename="b1.py"), Rev(B, "zzzz9", filename="b2.py")], {"HC102", "HC107"}),
+        ([Rev(A, None), Rev(B, "zzzz9", filename="b1.py"), Rev(B, A, filename="b2.py")], {"HC102", "HC107"}),
+    ],
+    ids=[
+        "empty-label-as-down",
+        "empty-label-in-depends",
+        "none-label",
+        "int-label",
+        "unhashable-label",
+        "int-down",
+        "bytes-down",
+        "dict-down",
+        "int-depends",
+        "list-in-down-tuple",
+        "down-is-own-label",
+        "losing-duplicate-ok-winner-dangles",
+        "winning-duplicate-ok-loser-dangles",
+    ],
+)
+def test_odd_values(tmp_path: Path, revs: list[Rev], errors: set[str]) -> None:
+    """Values nobody should write, where headcheck still has to agree with Alembic."""
+    versions = tmp_path / "versions"
+    write_history(versions, revs)
+    oracle = load_versions(versions)
+    assert_parity(oracle, gate(versions), errors, revs)

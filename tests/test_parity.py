@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from alembic_oracle import expected_code, load_versions
-from history_builder import OMIT, STYLES, Rev, gate, write_revision
+from history_builder import OMIT, STYLES, Rev, gate, looked_up_depends, write_revision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -155,16 +155,7 @@ def histories(draw: st.DrawFn) -> History:
         )
     two_locations = draw(st.booleans())
     locations = tuple(draw(st.integers(0, 1)) if two_locations else 0 for _ in range(n))
-    depends: set[str] = set()
-    for rev in revs:
-        # What Alembic looks up: to_tuple, then a 1-tuple becomes its element, and a falsy value
-        # ('' or ()) is not looked up at all.
-        value = rev.depends_on
-        items = (value,) if isinstance(value, str) else tuple(value or ())
-        if len(items) == 1:
-            items = (items[0],) if items[0] else ()
-        depends.update(v for v in items if isinstance(v, str))
-    return History(tuple(revs), locations, frozenset(declared), frozenset(depends))
+    return History(tuple(revs), locations, frozenset(declared), looked_up_depends(revs))
 
 
 def _write(root: Path, history: History) -> list[Path]:
