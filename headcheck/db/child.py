@@ -51,6 +51,7 @@ class Child:
             )
         os.close(write_fd)
         self._fd = read_fd
+        self._closed = False
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
         self._selector.register(read_fd, selectors.EVENT_READ)
@@ -101,6 +102,9 @@ class Child:
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def close(self) -> None:
+        if self._closed:  # never close the event fd twice: its number may belong to another file by now
+            return
+        self._closed = True
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 if self.process.stdin is not None:
