@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import py_compile
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -748,3 +750,42 @@ def test_odd_values(tmp_path: Path, revs: list[Rev], errors: set[str]) -> None:
     write_history(versions, revs)
     oracle = load_versions(versions)
     assert_parity(oracle, gate(versions), errors, revs)
+
+
+CYCLE_ON_SHORTER_BRANCH = [
+    Rev(A, None),
+    Rev(B, A),
+    Rev("xxxx1", B),
+    Rev("yyyy2", "xxxx1"),
+    Rev(C, D),
+    Rev(D, C),
+    Rev(E, D),
+]
+
+
+def test_cycle_behind_a_second_head_graph_verdict(tmp_path: Path) -> None:
+    """Case 7 with the cycle on the shorter branch: the graph layer names Alembic's cycle."""
+    versions = tmp_path / "versions"
+    write_history(versions, CYCLE_ON_SHORTER_BRANCH)
+    oracle = load_versions(versions)
+    assert str(oracle.error) == "Cycle is detected in revisions (cccc3, dddd4, eeee5)"
+    result = gate(versions, settings=Settings(max_heads=10))
+    assert error_codes(result) == {"HC105"}
+    assert result.graph.cycle == (C, D, E)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="headcheck/heads.py branch_root() loops forever when the head to move descends from a cycle "
+    "(the multiple-heads fix walks parents[0] without a seen-set); fix it there and drop this marker",
+)
+def test_cycle_behind_a_second_head_terminates(tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    write_history(versions, CYCLE_ON_SHORTER_BRANCH)
+    command = [sys.executable, "-m", "headcheck", "--versions", str(versions), str(tmp_path), "--format", "json"]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("headcheck did not finish in 10 s (normally well under 1 s)")
+    assert proc.returncode == 1
+    assert "HC105" in proc.stdout
