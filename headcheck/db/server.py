@@ -184,10 +184,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _runs_on(pid: int, datadir: Path) -> bool:
+    """Is ``pid`` really the postmaster of ``datadir`` (not a reused pid, not another pid namespace)?"""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return not Path("/proc/self").exists()  # no procfs (macOS): trust postmaster.pid
+    return str(datadir).encode() in cmdline
+
+
 def _kill_postmaster(datadir: Path) -> None:
     """Last resort after ``pg_ctl stop``: immediate shutdown (SIGQUIT), then SIGKILL."""
     pid = _postmaster_pid(datadir)
-    if pid is None or not _alive(pid):
+    if pid is None or not _alive(pid) or not _runs_on(pid, datadir):
         return
     for sig, wait in ((signal.SIGQUIT, 3.0), (signal.SIGKILL, 2.0)):
         with contextlib.suppress(ProcessLookupError):
