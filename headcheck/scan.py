@@ -96,12 +96,15 @@ def list_revision_paths(
             # Alembic dedupes on Path.resolve(); resolve the folder once and only links per file.
             real_dir = os.path.realpath(dirpath)
             for filename in sorted(filenames):
-                if not CANDIDATE.match(filename):
-                    continue
                 full = os.path.join(dirpath, filename)
-                real = os.path.join(real_dir, filename)
-                if os.path.islink(full):
-                    real = os.path.realpath(full)
+                # Alembic lists every file, resolves it, and only then matches the *resolved* name:
+                # a link "b.py" to "notes.txt" is skipped, a link "x.txt" to "a.py" is loaded.
+                link = os.path.islink(full)
+                if not link and not CANDIDATE.match(filename):
+                    continue
+                real = os.path.realpath(full) if link else os.path.join(real_dir, filename)
+                if link and not CANDIDATE.match(os.path.basename(real)):
+                    continue
                 path = Path(full)
                 if real in seen:
                     twice.append((path, seen[real]))
@@ -329,7 +332,9 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
         return None, issues
     rev_value = values.get("revision")
     if rev_value is None:
-        legacy = LEGACY_HEX_NAME.match(rf.path.name)
+        # Alembic applies the legacy rule to the resolved file name (a symlink's target).
+        name = rf.path.name if not rf.path.is_symlink() else os.path.basename(os.path.realpath(rf.path))
+        legacy = LEGACY_HEX_NAME.match(name)
         if legacy is None:
             hint = "" if rf.has_upgrade else " (no upgrade() either: a helper module in versions/?)"
             issues.append(FileIssue("HC202", f"no 'revision' variable and the file name is not a hex id{hint}", 1))

@@ -789,3 +789,29 @@ def test_cycle_behind_a_second_head_terminates(tmp_path: Path) -> None:
         pytest.fail("headcheck did not finish in 10 s (normally well under 1 s)")
     assert proc.returncode == 1
     assert "HC105" in proc.stdout
+
+
+def test_symlinks_are_judged_by_their_target(tmp_path: Path) -> None:
+    """Alembic resolves every listed file first and matches the *resolved* name (section 1.2-1.3)."""
+    versions, shared = tmp_path / "versions", tmp_path / "shared"
+    write_history(shared, [Rev(A, None, filename="a.py"), Rev(B, "zzzz9", filename="notes.txt")])
+    versions.mkdir()
+    (versions / "link_a.txt").symlink_to(shared / "a.py")  # loaded: the target is a .py file
+    (versions / "b.py").symlink_to(shared / "notes.txt")  # skipped: the target is not
+    (versions / "0first.py").symlink_to(versions / "c.py")  # loaded once, in the link's place
+    write_history(versions, [Rev(C, A, filename="c.py")])
+    oracle = load_versions(versions)
+    assert oracle.heads == [C] and any("loaded twice" in w for w in oracle.warnings), oracle.describe()
+    result = gate(versions)
+    assert_parity(oracle, result, set())
+    assert warning_codes(result) == {"HC303"}
+
+
+def test_symlink_legacy_rule_uses_the_target_name(tmp_path: Path) -> None:
+    versions, shared = tmp_path / "versions", tmp_path / "shared"
+    write_history(versions, [Rev(A, None)])
+    write_history(shared, [Rev(OMIT, A, filename="migration_b.py")])
+    (versions / "abc123.py").symlink_to(shared / "migration_b.py")
+    oracle = load_versions(versions)
+    assert "Could not determine revision id from filename migration_b.py" in str(oracle.error)
+    assert_parity(oracle, gate(versions), {"HC202"})
