@@ -12,10 +12,6 @@ from headcheck.db.server import Server, create_database, throwaway_server
 from tests.db.harness import EXAMPLES, have_postgres
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: starts PostgreSQL more than once or waits on purpose (seconds)")
-
-
 @pytest.fixture
 def example(tmp_path: Path) -> Callable[[str], Path]:
     """``example("clean")``: a private copy of examples/db/clean."""
