@@ -394,7 +394,12 @@ def mutations(draw: st.DrawFn) -> tuple[int, bytes]:
     return target, bytes(data)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI runs 200 examples; HEADCHECK_FUZZ_EXAMPLES=5000 for a long hunt.
+@settings(
+    max_examples=int(os.environ.get("HEADCHECK_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(mutations())
 def test_fuzzed_revision_files_never_crash_the_gate(mutation: tuple[int, bytes]) -> None:
     target, data = mutation
