@@ -12,6 +12,8 @@ from headcheck.commands.common import (
     add_environment_arguments,
     add_policy_arguments,
     error,
+    gate_from_args,
+    no_environment,
     settings_from,
     use_color,
 )
@@ -34,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from headcheck.gate import run_gate
 
     try:
         settings = settings_from(args)
@@ -56,23 +57,11 @@ def run(args: argparse.Namespace) -> int:
             result = change.gate
             sys.stderr.write(describe(change))
         else:
-            result = run_gate(
-                Path(args.path),
-                settings,
-                config=args.config,
-                name=args.name,
-                versions=args.versions,
-                recursive=args.recursive,
-                cache_dir=None if args.no_cache else cache_dir_from_env(),
-            )
+            result = gate_from_args(args, cache_dir=None if args.no_cache else cache_dir_from_env())
     except ConfigError as exc:
         return error(str(exc))
     if not result.environments:
-        return error(
-            f"no Alembic environment found under {args.path} "
-            "(looked for *.ini with script_location, pyproject.toml [tool.alembic], migrations/alembic.ini + env.py); "
-            "pass --config or --versions"
-        )
+        return no_environment(args)
     stream = sys.stdout
     text = render(args.format, result, color=args.output is None and args.format == "text" and use_color(stream))
     if args.output is not None:

@@ -6,10 +6,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headcheck.config import ConfigError
 from headcheck.rules import RULES
 from headcheck.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from headcheck.gate import GateResult
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -66,3 +70,27 @@ def use_color(stream: object) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def gate_from_args(args: argparse.Namespace, *, cache_dir: Path | None = None) -> GateResult:
+    """Run the static gate on the environments the common arguments select. Raises ConfigError."""
+    from headcheck.gate import run_gate
+
+    return run_gate(
+        Path(args.path),
+        settings_from(args),
+        config=args.config,
+        name=args.name,
+        versions=args.versions,
+        recursive=args.recursive,
+        cache_dir=cache_dir,
+    )
+
+
+def no_environment(args: argparse.Namespace) -> int:
+    """The one-line error for a PATH without any Alembic environment (exit 2)."""
+    return error(
+        f"no Alembic environment found under {args.path} "
+        "(looked for *.ini with script_location, pyproject.toml [tool.alembic], migrations/alembic.ini + env.py); "
+        "pass --config or --versions"
+    )

@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from headcheck.commands.common import EXIT_FAIL, EXIT_OK, add_environment_arguments, error, settings_from
+from headcheck.commands.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    add_environment_arguments,
+    error,
+    gate_from_args,
+)
 from headcheck.config import ConfigError
 
 
@@ -94,21 +99,13 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
 def run(args: argparse.Namespace) -> int:
     from headcheck.db.urls import is_postgres, redact
     from headcheck.findings import relpath
-    from headcheck.gate import run_gate
 
     if not is_postgres(args.database_url):
         return error(
             f"--database-url {redact(args.database_url)}: only PostgreSQL URLs (postgresql://...) are supported"
         )
     try:
-        result = run_gate(
-            Path(args.path),
-            settings_from(args),
-            config=args.config,
-            name=args.name,
-            versions=args.versions,
-            recursive=args.recursive,
-        )
+        result = gate_from_args(args)
     except ConfigError as exc:
         return error(str(exc))
     if len(result.environments) != 1:

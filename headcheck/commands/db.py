@@ -21,7 +21,8 @@ from headcheck.commands.common import (
     add_environment_arguments,
     add_policy_arguments,
     error,
-    settings_from,
+    gate_from_args,
+    no_environment,
     use_color,
 )
 from headcheck.config import ConfigError
@@ -119,22 +120,13 @@ def run(args: argparse.Namespace) -> int:
     problem = _validate(args)
     if problem:
         return error(problem)
-    from headcheck.gate import run_gate
 
     try:
-        settings = settings_from(args)
-        result = run_gate(
-            Path(args.path),
-            settings,
-            config=args.config,
-            name=args.name,
-            versions=args.versions,
-            recursive=args.recursive,
-        )
+        result = gate_from_args(args)
     except ConfigError as exc:
         return error(str(exc))
     if not result.environments:
-        return error(f"no Alembic environment found under {args.path}; pass --config")
+        return no_environment(args)
     if not result.ok and not args.force:
         print(
             "headcheck: the static gate failed; the database proof did not run (--force runs it anyway)",

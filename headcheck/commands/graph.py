@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from headcheck.commands.common import EXIT_OK, add_environment_arguments, error, settings_from
+from headcheck.commands.common import EXIT_OK, add_environment_arguments, error, gate_from_args, no_environment
 from headcheck.config import ConfigError
 
 PICTURE_FORMATS = ("text", "mermaid", "dot", "table")
@@ -26,23 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from headcheck.gate import run_gate
     from headcheck.picture import render
 
     try:
-        settings = settings_from(args)
-        gate = run_gate(
-            Path(args.path),
-            settings,
-            config=args.config,
-            name=args.name,
-            versions=args.versions,
-            recursive=args.recursive,
-        )
+        gate = gate_from_args(args)
     except ConfigError as exc:
         return error(str(exc))
     if not gate.environments:
-        return error(f"no Alembic environment found under {args.path}; pass --config or --versions")
+        return no_environment(args)
     pictures: list[str] = []
     several = len(gate.environments) > 1
     for env in gate.environments:

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from headcheck.commands.common import EXIT_FAIL, EXIT_OK, add_environment_arguments, error, settings_from
+from headcheck.commands.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    add_environment_arguments,
+    error,
+    gate_from_args,
+)
 from headcheck.config import ConfigError
 
 
@@ -21,18 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from headcheck.fix import FixError, pick_environment
     from headcheck.fix.hooks import command_for, load_hooks, run_hooks
     from headcheck.fix.merge import merge_heads, verify, winning_heads
-    from headcheck.gate import check_environment, run_gate
+    from headcheck.gate import check_environment
 
     try:
-        settings = settings_from(args)
-        gate = run_gate(
-            Path(args.path),
-            settings,
-            config=args.config,
-            name=args.name,
-            versions=args.versions,
-            recursive=args.recursive,
-        )
+        gate = gate_from_args(args)
     except ConfigError as exc:
         return error(str(exc))
     try:
@@ -59,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"headcheck: warning: {problem}", file=sys.stderr)
         return EXIT_FAIL
-    after = check_environment(result.environment, settings, gate.root)
+    after = check_environment(result.environment, gate.settings, gate.root)
     left = winning_heads(after)
     print(
         f"merged {', '.join(written.heads)} into {written.revision}; heads now: "
