@@ -815,3 +815,21 @@ def test_symlink_legacy_rule_uses_the_target_name(tmp_path: Path) -> None:
     oracle = load_versions(versions)
     assert "Could not determine revision id from filename migration_b.py" in str(oracle.error)
     assert_parity(oracle, gate(versions), {"HC202"})
+
+
+def test_43_wrong_separator_drops_the_location(tmp_path: Path) -> None:
+    """`;` with path_separator = os (':' here): one location named 'a;b' that does not exist."""
+    write_history(tmp_path / "core", [Rev(A, None)])
+    write_history(tmp_path / "plugin", [Rev(B, A)])
+    ini = tmp_path / "alembic.ini"
+    (tmp_path / "alembic").mkdir()
+    ini.write_text(
+        "[alembic]\nscript_location = %(here)s/alembic\npath_separator = os\n"
+        "version_locations = %(here)s/core;%(here)s/plugin\n",
+        encoding="utf-8",
+    )
+    oracle = load_ini(ini)
+    assert oracle.ok and oracle.heads == [], oracle.describe()  # silently empty
+    (env,) = find_environments(tmp_path, config=ini)
+    result = check_environment(env, Settings(), tmp_path)
+    assert_parity(oracle, result, {"HC405"})

@@ -34,8 +34,17 @@ NO_HEADS_POLICY = Settings(max_heads=10**6)
 
 # Lowercase hex, so a file named "<id>.py" without a revision variable gets that id (legacy rule).
 ID_POOL = ("a1", "b2", "c3", "d4", "e5", "f6", "a7", "b8", "c9")
-LABEL_POOL = ("core", "plug", "x,y")
+LABEL_POOL = ("core", "plug", "x,y", "")
 MAX_NODES = 7
+# Files that are not (good) revisions, as found in real versions/ folders.
+EXTRA_FILES = (
+    ("utils.py", "def helper():\n    return 1\n"),  # no revision: E-REVID
+    ("abc.py", "X = 1\n"),  # hex name, no down_revision: AttributeError
+    ("zz_broken.py", "revision = 'zz'\ndown_revision = None\ndef upgrade(:\n"),  # SyntaxError
+    ("__init__.py", "this is not python (((\n"),  # never loaded
+    ("notes.txt", "not python either\n"),  # never loaded
+    ("zz_int.py", "revision = 1234\ndown_revision = None\n"),  # TypeError
+)
 # CI runs 250 examples (a few seconds); HEADCHECK_PARITY_EXAMPLES=20000 for a long hunt.
 EXAMPLES = int(os.environ.get("HEADCHECK_PARITY_EXAMPLES", "250"))
 
@@ -43,6 +52,9 @@ EXAMPLES = int(os.environ.get("HEADCHECK_PARITY_EXAMPLES", "250"))
 class History(NamedTuple):
     revs: tuple[Rev, ...]
     locations: tuple[int, ...]  # which version location each file goes to (0 or 1)
+    subfolder: tuple[bool, ...]  # the file sits in <location>/sub/
+    recursive: bool  # recursive_version_locations
+    extras: tuple[tuple[str, str], ...]  # files that are not revisions: (name, text), in location 0
     labels: frozenset[str]
     depends: frozenset[str]  # every string written in a depends_on
 
@@ -155,23 +167,32 @@ def histories(draw: st.DrawFn) -> History:
         )
     two_locations = draw(st.booleans())
     locations = tuple(draw(st.integers(0, 1)) if two_locations else 0 for _ in range(n))
-    return History(tuple(revs), locations, frozenset(declared), looked_up_depends(revs))
+    nested = draw(st.integers(0, 4)) == 0
+    subfolder = tuple(nested and draw(st.booleans()) for _ in range(n))
+    extras = tuple(
+        draw(st.lists(st.sampled_from(EXTRA_FILES), max_size=2, unique=True)) if draw(st.integers(0, 5)) == 0 else ()
+    )
+    return History(
+        tuple(revs), locations, subfolder, draw(st.booleans()), extras, frozenset(declared), looked_up_depends(revs)
+    )
 
 
 def _write(root: Path, history: History) -> list[Path]:
     folders = [root / "versions", root / "more_versions"]
     for folder in folders:
         folder.mkdir()
-    for rev, location in zip(history.revs, history.locations, strict=True):
-        write_revision(folders[location], rev)
+    for rev, location, sub in zip(history.revs, history.locations, history.subfolder, strict=True):
+        write_revision(folders[location] / "sub" if sub else folders[location], rev)
+    for name, text in history.extras:
+        (folders[0] / name).write_text(text, encoding="utf-8")
     return folders if any(history.locations) else folders[:1]
 
 
 def _describe(history: History) -> str:
-    rows = []
-    for rev, location in zip(history.revs, history.locations, strict=True):
+    rows = [f"  recursive={history.recursive} extras={[name for name, _ in history.extras]}"]
+    for rev, location, sub in zip(history.revs, history.locations, history.subfolder, strict=True):
         rows.append(
-            f"  [{location}] {rev.filename}: revision={rev.revision!r} down={rev.down_revision!r} "
+            f"  [{location}{'/sub' if sub else ''}] {rev.filename}: revision={rev.revision!r} down={rev.down_revision!r} "
             f"labels={rev.branch_labels!r} depends_on={rev.depends_on!r} style={rev.style}"
         )
     return "\n".join(rows)
@@ -182,8 +203,8 @@ def _describe(history: History) -> str:
 def test_headcheck_agrees_with_alembic(history: History) -> None:
     with tempfile.TemporaryDirectory(prefix="headcheck-parity-") as tmp:
         locations = _write(Path(tmp), history)
-        oracle = load_versions(locations)
-        result = gate(locations, settings=NO_HEADS_POLICY)
+        oracle = load_versions(locations, recursive=history.recursive)
+        result = gate(locations, recursive=history.recursive, settings=NO_HEADS_POLICY)
     errors = {f.code for f in result.findings if f.severity == "error"}
     context = f"\nhistory:\n{_describe(history)}\nAlembic: {oracle.describe()}\nheadcheck: " + "; ".join(
         f"{f.code} {f.message}" for f in result.findings
