@@ -11,6 +11,7 @@ from headcheck.commands.common import (
     EXIT_OK,
     add_environment_arguments,
     add_policy_arguments,
+    emit,
     error,
     gate_from_args,
     no_environment,
@@ -62,13 +63,5 @@ def run(args: argparse.Namespace) -> int:
         return error(str(exc))
     if not result.environments:
         return no_environment(args)
-    stream = sys.stdout
-    text = render(args.format, result, color=args.output is None and args.format == "text" and use_color(stream))
-    if args.output is not None:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            return error(f"{args.output}: cannot write: {exc.strerror or exc}")
-    else:
-        stream.write(text)
-    return EXIT_OK if result.ok else EXIT_FAIL
+    text = render(args.format, result, color=args.output is None and args.format == "text" and use_color(sys.stdout))
+    return emit(text, args.output) or (EXIT_OK if result.ok else EXIT_FAIL)

@@ -94,3 +94,15 @@ def no_environment(args: argparse.Namespace) -> int:
         "(looked for *.ini with script_location, pyproject.toml [tool.alembic], migrations/alembic.ini + env.py); "
         "pass --config or --versions"
     )
+
+
+def emit(text: str, output: Path | None) -> int | None:
+    """Write a report to ``output`` (or stdout); the exit code of a failed write, else None."""
+    if output is None:
+        sys.stdout.write(text)
+        return None
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return error(f"{output}: cannot write: {exc.strerror or exc}")
+    return None

@@ -20,6 +20,7 @@ from headcheck.commands.common import (
     EXIT_OK,
     add_environment_arguments,
     add_policy_arguments,
+    emit,
     error,
     gate_from_args,
     no_environment,
@@ -106,14 +107,7 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]
         for index, proof in sorted(proofs.items()):
             parts.append(text_section(result.environments[index].environment.name or "environment", proof, color=color))
         text = "\n".join(parts)
-    if args.output is not None:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            return error(f"{args.output}: cannot write: {exc.strerror or exc}")
-    else:
-        sys.stdout.write(text)
-    return None
+    return emit(text, args.output)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,10 +7,9 @@ runs folded, heads, bases, merge and branch points and every revision a finding 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from headcheck.commands.common import EXIT_OK, add_environment_arguments, error, gate_from_args, no_environment
+from headcheck.commands.common import EXIT_OK, add_environment_arguments, emit, error, gate_from_args, no_environment
 from headcheck.config import ConfigError
 
 PICTURE_FORMATS = ("text", "mermaid", "dot", "table")
@@ -47,11 +46,4 @@ def run(args: argparse.Namespace) -> int:
             picture = f"%% {env.environment.name}\n{picture}"
         pictures.append(picture if picture.endswith("\n") else picture + "\n")
     text = "\n".join(pictures)
-    if args.output is not None:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            return error(f"{args.output}: cannot write: {exc.strerror or exc}")
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    return emit(text, args.output) or EXIT_OK
