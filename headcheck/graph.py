@@ -245,10 +245,14 @@ def build(nodes: Sequence[Node]) -> Graph:
     # KeyError (reported as down_labels); walking on keeps the rest from looking like a cycle.
     own_down = {i: [index[d] if d in index else names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
     own_all = {i: own_down[i] + [index[r] for r in resolved[i] if r in index] for i in range(len(nodes))}
-    # Alembic raises before cycle detection for these (KeyError / TypeError while linking).
-    unlinked = {i for i, n in enumerate(nodes) if not n.is_base and not n.down}
+    # Alembic raises before cycle detection for these (KeyError / TypeError while linking the
+    # map's objects, KeyError resolving any object's depends_on) ...
+    unusable = {i for i, n in enumerate(nodes) if not n.is_base and not n.down}  # only non-strings
+    unlinked = {i for i in unusable | {i for i, _ in dangling_down} if i in linked}
     unlinked.update(i for i, _ in dangling_depends)
-    unlinked.update(i for i, _ in dangling_down)
+    # ... and for these only when the cycle walk reaches them: a label in down_revision, or a
+    # losing duplicate's own broken down_revision.
+    walk_fatal = {i for i, _, _ in down_labels} | (unusable - linked) | ({i for i, _ in dangling_down} - linked)
     ordered_ids = list(dict.fromkeys(n.revision for n in nodes))
 
     def detect(
@@ -263,14 +267,13 @@ def build(nodes: Sequence[Node]) -> Graph:
         reached = _reach(head_list, down_step)
         # A node whose down_revision names a label is only fatal (KeyError) when this walk reaches
         # it; otherwise Alembic goes on and the node is part of what it calls a cycle.
-        extra = unlinked | (label_nodes if reached & label_nodes else set())
+        extra = unlinked | (walk_fatal if reached & walk_fatal else set())
         above = {nodes[i].revision for i in reached}
         below = {nodes[i].revision for i in _reach(roots + sorted(extra), up_step)}
         return tuple(sorted(set(ordered_ids) - (above & below)))
 
     children_step = {k: v for k, v in children.items()}
     dependents_step = {k: v for k, v in dependents.items()}
-    label_nodes = {i for i, _, _ in down_labels}
     cycle = detect(list(heads), list(bases), own_down, children_step)
     dependency_cycle = () if cycle else detect(list(real_heads), list(real_bases), own_all, dependents_step)
     winners = list(dict.fromkeys(index.values()))

@@ -784,9 +784,9 @@ def test_cycle_behind_a_second_head_terminates(tmp_path: Path) -> None:
     write_history(versions, CYCLE_ON_SHORTER_BRANCH)
     command = [sys.executable, "-m", "headcheck", "--versions", str(versions), str(tmp_path), "--format", "json"]
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=5)
     except subprocess.TimeoutExpired:
-        pytest.fail("headcheck did not finish in 10 s (normally well under 1 s)")
+        pytest.fail("headcheck did not finish in 5 s (normally well under 1 s)")
     assert proc.returncode == 1
     assert "HC105" in proc.stdout
 

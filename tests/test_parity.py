@@ -215,7 +215,9 @@ def test_headcheck_agrees_with_alembic(history: History) -> None:
         assert result.bases == oracle.bases, context
         allowed = set()
         if result.graph.duplicates:
-            allowed.add("HC107")
+            # A losing duplicate stands in for the winner's id in Alembic's cycle walk, so a
+            # broken winner can go unnoticed there; headcheck reports it (besides HC107).
+            allowed |= {"HC107", "HC102", "HC104", "HC105", "HC106"}
         if any(node.revision == "heads" for node in result.graph.nodes):
             allowed.add("HC111")
         assert errors <= allowed, context
