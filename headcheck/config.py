@@ -196,6 +196,7 @@ def _read_ini(path: Path) -> Any:
 
 
 def _ini_section(parser: Any, path: Path, section: str) -> tuple[dict[str, str], list[ConfigProblem]]:
+    """The section's interpolated values; keys that fail interpolation become HC407 problems."""
     import configparser
 
     values: dict[str, str] = {}
@@ -224,6 +225,8 @@ def load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot parse TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot parse TOML: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
@@ -371,6 +374,10 @@ def _envs_for_ini(
         source = _Source(ini, section, values, toml_path if use_toml is not None else None, use_toml)
         script_override = None
         kind = "ini"
+        if "script_location" not in values and parser.has_option(section, "script_location"):
+            # It is there but does not interpolate: report that (HC407), not "no environment".
+            environments.append(_unloadable(section, ini, problems))
+            continue
         if source.get("script_location") is None:
             if (ini.parent / "env.py").is_file() and section == "alembic" and "script_location" not in (toml or {}):
                 # Flask-Migrate: script_location is the folder holding alembic.ini.
@@ -380,9 +387,7 @@ def _envs_for_ini(
                 problems.append(
                     ConfigProblem("HC401", f"No 'script_location' key found in section [{section}]", ini, None)
                 )
-                environments.append(
-                    Environment(section, "ini", ini, section, ini.parent, (), False, False, {}, None, tuple(problems))
-                )
+                environments.append(_unloadable(section, ini, problems))
                 continue
             else:
                 continue
@@ -393,6 +398,11 @@ def _envs_for_ini(
         if env is not None:
             environments.append(env)
     return environments
+
+
+def _unloadable(section: str, ini: Path, problems: list[ConfigProblem]) -> Environment:
+    """An environment Alembic cannot load at all: only its problems are reported."""
+    return Environment(section, "ini", ini, section, ini.parent, (), False, False, {}, None, tuple(problems))
 
 
 def _env_for_toml(toml_path: Path) -> list[Environment]:
@@ -429,6 +439,8 @@ def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
                 try:
                     text = path.read_text(encoding="utf-8", errors="replace")
                 except OSError:
+                    if filename == "alembic.ini":
+                        inis.append(path)  # reading it again gives the one-line error
                     continue
                 if "script_location" in text or (filename == "alembic.ini" and "env.py" in filenames):
                     inis.append(path)
@@ -437,6 +449,7 @@ def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
                 try:
                     text = path.read_text(encoding="utf-8", errors="replace")
                 except OSError:
+                    tomls.append(path)
                     continue
                 if "tool.alembic" in text:
                     tomls.append(path)

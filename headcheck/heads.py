@@ -30,11 +30,13 @@ def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
 def branch_root(graph: Graph, head: int, fork: int | None) -> int:
     """The first revision of ``head``'s branch after ``fork`` (or its base)."""
     node = head
+    seen = {node}
     while True:
         parents = graph.parents(node)
-        if not parents or fork in parents:
+        if not parents or fork in parents or parents[0] in seen:  # a cycle below: stop at its edge
             return node
         node = parents[0]
+        seen.add(node)
 
 
 def policy_violation(graph: Graph, settings: Settings) -> list[int]:
@@ -45,8 +47,10 @@ def policy_violation(graph: Graph, settings: Settings) -> list[int]:
     ``max-heads`` replaces the policy with a plain count.
     """
     broken = {i for i, _ in graph.dangling_down} | {i for i, _, _ in graph.down_labels}
-    # Phantom heads of duplicate ids, and heads sitting on a broken reference, are reported
-    # by their own rules; counting them here would only repeat the same problem.
+    broken |= {i for i, node in enumerate(graph.nodes) if not node.is_base and not node.down}  # unusable refs
+    broken |= {graph.index[rev] for rev in graph.cycle if rev in graph.index}
+    # Phantom heads of duplicate ids, and heads sitting on a broken reference or a cycle, are
+    # reported by their own rules; counting them here would only repeat the same problem.
     heads = [
         i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i and not (graph.ancestors(i) & broken)
     ]

@@ -774,11 +774,6 @@ def test_cycle_behind_a_second_head_graph_verdict(tmp_path: Path) -> None:
     assert result.graph.cycle == (C, D, E)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="headcheck/heads.py branch_root() loops forever when the head to move descends from a cycle "
-    "(the multiple-heads fix walks parents[0] without a seen-set); fix it there and drop this marker",
-)
 def test_cycle_behind_a_second_head_terminates(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     write_history(versions, CYCLE_ON_SHORTER_BRANCH)

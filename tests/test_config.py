@@ -213,3 +213,26 @@ def test_flask_keeps_its_ini_version_locations(tmp_path: Path) -> None:
     (env,) = find_environments(tmp_path)
     assert env.kind == "flask"
     assert env.versions_dirs == ((migrations / "extra").absolute(),)
+
+
+def test_uninterpolatable_script_location_is_reported_not_hidden(tmp_path: Path) -> None:
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(nope)s/alembic\n")
+    (env,) = find_environments(tmp_path)
+    assert codes(env) == ["HC407"]
+    assert env.problems[0].line == 2
+    (pinned,) = find_environments(tmp_path, config=tmp_path / "alembic.ini")
+    assert codes(pinned) == ["HC407"], "no extra 'no script_location' on top"
+
+
+def test_unreadable_alembic_ini_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "alembic.ini").mkdir()  # a folder where the file should be: unreadable as a file
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "alembic.ini").symlink_to(tmp_path / "sub" / "missing.ini")
+    with pytest.raises(ConfigError, match=r"sub/alembic.ini: cannot read"):
+        find_environments(tmp_path)
+
+
+def test_binary_pyproject_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe[tool.alembic]\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        find_environments(tmp_path)

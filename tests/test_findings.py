@@ -132,3 +132,20 @@ def test_configured_missing_version_location(tmp_path: Path) -> None:
 def test_ignore_setting_drops_codes(tmp_path: Path) -> None:
     write_project(tmp_path, {"a.py": ("aaaa1", None), "b.py": ("bbbb2", "aaaa1"), "c.py": ("cccc3", "aaaa1")})
     assert gate(tmp_path, Settings(ignore=frozenset({"HC101"}))).ok
+
+
+def test_heads_behind_a_cycle_or_an_unusable_ref_are_not_counted_again(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "a.py": ("aaaa1", None),
+            "b.py": ("bbbb2", "aaaa1"),
+            "c.py": ("cccc3", "dddd4"),
+            "d.py": ("dddd4", "cccc3"),
+            "e.py": ("eeee5", "dddd4"),
+            "f.py": "revision = 'ffff6'\ndown_revision = 5\n",
+        },
+    )
+    result = gate(tmp_path)
+    assert only(result, "HC105") and only(result, "HC206")
+    assert not only(result, "HC101"), "eeee5 and ffff6 are heads only because of problems already reported"

@@ -99,10 +99,14 @@ def no_environment(args: argparse.Namespace) -> int:
 def emit(text: str, output: Path | None) -> int | None:
     """Write a report to ``output`` (or stdout); the exit code of a failed write, else None."""
     if output is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a lone surrogate or a narrow locale: escape, never crash
+            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
         return None
     try:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         return error(f"{output}: cannot write: {exc.strerror or exc}")
     return None
