@@ -19,7 +19,17 @@ Snapshot = dict[str, tuple[str, ...]]
 Execute = Callable[[str], Iterable[Sequence[Any]]]  # SQL -> rows
 
 _USER = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
-_NOT_EXTENSION = "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = {oid} AND dep.deptype = 'e')"
+# PostgreSQL gives every object created after initdb an OID of at least FirstNormalObjectId (16384),
+# also after OID wraparound; initdb's own objects are below. Filtering on it lets every catalog be
+# read through its OID index instead of scanning the thousands of built-in rows.
+_FIRST_USER_OID = 16384
+
+
+def _not_extension(catalog: str, oid: str) -> str:
+    return (
+        f"NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_catalog.{catalog}'::regclass"
+        f" AND dep.objid = {oid} AND dep.deptype = 'e')"
+    )
 
 
 _ORDER = (
@@ -35,36 +45,43 @@ _ORDER = (
     "triggers",
 )
 _SINGULAR = {"indexes": "index", "tables": ""}  # table lines start with their kind (table, view, ...)
+_RELIDS = "ANY ((SELECT ids FROM relids)::oid[])"
 
 
-def _queries(version_table: str) -> dict[str, str]:
+def _ctes(version_table: str) -> str:
+    """``ns``: the user's schemas; ``rel``: their tables, views and foreign tables (not Alembic's
+    version table); ``relids``: the OIDs of ``rel`` as an array, for index lookups."""
     vt = "'" + version_table.replace("'", "''") + "'"
-    rel = f"{_USER} AND c.relname <> {vt}"
+    return f"""WITH ns AS MATERIALIZED (SELECT n.oid, n.nspname FROM pg_namespace n WHERE {_USER}),
+        rel AS MATERIALIZED (
+            SELECT c.oid, c.relname, c.relkind, ns.nspname FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+            WHERE c.oid >= {_FIRST_USER_OID} AND c.relname <> {vt} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')),
+        relids AS MATERIALIZED (SELECT ARRAY(SELECT oid FROM rel) AS ids)"""
+
+
+def _queries() -> dict[str, str]:
     return {
-        "schemas": f"SELECT n.nspname FROM pg_namespace n WHERE {_USER}",
+        "schemas": "SELECT nspname FROM ns",
         "extensions": "SELECT extname FROM pg_extension",
-        "tables": f"""
+        "tables": """
             SELECT CASE c.relkind
                 WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
-                WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END || ' ' || n.nspname || '.' || c.relname
+                WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END || ' ' || c.nspname || '.' || c.relname
                 || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {rel}""",
+            FROM rel c""",
         "columns": f"""
             SELECT n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                 || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
-                || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
-            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {rel}""",
+                || CASE WHEN a.atthasdef THEN COALESCE(' DEFAULT ' || (
+                    SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                    WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), '') ELSE '' END
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace
+            WHERE a.attrelid = {_RELIDS} AND a.attnum > 0 AND NOT a.attisdropped""",
         "constraints": f"""
             SELECT n.nspname || '.' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
-            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE {rel}""",
-        "indexes": f"""
-            SELECT pg_get_indexdef(i.indexrelid)
-            FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE {rel}""",
+            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN ns n ON n.oid = c.relnamespace
+            WHERE con.conrelid = {_RELIDS}""",
+        "indexes": f"SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = {_RELIDS}",
         "types": f"""
             SELECT n.nspname || '.' || t.typname || CASE t.typtype
                 WHEN 'e' THEN ' enum(' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
@@ -76,37 +93,39 @@ def _queries(version_table: str) -> dict[str, str]:
                 ELSE ' composite(' || (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
                                                          ORDER BY a.attnum)
                                        FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) || ')' END
-            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-            WHERE {_USER} AND (t.typtype IN ('e', 'd', 'r')
+            FROM pg_type t JOIN ns n ON n.oid = t.typnamespace
+            WHERE t.oid >= {_FIRST_USER_OID} AND (t.typtype IN ('e', 'd', 'r')
                 OR (t.typtype = 'c' AND (SELECT cc.relkind FROM pg_class cc WHERE cc.oid = t.typrelid) = 'c'))
-              AND {_NOT_EXTENSION.format(oid="t.oid")}""",
+              AND {_not_extension("pg_type", "t.oid")}""",
         "sequences": f"""
             SELECT n.nspname || '.' || c.relname || ' ' || format_type(s.seqtypid, NULL)
                 || ' start ' || s.seqstart || ' increment ' || s.seqincrement
-            FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE {_USER}""",
+            FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN ns n ON n.oid = c.relnamespace
+            WHERE s.seqrelid >= {_FIRST_USER_OID}""",
         "functions": f"""
             SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
                 || COALESCE(' returns ' || pg_get_function_result(p.oid), '') || ' ' || md5(p.prosrc)
-            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE {_USER} AND {_NOT_EXTENSION.format(oid="p.oid")}""",
+            FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+            WHERE p.oid >= {_FIRST_USER_OID} AND {_not_extension("pg_proc", "p.oid")}""",
         "triggers": f"""
-            SELECT pg_get_triggerdef(t.oid)
-            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE NOT t.tgisinternal AND {rel}""",
+            SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t
+            WHERE t.tgrelid = {_RELIDS} AND NOT t.tgisinternal""",
     }
+
+
+def _union(version_table: str) -> str:
+    """One statement, one round trip: every category, each line tagged with its position in _ORDER.
+    The text is the same for every call, so psycopg prepares it after a few executions."""
+    queries = _queries()
+    parts = [f"SELECT {k}, CAST(line AS text) FROM ({queries[name]}) q{k}(line)" for k, name in enumerate(_ORDER)]
+    return _ctes(version_table) + "\n" + " UNION ALL ".join(parts)
 
 
 def take(execute: Execute, version_table: str = "alembic_version") -> Snapshot:
     """Read the schema through ``execute`` (any connection: the migration's own, so uncommitted
     DDL of the running transaction is seen, or a fresh one)."""
-    queries = _queries(version_table)
-    # one round trip: every category in one statement, tagged with its position in _ORDER
-    union = " UNION ALL ".join(
-        f"SELECT {k}, CAST(line AS text) FROM ({queries[name]}) q{k}(line)" for k, name in enumerate(_ORDER)
-    )
     lines: list[list[str]] = [[] for _ in _ORDER]
-    for k, line in execute(union):
+    for k, line in execute(_union(version_table)):
         lines[int(k)].append(str(line))
     return {name: tuple(sorted(found)) for name, found in zip(_ORDER, lines, strict=True)}
 
