@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 
 from headcheck.db.server import Server, create_database
@@ -50,3 +52,36 @@ def test_every_kind_of_object_shows_up_and_the_version_table_does_not(server: Se
         assert expected in text, expected
     assert any(line.startswith("+ view public.v ") for line in lines)
     assert diff(full, empty)["types"]["missing"]  # the reverse direction reads as missing
+
+
+def test_extension_members_stay_out_and_every_user_schema_is_read(server: Server) -> None:
+    """The snapshot reads user objects through their OIDs (all >= 16384, FirstNormalObjectId): an
+    extension's own types and functions are left out, a user's objects in any schema are not."""
+    create_database(server, "snap_ext")
+    with psycopg.connect(server.conninfo("snap_ext"), autocommit=True) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            return conn.execute(sql.encode()).fetchall()
+
+        empty = take(execute)
+        conn.execute("CREATE EXTENSION citext")
+        with_extension = take(execute)
+        assert diff_lines(diff(empty, with_extension)) == ["+ extension citext"]
+        conn.execute("CREATE SCHEMA billing")
+        conn.execute("CREATE TABLE billing.invoice (id bigserial PRIMARY KEY, email citext NOT NULL UNIQUE)")
+        conn.execute("CREATE INDEX ix_email_desc ON billing.invoice (email DESC) WHERE id > 10")
+        conn.execute("CREATE FUNCTION billing.total() RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint'")
+        full = take(execute)
+    assert diff_lines(diff(with_extension, full)) == [
+        "+ schema billing",
+        "+ table billing.invoice",
+        "+ column billing.invoice.email citext NOT NULL",
+        "+ column billing.invoice.id bigint NOT NULL DEFAULT nextval('billing.invoice_id_seq'::regclass)",
+        "+ constraint billing.invoice invoice_email_key UNIQUE (email)",
+        "+ constraint billing.invoice invoice_pkey PRIMARY KEY (id)",
+        "+ index CREATE INDEX ix_email_desc ON billing.invoice USING btree (email DESC) WHERE (id > 10)",
+        "+ index CREATE UNIQUE INDEX invoice_email_key ON billing.invoice USING btree (email)",
+        "+ index CREATE UNIQUE INDEX invoice_pkey ON billing.invoice USING btree (id)",
+        "+ sequence billing.invoice_id_seq bigint start 1 increment 1",
+        "+ function billing.total() returns bigint " + hashlib.md5(b"SELECT 1::bigint").hexdigest(),
+    ]
