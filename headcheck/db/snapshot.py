@@ -81,7 +81,28 @@ def _queries() -> dict[str, str]:
             SELECT n.nspname || '.' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN ns n ON n.oid = c.relnamespace
             WHERE con.conrelid = {_RELIDS}""",
-        "indexes": f"SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = {_RELIDS}",
+        # pg_get_indexdef() is the costliest call of a snapshot (it looks up the column type's
+        # default operator class among all of the access method's); for the common index on one
+        # plain column with its type's own default operator class (or text_ops on varchar, which
+        # is what PostgreSQL picks there), build the very same text from the catalogs instead
+        "indexes": f"""
+            SELECT CASE WHEN i.indnatts = 1 AND a.attnum > 0 AND ic.relkind = 'i' AND i.indexprs IS NULL
+                    AND i.indpred IS NULL AND ic.reloptions IS NULL AND (i.indisprimary OR NOT i.indisunique)
+                    AND i.indoption[0] = 0 AND i.indcollation[0] IN (0, a.attcollation) AND opc.opcdefault
+                    AND opc.opcmethod = ic.relam
+                    AND (opc.opcintype = a.atttypid OR (a.atttypid = 'pg_catalog.varchar'::regtype
+                         AND opc.opcintype = 'pg_catalog.text'::regtype
+                         AND NOT EXISTS (SELECT 1 FROM pg_opclass o WHERE o.opcmethod = ic.relam AND o.opcdefault
+                                         AND o.opcintype = 'pg_catalog.varchar'::regtype)))
+                THEN 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
+                    || quote_ident(ic.relname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                    || ' USING ' || quote_ident(am.amname) || ' (' || quote_ident(a.attname) || ')'
+                ELSE pg_get_indexdef(i.indexrelid) END
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+                JOIN pg_class c ON c.oid = i.indrelid JOIN ns n ON n.oid = c.relnamespace
+                LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                LEFT JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+            WHERE i.indrelid = {_RELIDS}""",
         "types": f"""
             SELECT n.nspname || '.' || t.typname || CASE t.typtype
                 WHEN 'e' THEN ' enum(' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)

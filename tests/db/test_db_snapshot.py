@@ -85,3 +85,56 @@ def test_extension_members_stay_out_and_every_user_schema_is_read(server: Server
         "+ sequence billing.invoice_id_seq bigint start 1 increment 1",
         "+ function billing.total() returns bigint " + hashlib.md5(b"SELECT 1::bigint").hexdigest(),
     ]
+
+
+def test_index_lines_are_exactly_pg_get_indexdef(server: Server) -> None:
+    """Common indexes get their line built from the catalogs (cheaper than pg_get_indexdef);
+    the text must be the server's own for every kind of index, built or not."""
+    create_database(server, "snap_idx")
+    statements = [
+        "CREATE EXTENSION citext",
+        'CREATE SCHEMA "Odd Schema"',
+        "CREATE TYPE mood AS ENUM ('calm', 'angry')",
+        "CREATE DOMAIN code AS varchar(8)",
+        'CREATE TABLE "Odd Schema"."T" ("Id" serial PRIMARY KEY, "Name" varchar(50), body text, n bigint,'
+        " u uuid UNIQUE, j jsonb, ts timestamp, m mood, c code, e citext, v tsvector)",
+        'CREATE INDEX "Ix Name" ON "Odd Schema"."T" ("Name")',
+        'CREATE INDEX ix_hash ON "Odd Schema"."T" USING hash ("Name")',
+        'CREATE INDEX ix_hash_int ON "Odd Schema"."T" USING hash (n)',
+        'CREATE INDEX ix_body ON "Odd Schema"."T" (body)',
+        'CREATE INDEX ix_body_c ON "Odd Schema"."T" (body COLLATE "C")',
+        'CREATE INDEX ix_body_pattern ON "Odd Schema"."T" (body text_pattern_ops)',
+        'CREATE INDEX ix_name_pattern ON "Odd Schema"."T" ("Name" varchar_pattern_ops)',
+        'CREATE INDEX ix_desc ON "Odd Schema"."T" (n DESC NULLS LAST)',
+        'CREATE INDEX ix_nulls ON "Odd Schema"."T" (n NULLS FIRST)',
+        'CREATE INDEX ix_multi ON "Odd Schema"."T" (n, body)',
+        'CREATE UNIQUE INDEX ix_unique ON "Odd Schema"."T" (ts)',
+        'CREATE INDEX ix_gin ON "Odd Schema"."T" USING gin (j)',
+        'CREATE INDEX ix_gin_path ON "Odd Schema"."T" USING gin (j jsonb_path_ops)',
+        'CREATE INDEX ix_brin ON "Odd Schema"."T" USING brin (ts)',
+        'CREATE INDEX ix_gist ON "Odd Schema"."T" USING gist (v)',
+        'CREATE INDEX ix_expr ON "Odd Schema"."T" (lower(body))',
+        'CREATE INDEX ix_partial ON "Odd Schema"."T" (n) WHERE n > 0',
+        'CREATE INDEX ix_include ON "Odd Schema"."T" (n) INCLUDE (body)',
+        'CREATE INDEX ix_fill ON "Odd Schema"."T" (n) WITH (fillfactor = 70)',
+        'CREATE INDEX ix_enum ON "Odd Schema"."T" (m)',
+        'CREATE INDEX ix_domain ON "Odd Schema"."T" (c)',
+        'CREATE INDEX ix_citext ON "Odd Schema"."T" (e)',
+        "CREATE TABLE parted (k int, PRIMARY KEY (k)) PARTITION BY RANGE (k)",
+        "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10)",
+    ]
+    with psycopg.connect(server.conninfo("snap_idx"), autocommit=True) as conn:
+        if int(str(conn.execute("SHOW server_version_num").fetchall()[0][0])) >= 150000:
+            statements.append('CREATE UNIQUE INDEX ix_nnd ON "Odd Schema"."T" (body) NULLS NOT DISTINCT')
+        for statement in statements:
+            conn.execute(statement.encode())
+        expected = sorted(
+            str(row[0])
+            for row in conn.execute(
+                "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+                " WHERE c.relnamespace <> 'pg_catalog'::regnamespace AND c.relnamespace <> 'pg_toast'::regnamespace"
+            )
+        )
+        lines = take(lambda sql: conn.execute(sql.encode()).fetchall())["indexes"]
+    assert len(expected) > 25
+    assert list(lines) == expected
