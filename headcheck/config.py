@@ -15,9 +15,19 @@ findings layer turns into rule violations; files that cannot be parsed at all ra
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from headcheck.alembic_options import (
+    ConfigError,
+    ConfigProblem,
+    OptionSource,
+    ini_section,
+    read_ini,
+    resolve_location,
+    toml_alembic,
+    version_location_strings,
+)
 
 __all__ = [
     "ConfigError",
@@ -49,22 +59,6 @@ SKIP_DIRS = frozenset(
     }
 )
 
-_PATH_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
-_LEGACY_SPLIT = re.compile(r", *|(?: +)")
-
-
-class ConfigError(Exception):
-    """A configuration file cannot be read at all (the CLI exits 2)."""
-
-
-class ConfigProblem(NamedTuple):
-    """Something Alembic would fail on (or silently drop) while loading an environment."""
-
-    code: str  # rule code, see headcheck.rules
-    message: str
-    path: Path | None
-    line: int | None
-
 
 class VersionLocation(NamedTuple):
     path: Path
@@ -92,203 +86,12 @@ class Environment(NamedTuple):
         return tuple(loc.path for loc in self.version_locations)
 
 
-def _option_line(path: Path, key: str, section: str | None = None) -> int | None:
-    """Line of ``key = ...`` in an ini or TOML file (inside ``section`` when given)."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    in_section = section is None
-    key_re = re.compile(rf"^\s*{re.escape(key)}\s*[=:]")
-    for number, text in enumerate(lines, 1):
-        stripped = text.strip()
-        if stripped.startswith("["):
-            in_section = section is None or stripped.strip("[] ") == section
-            continue
-        if in_section and key_re.match(text):
-            return number
-    return None
-
-
-class _Source:
-    """Key lookup across an ini section and ``[tool.alembic]``, as ``Config.get_alembic_option``."""
-
-    def __init__(
-        self,
-        ini_path: Path | None,
-        section: str | None,
-        ini_values: dict[str, str] | None,
-        toml_path: Path | None,
-        toml_values: dict[str, Any] | None,
-    ) -> None:
-        self.ini_path = ini_path
-        self.section = section
-        self.ini = ini_values or {}
-        self.toml_path = toml_path
-        self.toml = toml_values or {}
-        self.problems: list[ConfigProblem] = []
-
-    def where(self, key: str) -> tuple[Path | None, int | None]:
-        if key in self.ini and self.ini_path is not None:
-            return self.ini_path, _option_line(self.ini_path, key, self.section)
-        if key in self.toml and self.toml_path is not None:
-            return self.toml_path, _option_line(self.toml_path, key, "tool.alembic")
-        return self.ini_path or self.toml_path, None
-
-    def problem(self, code: str, key: str, message: str) -> None:
-        path, line = self.where(key)
-        self.problems.append(ConfigProblem(code, message, path, line))
-
-    def get(self, key: str) -> Any:
-        if key in self.ini:
-            return self.ini[key]
-        if key not in self.toml:
-            return None
-        value = self.toml[key]
-        here = {"here": self.toml_path.parent.as_posix() if self.toml_path else os.getcwd()}
-        try:
-            if isinstance(value, str):
-                return value % here
-            if isinstance(value, list):
-                return [
-                    {k: v % here for k, v in item.items()} if isinstance(item, dict) else item % here for item in value
-                ]
-            if isinstance(value, dict):
-                return {k: v % here for k, v in value.items()}
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if isinstance(value, bool):
-                return value
-        except (TypeError, ValueError, KeyError) as exc:
-            self.problem("HC407", key, f"cannot interpolate [tool.alembic] {key}: {exc}")
-            return None
-        self.problem("HC404", key, f"unsupported TOML value type for key: {key!r}")
-        return None
-
-    def boolean(self, key: str) -> bool:
-        if key in self.ini:
-            # Alembic: ini booleans are exactly the string "true" ("True" is false).
-            return self.ini[key] == "true"
-        value = self.toml.get(key, False)
-        if not isinstance(value, bool):
-            self.problem("HC404", key, f"boolean value expected for TOML parameter {key!r}")
-            return False
-        return value
-
-    def base_dir(self, key: str) -> Path:
-        path, _ = self.where(key)
-        return path.parent if path is not None else Path.cwd()
-
-
-def _read_ini(path: Path) -> Any:
-    import configparser
-
-    parser = configparser.ConfigParser(defaults={"here": path.parent.absolute().as_posix()})
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path}: cannot parse ini file: {first}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parser
-
-
-def _ini_section(parser: Any, path: Path, section: str) -> tuple[dict[str, str], list[ConfigProblem]]:
-    """The section's interpolated values; keys that fail interpolation become HC407 problems."""
-    import configparser
-
-    values: dict[str, str] = {}
-    problems: list[ConfigProblem] = []
-    if not parser.has_section(section):
-        return values, problems
-    for key in parser.options(section):
-        if key == "here" or (key in parser.defaults() and key not in parser._sections[section]):
-            continue
-        try:
-            values[key] = parser.get(section, key)
-        except configparser.Error as exc:
-            message = str(exc).splitlines()[0]
-            problems.append(
-                ConfigProblem("HC407", f"cannot interpolate {key}: {message}", path, _option_line(path, key, section))
-            )
-    return values, problems
-
-
-def load_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file or raise ConfigError with a one-line reason."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: cannot parse TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: cannot parse TOML: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def _toml_alembic(path: Path) -> tuple[dict[str, Any] | None, list[ConfigProblem]]:
-    data = load_toml(path)
-    tool = data.get("tool", {})
-    if not isinstance(tool, dict) or "alembic" not in tool:
-        return None, []
-    table = tool["alembic"]
-    if not isinstance(table, dict):
-        return {}, [ConfigProblem("HC404", "Incorrect TOML format: [tool.alembic] is not a table", path, None)]
-    return table, []
-
-
-def _resolve_location(raw: str, base: Path) -> Path | None:
-    """A path, or a ``package:dir`` resource guessed from the source tree (never imported)."""
-    if ":" in raw and not os.path.isabs(raw) and not re.match(r"^[A-Za-z]:[\\/]", raw):
-        package, _, sub = raw.partition(":")
-        parts = package.split(".")
-        for root in (base, base / "src"):
-            candidate = root.joinpath(*parts, sub)
-            if (root.joinpath(*parts) / "__init__.py").exists() or candidate.exists():
-                return candidate.absolute()
-        return None
-    path = Path(raw)
-    return (path if path.is_absolute() else base / path).absolute()
-
-
-def _version_location_strings(source: _Source) -> list[str] | None:
-    """``Config.get_version_locations_list``: ini string split on path_separator, or TOML list."""
-    raw = source.ini.get("version_locations")
-    if raw:
-        separator_key = next((k for k in ("path_separator", "version_path_separator") if source.get(k)), None)
-        if separator_key is None:
-            return [item for item in _LEGACY_SPLIT.split(raw) if item]
-        separator = source.get(separator_key)
-        if separator not in _PATH_SEPARATORS:
-            source.problem(
-                "HC403",
-                separator_key,
-                f"'{separator}' is not a valid value for {separator_key}; expected 'space', 'newline', 'os', ':', ';'",
-            )
-            return []
-        return [item.strip() for item in raw.split(_PATH_SEPARATORS[separator]) if item.strip()]
-    value = source.get("version_locations")
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return value
-    source.problem("HC404", "version_locations", "version_locations must be a list of strings")
-    return []
-
-
 def _build(
     name: str,
     kind: str,
     config_path: Path | None,
     section: str | None,
-    source: _Source,
+    source: OptionSource,
     script_override: Path | None = None,
     pre_problems: list[ConfigProblem] | None = None,
 ) -> Environment | None:
@@ -302,7 +105,7 @@ def _build(
         if not isinstance(raw_script, str):
             source.problem("HC404", "script_location", "script_location must be a string")
             return None
-        script_location = _resolve_location(raw_script, source.base_dir("script_location"))
+        script_location = resolve_location(raw_script, source.base_dir("script_location"))
         if script_location is None:
             source.problem(
                 "HC402",
@@ -318,14 +121,14 @@ def _build(
             )
     assert script_location is not None
     locations: list[VersionLocation] = []
-    configured = _version_location_strings(source)
+    configured = version_location_strings(source)
     if configured is None:
         locations.append(VersionLocation((script_location / "versions").absolute(), False, None))
     else:
         _, line = source.where("version_locations")
         base = source.base_dir("version_locations")
         for raw in configured:
-            resolved = _resolve_location(raw, base)
+            resolved = resolve_location(raw, base)
             if resolved is None:
                 source.problem("HC402", "version_locations", f"cannot resolve package resource {raw!r} statically")
                 continue
@@ -362,16 +165,16 @@ def _build(
 def _envs_for_ini(
     ini: Path, sections: list[str] | None, toml_path: Path | None, toml: dict[str, Any] | None
 ) -> list[Environment]:
-    parser = _read_ini(ini)
+    parser = read_ini(ini)
     chosen = sections if sections is not None else parser.sections()
     if sections is None and "alembic" not in chosen and ini.name == "alembic.ini" and (ini.parent / "env.py").is_file():
         chosen = ["alembic", *chosen]  # Flask-Migrate works even without an [alembic] section
     environments: list[Environment] = []
     for section in chosen:
-        values, problems = _ini_section(parser, ini, section)
+        values, problems = ini_section(parser, ini, section)
         # [tool.alembic] only completes the "alembic" section, as in Alembic's default setup.
         use_toml = toml if section == "alembic" else None
-        source = _Source(ini, section, values, toml_path if use_toml is not None else None, use_toml)
+        source = OptionSource(ini, section, values, toml_path if use_toml is not None else None, use_toml)
         script_override = None
         kind = "ini"
         if "script_location" not in values and parser.has_option(section, "script_location"):
@@ -382,7 +185,7 @@ def _envs_for_ini(
             if (ini.parent / "env.py").is_file() and section == "alembic" and "script_location" not in (toml or {}):
                 # Flask-Migrate: script_location is the folder holding alembic.ini.
                 script_override, kind = ini.parent.absolute(), "flask"
-                source = _Source(ini, section, values, None, None)
+                source = OptionSource(ini, section, values, None, None)
             elif sections is not None:
                 problems.append(
                     ConfigProblem("HC401", f"No 'script_location' key found in section [{section}]", ini, None)
@@ -406,10 +209,10 @@ def _unloadable(section: str, ini: Path, problems: list[ConfigProblem]) -> Envir
 
 
 def _env_for_toml(toml_path: Path) -> list[Environment]:
-    table, problems = _toml_alembic(toml_path)
+    table, problems = toml_alembic(toml_path)
     if table is None:
         return []
-    source = _Source(None, None, None, toml_path, table)
+    source = OptionSource(None, None, None, toml_path, table)
     env = _build("", "pyproject", toml_path, None, source, None, problems)
     return [env] if env is not None else []
 
@@ -489,7 +292,7 @@ def find_environments(
             found = _env_for_toml(config)
         else:
             toml_path = config.parent / "pyproject.toml"
-            toml = _toml_alembic(toml_path)[0] if toml_path.is_file() else None
+            toml = toml_alembic(toml_path)[0] if toml_path.is_file() else None
             found = _envs_for_ini(config, [name or "alembic"], toml_path if toml is not None else None, toml)
         if not found:
             raise ConfigError(f"{config}: no Alembic environment in it (no script_location)")
@@ -500,7 +303,7 @@ def find_environments(
     environments: list[Environment] = []
     toml_by_dir = {}
     for toml_path in tomls:
-        table, _ = _toml_alembic(toml_path)
+        table, _ = toml_alembic(toml_path)
         if table is not None:
             toml_by_dir[toml_path.parent] = (toml_path, table)
     used_tomls: set[Path] = set()

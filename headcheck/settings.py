@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from headcheck.config import ConfigError, load_toml
+from headcheck.alembic_options import ConfigError, load_toml
 from headcheck.rules import RULES
 
 __all__ = ["Settings", "load_settings"]
