@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     module.add_arguments(parser)
     try:
-        namespace = parser.parse_args(args)
+        # Intermixed: options may sit between positionals (`headcheck rebase REV --onto X PATH`).
+        namespace = parser.parse_intermixed_args(args)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     try:

@@ -22,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--versions", type=Path, help="a versions folder alone (no config file needed)")
     parser.add_argument("--recursive", action="store_true", help="with --versions: read subfolders too")
     parser.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
-    # Two optional positionals: let options sit between them (`rebase REV --onto X PATH`).
-    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
 
 
 def _diff(path: Path, old: bytes, new: bytes) -> str:
