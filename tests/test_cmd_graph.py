@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_change import add_revision, alembic_project
 
 from headcheck.cli import main
+from tests.git_project import add_revision, alembic_project
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

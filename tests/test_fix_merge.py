@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_change import add_revision, alembic_heads, alembic_project, alembic_upgrade_heads
 
 from headcheck.cli import main
+from tests.git_project import add_revision, alembic_heads, alembic_project, alembic_upgrade_heads
 
 
 def two_heads(root: Path, ini_extra: str = "") -> Path:
@@ -183,7 +183,7 @@ def test_module_hook_with_cwd_and_failing_exit_status(
 
 
 def test_git_merge_then_headcheck_merge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from test_change import forked_repo, git
+    from tests.git_project import forked_repo, git
 
     repo = forked_repo(tmp_path)
     git(repo, "merge", "-q", "--no-edit", "main")  # git merges cleanly; Alembic now has two heads

@@ -6,7 +6,11 @@ import difflib
 from pathlib import Path
 
 import pytest
-from test_change import (
+
+from headcheck.cli import main
+from headcheck.fix import FixError
+from headcheck.fix.rebase import rewrite_down_revision
+from tests.git_project import (
     add_revision,
     alembic_heads,
     alembic_project,
@@ -16,10 +20,6 @@ from test_change import (
     git,
     revision_text,
 )
-
-from headcheck.cli import main
-from headcheck.fix import FixError
-from headcheck.fix.rebase import rewrite_down_revision
 
 
 def changed_lines(old: str, new: str) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_change import commit_all, forked_repo, git
 
 from headcheck.git import GitError, is_shallow, ls_tree, merge_base, read_blobs, resolve, toplevel
+from tests.git_project import commit_all, forked_repo, git
 
 
 def test_reads_files_at_a_ref_not_from_disk(tmp_path: Path) -> None:
