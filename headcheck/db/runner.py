@@ -124,11 +124,12 @@ class Runner:
             # per-row overhead (hundreds of snapshots in --stairway)
             dbapi = getattr(ctx.connection.connection, "dbapi_connection", None)
             if dbapi is None:
-                return ctx.connection.exec_driver_sql(sql).fetchall()
+                result = ctx.connection.exec_driver_sql(sql)
+                return result.fetchall() if result.returns_rows else []
             cursor = dbapi.cursor()
             try:
                 cursor.execute(sql)
-                return cursor.fetchall()
+                return cursor.fetchall() if cursor.description is not None else []
             finally:
                 cursor.close()
 
@@ -141,7 +142,7 @@ class Runner:
         if take_initial:
             # a stairway chunk starts where the previous one ended: its last snapshot is "before"
             carried = self.carry if self.carry is not None and heads else None
-            last = saved[planning.INITIAL] = carried or snapshot.take(execute, version_table)
+            last = saved[planning.INITIAL] = carried or snapshot.take(execute, version_table, keep_plan=True)
         for k, p in enumerate(plan):
             script_rev = script.get_revision(p.revision)
             if p.direction == "up":
@@ -161,7 +162,7 @@ class Runner:
             event: dict[str, Any] = {"index": k, "seconds": seconds}
             current: snapshot.Snapshot | None = None
             if p.snapshot:
-                current = snapshot.take(execute, version_table)
+                current = snapshot.take(execute, version_table, keep_plan=True)
                 for key in p.save:
                     saved[key] = current
                 if p.compare is not None:

@@ -138,3 +138,42 @@ def test_index_lines_are_exactly_pg_get_indexdef(server: Server) -> None:
         lines = take(lambda sql: conn.execute(sql.encode()).fetchall())["indexes"]
     assert len(expected) > 25
     assert list(lines) == expected
+
+
+def test_a_kept_plan_reads_the_same_schema_and_never_breaks_the_transaction(server: Server) -> None:
+    """``keep_plan``: the query runs through a temporary function whose plan PL/pgSQL keeps; it
+    sees the transaction's own uncommitted DDL, is not part of the snapshot, survives a rollback
+    (it is created again), and without the TEMP privilege the plain query runs instead."""
+    create_database(server, "snap_plan")
+    with psycopg.connect(server.conninfo("snap_plan")) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            cursor = conn.execute(sql.encode())
+            return cursor.fetchall() if cursor.description is not None else []
+
+        empty = take(execute, keep_plan=True)
+        assert empty == take(execute)
+        conn.execute("CREATE TABLE t (id serial PRIMARY KEY, name varchar(20))")
+        conn.execute("CREATE INDEX ix_t_name ON t (name)")
+        with_table = take(execute, keep_plan=True)
+        assert with_table == take(execute) != empty
+        conn.execute("DROP TABLE t")  # psycopg forgets its prepared statements here; PL/pgSQL does not
+        assert take(execute, keep_plan=True) == empty
+        conn.rollback()  # the function goes with the transaction that created it
+        assert take(execute, keep_plan=True) == empty
+        conn.execute("CREATE TABLE t (id int)")
+        assert diff_lines(diff(empty, take(execute, keep_plan=True))) == [
+            "+ table public.t",
+            "+ column public.t.id integer",
+        ]
+        conn.commit()
+
+        conn.execute("CREATE ROLE no_temp LOGIN")
+        conn.execute("REVOKE TEMPORARY ON DATABASE snap_plan FROM PUBLIC")
+        conn.execute("GRANT USAGE ON SCHEMA public TO no_temp")
+        conn.commit()
+    with psycopg.connect(server.conninfo("snap_plan").replace("user=postgres", "user=no_temp")) as conn:
+        conn.execute("SELECT 1")  # a transaction is open: a failing CREATE would abort it
+        snap = take(execute, keep_plan=True)
+        assert snap["tables"] == ("table public.t",)
+        assert conn.execute("SELECT 2").fetchall() == [(2,)]
