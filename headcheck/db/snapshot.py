@@ -173,11 +173,14 @@ def take(execute: Execute, version_table: str = "alembic_version", *, keep_plan:
     sql = _union(version_table)
     if keep_plan:
         name, create = _function(version_table)
-        check = f"SELECT to_regprocedure('pg_temp.{name}()') IS NOT NULL"
-        exists = any(row[0] for row in execute(check))
-        if not exists:
+        check = (
+            f"SELECT to_regprocedure('pg_temp.{name}()') IS NOT NULL, has_database_privilege(current_database(),"
+            " 'TEMPORARY') AND EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql')"
+        )
+        exists, possible = next(iter(execute(check)))
+        if not exists and possible:  # DO itself fails (aborting the transaction) without PL/pgSQL
             execute(create)
-            exists = any(row[0] for row in execute(check))
+            exists, possible = next(iter(execute(check)))
         if exists:
             sql = f"SELECT hc_position, hc_line FROM pg_temp.{name}()"
     lines: list[list[str]] = [[] for _ in _ORDER]
