@@ -116,7 +116,7 @@ def _store(path: Path, cache: _Cache) -> None:
         pass  # a cache that cannot be written only costs speed
 
 
-def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
+def _stat_key(path: str) -> tuple[int, int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -149,7 +149,7 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
     missing: dict[bytes, tuple[str, bytes]] = {}
     for path in paths:
         name = str(path)
-        key = _stat_key(path)
+        key = _stat_key(name)
         memo = cache.stats.get(name)
         if (
             key is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -88,24 +89,23 @@ def list_revision_paths(
         # Alembic's os.walk drops a folder it cannot list without a word (an empty graph that
         # passes); headcheck lists the folder as an unreadable "file" so that the gate fails.
         unreadable: list[OSError] = []
-        for dirpath, dirnames, filenames in os.walk(location, onerror=unreadable.append):
-            dirnames.sort()
+        for dirpath, dirnames, entries in _walk(location, unreadable):
             if dirpath.endswith("__pycache__"):
                 dirnames[:] = []
                 continue
             # Alembic dedupes on Path.resolve(); resolve the folder once and only links per file.
-            real_dir = os.path.realpath(dirpath)
-            for filename in sorted(filenames):
-                full = os.path.join(dirpath, filename)
+            real_dir = os.path.realpath(dirpath) + os.sep
+            for entry in entries:
+                filename = entry.name
                 # Alembic lists every file, resolves it, and only then matches the *resolved* name:
                 # a link "b.py" to "notes.txt" is skipped, a link "x.txt" to "a.py" is loaded.
-                link = os.path.islink(full)
+                link = entry.is_symlink()
                 if not link and not CANDIDATE.match(filename):
                     continue
-                real = os.path.realpath(full) if link else os.path.join(real_dir, filename)
+                real = os.path.realpath(entry.path) if link else real_dir + filename
                 if link and not CANDIDATE.match(os.path.basename(real)):
                     continue
-                path = Path(full)
+                path = Path(entry.path)
                 if real in seen:
                     twice.append((path, seen[real]))
                     continue
@@ -122,6 +122,39 @@ def list_revision_paths(
             dirnames[:] = [d for d in dirnames if not d.endswith("__pycache__")]
         paths.extend(Path(error.filename) for error in unreadable if error.filename)
     return paths, twice, ignored, missing
+
+
+def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], list[os.DirEntry[str]]]]:
+    """``os.walk`` (top-down, no links followed, sorted) that also yields the file entries.
+
+    The entries carry the file type from the directory listing itself, so telling links from
+    files costs no extra system call per file.
+    """
+    todo = [os.fspath(top)]
+    while todo:
+        folder = todo.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            errors.append(exc)
+            continue
+        dirnames: list[str] = []
+        files: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows links, as os.walk's classification does
+            except OSError:
+                is_dir = False
+            if is_dir:
+                dirnames.append(entry.name)
+            else:
+                files.append(entry)
+        yield folder, dirnames, files
+        for name in reversed(dirnames):
+            sub = os.path.join(folder, name)
+            if not os.path.islink(sub):  # os.walk(followlinks=False) does not descend into links
+                todo.append(sub)
 
 
 def _has_py_files(folder: Path) -> bool:
