@@ -10,7 +10,7 @@ with the broken reference left out, so the findings layer can report all of them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 __all__ = ["Graph", "Node", "build"]
@@ -73,29 +73,16 @@ class Graph(NamedTuple):
 
     def ancestors(self, node: int) -> set[int]:
         """``node`` and everything below it through down_revision."""
-        seen: set[int] = set()
-        todo = [node]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(self.parents(current))
-        return seen
+        return _reach([node], self.parents)
 
     def descendants(self, node: int) -> set[int]:
-        seen: set[int] = set()
-        todo = [node]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(self.children.get(current, ()))
-        return seen
+        """``node`` and everything above it through down_revision."""
+        return _reach([node], self.children)
 
 
-def _reach(starts: Iterable[int], step: dict[int, list[int]]) -> set[int]:
+def _reach(starts: Iterable[int], step: Mapping[int, Sequence[int]] | Callable[[int], Iterable[int]]) -> set[int]:
+    """Every node reachable from ``starts`` (included) through ``step`` (a mapping or a function)."""
+    following = step if callable(step) else (lambda node: step.get(node, ()))
     seen: set[int] = set()
     todo = list(starts)
     while todo:
@@ -103,7 +90,7 @@ def _reach(starts: Iterable[int], step: dict[int, list[int]]) -> set[int]:
         if current in seen:
             continue
         seen.add(current)
-        todo.extend(step.get(current, ()))
+        todo.extend(following(current))
     return seen
 
 

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from headcheck.graph import Graph
 from headcheck.settings import Settings
 
-__all__ = ["branch_root", "fork_points", "policy_violation"]
+__all__ = ["branch_root", "fork_points", "policy_violation", "winning_heads"]
+
+
+def winning_heads(graph: Graph) -> list[int]:
+    """Heads as ``alembic heads`` lists them, without the phantom heads of duplicate ids."""
+    return list(dict.fromkeys(h for h in graph.heads if graph.index.get(graph.nodes[h].revision) == h))
 
 
 def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
@@ -51,9 +56,7 @@ def policy_violation(graph: Graph, settings: Settings) -> list[int]:
     broken |= {graph.index[rev] for rev in graph.cycle if rev in graph.index}
     # Phantom heads of duplicate ids, and heads sitting on a broken reference or a cycle, are
     # reported by their own rules; counting them here would only repeat the same problem.
-    heads = [
-        i for i in graph.heads if graph.index.get(graph.nodes[i].revision) == i and not (graph.ancestors(i) & broken)
-    ]
+    heads = [i for i in winning_heads(graph) if not (graph.ancestors(i) & broken)]
     if settings.max_heads is not None:
         return heads if len(heads) > settings.max_heads else []
     if len(heads) <= 1:

@@ -305,7 +305,7 @@ def parse_revision(path: Path, data: bytes) -> RevisionFile:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return RevisionFile(path, {}, None, None, False, (FileIssue("HC201", f"cannot parse: {reason}", None),), None)
     try:
-        source = data.decode(_encoding(data))
+        source = data.decode(source_encoding(data))
     except (LookupError, UnicodeDecodeError):
         source = data.decode("utf-8", "replace")
     values, has_upgrade = _walk_module(module, source)
@@ -313,7 +313,8 @@ def parse_revision(path: Path, data: bytes) -> RevisionFile:
     return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None)
 
 
-def _encoding(data: bytes) -> str:
+def source_encoding(data: bytes) -> str:
+    """The encoding Python reads a source file with: a BOM, a PEP 263 cookie, else UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", b"\n".join(data.split(b"\n", 2)[:2]), re.MULTILINE)

@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from headcheck.fix import FixError, pick_environment
     from headcheck.fix.hooks import command_for, load_hooks, run_hooks
-    from headcheck.fix.merge import merge_heads, verify, winning_heads
+    from headcheck.fix.merge import merge_heads, verify
     from headcheck.gate import check_environment
+    from headcheck.heads import winning_heads
 
     try:
         gate = gate_from_args(args)
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         return error(str(exc))
     try:
         result = pick_environment(gate.environments)
-        heads = winning_heads(result)
+        heads = winning_heads(result.graph)
         if len(heads) < 2:
             ids = ", ".join(result.graph.nodes[h].revision for h in heads) or "none"
             print(f"nothing to merge: {result.environment.name} has one head ({ids})")
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"headcheck: warning: {problem}", file=sys.stderr)
         return EXIT_FAIL
     after = check_environment(result.environment, gate.settings, gate.root)
-    left = winning_heads(after)
+    left = winning_heads(after.graph)
     print(
         f"merged {', '.join(written.heads)} into {written.revision}; heads now: "
         f"{', '.join(after.graph.nodes[h].revision for h in left)}"

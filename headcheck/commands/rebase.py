@@ -37,9 +37,9 @@ def _diff(path: Path, old: bytes, new: bytes) -> str:
 def run(args: argparse.Namespace) -> int:
     from headcheck.change import gate_against_base
     from headcheck.fix import FixError, pick_environment
-    from headcheck.fix.merge import winning_heads
     from headcheck.fix.rebase import plan, rewrite_down_revision
     from headcheck.gate import EnvironmentResult, run_gate
+    from headcheck.heads import winning_heads
 
     # `headcheck rebase some/dir`: a lone positional that exists on disk is the path.
     if args.path is None and args.rev is not None and os.path.exists(args.rev):
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     except FixError as exc:
         print(f"headcheck: error: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    heads = winning_heads(result)
+    heads = winning_heads(result.graph)
     if len(heads) < 2:
         ids = ", ".join(result.graph.nodes[h].revision for h in heads) or "none"
         print(f"nothing to rebase: {result.environment.name} has one head ({ids})")
@@ -92,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
         after, _ = gate_result()
     except (ConfigError, FixError):
         return EXIT_OK
-    left = winning_heads(after)
+    left = winning_heads(after.graph)
     print(f"heads now: {', '.join(after.graph.nodes[h].revision for h in left)}")
     return EXIT_OK if len(left) < len(heads) else EXIT_FAIL

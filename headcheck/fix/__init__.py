@@ -12,11 +12,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from headcheck.gate import EnvironmentResult
 
-__all__ = ["FixError", "pick_environment"]
+__all__ = ["FixError", "heads_to_fix", "pick_environment"]
 
 
 class FixError(Exception):
     """The fix cannot be applied safely; the message says why and what to do instead."""
+
+
+def heads_to_fix(result: EnvironmentResult, verb: str) -> list[int]:
+    """The heads to merge or rebase; FixError with fewer than two, or when other errors block it
+    (a dangling down_revision, a duplicate id, an unreadable file: a merge fixes none of them)."""
+    from headcheck.heads import winning_heads
+
+    heads = winning_heads(result.graph)
+    if len(heads) < 2:
+        raise FixError(f"nothing to {verb}: {len(heads)} head(s)")
+    blocking = sorted({f.code for f in result.findings if f.severity == "error" and f.code != "HC101"})
+    if blocking:
+        raise FixError(
+            f"the history has other errors ({', '.join(blocking)}); fix what `headcheck check` reports first"
+        )
+    return heads
 
 
 def pick_environment(results: Sequence[EnvironmentResult]) -> EnvironmentResult:

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from headcheck.config import Environment
-from headcheck.fix import FixError
+from headcheck.fix import FixError, heads_to_fix
 from headcheck.gate import EnvironmentResult
 from headcheck.scan import parse_revision, revision_node
 
-__all__ = ["MergeRevision", "file_name", "merge_heads", "winning_heads"]
+__all__ = ["MergeRevision", "file_name", "merge_heads"]
 
 _SLUG = re.compile(r"\w+")  # alembic.script.base._slug_re
 _DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
@@ -37,12 +37,6 @@ class MergeRevision(NamedTuple):
     path: Path
     revision: str
     heads: tuple[str, ...]  # the new revision's down_revision
-
-
-def winning_heads(result: EnvironmentResult) -> list[int]:
-    """Heads as ``alembic heads`` lists them, without phantom duplicates, in load order."""
-    graph = result.graph
-    return list(dict.fromkeys(h for h in graph.heads if graph.index.get(graph.nodes[h].revision) == h))
 
 
 def comma(value: str | Iterable[str] | None) -> str:
@@ -165,14 +159,7 @@ def merge_heads(
     cannot fix (a dangling down_revision, a duplicate id, an unreadable file, ...).
     """
     graph = result.graph
-    heads = winning_heads(result)
-    if len(heads) < 2:
-        raise FixError(f"nothing to merge: {len(heads)} head(s)")
-    blocking = sorted({f.code for f in result.findings if f.severity == "error" and f.code != "HC101"})
-    if blocking:
-        raise FixError(
-            f"the history has other errors ({', '.join(blocking)}); fix what `headcheck check` reports first"
-        )
+    heads = heads_to_fix(result, "merge")
     head_ids = tuple(graph.nodes[h].revision for h in heads)
     revision = rev_id or uuid.uuid4().hex[-12:]  # alembic.util.rev_id
     if set(revision) & set("@-+:") or revision in graph.index:

@@ -17,10 +17,10 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from headcheck.fix import FixError
-from headcheck.fix.merge import winning_heads
+from headcheck.fix import FixError, heads_to_fix
 from headcheck.gate import EnvironmentResult
 from headcheck.graph import Graph
+from headcheck.scan import source_encoding
 
 __all__ = ["RebasePlan", "apply", "plan", "rewrite_down_revision"]
 
@@ -70,14 +70,7 @@ def plan(
     list the choices. ``onto`` defaults to the other head when there are exactly two.
     """
     graph = result.graph
-    heads = winning_heads(result)
-    if len(heads) < 2:
-        raise FixError(f"nothing to rebase: {len(heads)} head(s)")
-    blocking = sorted({f.code for f in result.findings if f.severity == "error" and f.code != "HC101"})
-    if blocking:
-        raise FixError(
-            f"the history has other errors ({', '.join(blocking)}); fix what `headcheck check` reports first"
-        )
+    heads = heads_to_fix(result, "rebase")
     target = _find(graph, onto, heads, "--onto") if onto is not None else None
     mover: int | None = None
     if base_ids is not None:
@@ -137,13 +130,6 @@ def plan(
     )
 
 
-def _encoding(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", b"\n".join(data.split(b"\n", 2)[:2]), re.MULTILINE)
-    return match.group(1).decode("ascii") if match else "utf-8"
-
-
 def _line_starts(text: str) -> list[int]:
     starts = [0]
     for match in re.finditer(r"\r\n|\r|\n", text):
@@ -195,7 +181,7 @@ def _quote(text: str, value: ast.expr, module: ast.Module, source: str) -> str:
 
 def rewrite_down_revision(data: bytes, onto: str, old_down: tuple[str, ...]) -> bytes:
     """The file with down_revision set to ``onto`` and the docstring's Revises: line updated."""
-    encoding = _encoding(data)
+    encoding = source_encoding(data)
     try:
         text = data.decode(encoding)
         module = ast.parse(data)
