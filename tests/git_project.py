@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import textwrap
@@ -77,9 +78,13 @@ def add_revision(root: Path, rev: str, down: object, message: str | None = None)
 
 
 def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` with a fixed identity, ignoring any GIT_* variables of the caller
+    (a test run inside a git hook must not act on the outer repository)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     done = subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", *args],
         cwd=repo,
+        env=env,
         capture_output=True,
         text=True,
         check=True,

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from headcheck.cli import COMMANDS, main
+from tests.git_project import git
 from tests.github_runner import parse_commands, parse_output_file
 from tests.project import revision_file, write_project
 
@@ -224,17 +225,6 @@ def test_database_proof_is_skipped_when_the_static_gate_fails(action: Any) -> No
     assert "The database proof was skipped" in run.summary
 
 
-def _git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.com",
-    )
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="GitHub runs Docker actions as root")
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_base_checks_the_merged_history_in_a_workspace_owned_by_another_user(
@@ -253,18 +243,18 @@ def test_base_checks_the_merged_history_in_a_workspace_owned_by_another_user(
     aside.mkdir()
     shutil.move(theirs, aside / theirs.name)
     shutil.move(ours, aside / ours.name)
-    _git(workspace, "init", "-q", "-b", "main")
-    _git(workspace, "add", ".")
-    _git(workspace, "commit", "-q", "-m", "base")
-    _git(workspace, "checkout", "-q", "-b", "feature")
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "base")
+    git(workspace, "checkout", "-q", "-b", "feature")
     shutil.copy(aside / ours.name, ours)
-    _git(workspace, "add", ".")
-    _git(workspace, "commit", "-q", "-m", "add users phone")
-    _git(workspace, "checkout", "-q", "main")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "add users phone")
+    git(workspace, "checkout", "-q", "main")
     shutil.copy(aside / theirs.name, theirs)
-    _git(workspace, "add", ".")
-    _git(workspace, "commit", "-q", "-m", "create orders")
-    _git(workspace, "checkout", "-q", "feature")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "create orders")
+    git(workspace, "checkout", "-q", "feature")
     for dirpath, _, filenames in os.walk(workspace):
         os.chown(dirpath, 1001, 1001)
         for name in filenames:

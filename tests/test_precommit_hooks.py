@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.git_project import git
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
@@ -25,17 +27,6 @@ needs_pre_commit = pytest.mark.skipif(shutil.which("pre-commit") is None, reason
 
 def _hooks() -> dict[str, dict[str, object]]:
     return {hook["id"]: hook for hook in yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))}
-
-
-def _git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.com",
-    )
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @needs_pre_commit
@@ -101,10 +92,10 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path
     shutil.copytree(ROOT / "headcheck", repo / "headcheck", ignore=ignore)
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
         shutil.copy(ROOT / name, repo / name)
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "hooks")
-    return repo, _git(repo, "rev-parse", "HEAD"), base / "store"
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "hooks")
+    return repo, git(repo, "rev-parse", "HEAD").strip(), base / "store"
 
 
 def _consumer(tmp_path: Path, example: str, hook_repo: tuple[Path, str, Path]) -> Path:
@@ -114,8 +105,8 @@ def _consumer(tmp_path: Path, example: str, hook_repo: tuple[Path, str, Path]) -
     config = {"repos": [{"repo": str(repo), "rev": sha, "hooks": [{"id": "headcheck"}, {"id": "headcheck-db"}]}]}
     (work / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     (work / "README.md").write_text("notes\n", encoding="utf-8")
-    _git(work, "init", "-q")
-    _git(work, "add", ".")
+    git(work, "init", "-q")
+    git(work, "add", ".")
     return work
 
 
