@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from alembic_oracle import OracleResult, expected_code, load_ini, load_versions
-from history_builder import (
+from tests.alembic_oracle import OracleResult, expected_code, load_ini, load_versions
+from tests.history_builder import (
     OMIT,
     STYLES,
     Rev,

@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from alembic_oracle import load_versions
-from history_builder import Rev, gate, write_history, write_ini
+from tests.alembic_oracle import load_versions
+from tests.history_builder import Rev, gate, write_history, write_ini
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -367,7 +367,7 @@ TOKENS = [
 @st.composite
 def mutations(draw: st.DrawFn) -> tuple[int, bytes]:
     target = draw(st.integers(0, len(SEED_FILES) - 1))
-    from history_builder import render as render_revision
+    from tests.history_builder import render as render_revision
 
     data = bytearray(render_revision(SEED_FILES[target]).encode("utf-8"))
     for _ in range(draw(st.integers(1, 4))):

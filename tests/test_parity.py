@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from alembic_oracle import expected_code, load_versions
-from history_builder import OMIT, STYLES, Rev, declared_labels, gate, looked_up_depends, write_revision
+from tests.alembic_oracle import expected_code, load_versions
+from tests.history_builder import OMIT, STYLES, Rev, declared_labels, gate, looked_up_depends, write_revision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

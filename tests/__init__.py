@@ -1,0 +1,1 @@
+"""headcheck's test suite (a package, so that every test imports helpers as `tests.x`)."""

@@ -1,0 +1,1 @@
+"""Database proof tests: real PostgreSQL servers."""
