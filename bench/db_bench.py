@@ -1,5 +1,6 @@
 """Benchmark the database proof.
 
+    pip install -e ".[bench]"   # pytest-alembic, kept out of the test environment
     python bench/db_bench.py [--revisions 200] [--repeat 3]
 
 Measures, on this machine:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from headcheck.config import Environment
-from headcheck.graph import Graph
-from headcheck.heads import branch_root, fork_points, policy_violation
+from headcheck.graph import Graph, Node, build
+from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
+from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision, revision_node
 from headcheck.settings import Settings
 
 __all__ = ["Finding", "check", "relpath"]
@@ -119,7 +119,8 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
     fix = (
         f"Run `headcheck merge` (writes a revision with down_revision = ({merge_down})), "
         f"or set down_revision = '{graph.nodes[stay].revision}' in {ctx.down_at(root)} "
-        f"to put {graph.nodes[mover].revision} on top of {graph.nodes[stay].revision} (`headcheck rebase`)"
+        f"to put {graph.nodes[mover].revision} on top of {graph.nodes[stay].revision} "
+        f"(`headcheck rebase {graph.nodes[mover].revision} --onto {graph.nodes[stay].revision}`)"
     )
     rf = ctx.files[root]
     return _finding("HC101", message, fix, rf.path, ctx.down_line(root), [graph.nodes[h].revision for h in heads])
@@ -171,24 +172,52 @@ def _file_findings(
     return found, unreadable_ids
 
 
-def _ignored_folder_findings(scan: Scan, root: Path) -> tuple[list[Finding], dict[str, Path]]:
-    """Subfolders Alembic skips without recursion, and the revision ids hiding in them."""
+def _ignored_folder_findings(scan: Scan, graph: Graph, root: Path) -> tuple[list[Finding], dict[str, Path]]:
+    """Subfolders Alembic skips without recursion, and the revision ids hiding in them.
+
+    Turning recursion on is suggested only when the history it would load stays sound: no id that
+    the loaded files already declare, and no more heads than today (a deliberately excluded
+    ``legacy/`` folder usually fails both)."""
     found: list[Finding] = []
     ignored_ids: dict[str, Path] = {}
+    hidden: list[Node] = []
+    counts: list[tuple[Path, int]] = []
     for folder in scan.ignored_dirs:
         count = 0
         for dirpath, _, filenames in os.walk(folder):
             for filename in sorted(filenames):
                 if filename.endswith(".py") and not filename.startswith("__init__"):
                     count += 1
-                    value = read_revision(Path(dirpath, filename)).values.get("revision")
+                    rf = read_revision(Path(dirpath, filename))
+                    value = rf.values.get("revision")
                     if value is not None and isinstance(value.value, str):
                         ignored_ids[value.value] = Path(dirpath, filename)
+                    node, _ = revision_node(rf)
+                    if node is not None:
+                        hidden.append(node)
+        counts.append((folder, count))
+    fix = RULES["HC302"].fix
+    duplicated = sorted({node.revision for node in hidden} & set(graph.index))
+    if duplicated:
+        shown = ", ".join(duplicated[:3]) + (f" and {len(duplicated) - 3} more" if len(duplicated) > 3 else "")
+        fix = (
+            f"Keep recursive_version_locations off if the folder is excluded on purpose: turning it on would load "
+            f"{len(duplicated)} revision id(s) the versions folder already declares ({shown}); otherwise move the files up"
+        )
+    elif hidden:
+        before = len(winning_heads(graph))
+        after = len(winning_heads(build([*graph.nodes, *hidden])))
+        if after > before:
+            fix = (
+                f"Keep recursive_version_locations off if the folder is excluded on purpose: turning it on would "
+                f"give the history {after} heads instead of {before}; otherwise move the files up and link them"
+            )
+    for folder, count in counts:
         found.append(
             _finding(
                 "HC302",
                 f"{count} .py file(s) in {relpath(folder, root)}/ are ignored: recursive_version_locations is off",
-                RULES["HC302"].fix,
+                fix,
                 folder,
                 None,
             )
@@ -394,7 +423,7 @@ def check(
     ctx = _Context(graph, [files[k] for k in node_files], root)
     found = _config_findings(env, scan, root)
     file_found, unreadable_ids = _file_findings(files, issues)
-    folder_found, ignored_ids = _ignored_folder_findings(scan, root)
+    folder_found, ignored_ids = _ignored_folder_findings(scan, graph, root)
     found += file_found + folder_found
     found += _docstring_findings(ctx)
     found += _identity_findings(ctx)

@@ -11,7 +11,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["GitError", "TreeEntry", "is_shallow", "ls_tree", "merge_base", "read_blobs", "resolve", "toplevel"]
+__all__ = [
+    "GitError",
+    "TreeEntry",
+    "branch_refs",
+    "current_branch",
+    "grep_refs",
+    "is_shallow",
+    "ls_tree",
+    "merge_base",
+    "read_blobs",
+    "read_file_at",
+    "resolve",
+    "toplevel",
+]
 
 
 class GitError(Exception):
@@ -122,3 +135,48 @@ def read_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
         blobs[sha] = out[pos : pos + size]
         pos += size + 1  # content is followed by a newline
     return blobs
+
+
+def branch_refs(repo: Path) -> list[str]:
+    """Local branches and remote-tracking branches (short names), without symbolic refs like origin/HEAD."""
+    out = _git(repo, ["for-each-ref", "--format=%(refname:short)%00%(symref)", "refs/heads", "refs/remotes"])
+    refs: list[str] = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        name, _, symref = line.partition("\0")
+        if name and not symref:
+            refs.append(name)
+    return refs
+
+
+def grep_refs(repo: Path, needle: str, refs: Sequence[str], folders: Sequence[str]) -> list[tuple[str, str]]:
+    """``(ref, path)`` of the files under ``folders`` (posix, repository-relative) that contain ``needle`` at each ref."""
+    if not refs or not needle:
+        return []
+    specs = [folder.rstrip("/") + "/" if folder else "." for folder in folders] or ["."]
+    args = ["git", "-C", str(repo), "grep", "-l", "-z", "-F", "-e", needle, *refs, "--", *specs]
+    try:
+        done = subprocess.run(args, capture_output=True, check=False)
+    except OSError:
+        return []
+    if done.returncode != 0:  # 1: no match; anything else: nothing we can use
+        return []
+    found: list[tuple[str, str]] = []
+    for record in done.stdout.split(b"\0"):
+        ref, sep, path = record.decode("utf-8", "surrogateescape").partition(":")
+        if sep:
+            found.append((ref, path))
+    return found
+
+
+def read_file_at(repo: Path, ref: str, path: str) -> bytes:
+    """The content of ``path`` (repository-relative, posix) at ``ref``."""
+    return _git(repo, ["cat-file", "blob", f"{ref}:{path}"])
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch's short name; None on a detached HEAD."""
+    try:
+        name = _git(repo, ["rev-parse", "--abbrev-ref", "HEAD"]).decode("utf-8", "surrogateescape").strip()
+    except GitError:
+        return None
+    return None if name == "HEAD" else name

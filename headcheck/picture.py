@@ -396,13 +396,14 @@ def _cell(text: str) -> str:
 
 def _table(v: View, max_rows: int = TABLE_MAX_ROWS) -> str:
     parents = _parents(v)
-    lines = ["| revision | file | role / findings | revises |", "|---|---|---|---|"]
+    lines = ["| revision | title | role / findings | revises |", "|---|---|---|---|"]
     items = list(reversed(v.items))
     for item in items[:max_rows]:
         name = f"`{item.label}`" if item.kind in ("revision", "missing") else item.label
-        detail = item.detail
+        # A missing revision has no file and no title: what is wrong with it is a finding.
+        title, marks = ("", [*item.marks, item.detail]) if item.kind == "missing" else (item.detail, list(item.marks))
         revises = ", ".join(f"`{p}`" if " " not in p else p for p in parents.get(item.key, []))
-        lines.append(f"| {_cell(name)} | {_cell(detail)} | {_cell(', '.join(item.marks))} | {_cell(revises)} |")
+        lines.append(f"| {_cell(name)} | {_cell(title)} | {_cell(', '.join(marks))} | {_cell(revises)} |")
     if len(items) > max_rows:
         lines.append(f"| … {len(items) - max_rows} more | | | |")
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ _RULES = (
         "error",
         "More heads than the policy allows (one, unless each head has its own branch label).",
         "`alembic upgrade head` and `alembic revision` fail with 'Multiple head revisions are present'.",
-        "Run `headcheck merge` to add a merge revision, or point one branch's down_revision at the other head (`headcheck rebase`).",
+        "Run `headcheck merge` to add a merge revision, or point one branch's down_revision at the other head (`headcheck rebase REV --onto HEAD`).",
     ),
     Rule(
         "HC102",

@@ -21,14 +21,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.alembic_oracle import load_versions
-from tests.history_builder import Rev, gate, write_history, write_ini
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headcheck.gate import GateResult
 from headcheck.report import FORMATS, render
 from headcheck.settings import Settings
+from tests.alembic_oracle import load_versions
+from tests.history_builder import Rev, gate, write_history, write_ini
 
 REPO = Path(__file__).resolve().parents[1]
 

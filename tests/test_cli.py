@@ -113,3 +113,14 @@ def test_static_gate_imports_only_the_standard_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1] == "1 []"
+
+
+def test_distribution_metadata_names_the_license_and_the_project() -> None:
+    from importlib.metadata import metadata
+
+    meta = metadata("headcheck")
+    assert meta["License-Expression"] == "MIT"
+    assert (Path(__file__).resolve().parent.parent / "LICENSE").read_text().startswith("MIT License")
+    urls = dict(url.split(", ", 1) for url in meta.get_all("Project-URL") or [])
+    assert {"Homepage", "Changelog", "Issues"} <= set(urls)
+    assert "Typing :: Typed" in (meta.get_all("Classifier") or [])

@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(describe(change))
         else:
             result = gate_from_args(args, cache_dir=None if args.no_cache else cache_dir_from_env())
+            if any(f.code == "HC102" for env in result.environments for f in env.findings):
+                from headcheck.elsewhere import explain_missing_parents
+
+                result = explain_missing_parents(result)
     except ConfigError as exc:
         return error(str(exc))
     if not result.environments:

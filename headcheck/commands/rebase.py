@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, settings_from
+from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, gate_from_args, settings_from
 from headcheck.config import ConfigError
 
 
@@ -34,11 +34,20 @@ def _diff(path: Path, old: bytes, new: bytes) -> str:
     return "".join(lines)
 
 
+def _on_disk(args: argparse.Namespace) -> set[str]:
+    """Revision ids in the work tree's history (not the merged one ``--base`` builds)."""
+    try:
+        gate = gate_from_args(args)
+    except ConfigError:
+        return set()
+    return {node.revision for env in gate.environments for node in env.graph.nodes}
+
+
 def run(args: argparse.Namespace) -> int:
     from headcheck.change import gate_against_base
     from headcheck.fix import FixError, pick_environment
     from headcheck.fix.rebase import plan, rewrite_down_revision
-    from headcheck.gate import EnvironmentResult, run_gate
+    from headcheck.gate import EnvironmentResult
     from headcheck.heads import winning_heads
 
     # `headcheck rebase some/dir`: a lone positional that exists on disk is the path.
@@ -54,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             env = pick_environment(change.gate.environments)
             match = [c for c in change.environments if c.result is env]
             return env, match[0].base_ids
-        return pick_environment(run_gate(Path(args.path), settings, **common).environments), None
+        return pick_environment(gate_from_args(args).environments), None
 
     try:
         result, base_ids = gate_result()
@@ -94,4 +103,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     left = winning_heads(after.graph)
     print(f"heads now: {', '.join(after.graph.nodes[h].revision for h in left)}")
+    if args.base is not None and chosen.onto not in _on_disk(args):
+        print(
+            f"next: {chosen.onto} exists on {args.base} only; merge {args.base} into your branch "
+            f"(`git merge {args.base}`) before committing, or the gate reports HC102 for the new down_revision"
+        )
     return EXIT_OK if len(left) < len(heads) else EXIT_FAIL

@@ -19,7 +19,8 @@ def render(result: GateResult, *, color: bool = False) -> str:
         config = env.environment
         where = relpath(config.config_path, result.root) or relpath(config.script_location, result.root)
         heads = ", ".join(env.heads) or "none"
-        title = f"{config.name} ({where}): {len(env.graph.nodes)} revisions, heads: {heads}"
+        count = len(env.graph.nodes)
+        title = f"{config.name} ({where}): {count} revision{'' if count == 1 else 's'}, heads: {heads}"
         out.append(_paint(title, "bold", color))
         for finding in sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0)):
             location = relpath(finding.path, result.root) or where or "."
