@@ -25,7 +25,7 @@ def test_cache_hit_equals_fresh_parse_and_edits_are_seen(tmp_path: Path) -> None
 
 
 def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
-    files = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(400)}
+    files: dict[str, object] = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(400)}
     files["r0399.py"] = "revision = 'r0399'\ndown_revision = 'r0398'\nif (:\n"
     versions = write_project(tmp_path / "p", files)
     paths = sorted(versions.glob("*.py"))
