@@ -78,8 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
+        detail = " ".join(str(exc).split())[:500]  # one line, bounded, whatever the exception holds
         print(
-            f"headcheck: internal error: {type(exc).__name__}: {exc} (set HEADCHECK_DEBUG=1 for the traceback)",
+            f"headcheck: internal error: {type(exc).__name__}: {detail} (set HEADCHECK_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
         return EXIT_USAGE
