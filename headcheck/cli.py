@@ -76,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         import os
 
+        if isinstance(exc, ModuleNotFoundError):  # an optional dependency: name the extra that brings it
+            from headcheck.extras import missing_extra
+
+            message = missing_extra(command, exc)
+            if message is not None:
+                print(f"headcheck: error: {message}", file=sys.stderr)
+                return EXIT_USAGE
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
         detail = " ".join(str(exc).split())[:500]  # one line, bounded, whatever the exception holds

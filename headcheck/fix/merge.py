@@ -131,10 +131,8 @@ def _version_folder(env: Environment, result: EnvironmentResult, heads: list[int
 
 def render(template: Path, values: dict[str, Any], encoding: str) -> bytes:
     """Render ``script.py.mako`` as ``alembic.util.template_to_file`` does."""
-    try:
-        from mako.template import Template
-    except ImportError:
-        raise FixError("headcheck merge needs Mako (pip install 'headcheck[fix]' or mako)") from None
+    from mako.template import Template  # missing: the CLI names the 'fix' extra (exit 2)
+
     try:
         text = Template(filename=str(template)).render_unicode(**values)
     except Exception as exc:  # Mako raises anything the template raises
