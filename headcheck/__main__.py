@@ -14,6 +14,6 @@ import sys
 if not sys.flags.safe_path and sys.path and os.path.realpath(sys.path[0] or os.curdir) == os.path.realpath(os.curdir):
     del sys.path[0]
 
-from headcheck.cli import main  # noqa: E402  (after the sys.path fix, on purpose)
+from headcheck.cli import main
 
 raise SystemExit(main())
