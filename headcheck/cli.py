@@ -78,8 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
+        from headcheck.logsafe import line
+
         print(
-            f"headcheck: internal error: {type(exc).__name__}: {exc} (set HEADCHECK_DEBUG=1 for the traceback)",
+            line(f"headcheck: internal error: {type(exc).__name__}: {exc} (set HEADCHECK_DEBUG=1 for the traceback)"),
             file=sys.stderr,
         )
         return EXIT_USAGE

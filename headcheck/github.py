@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
+from headcheck import logsafe
+
 __all__ = [
     "ANNOTATIONS_PER_KIND",
     "SUMMARY_LIMIT",
@@ -126,16 +128,21 @@ def escape_property(text: str) -> str:
 
 
 def format_annotation(annotation: Annotation) -> str:
-    """One ``::error file=…,line=…,title=…::message`` workflow command."""
+    """One ``::error file=…,line=…,title=…::message`` workflow command.
+
+    The message keeps its line breaks (``%0A``) but each of its lines, and the title, is
+    neutralised (:mod:`headcheck.logsafe`): they carry revision ids and migration output.
+    The file stays exact (GitHub attaches the annotation by it); escaping makes it inert.
+    """
     props: list[str] = []
     if annotation.file:
         props.append(f"file={escape_property(annotation.file)}")
         if annotation.line is not None and annotation.line >= 1:
             props.append(f"line={annotation.line}")
     if annotation.title:
-        props.append(f"title={escape_property(annotation.title)}")
+        props.append(f"title={escape_property(logsafe.line(annotation.title))}")
     head = f"::{annotation.kind}" + (" " + ",".join(props) if props else "")
-    return f"{head}::{escape_data(annotation.message)}"
+    return f"{head}::{escape_data(logsafe.block(annotation.message))}"
 
 
 def annotation_lines(annotations: Iterable[Annotation], per_kind: int = ANNOTATIONS_PER_KIND) -> list[str]:

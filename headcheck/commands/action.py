@@ -45,6 +45,7 @@ from headcheck.github import (
     write_outputs,
     write_workspace_file,
 )
+from headcheck.logsafe import block, line
 
 if TYPE_CHECKING:
     from headcheck.gate import GateResult
@@ -110,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _fail(message: str) -> int:
     """An input/config error: an annotation so it shows on the run page, and exit 2."""
     print(format_annotation(Annotation("error", message, title="headcheck: configuration")))
-    print(f"headcheck: error: {message}", file=sys.stderr)
+    print(line(f"headcheck: error: {message}"), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -153,8 +154,8 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
         except ImportError as exc:  # the postgres extra is not installed
             return EXIT_USAGE, None, f"the database proof needs `pip install headcheck[postgres]` ({exc})"
         text = _redact(errors.getvalue())
-        if code != EXIT_USAGE:  # a usage error is repeated, once, by the caller
-            sys.stderr.write(text)
+        if code != EXIT_USAGE and text.strip():  # a usage error is repeated, once, by the caller
+            sys.stderr.write(block(text.rstrip("\n")) + "\n")
         try:
             report = json.loads(output.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -210,10 +211,11 @@ def _print_database_log(result: GateResult, databases: Sequence[Mapping[str, Any
         steps = [step for step in db.get("steps") or [] if isinstance(step, Mapping)]
         failed = [step for step in steps if not step.get("ok")]
         verdict = "passed" if db.get("ok") else "failed"
-        print(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed")
-        for step in failed:
+        print(line(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed"))
+        for step in failed:  # names, revisions and the migration's output are the pull request's
             what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
-            print(f"  {what}: {str(step.get('error') or 'failed').strip()}")
+            print(line(f"  {what}:"))
+            print(block(str(step.get("error") or "failed").strip(), indent="    "))
 
 
 def _write_json(relative: str, data: Mapping[str, Any], base: Path, what: str) -> str:

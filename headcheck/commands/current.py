@@ -22,6 +22,7 @@ from headcheck.commands.common import (
     gate_from_args,
 )
 from headcheck.config import ConfigError
+from headcheck.logsafe import json_document, line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         "ok": ok,
     }
     if args.format == "json":
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(json_document(json.dumps(report, indent=2)) + "\n")
     else:
         out = [f"{env.environment.name} ({where}): {report['database']}"]
         if rows is None:
@@ -144,5 +145,5 @@ def run(args: argparse.Namespace) -> int:
             label = "ERROR" if row["status"] == "unknown" else row["status"]
             out.append(f"  {row['revision']}: {label}: {row['message']}")
         out.append("current: at heads" if ok else f"current: not at heads ({len(pending)} revision(s) pending)")
-        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.write("".join(line(text) + "\n" for text in out))  # rows come from the database
     return EXIT_OK if ok else EXIT_FAIL
