@@ -25,6 +25,7 @@ import functools
 from pathlib import Path
 from typing import NamedTuple
 
+from headcheck import logsafe
 from headcheck.config import ConfigError, Environment, find_environments
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult, check_scan
@@ -409,7 +410,7 @@ def describe(change: ChangeResult) -> str:
             )
         else:
             lines.append(f"headcheck: {env.environment.name}: your change adds no revisions")
-    return "\n".join(lines) + "\n"
+    return "".join(logsafe.line(text) + "\n" for text in lines)  # ids, names and paths are the pull request's
 
 
 def _files_by_id(env: EnvironmentResult) -> dict[str, RevisionFile]:

@@ -85,9 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
+        from headcheck.logsafe import line
+
         detail = " ".join(str(exc).split())[:500]  # one line, bounded, whatever the exception holds
         print(
-            f"headcheck: internal error: {type(exc).__name__}: {detail} (set HEADCHECK_DEBUG=1 for the traceback)",
+            line(
+                f"headcheck: internal error: {type(exc).__name__}: {detail} (set HEADCHECK_DEBUG=1 for the traceback)"
+            ),
             file=sys.stderr,
         )
         return EXIT_USAGE

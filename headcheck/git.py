@@ -2,10 +2,18 @@
 
 Only ``git`` subprocesses (``rev-parse``, ``ls-tree``, ``cat-file --batch``, ``merge-base``), so it
 works in a shallow CI checkout as long as REF itself was fetched (``git fetch --depth N origin main``).
+
+The work tree belongs to the pull request, and git's repository discovery would accept a folder
+the pull request committed with ``HEAD``, ``config``, ``objects/`` and ``refs/`` in it (a "bare"
+repository) as the repository, with REF and every object under the author's control. So every git
+call runs with ``safe.bareRepository=explicit`` (command-line configuration, which git honours
+for that key), and :func:`toplevel` refuses a repository-shaped folder between PATH and the
+real work tree root before git runs at all.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,6 +28,7 @@ __all__ = [
     "is_shallow",
     "ls_tree",
     "merge_base",
+    "planted_repository",
     "read_blobs",
     "read_file_at",
     "resolve",
@@ -38,14 +47,18 @@ class TreeEntry(NamedTuple):
     path: str  # posix, relative to the repository root
 
 
+# Never treat a folder of the work tree as a bare repository (git >= 2.38; older gits ignore it,
+# which is why toplevel() also looks for one itself).
+_GIT = ("git", "-c", "safe.bareRepository=explicit")
+
+
+def _run(repo: Path, args: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*_GIT, "-C", str(repo), *args], input=stdin, capture_output=True, check=False)
+
+
 def _git(repo: Path, args: Sequence[str], stdin: bytes | None = None) -> bytes:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args],
-            input=stdin,
-            capture_output=True,
-            check=False,
-        )
+        done = _run(repo, args, stdin)
     except FileNotFoundError:
         raise GitError("git is not installed (needed for --base)") from None
     except OSError as exc:
@@ -56,9 +69,38 @@ def _git(repo: Path, args: Sequence[str], stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+def _looks_like_git_directory(folder: Path) -> bool:
+    """What git's discovery accepts as a repository in ``folder`` itself (``is_git_directory``)."""
+    return (folder / "HEAD").exists() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
+
+
+def planted_repository(folder: Path) -> Path | None:
+    """A repository-shaped folder git would find from ``folder`` before the real ``.git``, if any.
+
+    Discovery walks up from ``folder``; at each level ``.git`` wins, else the folder itself is
+    taken as a bare repository when it looks like one. Everything between PATH and the work tree
+    root is the pull request's, so such a folder there is never the repository to trust.
+    """
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return None
+        if _looks_like_git_directory(candidate):
+            return candidate
+    return None
+
+
 def toplevel(path: Path) -> Path:
-    """The work tree root holding ``path`` (``git rev-parse --show-toplevel``)."""
-    folder = path if path.is_dir() else path.parent
+    """The work tree root holding ``path`` (``git rev-parse --show-toplevel``).
+
+    Refuses a repository planted inside the checked one (see the module docstring).
+    """
+    folder = (path if path.is_dir() else path.parent).resolve()
+    planted = None if os.environ.get("GIT_DIR") else planted_repository(folder)
+    if planted is not None:
+        raise GitError(
+            f"{planted} is laid out as a git repository (HEAD, objects/, refs/) inside the checked work tree; "
+            "refusing to read --base from it (a pull request can commit one to fake REF)"
+        )
     try:
         out = _git(folder, ["rev-parse", "--show-toplevel"])
     except GitError:
@@ -90,7 +132,7 @@ def is_shallow(repo: Path) -> bool:
 
 def merge_base(repo: Path, a: str, b: str) -> str | None:
     """The best common ancestor, or None when history is too shallow (or unrelated) to find one."""
-    done = subprocess.run(["git", "-C", str(repo), "merge-base", a, b], capture_output=True, check=False)
+    done = _run(repo, ["merge-base", a, b])
     if done.returncode != 0:
         return None
     sha = done.stdout.decode("ascii", "replace").strip()
@@ -153,9 +195,8 @@ def grep_refs(repo: Path, needle: str, refs: Sequence[str], folders: Sequence[st
     if not refs or not needle:
         return []
     specs = [folder.rstrip("/") + "/" if folder else "." for folder in folders] or ["."]
-    args = ["git", "-C", str(repo), "grep", "-l", "-z", "-F", "-e", needle, *refs, "--", *specs]
     try:
-        done = subprocess.run(args, capture_output=True, check=False)
+        done = _run(repo, ["grep", "-l", "-z", "-F", "-e", needle, *refs, "--", *specs])
     except OSError:
         return []
     if done.returncode != 0:  # 1: no match; anything else: nothing we can use

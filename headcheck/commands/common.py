@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headcheck.config import ConfigError
+from headcheck.logsafe import line
 from headcheck.rules import RULES
 from headcheck.settings import Settings, load_settings
 
@@ -39,8 +40,11 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def error(message: str) -> int:
-    """Print a one-line error and return the usage/configuration exit code."""
-    print(f"headcheck: error: {message}", file=sys.stderr)
+    """Print a one-line error and return the usage/configuration exit code.
+
+    Messages quote paths, sections and ids from the checked repository: neutralised (logsafe).
+    """
+    print(line(f"headcheck: error: {message}"), file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -25,6 +25,7 @@ from headcheck.commands.common import (
     gate_from_args,
 )
 from headcheck.config import ConfigError
+from headcheck.logsafe import json_document, line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         "ok": ok,
     }
     if args.format == "json":
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(json_document(json.dumps(report, indent=2)) + "\n")
         return EXIT_OK if ok else EXIT_FAIL
     out = [f"{env.environment.name} ({where}): {report['database']}"]
     if rows is None:
@@ -210,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         label = "ERROR" if row["status"] in ("unknown", "overlap") else row["status"]
         out.append(f"  {row['revision']}: {label}: {row['message']}")
     out.append(f"current: {_verdict(ok, placed, pending)}")
-    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.write("".join(line(text) + "\n" for text in out))  # rows come from the database
     return EXIT_OK if ok else EXIT_FAIL
 
 
