@@ -110,7 +110,7 @@ def test_killing_headcheck_mid_migration_leaves_nothing(
     proc, marker = _start(hanging_project, tmpdir_for_headcheck)
     _wait_for(marker, proc)
     [tempdir] = [p for p in tmpdir_for_headcheck.iterdir() if p.name.startswith(TEMP_PREFIX)]
-    assert postgres_processes(tempdir / "data"), "the server should be running mid-migration"
+    assert postgres_processes(tempdir / "pg" / "data"), "the server should be running mid-migration"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
@@ -149,7 +149,7 @@ def test_after_kill_9_the_next_run_sweeps_the_leftovers(hanging_project: Path, t
     while _runner_processes(str(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _runner_processes(str(marker)) == []
-    assert postgres_processes(tempdir / "data")  # still there: nobody could stop it
+    assert postgres_processes(tempdir / "pg" / "data")  # still there: nobody could stop it
     old = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(tmpdir_for_headcheck)
     tempfile.tempdir = None
@@ -163,4 +163,4 @@ def test_after_kill_9_the_next_run_sweeps_the_leftovers(hanging_project: Path, t
             os.environ["TMPDIR"] = old
         tempfile.tempdir = None
     assert not tempdir.exists()
-    assert postgres_processes(tempdir / "data") == []
+    assert postgres_processes(tempdir / "pg" / "data") == []

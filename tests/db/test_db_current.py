@@ -94,7 +94,7 @@ def test_current_only_selects(
     dbname = conninfo.rsplit("dbname=", 1)[1]
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE {dbname} SET log_statement = 'all'")
-    log = server.tempdir / "postgres.log"
+    log = server.logfile
     offset = log.stat().st_size
     assert main(["current", "--database-url", url, str(example("clean"))]) == 0
     capsys.readouterr()
