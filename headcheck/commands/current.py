@@ -1,4 +1,6 @@
-"""``headcheck current --database-url URL [PATH]``: where a live database is, read-only.
+"""``headcheck current [--database-url URL | --url-env NAME] [PATH]``: where a live PostgreSQL
+database is, read-only. Without either option the URL is the ini's ``sqlalchemy.url``, as Alembic
+reads it.
 
 Reads Alembic's version table with a single SELECT in a read-only transaction and places every
 row in the history found on disk: a head, N revisions behind, or a revision no migration file
@@ -26,7 +28,12 @@ from headcheck.config import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_environment_arguments(parser)
-    parser.add_argument("--database-url", required=True, help="the PostgreSQL database to read (postgresql://...)")
+    parser.add_argument(
+        "--database-url",
+        help="the database to read; PostgreSQL only (postgresql://...). Default: --url-env, else the "
+        "ini's sqlalchemy.url",
+    )
+    parser.add_argument("--url-env", metavar="NAME", help="read the database URL from this environment variable")
     parser.add_argument(
         "--version-table", default="alembic_version", help="Alembic's version table (default: alembic_version)"
     )
@@ -52,6 +59,40 @@ def _read_rows(url: str, table: str, schema: str | None) -> list[str] | None:
     return [str(row[0]) for row in rows]
 
 
+SUPPORTED = "only PostgreSQL databases are supported (postgresql://..., any driver)"
+
+
+def _ini_url(env: Any) -> str | None:
+    """``sqlalchemy.url`` of the environment's ini section, interpolated as Alembic's Config does."""
+    import configparser
+
+    if env.config_path is None:
+        return None
+    parser = configparser.ConfigParser(defaults={"here": str(env.config_path.parent)})
+    try:
+        parser.read(env.config_path, encoding="utf-8")
+        return parser.get(env.section or "alembic", "sqlalchemy.url", fallback=None)
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+
+
+def _database_url(args: argparse.Namespace, env: Any) -> tuple[str | None, str]:
+    """(the URL, where it came from) or (None, what to do)."""
+    import os
+
+    if args.database_url:
+        return args.database_url, "--database-url"
+    if args.url_env:
+        value = os.environ.get(args.url_env)
+        if not value:
+            return None, f"--url-env {args.url_env}: the variable is not set"
+        return value, f"${args.url_env}"
+    url = _ini_url(env)
+    if url:
+        return url, f"sqlalchemy.url in {env.config_path.name}"
+    return None, "no database URL: pass --database-url URL or --url-env NAME, or set sqlalchemy.url in alembic.ini"
+
+
 def unknown_message(revision: str, where: str) -> str:
     return (
         f"the database is at revision {revision}, which no migration file under {where} defines; every Alembic "
@@ -75,6 +116,28 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
     pending = [graph.nodes[i].revision for i in pending_nodes]
     placed: list[dict[str, Any]] = []
     for revision in rows:
+        below = [
+            other
+            for other in rows
+            if other != revision
+            and other in graph.index
+            and revision in graph.index
+            and graph.index[revision] in graph.ancestors(graph.index[other])
+        ]
+        if below:
+            placed.append(
+                {
+                    "revision": revision,
+                    "status": "overlap",
+                    "behind": None,
+                    "message": (
+                        f"an ancestor of {', '.join(below)}, which is also in the version table; every "
+                        f'alembic upgrade fails on this state ("Requested revision ... overlaps"). Recover: '
+                        f"DELETE FROM alembic_version WHERE version_num = '{revision}'"
+                    ),
+                }
+            )
+            continue
         if revision not in graph.index:
             placed.append(
                 {"revision": revision, "status": "unknown", "behind": None, "message": unknown_message(revision, where)}
@@ -96,14 +159,16 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
     return placed, pending
 
 
+def _count(n: int) -> str:
+    return f"{n} revision" if n == 1 else f"{n} revisions"
+
+
 def run(args: argparse.Namespace) -> int:
     from headcheck.db.urls import is_postgres, redact
     from headcheck.findings import relpath
 
-    if not is_postgres(args.database_url):
-        return error(
-            f"--database-url {redact(args.database_url)}: only PostgreSQL URLs (postgresql://...) are supported"
-        )
+    if args.database_url and not is_postgres(args.database_url):
+        return error(f"--database-url {redact(args.database_url)}: {SUPPORTED}")
     try:
         result = gate_from_args(args)
     except ConfigError as exc:
@@ -115,15 +180,24 @@ def run(args: argparse.Namespace) -> int:
         )
     env = result.environments[0]
     where = relpath(env.environment.script_location, result.root) or str(env.environment.script_location)
+    url, source = _database_url(args, env.environment)
+    if url is None:
+        return error(source)
+    if not is_postgres(url):
+        return error(f"{source}: {redact(url)}: {SUPPORTED}")
     try:
-        rows = _read_rows(args.database_url, args.version_table, args.version_table_schema)
+        import psycopg  # noqa: F401
+    except ImportError:
+        return error("headcheck current needs the postgres extra: pip install 'headcheck[postgres]'")
+    try:
+        rows = _read_rows(url, args.version_table, args.version_table_schema)
     except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return error(f"cannot read {redact(args.database_url)}: {first}")
+        return error(f"cannot read {redact(url)} ({source}): {first}")
     placed, pending = place_rows(rows or [], env.graph, where)
     ok = rows is not None and not pending and all(row["status"] == "head" for row in placed)
     report = {
-        "database": redact(args.database_url),
+        "database": redact(url),
         "version_table": args.version_table,
         "stamped": rows is not None and bool(rows),
         "rows": placed,
@@ -136,13 +210,21 @@ def run(args: argparse.Namespace) -> int:
         out = [f"{env.environment.name} ({where}): {report['database']}"]
         if rows is None:
             out.append(
-                f"  no {args.version_table} table: the database was never migrated ({len(pending)} revisions to apply)"
+                f"  no {args.version_table} table: the database was never migrated ({_count(len(pending))} to apply)"
             )
         elif not rows:
-            out.append(f"  {args.version_table} is empty: the database is at base ({len(pending)} revisions to apply)")
+            out.append(f"  {args.version_table} is empty: the database is at base ({_count(len(pending))} to apply)")
         for row in placed:
-            label = "ERROR" if row["status"] == "unknown" else row["status"]
+            label = "ERROR" if row["status"] in ("unknown", "overlap") else row["status"]
             out.append(f"  {row['revision']}: {label}: {row['message']}")
-        out.append("current: at heads" if ok else f"current: not at heads ({len(pending)} revision(s) pending)")
+        statuses = {row["status"] for row in placed}
+        if ok:
+            out.append("current: at heads")
+        elif "unknown" in statuses:
+            out.append("current: stamped at a revision no migration file defines (see the recovery above)")
+        elif "overlap" in statuses:
+            out.append("current: the version table holds overlapping revisions (see the recovery above)")
+        else:
+            out.append(f"current: not at heads ({_count(len(pending))} pending)")
         sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK if ok else EXIT_FAIL

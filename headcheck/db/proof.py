@@ -180,16 +180,29 @@ def load_schema(path: Path, conninfo_url: str, pg_bin: Path | None) -> str | Non
     return None
 
 
+# what a new database holds before anyone uses it
+_EMPTY = {"schemas": {"public"}, "extensions": {"plpgsql"}}
+
+
 def refuse_nonempty(url: str) -> str | None:
-    """Why ``url`` is not an empty database (tables, or an alembic_version), or None when empty."""
+    """Why ``url`` is not an empty database (any table, view, type, sequence, function, schema or
+    extension of its own, an alembic_version included), or None when empty."""
     import psycopg
 
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         snap = snapshot.take(lambda sql: conn.execute(sql.encode()).fetchall(), version_table="")
-    tables = [line.rsplit(" ", 1)[-1] for line in snap["tables"]]
-    if tables:
-        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-        return f"the database is not empty ({len(tables)} tables/views: {shown})"
+    found = [
+        (category, line)
+        for category, lines in snap.items()
+        if category not in ("columns", "constraints", "indexes", "triggers")  # (they belong to a table)
+        for line in lines
+        if line not in _EMPTY.get(category, set())
+    ]
+    if found:
+        shown = ", ".join(
+            (line if category == "tables" else f"{category[:-1]} {line}")[:60] for category, line in found[:5]
+        )
+        return f"the database is not empty ({len(found)} objects: {shown}{', ...' if len(found) > 5 else ''})"
     return None
 
 

@@ -261,3 +261,23 @@ def test_clean_stairway_over_several_chunks_checks_heads_once(
     assert len([s for s in steps(report) if s[0] in ("upgrade", "downgrade")]) == 3 * len(ids)
     assert [s for s in steps(report) if s[0] == "check-heads"] == [("check-heads", None, True)]
     assert steps(report)[-1] == ("check-heads", None, True)
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "CREATE SEQUENCE counter",
+        "CREATE TYPE mood AS ENUM ('ok')",
+        "CREATE SCHEMA app",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    ],
+)
+def test_a_database_holding_only_a_sequence_or_a_type_is_not_empty(
+    ddl: str, example: Example, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    """Issue 9.7: only tables counted, so a database with a sequence or an enum passed as empty."""
+    with psycopg.connect(fresh_db[1].replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(ddl)
+    code = main(["db", str(example("clean")), *fresh_db])
+    assert code == 2
+    assert "not empty (1 objects" in capsys.readouterr().err
