@@ -122,12 +122,11 @@ def _inside(base: Path, relative: str, what: str) -> Path:
     return path
 
 
-_PASSWORD = re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@")
-
-
 def _redact(text: str) -> str:
     """Hide the password of any URL (``database-url`` may carry one) before it reaches the log."""
-    return _PASSWORD.sub(r"\g<keep>***@", text)
+    from headcheck.db.urls import redact
+
+    return redact(text)
 
 
 def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tuple[int, dict[str, Any] | None, str]:

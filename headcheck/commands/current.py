@@ -113,9 +113,9 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
                     "status": "overlap",
                     "behind": None,
                     "message": (
-                        f"on the same branch as {overlaps[revision]}, also in the version table; `alembic upgrade` "
-                        f'fails ("overlaps with other requested revisions"). Recover: delete the {revision} row '
-                        f"(it is an ancestor of {overlaps[revision]}), or `alembic stamp --purge` the real state"
+                        f"an ancestor of {overlaps[revision]}, which is also in the version table; every "
+                        f'alembic upgrade fails on this state ("Requested revision ... overlaps"). Recover: '
+                        f"DELETE FROM alembic_version WHERE version_num = '{revision}'"
                     ),
                 }
             )
@@ -143,9 +143,10 @@ def _database_url(args: argparse.Namespace, env: Any) -> tuple[str | None, str]:
         return args.database_url, "--database-url"
     if args.url_env:
         value = os.environ.get(args.url_env)
-        return (value or None), f"${args.url_env}"
+        return (value or None), f"--url-env {args.url_env}"
     url = env.environment.options.get("sqlalchemy.url")
-    return (str(url) if url else None), "sqlalchemy.url"
+    config = env.environment.config_path
+    return (str(url) if url else None), f"sqlalchemy.url in {config.name}" if config else "sqlalchemy.url"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,12 +168,15 @@ def run(args: argparse.Namespace) -> int:
     url, origin = _database_url(args, env)
     if url is None:
         return error(
-            f"no database URL: {origin} is not set; pass --database-url URL, or --url-env NAME for the variable "
-            "your env.py reads"
+            f"no database URL: {origin}: the variable is not set; pass --database-url URL, or --url-env NAME "
+            "for the variable your env.py reads"
+            if args.url_env
+            else f"no database URL: {origin} is not set; pass --database-url URL, or --url-env NAME for the "
+            "variable your env.py reads"
         )
     if not is_postgres(url):
         return error(
-            f"{origin} {redact(url)}: headcheck current reads PostgreSQL databases only "
+            f"{origin}: {redact(url)}: headcheck current reads PostgreSQL databases only "
             "(postgresql://, postgresql+psycopg://, postgresql+asyncpg://, ...); MySQL, MariaDB and SQLite are not "
             "supported yet"
         )
@@ -221,9 +225,10 @@ def _verdict(ok: bool, placed: list[dict[str, Any]], pending: list[str] | None) 
     unknown = [row["revision"] for row in placed if row["status"] == "unknown"]
     if unknown:
         return (
-            f"at unknown revision {', '.join(unknown)}: no migration file defines it, so Alembic cannot tell what is "
-            "applied; nothing can be upgraded until the file is restored or the database is re-stamped (see above)"
+            f"stamped at unknown revision {', '.join(unknown)}, which no migration file defines: Alembic cannot tell "
+            "what is applied, so nothing can be upgraded until the file is restored or the database is re-stamped "
+            "(see the recovery above)"
         )
     if any(row["status"] == "overlap" for row in placed):
-        return "the version table is inconsistent (two rows on one branch); fix it as above before upgrading"
+        return "the version table holds overlapping revisions (see the recovery above)"
     return f"not at heads ({len(pending or [])} revision(s) pending)"

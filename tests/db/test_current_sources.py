@@ -52,7 +52,7 @@ def test_url_from_the_ini_as_alembic_reads_it(
     _set_ini_url(project, url)
     _stamp(conninfo, "c3d4e5f6a7b8")
     code, report = _json(capsys, [str(project)])
-    assert code == 0 and report["ok"] is True and report["url_from"] == "sqlalchemy.url"
+    assert code == 0 and report["ok"] is True and report["url_from"] == "sqlalchemy.url in alembic.ini"
 
 
 def test_url_from_the_variable_env_py_reads(
@@ -63,7 +63,7 @@ def test_url_from_the_variable_env_py_reads(
     monkeypatch.setenv("APP_DATABASE_URL", url)
     _stamp(conninfo, "a1b2c3d4e5f6")
     code, report = _json(capsys, [str(project), "--url-env", "APP_DATABASE_URL"])
-    assert code == 1 and report["url_from"] == "$APP_DATABASE_URL"
+    assert code == 1 and report["url_from"] == "--url-env APP_DATABASE_URL"
     assert report["pending"] == ["b2c3d4e5f6a7", "c3d4e5f6a7b8"]
 
 
@@ -74,7 +74,8 @@ def test_no_url_and_other_databases_are_one_line_errors(
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     assert main(["current", str(project), "--url-env", "NOT_SET_ANYWHERE"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "$NOT_SET_ANYWHERE is not set" in err and "--database-url" in err
+    assert err.count("\n") == 1 and "--url-env NOT_SET_ANYWHERE: the variable is not set" in err
+    assert "--database-url" in err
     _set_ini_url(project, "sqlite:///app.db")
     assert main(["current", str(project)]) == 2
     err = capsys.readouterr().err
@@ -91,7 +92,7 @@ def test_an_unknown_revision_is_not_called_pending_work(
     assert code == 1 and report["pending"] is None
     main(["current", "--database-url", url, str(project)])
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("current: at unknown revision ffffffffffff: no migration file defines it")
+    assert last.startswith("current: stamped at unknown revision ffffffffffff, which no migration file defines")
     assert "pending" not in last
 
 
