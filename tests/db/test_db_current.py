@@ -73,6 +73,8 @@ def test_unknown_revision_says_what_alembic_will_say_and_how_to_recover(
     assert "restore the migration file" in out and "alembic stamp" in out
     assert "pending" not in out  # issue 8.5: "5 revision(s) pending" read as "run everything again"
     assert "current: stamped at unknown revision deadbeef0000, which no migration file defines" in out
+    code, report = _current(capsys, example("clean"), url)
+    assert code == 1 and report["pending"] is None  # what is applied cannot be known
 
 
 def test_two_labelled_heads_one_behind(
@@ -132,6 +134,13 @@ def test_overlapping_rows_are_an_error_not_zero_pending(
     assert "a1b2c3d4e5f6: ERROR: an ancestor of c3d4e5f6a7b8" in out
     assert "DELETE FROM alembic_version WHERE version_num = 'a1b2c3d4e5f6'" in out
     assert "0 revision" not in out and "overlapping" in out
+    # The oracle: Alembic itself refuses to upgrade from this state.
+    from alembic import command
+    from alembic.config import Config
+
+    project = _with_ini_url(example("clean"), url)
+    with pytest.raises(Exception, match="overlaps with other requested revisions"):
+        command.upgrade(Config(str(project / "alembic.ini")), "heads")
 
 
 def _with_ini_url(project: Path, url: str) -> Path:
