@@ -8,10 +8,14 @@ values interpolate ``%(here)s`` and ``[DEFAULT]``; TOML strings are ``%``-format
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from headcheck.fs import read_regular
+from headcheck.limits import shorten
 
 __all__ = [
     "ConfigError",
@@ -46,7 +50,7 @@ class ConfigProblem(NamedTuple):
 def option_line(path: Path, key: str, section: str | None = None) -> int | None:
     """Line of ``key = ...`` in an ini or TOML file (inside ``section`` when given)."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular(path).decode("utf-8", "replace").splitlines()
     except OSError:
         return None
     in_section = section is None
@@ -136,11 +140,11 @@ def read_ini(path: Path) -> Any:
 
     parser = configparser.ConfigParser(defaults={"here": path.parent.absolute().as_posix()})
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        # Universal newlines, as the open() in Alembic's ConfigParser.read translates them.
+        parser.read_file(io.StringIO(read_regular(path).decode("utf-8"), newline=None), str(path))
     except (configparser.Error, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path}: cannot parse ini file: {first}") from None
+        raise ConfigError(f"{path}: cannot parse ini file: {shorten(first)}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parser
@@ -172,10 +176,11 @@ def load_toml(path: Path) -> dict[str, Any]:
     import tomllib
 
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(read_regular(path).decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: cannot parse TOML: {exc}") from None
+        raise ConfigError(f"{path}: cannot parse TOML: {shorten(str(exc))}") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{path}: cannot parse TOML: nested too deeply") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: cannot parse TOML: not UTF-8 text") from None
     except OSError as exc:
@@ -200,7 +205,7 @@ def resolve_location(raw: str, base: Path) -> Path | None:
         parts = package.split(".")
         for root in (base, base / "src"):
             candidate = root.joinpath(*parts, sub)
-            if (root.joinpath(*parts) / "__init__.py").exists() or candidate.exists():
+            if os.path.exists(root.joinpath(*parts, "__init__.py")) or os.path.exists(candidate):
                 return candidate.absolute()
         return None
     path = Path(raw)

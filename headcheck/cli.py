@@ -78,8 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
+        from headcheck.limits import shorten
+
+        detail = shorten(" ".join(str(exc).split()))
         print(
-            f"headcheck: internal error: {type(exc).__name__}: {exc} (set HEADCHECK_DEBUG=1 for the traceback)",
+            f"headcheck: internal error: {type(exc).__name__}: {detail} (set HEADCHECK_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -28,6 +28,8 @@ from headcheck.alembic_options import (
     toml_alembic,
     version_location_strings,
 )
+from headcheck.fs import is_dir, is_file, read_regular, stat_error
+from headcheck.limits import shorten
 
 __all__ = [
     "ConfigError",
@@ -113,11 +115,13 @@ def _build(
                 f"cannot resolve package resource {raw_script!r} without importing it; use a path or pass --versions",
             )
             script_location = Path(raw_script)
-        elif not script_location.is_dir():
+        elif not is_dir(script_location):
+            reason = stat_error(script_location)
+            because = f" ({reason})" if reason and reason != "No such file or directory" else ""
             source.problem(
                 "HC402",
                 "script_location",
-                f"Path doesn't exist: {script_location}. Alembic cannot load this environment.",
+                f"Path doesn't exist: {shorten(str(script_location), 300)}{because}. Alembic cannot load this environment.",
             )
     assert script_location is not None
     locations: list[VersionLocation] = []
@@ -167,7 +171,7 @@ def _envs_for_ini(
 ) -> list[Environment]:
     parser = read_ini(ini)
     chosen = sections if sections is not None else parser.sections()
-    if sections is None and "alembic" not in chosen and ini.name == "alembic.ini" and (ini.parent / "env.py").is_file():
+    if sections is None and "alembic" not in chosen and ini.name == "alembic.ini" and is_file(ini.parent / "env.py"):
         chosen = ["alembic", *chosen]  # Flask-Migrate works even without an [alembic] section
     environments: list[Environment] = []
     for section in chosen:
@@ -182,7 +186,7 @@ def _envs_for_ini(
             environments.append(_unloadable(section, ini, problems))
             continue
         if source.get("script_location") is None:
-            if (ini.parent / "env.py").is_file() and section == "alembic" and "script_location" not in (toml or {}):
+            if is_file(ini.parent / "env.py") and section == "alembic" and "script_location" not in (toml or {}):
                 # Flask-Migrate: script_location is the folder holding alembic.ini.
                 script_override, kind = ini.parent.absolute(), "flask"
                 source = OptionSource(ini, section, values, None, None)
@@ -224,7 +228,7 @@ def _name_environments(environments: list[Environment], root: Path) -> list[Envi
             where = env.script_location.relative_to(root.absolute()).as_posix() or "."
         except ValueError:
             where = env.script_location.as_posix()
-        label = where if not env.name else f"{where} [{env.name}]"
+        label = shorten(where if not env.name else f"{where} [{env.name}]", 300)
         named.append(env._replace(name=label))
     return named
 
@@ -240,7 +244,7 @@ def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
             if filename.endswith(".ini"):
                 path = here / filename
                 try:
-                    text = path.read_text(encoding="utf-8", errors="replace")
+                    text = read_regular(path).decode("utf-8", "replace")
                 except OSError:
                     if filename == "alembic.ini":
                         inis.append(path)  # reading it again gives the one-line error
@@ -250,7 +254,7 @@ def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
             elif filename == "pyproject.toml":
                 path = here / filename
                 try:
-                    text = path.read_text(encoding="utf-8", errors="replace")
+                    text = read_regular(path).decode("utf-8", "replace")
                 except OSError:
                     tomls.append(path)
                     continue
@@ -271,33 +275,37 @@ def find_environments(
 
     Raises ConfigError for unreadable config files or a missing root.
     """
-    if not root.exists():
-        raise ConfigError(f"{root}: no such file or directory")
+    reason = stat_error(root)
+    if reason is not None:
+        raise ConfigError(f"{root}: {reason[:1].lower() + reason[1:]}")
     root = root.absolute()
     if config is not None:
         config = config.absolute()
     if versions is not None:
         versions = versions if versions.is_absolute() else (Path.cwd() / versions)
-        if not versions.is_dir():
-            raise ConfigError(f"{versions}: not a directory")
+        if not is_dir(versions):
+            raise ConfigError(f"{versions}: {stat_error(versions) or 'not a directory'}")
         loc = VersionLocation(versions.absolute(), True, None)
         env = Environment(
             "", "versions", None, None, versions.parent.absolute(), (loc,), recursive, False, {}, None, ()
         )
         return _name_environments([env], root)
     if config is not None:
-        if not config.is_file():
-            raise ConfigError(f"{config}: no such config file")
+        if not is_file(config):
+            reason = stat_error(config)
+            raise ConfigError(
+                f"{config}: {'no such config file' if reason in (None, 'No such file or directory') else reason}"
+            )
         if config.name == "pyproject.toml":
             found = _env_for_toml(config)
         else:
             toml_path = config.parent / "pyproject.toml"
-            toml = toml_alembic(toml_path)[0] if toml_path.is_file() else None
+            toml = toml_alembic(toml_path)[0] if is_file(toml_path) else None
             found = _envs_for_ini(config, [name or "alembic"], toml_path if toml is not None else None, toml)
         if not found:
             raise ConfigError(f"{config}: no Alembic environment in it (no script_location)")
         return _name_environments(found, root)
-    if root.is_file():
+    if not is_dir(root):
         raise ConfigError(f"{root}: expected a directory (use --config for a config file)")
     inis, tomls = _candidate_files(root)
     environments: list[Environment] = []

@@ -10,8 +10,9 @@ from typing import NamedTuple
 from headcheck.config import Environment
 from headcheck.graph import Graph
 from headcheck.heads import branch_root, fork_points, policy_violation
+from headcheck.limits import MESSAGE_LIMIT, shorten
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
+from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_revision
 from headcheck.settings import Settings
 
 __all__ = ["Finding", "check", "relpath"]
@@ -44,7 +45,16 @@ def relpath(path: Path | None, root: Path) -> str | None:
 def _finding(
     code: str, message: str, fix: str | None, path: Path | None, line: int | None, revisions: Sequence[str] = ()
 ) -> Finding:
-    return Finding(code, RULES[code].severity, message, fix, path, line, tuple(revisions))
+    # Messages echo repository strings (ids, paths, expressions): bounded, whatever they hold.
+    return Finding(
+        code,
+        RULES[code].severity,
+        shorten(message, MESSAGE_LIMIT),
+        shorten(fix, MESSAGE_LIMIT) if fix is not None else None,
+        path,
+        line,
+        tuple(revisions),
+    )
 
 
 class _Context:
@@ -177,13 +187,11 @@ def _ignored_folder_findings(scan: Scan, root: Path) -> tuple[list[Finding], dic
     ignored_ids: dict[str, Path] = {}
     for folder in scan.ignored_dirs:
         count = 0
-        for dirpath, _, filenames in os.walk(folder):
-            for filename in sorted(filenames):
-                if filename.endswith(".py") and not filename.startswith("__init__"):
-                    count += 1
-                    value = read_revision(Path(dirpath, filename)).values.get("revision")
-                    if value is not None and isinstance(value.value, str):
-                        ignored_ids[value.value] = Path(dirpath, filename)
+        for path in py_files_below(folder):
+            count += 1
+            value = read_revision(path).values.get("revision")
+            if value is not None and isinstance(value.value, str):
+                ignored_ids[value.value] = path
         found.append(
             _finding(
                 "HC302",

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from headcheck.config import Environment, find_environments
 from headcheck.findings import Finding, check
+from headcheck.fs import is_dir
 from headcheck.graph import Graph, build
 from headcheck.scan import FileIssue, RevisionFile, Scan, list_revision_paths, revision_node
 from headcheck.settings import Settings
@@ -88,6 +89,6 @@ def run_gate(
 ) -> GateResult:
     """Check every environment under ``root``. Raises ConfigError (exit 2) for unusable input."""
     environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
-    base = root if root.is_dir() else root.parent
+    base = root if is_dir(root) else root.parent
     results = tuple(check_environment(env, settings, base.absolute(), cache_dir) for env in environments)
     return GateResult(base.absolute(), settings, results)

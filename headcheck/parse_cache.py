@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from headcheck import __version__
-from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_revision
+from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_source
 
 __all__ = ["cache_dir_from_env", "read_revisions"]
 
@@ -95,7 +95,7 @@ def _load(path: Path) -> _Cache:
     empty = _Cache({}, {}, 0)
     try:
         data = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
+    except Exception:  # any undecodable cache is only a miss
         return empty
     if not isinstance(data, tuple) or len(data) != 5 or data[:2] != (_FORMAT, __version__):
         return empty
@@ -131,14 +131,18 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
     that was last modified well before the cache was written, is not read again: its digest
     is taken from the cache. Anything else is read and hashed.
     """
-    if cache_dir is None or not paths:
-        contents = [_read(path) for path in paths]
-        items = [(str(p), data) for p, data in zip(paths, contents) if isinstance(data, bytes)]
-        parsed = iter(_parse_all(items))
-        return [
-            data if isinstance(data, RevisionFile) else _unpack(p, next(parsed)) for p, data in zip(paths, contents)
-        ]
+    if cache_dir is not None and paths:
+        try:
+            return _read_with_cache(paths, cache_dir)
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            pass  # a cache file that decodes but holds the wrong shapes: ignore it, parse again
+    contents = [read_source(path) for path in paths]
+    items = [(str(p), data) for p, data in zip(paths, contents) if isinstance(data, bytes)]
+    parsed = iter(_parse_all(items))
+    return [data if isinstance(data, RevisionFile) else _unpack(p, next(parsed)) for p, data in zip(paths, contents)]
 
+
+def _read_with_cache(paths: Sequence[Path], cache_dir: Path) -> list[RevisionFile]:
     import hashlib
 
     cache_file = _cache_file(cache_dir, paths)
@@ -161,7 +165,7 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
             digests.append(memo[1])
             stats[name] = memo
             continue
-        data = _read(path)
+        data = read_source(path)
         if isinstance(data, RevisionFile):
             digests.append(data)
             continue
@@ -184,11 +188,3 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
     if fresh or stats != cache.stats or len(used) != len(cache.entries):
         _store(cache_file, _Cache(used, stats, 0))
     return records
-
-
-def _read(path: Path) -> bytes | RevisionFile:
-    """The file's bytes, or the HC204 record explaining why it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError:
-        return read_revision(path)

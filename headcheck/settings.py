@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from headcheck.alembic_options import ConfigError, load_toml
+from headcheck.fs import is_dir, is_file, read_regular
 from headcheck.rules import RULES
 
 __all__ = ["Settings", "load_settings"]
@@ -28,11 +29,11 @@ def _codes(value: object, where: str) -> frozenset[str]:
 
 def load_settings(root: Path) -> Settings:
     """Read ``[tool.headcheck]`` from ``root/pyproject.toml`` when present."""
-    path = (root if root.is_dir() else root.parent) / "pyproject.toml"
-    if not path.is_file():
+    path = (root if is_dir(root) else root.parent) / "pyproject.toml"
+    if not is_file(path):
         return Settings()
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path).decode("utf-8", "replace")
     except OSError:
         return Settings()
     if "tool.headcheck" not in text:

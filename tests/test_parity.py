@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tests.alembic_oracle import expected_code, load_versions
-from tests.history_builder import OMIT, STYLES, Rev, declared_labels, gate, looked_up_depends, write_revision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headcheck.settings import Settings
+from tests.alembic_oracle import expected_code, load_versions
+from tests.history_builder import OMIT, STYLES, Rev, declared_labels, gate, looked_up_depends, write_revision
 
 # The heads policy is not Alembic's (and has its own tests): switch it off so that every error
 # left is a graph verdict to compare.

@@ -40,14 +40,17 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def error(message: str) -> int:
     """Print a one-line error and return the usage/configuration exit code."""
-    print(f"headcheck: error: {message}", file=sys.stderr)
+    from headcheck.limits import MESSAGE_LIMIT, shorten
+
+    # One line, bounded: the message may echo a path or value the repository controls.
+    print(f"headcheck: error: {shorten(' '.join(message.split()), MESSAGE_LIMIT)}", file=sys.stderr)
     return EXIT_USAGE
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """[tool.headcheck] from the checked root, overridden by flags. Raises ConfigError."""
     root = Path(args.path)
-    settings = load_settings(root) if root.exists() else Settings()
+    settings = load_settings(root) if os.path.exists(root) else Settings()
     ignore = set(settings.ignore)
     extra = {code.strip().upper() for code in (getattr(args, "ignore", "") or "").split(",") if code.strip()}
     unknown = sorted(extra - set(RULES))
