@@ -52,7 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     command = "check"
     if args and args[0] in COMMANDS:
-        command = args.pop(0)
+        import os
+
+        if os.path.isdir(args[0]):
+            # A folder named like a command (a project's db/) is the PATH to check, never the
+            # command; `headcheck check db` is the explicit form.
+            print(
+                f"headcheck: note: {args[0]!r} is a folder here, so it is checked as PATH "
+                f"(to run the {args[0]} command, run it from another folder: `headcheck {args[0]} PATH`)",
+                file=sys.stderr,
+            )
+        else:
+            command = args.pop(0)
     import argparse
     import importlib
 
