@@ -7,6 +7,7 @@ fast and never pulls in alembic, sqlalchemy or yaml.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,8 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     command = "check"
     if args and args[0] in COMMANDS:
-        import os
-
         if os.path.isdir(args[0]):
             # A folder named like a command (a project's db/) is the PATH to check, never the
             # command; `headcheck check db` is the explicit form.
@@ -64,6 +63,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             command = args.pop(0)
+    if command == "check":
+        from headcheck import result_cache
+        from headcheck.fs import write_stdout
+
+        color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        replayed = result_cache.replay(sys.argv[1:] if argv is None else list(argv), color)
+        if replayed is not None:
+            text, notes, code = replayed
+            sys.stderr.write(notes)
+            write_stdout(text)
+            return code
     import argparse
     import importlib
 
@@ -85,8 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_FAIL
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
-        import os
-
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
         from headcheck.limits import shorten

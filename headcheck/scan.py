@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from headcheck.fs import NotRegularFile, is_dir, read_regular
+from headcheck.fs import NotRegularFile, is_dir, read_regular, touch
 from headcheck.graph import Node
 from headcheck.limits import TEXT_LIMIT, shorten
 
@@ -146,6 +146,7 @@ def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], li
     todo = [os.fspath(top)]
     while todo:
         folder = todo.pop()
+        touch(folder)
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
@@ -178,6 +179,7 @@ def py_files_below(folder: Path, budget: int = HINT_ENTRY_BUDGET) -> Iterator[Pa
     todo = [os.fspath(folder)]
     while todo and budget > 0:
         current = todo.pop()
+        touch(current)
         try:
             with os.scandir(current) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headcheck.config import ConfigError
+from headcheck.fs import exists, write_stdout
 from headcheck.rules import RULES
 from headcheck.settings import Settings, load_settings
 
@@ -50,7 +51,7 @@ def error(message: str) -> int:
 def settings_from(args: argparse.Namespace) -> Settings:
     """[tool.headcheck] from the checked root, overridden by flags. Raises ConfigError."""
     root = Path(args.path)
-    settings = load_settings(root) if os.path.exists(root) else Settings()
+    settings = load_settings(root) if exists(root) else Settings()
     ignore = set(settings.ignore)
     extra = {code.strip().upper() for code in (getattr(args, "ignore", "") or "").split(",") if code.strip()}
     unknown = sorted(extra - set(RULES))
@@ -102,11 +103,7 @@ def no_environment(args: argparse.Namespace) -> int:
 def emit(text: str, output: Path | None) -> int | None:
     """Write a report to ``output`` (or stdout); the exit code of a failed write, else None."""
     if output is None:
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:  # a lone surrogate or a narrow locale: escape, never crash
-            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        write_stdout(text)
         return None
     try:
         output.write_text(text, encoding="utf-8", errors="backslashreplace")
