@@ -234,11 +234,11 @@ def resolve_location(
     return (base / path).absolute(), label
 
 
-def search_path(source: OptionSource, cwd: Path) -> list[str]:
+def search_path(prepend_sys_path: object, cwd: Path) -> list[str]:
     """``prepend_sys_path`` (relative to the working directory, as Alembic inserts it), then sys.path."""
     import sys
 
-    raw = source.get("prepend_sys_path")
+    raw = prepend_sys_path
     entries = [item for item in _LEGACY_SPLIT.split(raw) if item] if isinstance(raw, str) else []
     return [str(cwd / entry) for entry in entries] + [entry for entry in sys.path if entry]
 

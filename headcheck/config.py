@@ -107,7 +107,7 @@ def _build(
     problems = list(pre_problems or [])
     notes: list[str] = []
     cwd = Path.cwd()
-    searched = search_path(source, cwd)
+    searched = search_path(source.get("prepend_sys_path"), cwd)
 
     def bases(key: str) -> list[tuple[str, Path]]:
         found = [("working directory", cwd)]

@@ -411,4 +411,43 @@ def check(
     heads = policy_violation(graph, settings)
     if heads:
         found.append(_multiple_heads(graph, heads, ctx))
+    found = _without_unverifiable(found, ctx)
     return [f for f in found if f.code not in settings.ignore]
+
+
+# Which verdicts an unknown value takes away: labels decide the heads policy, what depends_on
+# may name and label collisions; dependencies decide dependency cycles.
+_NEEDS = {"branch_labels": ("HC101", "HC103", "HC112"), "depends_on": ("HC106",)}
+
+
+def _without_unverifiable(found: list[Finding], ctx: _Context) -> list[Finding]:
+    """Drop findings that an unknown branch_labels/depends_on makes uncertain, and say so once."""
+    unknown: dict[str, list[int]] = {}
+    for i, rf in enumerate(ctx.files):
+        for name in _NEEDS:
+            value = rf.values.get(name)
+            if value is not None and not value.literal:
+                unknown.setdefault(name, []).append(i)
+    if not unknown:
+        return found
+    skipped = {code for name in unknown for code in _NEEDS[name]}
+    kept = [f for f in found if f.code not in skipped]
+    dropped = sorted({f.code for f in found if f.code in skipped})
+    first_name = next(iter(unknown))
+    first = unknown[first_name][0]
+    values = "; ".join(
+        f"{name} of {', '.join(ctx.graph.nodes[i].revision for i in nodes[:5])}{' ...' if len(nodes) > 5 else ''}"
+        for name, nodes in unknown.items()
+    )
+    outcome = f"would have reported {', '.join(dropped)}" if dropped else "none would have fired"
+    kept.append(
+        _finding(
+            "HC207",
+            f"not checked: {', '.join(sorted(skipped))}, because {values} is not known statically ({outcome})",
+            RULES["HC207"].fix,
+            ctx.files[first].path,
+            ctx.files[first].values[first_name].line,
+            [ctx.graph.nodes[i].revision for nodes in unknown.values() for i in nodes],
+        )
+    )
+    return kept

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from headcheck.constants import expression_ref, module_bindings
 from headcheck.fs import NotRegularFile, is_dir, read_regular, touch
 from headcheck.graph import Node
 from headcheck.limits import TEXT_LIMIT, shorten
@@ -59,6 +60,9 @@ class Value(NamedTuple):
     line: int
     literal: bool  # False: computed, imported or conditional; cannot verify statically
     text: str  # source text of the expression
+    # Not literal: a name/attribute reference to resolve (headcheck.constants), or, once
+    # resolution failed, ("why", reason).
+    ref: Any = None
 
 
 class FileIssue(NamedTuple):
@@ -75,6 +79,7 @@ class RevisionFile(NamedTuple):
     has_upgrade: bool
     issues: tuple[FileIssue, ...]  # problems that stop Alembic from loading this file
     guessed_id: str | None  # id recovered by regex from a file that does not parse
+    names: dict[str, Any] | None = None  # module-level bindings, kept when a value needs resolving
 
 
 class Scan(NamedTuple):
@@ -268,7 +273,8 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
         line = value.lineno if value is not None else target.lineno
         if literal is _DYNAMIC:
             text = source.segment(value) if value is not None else ""
-            values[target.id] = Value(None, line, False, text)
+            ref = expression_ref(value) if value is not None and not dynamic else None
+            values[target.id] = Value(None, line, False, text, ref)
         else:
             values[target.id] = Value(literal, line, True, shorten(repr(literal)))
     elif isinstance(target, (ast.Tuple, ast.List)):
@@ -429,7 +435,8 @@ def parse_revision(path: Path, data: bytes) -> RevisionFile:
         text = data.decode("utf-8", "replace")
     values, has_upgrade = _walk_module(module, _Source(text))
     revises, revises_line = _revises_from_docstring(module)
-    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None)
+    names = module_bindings(module) if any(value.ref is not None for value in values.values()) else None
+    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, names)
 
 
 def source_encoding(data: bytes) -> str:
@@ -478,9 +485,12 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
     dynamic = [name for name in ATTRIBUTES if name in values and not values[name].literal]
     for name in dynamic:
         value = values[name]
-        issues.append(
-            FileIssue("HC205", f"{name} = {value.text or '...'} is not a literal; cannot verify statically", value.line)
-        )
+        why = value.ref[1] if isinstance(value.ref, tuple) and value.ref[0] == "why" else None
+        if why is not None:
+            message = f"{name} = {value.text or '...'} cannot be resolved statically: {why}"
+        else:
+            message = f"{name} = {value.text or '...'} is not a literal; cannot verify statically"
+        issues.append(FileIssue("HC205", message, value.line))
     if "revision" in dynamic or "down_revision" in dynamic:
         return None, issues
     rev_value = values.get("revision")

@@ -16,6 +16,8 @@ class Settings(NamedTuple):
     ignore: frozenset[str] = frozenset()  # rule codes never reported
     max_heads: int | None = None  # None: one head, or one per branch label
     strict: bool = False  # warnings fail the gate too
+    # Values of module constants that cannot be found statically: (dotted name, value) pairs.
+    constants: tuple[tuple[str, object], ...] = ()
 
 
 def _codes(value: object, where: str) -> frozenset[str]:
@@ -42,7 +44,7 @@ def load_settings(root: Path) -> Settings:
     where = f"{path} [tool.headcheck]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
-    unknown_keys = sorted(set(table) - {"ignore", "max-heads", "strict"})
+    unknown_keys = sorted(set(table) - {"ignore", "max-heads", "strict", "constants"})
     if unknown_keys:
         raise ConfigError(f"{where}: unknown key(s): {', '.join(unknown_keys)}")
     max_heads = table.get("max-heads")
@@ -52,4 +54,22 @@ def load_settings(root: Path) -> Settings:
     if not isinstance(strict, bool):
         raise ConfigError(f"{where}: strict must be true or false")
     ignore = _codes(table.get("ignore", []), where)
-    return Settings(ignore=ignore, max_heads=max_heads, strict=strict)
+    return Settings(ignore=ignore, max_heads=max_heads, strict=strict, constants=_constants(table, where))
+
+
+def _constants(table: dict[str, object], where: str) -> tuple[tuple[str, object], ...]:
+    """``constants = {"pkg.module.NAME" = "value" or ["a", "b"]}``."""
+    raw = table.get("constants", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: constants must be a table of dotted names to strings or lists of strings")
+    pairs: list[tuple[str, object]] = []
+    for name, value in raw.items():
+        parts = name.split(".")
+        if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+            raise ConfigError(f"{where}: constants: {name!r} is not a dotted name like 'package.module.NAME'")
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = tuple(value)
+        elif not isinstance(value, str):
+            raise ConfigError(f"{where}: constants: {name} must be a string or a list of strings")
+        pairs.append((name, value))
+    return tuple(pairs)

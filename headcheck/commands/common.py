@@ -62,7 +62,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if max_heads is not None and max_heads < 1:
         raise ConfigError("--max-heads must be at least 1")
     strict = getattr(args, "strict", None)
-    return Settings(
+    return settings._replace(
         ignore=frozenset(ignore),
         max_heads=max_heads if max_heads is not None else settings.max_heads,
         strict=settings.strict if strict is None else strict,
