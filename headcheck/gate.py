@@ -32,6 +32,16 @@ class EnvironmentResult(NamedTuple):
         return self.graph.ids(self.graph.heads)
 
     @property
+    def revision_count(self) -> int:
+        """Revisions as Alembic counts them: a duplicated id once (the last file wins)."""
+        return len(self.graph.index)
+
+    @property
+    def file_count(self) -> int:
+        """Revision files read (duplicates and unloadable files included)."""
+        return len(self.scan.files)
+
+    @property
     def bases(self) -> list[str]:
         return self.graph.ids(self.graph.bases)
 
@@ -57,7 +67,7 @@ def check_environment(
     from headcheck.parse_cache import read_revisions
 
     paths, twice, ignored, missing = list_revision_paths(env.versions_dirs, env.recursive)
-    files = read_revisions(paths, cache_dir)
+    files = read_revisions(paths, cache_dir, settings.python)
     scan = Scan(tuple(files), tuple(twice), tuple(ignored), tuple(missing))
     return check_scan(env, scan, settings, root)
 

@@ -103,16 +103,8 @@ def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) ->
         os.close(out)
 
 
-def _parse_item(item: tuple[str, bytes]) -> tuple[Any, ...]:
-    return _pack(parse_revision(Path(item[0]), item[1]))
-
-
-def _read_item(path: Path) -> tuple[Any, ...]:
-    return _pack(read_revision(path))
-
-
-def _cache_file(cache_dir: Path, paths: Sequence[Path]) -> str:
-    key = "\0".join(sorted({str(p.parent) for p in paths}))
+def _cache_file(cache_dir: Path, paths: Sequence[Path], python: tuple[int, int] | None) -> str:
+    key = "\0".join([repr(python), *sorted({str(p.parent) for p in paths})])
     return os.path.join(cache_dir, f"{digest(key.encode('utf-8', 'surrogatepass'))}.marshal")
 
 
@@ -154,7 +146,9 @@ def _stat_key(path: str) -> tuple[int, int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[RevisionFile]:
+def read_revisions(
+    paths: Sequence[Path], cache_dir: Path | None, python: tuple[int, int] | None = None
+) -> list[RevisionFile]:
     """Parse every file (unreadable ones become records with an issue), using the cache.
 
     Like git's index, a file whose inode, size, mtime and ctime equal what the cache saw, and
@@ -163,18 +157,25 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
     """
     if cache_dir is not None and paths:
         try:
-            return _read_with_cache(paths, cache_dir)
+            return _read_with_cache(paths, cache_dir, python)
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             pass  # a cache file that decodes but holds the wrong shapes: ignore it, parse again
     for path in paths:
         touch(path)  # the worker's reads are not seen by this process's recording
-    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(_read_item, paths))]
+
+    def read_item(path: Path) -> tuple[Any, ...]:
+        return _pack(read_revision(path, python))
+
+    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(read_item, paths))]
 
 
-def _read_with_cache(paths: Sequence[Path], cache_dir: Path) -> list[RevisionFile]:
+def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
     from _blake2 import blake2b
 
-    cache_file = _cache_file(cache_dir, paths)
+    def parse_item(item: tuple[str, bytes]) -> tuple[Any, ...]:
+        return _pack(parse_revision(Path(item[0]), item[1], python))
+
+    cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
     trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
     digests: list[bytes | RevisionFile] = []
@@ -204,7 +205,7 @@ def _read_with_cache(paths: Sequence[Path], cache_dir: Path) -> list[RevisionFil
             stats[name] = (key, file_digest)
         if file_digest not in cache.entries:
             missing[file_digest] = (name, data)
-    fresh = dict(zip(missing, _on_two_cores(_parse_item, list(missing.values())))) if missing else {}
+    fresh = dict(zip(missing, _on_two_cores(parse_item, list(missing.values())))) if missing else {}
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
     for path, entry in zip(paths, digests):

@@ -373,10 +373,10 @@ def _revises_from_docstring(module: ast.Module) -> tuple[tuple[str, ...] | None,
     return ids, line
 
 
-def read_revision(path: Path) -> RevisionFile:
+def read_revision(path: Path, python: tuple[int, int] | None = None) -> RevisionFile:
     """Read and parse one file; a file that cannot be read becomes a record with an issue."""
     data = read_source(path)
-    return data if isinstance(data, RevisionFile) else parse_revision(path, data)
+    return data if isinstance(data, RevisionFile) else parse_revision(path, data, python)
 
 
 def read_source(path: Path) -> bytes | RevisionFile:
@@ -407,12 +407,16 @@ def _syntax_error(path: Path, data: bytes, exc: SyntaxError) -> RevisionFile:
     )
 
 
-def parse_revision(path: Path, data: bytes) -> RevisionFile:
+def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = None) -> RevisionFile:
     """Parse a revision file's bytes (from disk or from git); PEP 263 cookies are honoured.
 
     The bytes are also compiled to a code object, as Alembic's import does: about 14 kinds of
     SyntaxError (``return`` outside a function, ``def f(a, a)``, ``nonlocal`` at module level,
     ...) come from the compiler, not the parser.
+
+    ``python``: the oldest Python the project supports. Syntax newer than that (``match``,
+    parenthesised context managers, walrus, ...) is an error, as Alembic on that Python would
+    fail to import the file, as far as the parser can tell (``ast.parse(feature_version=...)``).
     """
     import warnings
 
@@ -423,7 +427,13 @@ def parse_revision(path: Path, data: bytes) -> RevisionFile:
             # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
             # compiling the tree instead would hit Python's recursion limit on long chains).
             compile(data, str(path), "exec", dont_inherit=True)
-            module = ast.parse(data, filename=str(path))
+            try:
+                module = ast.parse(data, filename=str(path), feature_version=python)
+            except SyntaxError as exc:
+                if python is None:
+                    raise
+                exc.msg = f"{exc.msg} (the project supports Python {python[0]}.{python[1]})"
+                raise
     except SyntaxError as exc:
         return _syntax_error(path, data, exc)
     except (ValueError, MemoryError, RecursionError) as exc:

@@ -9,7 +9,7 @@ from headcheck.alembic_options import ConfigError, load_toml
 from headcheck.fs import is_dir, is_file, read_regular
 from headcheck.rules import RULES
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "oldest_python", "parse_python_version"]
 
 
 class Settings(NamedTuple):
@@ -18,6 +18,9 @@ class Settings(NamedTuple):
     strict: bool = False  # warnings fail the gate too
     # Values of module constants that cannot be found statically: (dotted name, value) pairs.
     constants: tuple[tuple[str, object], ...] = ()
+    # The oldest Python the project supports (requires-python or --python-version), when older
+    # than the one running headcheck: newer syntax in a revision file is an error.
+    python: tuple[int, int] | None = None
 
 
 def _codes(value: object, where: str) -> frozenset[str]:
@@ -38,9 +41,15 @@ def load_settings(root: Path) -> Settings:
         text = read_regular(path).decode("utf-8", "replace")
     except OSError:
         return Settings()
-    if "tool.headcheck" not in text:
+    if "tool.headcheck" not in text and "requires-python" not in text:
         return Settings()
-    table = load_toml(path).get("tool", {}).get("headcheck", {})
+    data = load_toml(path)
+    project = data.get("project", {})
+    requires = project.get("requires-python") if isinstance(project, dict) else None
+    python = oldest_python(requires) if isinstance(requires, str) else None
+    if "tool.headcheck" not in text:
+        return Settings(python=python)
+    table = data.get("tool", {}).get("headcheck", {})
     where = f"{path} [tool.headcheck]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
@@ -54,7 +63,35 @@ def load_settings(root: Path) -> Settings:
     if not isinstance(strict, bool):
         raise ConfigError(f"{where}: strict must be true or false")
     ignore = _codes(table.get("ignore", []), where)
-    return Settings(ignore=ignore, max_heads=max_heads, strict=strict, constants=_constants(table, where))
+    return Settings(
+        ignore=ignore, max_heads=max_heads, strict=strict, constants=_constants(table, where), python=python
+    )
+
+
+def oldest_python(spec: str) -> tuple[int, int] | None:
+    """The lowest ``3.X`` a ``requires-python`` specifier allows (``>=3.8``, ``~=3.9``, ``==3.10.*``),
+    or None when it names no lower bound or one not older than the running Python."""
+    import re
+    import sys
+
+    bounds = [(int(major), int(minor)) for _, major, minor in re.findall(r"(>=|~=|==|>)\s*(\d+)\.(\d+)", spec)]
+    if not bounds:
+        return None
+    oldest = max(bounds)  # every clause must hold: the tightest lower bound wins
+    return oldest if oldest < sys.version_info[:2] else None
+
+
+def parse_python_version(text: str) -> tuple[int, int]:
+    """``--python-version 3.9``. Raises ConfigError."""
+    import re
+    import sys
+
+    match = re.fullmatch(r"\s*3\.(\d+)\s*", text)
+    if match is None or not 4 <= int(match.group(1)) <= sys.version_info[1]:
+        raise ConfigError(
+            f"--python-version: expected 3.4 to {sys.version_info[0]}.{sys.version_info[1]} (the running Python), got {text!r}"
+        )
+    return (3, int(match.group(1)))
 
 
 def _constants(table: dict[str, object], where: str) -> tuple[tuple[str, object], ...]:

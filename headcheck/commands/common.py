@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from headcheck.config import ConfigError
 from headcheck.fs import exists, write_stdout
 from headcheck.rules import RULES
-from headcheck.settings import Settings, load_settings
+from headcheck.settings import Settings, load_settings, parse_python_version
 
 if TYPE_CHECKING:
     from headcheck.gate import GateResult
@@ -37,6 +37,12 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-heads", type=int, help="allow up to N heads (replaces the branch-label policy)")
     parser.add_argument("--strict", action="store_true", default=None, help="warnings fail the gate too")
+    parser.add_argument(
+        "--python-version",
+        metavar="3.X",
+        help="the oldest Python the project supports (default: requires-python in pyproject.toml); "
+        "newer syntax in a revision file is an error",
+    )
 
 
 def error(message: str) -> int:
@@ -62,6 +68,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if max_heads is not None and max_heads < 1:
         raise ConfigError("--max-heads must be at least 1")
     strict = getattr(args, "strict", None)
+    python_version = getattr(args, "python_version", None)
+    if python_version is not None:
+        settings = settings._replace(python=parse_python_version(python_version))
     return settings._replace(
         ignore=frozenset(ignore),
         max_heads=max_heads if max_heads is not None else settings.max_heads,
