@@ -206,6 +206,8 @@ def py_files_below(folder: Path, budget: int = HINT_ENTRY_BUDGET) -> Iterator[Pa
 
 
 def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant):  # the common case, as literal_eval would answer it
+        return node.value
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -350,6 +352,10 @@ def _walk_module(module: ast.Module, source: _Source) -> tuple[dict[str, Value],
                 bound = alias.asname or alias.name.split(".")[0]
                 if bound in ATTRIBUTES:
                     values[bound] = Value(None, stmt.lineno, False, f"import {alias.name}")
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring or a bare constant binds nothing
+        elif isinstance(stmt, (ast.Pass, ast.Global, ast.Nonlocal)):
+            continue
         elif source.mentions(stmt):
             for bound_name in _nested_bindings(stmt):
                 values[bound_name.id] = Value(None, bound_name.lineno, False, source.segment(stmt))
