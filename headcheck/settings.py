@@ -75,9 +75,11 @@ def oldest_python(spec: str) -> tuple[int, int] | None:
     import sys
 
     bounds = [(int(major), int(minor)) for _, major, minor in re.findall(r"(>=|~=|==|>)\s*(\d+)\.(\d+)", spec)]
+    bounds = [(3, 4) if bound[0] < 3 else bound for bound in bounds if bound[0] <= 3]
     if not bounds:
         return None
-    oldest = max(bounds)  # every clause must hold: the tightest lower bound wins
+    # Every clause must hold: the tightest lower bound wins. ast's grammar goes back to 3.4.
+    oldest = max(*bounds, (3, 4))
     return oldest if oldest < sys.version_info[:2] else None
 
 

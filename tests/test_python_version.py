@@ -55,6 +55,8 @@ def test_python_version_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         ("==3.10.*", (3, 10)),
         (">=3.7,>=3.9", (3, 9)),
         ("<4", None),
+        (">=2.7", (3, 4)),  # the oldest grammar ast can parse
+        (">=3.2", (3, 4)),
         (f">={sys.version_info[0]}.{sys.version_info[1]}", None),  # not older than the running one
     ],
 )
