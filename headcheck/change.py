@@ -20,7 +20,6 @@ On top of the usual gate findings:
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 from pathlib import Path
 from typing import NamedTuple
@@ -137,19 +136,45 @@ def _same_code(a: bytes, b: bytes) -> bool:
     """Equal, or equal once comments and formatting are ignored (the same syntax tree)."""
     if a == b:
         return True
+    import warnings
+
     try:
-        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
-    except (SyntaxError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _same_tree(ast.parse(a), ast.parse(b))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
 
 
+def _same_tree(a: ast.AST, b: ast.AST) -> bool:
+    """``ast.dump(a) == ast.dump(b)`` without recursion: a 1,000-term expression is fine."""
+    todo: list[tuple[object, object]] = [(a, b)]
+    while todo:
+        x, y = todo.pop()
+        if isinstance(x, ast.AST):
+            if type(x) is not type(y):
+                return False
+            todo.extend((getattr(x, field, None), getattr(y, field, None)) for field in x._fields)
+        elif isinstance(x, list):
+            if not isinstance(y, list) or len(x) != len(y):
+                return False
+            todo.extend(zip(x, y))
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
 def _first_changed_line(old: bytes, new: bytes) -> int | None:
+    """The first line of ``new`` that differs from ``old`` (1-based; None when equal). Linear."""
     old_lines = old.decode("utf-8", "replace").splitlines()
     new_lines = new.decode("utf-8", "replace").splitlines()
-    for tag, _, _, j1, _ in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
-        if tag != "equal":
-            return min(j1 + 1, max(len(new_lines), 1))
-    return None
+    for number, (was, now) in enumerate(zip(old_lines, new_lines), 1):
+        if was != now:
+            return number
+    if len(old_lines) == len(new_lines):
+        return None
+    # Lines added at the end, or the end removed: point at the first added line or the last one.
+    return min(len(old_lines) + 1, max(len(new_lines), 1))
 
 
 def _merged_files(

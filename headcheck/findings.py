@@ -10,8 +10,9 @@ from typing import NamedTuple
 from headcheck.config import Environment
 from headcheck.graph import Graph, Node, build
 from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
+from headcheck.limits import MESSAGE_LIMIT, shorten
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision, revision_node
+from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_revision, revision_node
 from headcheck.settings import Settings
 
 __all__ = ["Finding", "check", "relpath"]
@@ -44,7 +45,16 @@ def relpath(path: Path | None, root: Path) -> str | None:
 def _finding(
     code: str, message: str, fix: str | None, path: Path | None, line: int | None, revisions: Sequence[str] = ()
 ) -> Finding:
-    return Finding(code, RULES[code].severity, message, fix, path, line, tuple(revisions))
+    # Messages echo repository strings (ids, paths, expressions): bounded, whatever they hold.
+    return Finding(
+        code,
+        RULES[code].severity,
+        shorten(message, MESSAGE_LIMIT),
+        shorten(fix, MESSAGE_LIMIT) if fix is not None else None,
+        path,
+        line,
+        tuple(revisions),
+    )
 
 
 class _Context:
@@ -184,17 +194,15 @@ def _ignored_folder_findings(scan: Scan, graph: Graph, root: Path) -> tuple[list
     counts: list[tuple[Path, int]] = []
     for folder in scan.ignored_dirs:
         count = 0
-        for dirpath, _, filenames in os.walk(folder):
-            for filename in sorted(filenames):
-                if filename.endswith(".py") and not filename.startswith("__init__"):
-                    count += 1
-                    rf = read_revision(Path(dirpath, filename))
-                    value = rf.values.get("revision")
-                    if value is not None and isinstance(value.value, str):
-                        ignored_ids[value.value] = Path(dirpath, filename)
-                    node, _ = revision_node(rf)
-                    if node is not None:
-                        hidden.append(node)
+        for path in py_files_below(folder):
+            count += 1
+            rf = read_revision(path)
+            value = rf.values.get("revision")
+            if value is not None and isinstance(value.value, str):
+                ignored_ids[value.value] = path
+            node, _ = revision_node(rf)
+            if node is not None:
+                hidden.append(node)
         counts.append((folder, count))
     fix = RULES["HC302"].fix
     duplicated = sorted({node.revision for node in hidden} & set(graph.index))
@@ -432,4 +440,43 @@ def check(
     heads = policy_violation(graph, settings)
     if heads:
         found.append(_multiple_heads(graph, heads, ctx))
+    found = _without_unverifiable(found, ctx)
     return [f for f in found if f.code not in settings.ignore]
+
+
+# Which verdicts an unknown value takes away: labels decide the heads policy, what depends_on
+# may name and label collisions; dependencies decide dependency cycles.
+_NEEDS = {"branch_labels": ("HC101", "HC103", "HC112"), "depends_on": ("HC106",)}
+
+
+def _without_unverifiable(found: list[Finding], ctx: _Context) -> list[Finding]:
+    """Drop findings that an unknown branch_labels/depends_on makes uncertain, and say so once."""
+    unknown: dict[str, list[int]] = {}
+    for i, rf in enumerate(ctx.files):
+        for name in _NEEDS:
+            value = rf.values.get(name)
+            if value is not None and not value.literal:
+                unknown.setdefault(name, []).append(i)
+    if not unknown:
+        return found
+    skipped = {code for name in unknown for code in _NEEDS[name]}
+    kept = [f for f in found if f.code not in skipped]
+    dropped = sorted({f.code for f in found if f.code in skipped})
+    first_name = next(iter(unknown))
+    first = unknown[first_name][0]
+    values = "; ".join(
+        f"{name} of {', '.join(ctx.graph.nodes[i].revision for i in nodes[:5])}{' ...' if len(nodes) > 5 else ''}"
+        for name, nodes in unknown.items()
+    )
+    outcome = f"would have reported {', '.join(dropped)}" if dropped else "none would have fired"
+    kept.append(
+        _finding(
+            "HC207",
+            f"not checked: {', '.join(sorted(skipped))}, because {values} is not known statically ({outcome})",
+            RULES["HC207"].fix,
+            ctx.files[first].path,
+            ctx.files[first].values[first_name].line,
+            [ctx.graph.nodes[i].revision for nodes in unknown.values() for i in nodes],
+        )
+    )
+    return kept

@@ -167,6 +167,14 @@ _RULES = (
         "Use strings, a tuple of strings or None.",
     ),
     Rule(
+        "HC207",
+        "unverified-verdict",
+        "warning",
+        "branch_labels or depends_on of a revision is unknown (HC205), so the checks that depend on it were not made.",
+        "The heads policy, depends_on references, label collisions or dependency cycles may be broken without a finding.",
+        "Write the value as a literal, or give it in [tool.headcheck] constants.",
+    ),
+    Rule(
         "HC301",
         "revises-mismatch",
         "warning",
