@@ -7,8 +7,8 @@ output: all the pull request's. Each context has its own rules (CommonMark 0.31 
   paragraph, and the next line could be a heading, a fence or a table row;
 - :func:`text` (a sentence, a list item): ``\\``, ``[``, ``]``, ``$``, ``*``, ``~`` and ``_`` at a
   word's edge backslash-escaped (no link, image, footnote, math or emphasis), ``<``, ``>``, ``&``
-  as entities (no HTML, no autolink); backticks are kept for headcheck's own `command` spans
-  unless their count is odd;
+  as entities (no HTML, no autolink), backticks escaped too (except in finding messages, which
+  quote commands as code, when their count is even);
 - :func:`cell`: :func:`text` plus ``|`` (GFM splits cells on an unescaped pipe);
 - :func:`heading`: :func:`text` plus ``#``;
 - :func:`code` (inline code): a backtick run longer than any inside, nothing else parsed there
@@ -35,10 +35,14 @@ def _shorten(value: str, limit: int | None) -> str:
     return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
 
 
-def text(value: str, limit: int | None = 600) -> str:
-    """Inline text: one line, no link, image, HTML or math can start."""
+def text(value: str, limit: int | None = 600, *, code_spans: bool = False) -> str:
+    """Inline text: one line, no link, image, HTML or math can start.
+
+    ``code_spans``: keep backticks (headcheck's messages quote commands as `headcheck merge`),
+    unless their count is odd; a code span only ever shows its content literally.
+    """
     out = _TEXT_CHARS.sub(lambda m: _TEXT.get(m.group(), "\\" + m.group()), line(_shorten(value, limit)))
-    return out.replace("`", "\\`") if out.count("`") % 2 else out
+    return out if code_spans and out.count("`") % 2 == 0 else out.replace("`", "\\`")
 
 
 def cell(value: str, limit: int | None = 600) -> str:
