@@ -122,3 +122,19 @@ def test_job_summary_keeps_its_structure_with_hostile_ids_and_section_names(tmp_
     assert "## <img src=x> [l](https://evil.example) `|`" in shown
     for fence in (t for t in tokens if t.type == "fence"):
         assert "\n## Owned" not in fence.content and "https://evil.example" in fence.content
+
+
+@pytest.mark.parametrize("fmt", ["text", "mermaid", "dot", "table"])
+def test_graph_output_with_hostile_names(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    _project(tmp_path, section="x %%{init: {'securityLevel': 'loose'}}%% ##[error]y")
+    (tmp_path / "alembic.ini").write_text(
+        (tmp_path / "alembic.ini").read_text() + "\n[second]\nscript_location = %(here)s/other\n"
+    )
+    (tmp_path / "other" / "versions").mkdir(parents=True)
+    (tmp_path / "other" / "versions" / "o.py").write_text(_revision(BREAK_OUT, None))
+    assert main(["graph", str(tmp_path), "--format", fmt]) == 0
+    out, _ = capsys.readouterr()
+    assert runner_commands(out) == []
+    assert "\n## Owned" not in out
+    if fmt == "mermaid":
+        assert "%%{" not in out
