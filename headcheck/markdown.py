@@ -38,11 +38,19 @@ def _shorten(value: str, limit: int | None) -> str:
 def text(value: str, limit: int | None = 600, *, code_spans: bool = False) -> str:
     """Inline text: one line, no link, image, HTML or math can start.
 
-    ``code_spans``: keep backticks (headcheck's messages quote commands as `headcheck merge`),
-    unless their count is odd; a code span only ever shows its content literally.
+    ``code_spans``: keep single backticks that pair up (headcheck's messages quote commands as
+    `headcheck merge`) and leave their content alone; a code span shows its content literally.
     """
-    out = _TEXT_CHARS.sub(lambda m: _TEXT.get(m.group(), "\\" + m.group()), line(_shorten(value, limit)))
-    return out if code_spans and out.count("`") % 2 == 0 else out.replace("`", "\\`")
+    shown = line(_shorten(value, limit))
+    if code_spans and shown.count("`") % 2 == 0 and "``" not in shown:
+        # Single backticks pair up in order, as CommonMark pairs them: escape only between spans.
+        parts = shown.split("`")
+        return "`".join(part if k % 2 else _escape_text(part) for k, part in enumerate(parts))
+    return _escape_text(shown).replace("`", "\\`")
+
+
+def _escape_text(value: str) -> str:
+    return _TEXT_CHARS.sub(lambda m: _TEXT.get(m.group(), "\\" + m.group()), value)
 
 
 def cell(value: str, limit: int | None = 600) -> str:

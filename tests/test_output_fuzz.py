@@ -280,3 +280,41 @@ def test_every_piece_alone_passes_through_the_log_layer(piece: str) -> None:
         shown = logsafe.line(text)
         no_commands(shown)
         assert shown.replace("\t", " ").isprintable(), shown  # no line break, no control of any kind
+
+
+# --- each Markdown context shows the string exactly as the log does ------------------------
+
+
+def _inline(source: str) -> list[Token]:
+    tokens = MARKDOWN.parse(source)
+    inlines = [t for t in tokens if t.type == "inline"]
+    return [c for t in inlines for c in t.children or []]
+
+
+@given(hostile)
+@settings(max_examples=200, deadline=None)
+def test_markdown_contexts_show_the_string_exactly(value: str) -> None:
+    from headcheck import markdown
+
+    shown = logsafe.line(value)
+    children = _inline(f"x {markdown.text(value, None)} y")
+    assert {c.type for c in children} == {"text"}, children
+    assert "".join(c.content for c in children) == f"x {shown} y"
+
+    children = _inline(f"x {markdown.heading(value, None)} y")
+    assert "".join(c.content for c in children) == f"x {shown} y"
+    assert [t.tag for t in MARKDOWN.parse(f"### x {markdown.heading(value, None)} y") if t.type == "heading_open"] == [
+        "h3"
+    ]
+
+    children = _inline(f"x {markdown.code(value, limit=None)} y")
+    assert [c.type for c in children] == ["text", "code_inline", "text"], children
+    assert children[1].content == shown
+
+    table = MARKDOWN.parse(
+        f"| a | b |\n|---|---|\n| {markdown.cell(value, None)} | {markdown.code(value, table=True, limit=None)} |\n"
+    )
+    cells = [t for t in table if t.type == "inline"][2:]
+    assert len(cells) == 2
+    assert "".join(c.content for c in cells[0].children or []) == shown.strip()
+    assert [c.content for c in cells[1].children or [] if c.type == "code_inline"] == [shown]
