@@ -9,6 +9,7 @@ fence of the job summary; an ini section name lands in a heading unescaped.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.github_runner import parse_commands, runner_commands
 
 SPOOF = "bbbb##[error title=Security]headcheck found a vulnerability"
 STOP = "cccc##[stop-commands]tok"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BREAK_OUT = "dddd`\n## Owned\n![x](https://evil.example/x.png) <img src=x>\n```\n"
 
 
@@ -138,3 +140,61 @@ def test_graph_output_with_hostile_names(tmp_path: Path, capsys: pytest.CaptureF
     assert "\n## Owned" not in out
     if fmt == "mermaid":
         assert "%%{" not in out
+
+
+MIGRATION_ERROR = (
+    "Traceback (most recent call last):\n"
+    '  File "versions/b.py", line 3, in upgrade\n'
+    "RuntimeError: boom\n::error title=From the migration::owned\r##[add-mask]x\n\x1b[2J##[stop-commands]t"
+)
+
+
+def test_the_database_proof_log_keeps_migration_output_inert(capsys: pytest.CaptureFixture[str]) -> None:
+    """A migration's own output (its exception message) is the pull request's: text report and Action log."""
+    from headcheck.commands.action import _print_database_log
+    from headcheck.db.proof import Proof, Step
+    from headcheck.db.report import text_section
+
+    proof = Proof("15.18", 1.0, (Step("upgrade", SPOOF, 0.1, False, MIGRATION_ERROR),), ())
+    section = text_section(f"alembic {STOP}", proof)
+    assert runner_commands(section) == []
+    assert "\x1b" not in section and "\r" not in section
+    assert "       :\\x3aerror title=From the migration:\\x3aowned" in section  # one log line per error line
+
+    result = run_gate(EXAMPLES / "clean", Settings())
+    database = {"ok": False, "steps": [{"name": "upgrade", "revision": SPOOF, "ok": False, "error": MIGRATION_ERROR}]}
+    _print_database_log(result, [database])
+    out, _ = capsys.readouterr()
+    assert runner_commands(out) == []
+    assert "RuntimeError: boom" in out
+
+
+def test_the_action_log_has_only_headcheck_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "workspace"
+    _project(workspace, section="x ##[error]y")
+    files = tmp_path / "files"
+    files.mkdir()
+    git_config = ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
+    for key in [*git_config, *(k for k in os.environ if k.startswith("INPUT_"))]:
+        monkeypatch.setenv(key, os.environ.get(key, "-"))  # restored after the test: the action sets some
+        if key not in git_config or os.environ[key] == "-":
+            monkeypatch.delenv(key)
+    for key, value in {
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_OUTPUT": str(files / "output"),
+        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
+        "INPUT_SARIF": "headcheck.sarif",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(workspace)
+    assert main(["action"]) == 1
+    out, err = capsys.readouterr()
+    found = runner_commands(out + err)
+    assert found and [c.line for c in found] == [line for line in out.splitlines() if line.startswith("::")]
+    assert all(re.fullmatch(r"HC\d{3} [a-z-]+", c.properties["title"]) for c in parse_commands(out))
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse((files / "summary.md").read_text())
+    flat = [c for t in tokens for c in [t, *(t.children or [])]]
+    assert not [t for t in flat if t.type in ("image", "link_open")]
+    assert [t.tag for t in tokens if t.type == "heading_open"] == ["h2", "h3"]
