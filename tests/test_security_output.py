@@ -198,3 +198,31 @@ def test_the_action_log_has_only_headcheck_annotations(
     flat = [c for t in tokens for c in [t, *(t.children or [])]]
     assert not [t for t in flat if t.type in ("image", "link_open")]
     assert [t.tag for t in tokens if t.type == "heading_open"] == ["h2", "h3"]
+
+
+def test_action_outputs_echoed_by_a_later_step_start_no_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``echo "heads: $HEADS"`` in the user's next step (examples/github/pr-gate.yml)."""
+    import json
+
+    from tests.github_runner import parse_output_file
+
+    workspace = tmp_path / "workspace"
+    _project(workspace)
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "output").write_text("")
+    for key in [k for k in os.environ if k.startswith(("INPUT_", "GIT_CONFIG_"))]:
+        monkeypatch.delenv(key)
+    for key in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0"):
+        monkeypatch.setenv(key, "-")
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(workspace))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(files / "output"))
+    monkeypatch.chdir(workspace)
+    assert main(["action"]) == 1
+    capsys.readouterr()
+    outputs = parse_output_file(files / "output")
+    assert SPOOF in json.loads(outputs["heads"])  # the data, exactly
+    assert runner_commands(f"heads: {outputs['heads']}\n{outputs['heads-by-environment']}") == []
