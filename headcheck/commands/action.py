@@ -257,7 +257,9 @@ def run(args: argparse.Namespace) -> int:
         if inputs.base:
             from headcheck.change import describe, gate_against_base
 
-            change = gate_against_base(path, settings, inputs.base, config=config, name=inputs.name or None)
+            change = gate_against_base(
+                path, settings, inputs.base, config=config, name=inputs.name or None, boundary=base
+            )
             result = change.gate
             description = describe(change)
             print(description, end="" if description.endswith("\n") else "\n")
