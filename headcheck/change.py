@@ -394,12 +394,17 @@ def gate_against_base(
     versions: Path | None = None,
     recursive: bool = False,
     allow_history_edits: bool = False,
+    boundary: Path | None = None,
 ) -> ChangeResult:
-    """Run the gate on the post-merge history of the work tree and REF. Raises ConfigError (exit 2)."""
+    """Run the gate on the post-merge history of the work tree and REF. Raises ConfigError (exit 2).
+
+    ``boundary``: the folder whose repository is trusted (the Action's workspace); a repository
+    nested below it is refused (see :func:`headcheck.git.toplevel`).
+    """
     environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
     folder = (root if root.is_dir() else root.parent).absolute()
     try:
-        repo = toplevel(folder)
+        repo = toplevel(folder, boundary)
         commit = resolve(repo, ref)
         ancestor = merge_base(repo, commit, "HEAD")
         changes = tuple(

@@ -28,6 +28,7 @@ __all__ = [
     "is_shallow",
     "ls_tree",
     "merge_base",
+    "nested_repositories",
     "planted_repository",
     "read_blobs",
     "read_file_at",
@@ -89,10 +90,23 @@ def planted_repository(folder: Path) -> Path | None:
     return None
 
 
-def toplevel(path: Path) -> Path:
+def nested_repositories(folder: Path, boundary: Path) -> list[Path]:
+    """Work trees (folders with a ``.git``) from ``folder`` up to ``boundary``, innermost first."""
+    found: list[Path] = []
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            found.append(candidate)
+        if candidate == boundary:
+            break
+    return found
+
+
+def toplevel(path: Path, boundary: Path | None = None) -> Path:
     """The work tree root holding ``path`` (``git rev-parse --show-toplevel``).
 
-    Refuses a repository planted inside the checked one (see the module docstring).
+    Refuses a repository planted inside the checked one (see the module docstring) and, with
+    ``boundary`` (the Action's workspace), a work tree nested inside another one below it: a
+    submodule's objects come from wherever the pull request's ``.gitmodules`` points.
     """
     folder = (path if path.is_dir() else path.parent).resolve()
     planted = None if os.environ.get("GIT_DIR") else planted_repository(folder)
@@ -101,6 +115,13 @@ def toplevel(path: Path) -> Path:
             f"{planted} is laid out as a git repository (HEAD, objects/, refs/) inside the checked work tree; "
             "refusing to read --base from it (a pull request can commit one to fake REF)"
         )
+    if boundary is not None and folder.is_relative_to(boundary.resolve()):
+        trees = nested_repositories(folder, boundary.resolve())
+        if len(trees) > 1:
+            raise GitError(
+                f"{trees[0]} is a git repository nested inside {trees[-1]} (a submodule?); "
+                "--base reads REF only from the checked-out repository"
+            )
     try:
         out = _git(folder, ["rev-parse", "--show-toplevel"])
     except GitError:

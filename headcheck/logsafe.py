@@ -15,7 +15,7 @@ string would start a line of the attacker's choosing; escape sequences would dri
 So every line headcheck composes from repository strings goes through :func:`line` (or
 :func:`block` for text that is multi-line by nature, a migration's traceback), and every JSON
 document printed through :func:`json_document`. Escapes are visible and Python-like
-(``\\n``, ``\\x1b``, ``\\u2028``; ``::`` becomes ``:\\x3a``, ``##[`` becomes ``#\\x23[``), so a
+(``\\n``, ``\\x1b``, ``\\u2028``; a leading ``::`` becomes ``:\\x3a``, ``##[`` becomes ``#\\x23[``), so a
 reader sees that something was neutralised; ordinary text passes unchanged. Workflow commands
 headcheck means to emit are built by :mod:`headcheck.github` and never pass through here.
 """
@@ -30,9 +30,10 @@ __all__ = ["block", "json_document", "line"]
 # or hides text (bidirectional controls, BOM); the tab stays.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
-# Runner command markers: GitHub's ``::`` (escaped everywhere: a line start is wherever the
-# reader decides after trimming) and the ``##[``-style forms of GitHub, Azure and TeamCity.
-_COMMAND = re.compile(r"::|(?<=#)#(?=\[|vso\[|teamcity\[)", re.IGNORECASE)
+# Runner command markers: GitHub's ``::`` at the start after whitespace (string.TrimStart), and
+# the ``##[``-style forms of GitHub, Azure and TeamCity anywhere.
+_LEADING = re.compile(r"\s*:(?=:)")
+_LEGACY = re.compile(r"(?<=#)#(?=\[|vso\[|teamcity\[)", re.IGNORECASE)
 _LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _JSON_COMMAND = re.compile(r"(?<=#)#(?=\[|vso\[|teamcity\[)", re.IGNORECASE)
 
@@ -45,13 +46,17 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def _unmark(match: re.Match[str]) -> str:
-    return ":\\x3a" if match.group() == "::" else "\\x23"
-
-
 def line(text: str) -> str:
-    """``text`` as one log line that starts no runner command: see the module docstring."""
-    return _COMMAND.sub(_unmark, _CONTROL.sub(_escape, text))
+    """``text`` as one log line that starts no runner command: see the module docstring.
+
+    Apply it to the whole line as printed (or to a string that starts one): ``::`` is only a
+    command at a line's start, so only a leading one is escaped.
+    """
+    if text.isprintable() and "##" not in text and not text.lstrip().startswith("::"):
+        return text  # the common case, at C speed
+    text = _LEGACY.sub("\\\\x23", _CONTROL.sub(_escape, text))
+    leading = _LEADING.match(text)
+    return text if leading is None else f"{leading.group()}\\x3a{text[leading.end() + 1 :]}"
 
 
 def block(text: str, indent: str = "") -> str:

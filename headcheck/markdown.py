@@ -5,9 +5,10 @@ output: all the pull request's. Each context has its own rules (CommonMark 0.31 
 
 - every context is one line first (:func:`headcheck.logsafe.line`): a newline would end the
   paragraph, and the next line could be a heading, a fence or a table row;
-- :func:`text` (a sentence, a list item): ``\\``, ``[``, ``]``, ``$`` backslash-escaped (no link,
-  image, footnote or math), ``<``, ``>``, ``&`` as entities (no HTML, no autolink); backticks are
-  kept for headcheck's own `command` spans unless their count is odd;
+- :func:`text` (a sentence, a list item): ``\\``, ``[``, ``]``, ``$``, ``*``, ``~`` and ``_`` at a
+  word's edge backslash-escaped (no link, image, footnote, math or emphasis), ``<``, ``>``, ``&``
+  as entities (no HTML, no autolink), backticks escaped too (except in finding messages, which
+  quote commands as code, when their count is even);
 - :func:`cell`: :func:`text` plus ``|`` (GFM splits cells on an unescaped pipe);
 - :func:`heading`: :func:`text` plus ``#``;
 - :func:`code` (inline code): a backtick run longer than any inside, nothing else parsed there
@@ -23,8 +24,10 @@ from headcheck.logsafe import block, line
 
 __all__ = ["cell", "code", "fenced", "heading", "text"]
 
-_TEXT = {"\\": "\\\\", "[": "\\[", "]": "\\]", "$": "\\$", "<": "&lt;", ">": "&gt;", "&": "&amp;"}
-_TEXT_CHARS = re.compile(r"[\\\[\]$<>&]")
+_TEXT = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+# Backslash-escaped: links, images, footnotes (brackets), math ($), emphasis and strikethrough
+# (* ~, and _ unless inside a word, where CommonMark never reads it as emphasis).
+_TEXT_CHARS = re.compile(r"[\\\[\]$<>&*~]|_(?![^\W_])|(?<![^\W_])_")
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -32,10 +35,22 @@ def _shorten(value: str, limit: int | None) -> str:
     return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
 
 
-def text(value: str, limit: int | None = 600) -> str:
-    """Inline text: one line, no link, image, HTML or math can start."""
-    out = _TEXT_CHARS.sub(lambda m: _TEXT[m.group()], line(_shorten(value, limit)))
-    return out.replace("`", "\\`") if out.count("`") % 2 else out
+def text(value: str, limit: int | None = 600, *, code_spans: bool = False) -> str:
+    """Inline text: one line, no link, image, HTML or math can start.
+
+    ``code_spans``: keep single backticks that pair up (headcheck's messages quote commands as
+    `headcheck merge`) and leave their content alone; a code span shows its content literally.
+    """
+    shown = line(_shorten(value, limit))
+    if code_spans and shown.count("`") % 2 == 0 and "``" not in shown:
+        # Single backticks pair up in order, as CommonMark pairs them: escape only between spans.
+        parts = shown.split("`")
+        return "`".join(part if k % 2 else _escape_text(part) for k, part in enumerate(parts))
+    return _escape_text(shown).replace("`", "\\`")
+
+
+def _escape_text(value: str) -> str:
+    return _TEXT_CHARS.sub(lambda m: _TEXT.get(m.group(), "\\" + m.group()), value)
 
 
 def cell(value: str, limit: int | None = 600) -> str:

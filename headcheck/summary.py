@@ -164,8 +164,8 @@ def _environment(
             head = f"- {icon} **{markdown.code(finding.code)} {finding.name}**" + (
                 f" at {location}" if location else ""
             )
-            fix = f"<br>**Fix:** {markdown.text(finding.fix)}" if finding.fix else ""
-            out.append(f"{head}<br>{markdown.text(finding.message)}{fix}")
+            fix = f"<br>**Fix:** {markdown.text(finding.fix, code_spans=True)}" if finding.fix else ""
+            out.append(f"{head}<br>{markdown.text(finding.message, code_spans=True)}{fix}")
         if len(findings) > MAX_FINDINGS:
             out.append(f"- … {len(findings) - MAX_FINDINGS} more: see the log or the JSON report")
         out.append("")

@@ -107,3 +107,50 @@ def test_the_action_with_path_db_is_refused(
     assert main(["action"]) == 2
     out, _ = capsys.readouterr()
     assert "::error title=headcheck%3A configuration::" in out and "refusing to read --base" in out
+
+
+def test_the_action_refuses_a_submodule_of_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``path: db`` where ``db`` is a submodule (``submodules: true`` in actions/checkout): its
+    objects, and so its ``main``, come from wherever the pull request's ``.gitmodules`` points."""
+    fake = tmp_path / "fake"
+    versions = fake / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (fake / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/alembic\n")
+    (versions / "aaaa.py").write_text('revision = "aaaa"\ndown_revision = None\n')
+    git(fake, "init", "-q", "-b", "main")
+    _commit(fake, "the attacker's main")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("x\n")
+    _commit(repo, "base")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(fake), "db")
+    _commit(repo, "add the submodule")
+    assert (repo / "db" / ".git").is_file()
+
+    # The command line has no workspace to compare with: the submodule is the user's choice there.
+    assert main(["check", str(repo / "db"), "--base", "main"]) == 0
+    capsys.readouterr()
+
+    files = tmp_path / "files"
+    files.mkdir()
+    git_config = ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
+    for key in [*git_config, *(k for k in os.environ if k.startswith("INPUT_"))]:
+        monkeypatch.setenv(key, os.environ.get(key, "-"))  # restored after the test: the action sets some
+        if key not in git_config or os.environ[key] == "-":
+            monkeypatch.delenv(key)
+    for key, value in {
+        "GITHUB_WORKSPACE": str(repo),
+        "GITHUB_OUTPUT": str(files / "output"),
+        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
+        "INPUT_PATH": "db",
+        "INPUT_BASE": "main",
+        "INPUT_REPORT": "",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(repo)
+    assert main(["action"]) == 2
+    _, err = capsys.readouterr()
+    assert "is a git repository nested inside" in err and "--base reads REF only from the checked-out" in err

@@ -45,7 +45,7 @@ from headcheck.github import (
     write_outputs,
     write_workspace_file,
 )
-from headcheck.logsafe import block, line
+from headcheck.logsafe import block, json_document, line
 
 if TYPE_CHECKING:
     from headcheck.gate import GateResult
@@ -256,7 +256,9 @@ def run(args: argparse.Namespace) -> int:
         if inputs.base:
             from headcheck.change import describe, gate_against_base
 
-            change = gate_against_base(path, settings, inputs.base, config=config, name=inputs.name or None)
+            change = gate_against_base(
+                path, settings, inputs.base, config=config, name=inputs.name or None, boundary=base
+            )
             result = change.gate
             description = describe(change)
             print(description, end="" if description.endswith("\n") else "\n")
@@ -311,8 +313,9 @@ def run(args: argparse.Namespace) -> int:
             by_env = {env.environment.name: env.heads for env in result.environments}
             outputs = {
                 "ok": "true" if ok else "false",
-                "heads": json.dumps(heads),
-                "heads-by-environment": json.dumps(by_env),
+                # Revision ids are the pull request's: a step that echoes these must not run commands.
+                "heads": json_document(json.dumps(heads)),
+                "heads-by-environment": json_document(json.dumps(by_env)),
                 "report": written.get("report", ""),
                 "sarif": written.get("sarif", ""),
             }

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if several and args.format in ("text", "table"):
             picture = f"{line(env.environment.name)}:\n{picture}"
         elif several and args.format == "mermaid":
-            picture = f"%% {line(env.environment.name)}\n{picture}"
+            # A comment line; % escaped so that no %%{init: ...}%% directive can form in it.
+            picture = f"%% {line(env.environment.name).replace('%', '%25')}\n{picture}"
         pictures.append(picture if picture.endswith("\n") else picture + "\n")
     text = "\n".join(pictures)
     return emit(text, args.output) or EXIT_OK
