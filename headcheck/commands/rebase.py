@@ -46,7 +46,7 @@ def _on_disk(args: argparse.Namespace) -> set[str]:
 
 def run(args: argparse.Namespace) -> int:
     from headcheck.change import gate_against_base
-    from headcheck.fix import FixError, pick_environment
+    from headcheck.fix import FixError, pick_environment, write_revision_file
     from headcheck.fix.rebase import plan, rewrite_down_revision
     from headcheck.gate import EnvironmentResult
     from headcheck.heads import winning_heads
@@ -91,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return EXIT_OK
     try:
-        chosen.path.write_bytes(new)
-    except OSError as exc:
-        return error(f"{chosen.path}: cannot write: {exc.strerror or exc}")
+        write_revision_file(chosen.path, new, new=False)
+    except FixError as exc:
+        return error(str(exc))
     print(
         line(
             f"moved {chosen.moving_head} on top of {chosen.onto}: {chosen.root} now revises {chosen.onto} "

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from headcheck.config import Environment
-from headcheck.fix import FixError, heads_to_fix
+from headcheck.fix import FixError, heads_to_fix, write_revision_file
 from headcheck.gate import EnvironmentResult
 from headcheck.scan import parse_revision, revision_node
 
@@ -189,9 +189,9 @@ def merge_heads(
     )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
     except OSError as exc:
-        raise FixError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise FixError(f"{path.parent}: cannot create: {exc.strerror or exc}") from None
+    write_revision_file(path, data, new=True)
     return MergeRevision(path, revision, head_ids)
 
 
