@@ -474,3 +474,20 @@ def test_image_base_merges_a_real_git_history_owned_by_the_runner(
     # The workspace stays the runner's: git wrote no config, headcheck changed no ownership.
     assert (merged.workspace / ".git").stat().st_uid == RUNNER_UID
     assert not (merged.workspace.parent.parent / "_temp" / "_github_home" / ".gitconfig").exists()
+
+
+@needs_image
+def test_image_passes_the_release_workflows_smoke_test(tmp_path: Path) -> None:
+    """The release job's own smoke-test script, run against the image CI built."""
+    release = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8"))
+    (step,) = [s for s in release["jobs"]["image"]["steps"] if s.get("name", "").startswith("Smoke-test")]
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(shutil.which(DOCKER) or DOCKER)
+    env = {**os.environ, "IMAGE": IMAGE, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^image: \d+ MB$", done.stdout, re.M), done.stdout
