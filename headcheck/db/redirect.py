@@ -16,9 +16,12 @@ Two layers, installed before env.py runs:
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any
 
-__all__ = ["Guard", "NotOurServer", "install"]
+__all__ = ["Guard", "NotOurServer", "dispose_all", "install"]
+
+_ENGINES: weakref.WeakSet[Any] = weakref.WeakSet()  # every engine that connected, to close their pools
 
 # keys of DB-API connect() arguments that say where to connect (replaced) or that would fail
 # against the throwaway server (dropped); everything else the project passes is kept
@@ -125,6 +128,7 @@ def install(target: str, guard: Guard, *, create_databases: bool) -> None:
 
     redirect = _Redirect(target, create_databases)
     event.listen(Engine, "do_connect", redirect.do_connect)
+    event.listen(Engine, "engine_connect", lambda connection: _ENGINES.add(connection.engine))
 
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         def execute(sql: str) -> Any:
@@ -142,3 +146,10 @@ def install(target: str, guard: Guard, *, create_databases: bool) -> None:
                 dbapi_connection.rollback()
 
     event.listen(Pool, "connect", on_connect)
+
+
+def dispose_all() -> None:
+    """Close the pooled connections of every engine the project made (before its database is rebuilt)."""
+    for engine in list(_ENGINES):
+        with contextlib.suppress(Exception):
+            engine.dispose()

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from headcheck.db import plan as planning
 from headcheck.db import snapshot
-from headcheck.db.redirect import Guard, install
+from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.urls import DRIVERS, driver_of, is_postgres, with_driver
 
 TRACEBACK_LINES = 20
@@ -57,6 +57,7 @@ class Runner:
         self.mode = "default"
         self.carry: snapshot.Snapshot | None = None  # the last snapshot taken, for the next stairway chunk
         self.guard: Guard | None = None
+        self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -86,8 +87,9 @@ class Runner:
         self.config, self.script = config, script
         self.emit("loaded", revisions=revisions, heads=heads)
 
-    def run(self, mode: str, stamp: str | None = None, limit: int | None = None) -> None:
-        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway" or "stamp")."""
+    def run(self, mode: str, stamp: str | None = None, limit: int | None = None, target: str | None = None) -> None:
+        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway", "stamp", or "upgrade":
+        plain upgrade to ``target``, no checks, to rebuild a state after a broken revision)."""
         from alembic.runtime.environment import EnvironmentContext
 
         self.mode = mode
@@ -101,6 +103,10 @@ class Runner:
                 yield from self.script._stamp_revs(stamp, heads)
                 state["finished"] = True
                 return
+            if mode == "upgrade":
+                yield from self.script._upgrade_revs(target, heads)
+                state["finished"] = True
+                return
             yield from self._steps(heads, ctx, state, limit)
             state["finished"] = True
 
@@ -108,12 +114,19 @@ class Runner:
             with EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads"):
                 self.script.run_env()
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
+            self._carry_from(state.get("revision"))
             self.emit("error", index=state["index"], error=_tail(exc))
             return
         if not state["finished"]:
             self.emit("error", index=None, error="env.py returned without calling context.run_migrations()")
             return
-        self.emit("done", more=bool(state.get("more")))
+        self.emit("done", more=bool(state.get("more")), stopped=state.get("stopped"))
+
+    def _carry_from(self, revision: str | None) -> None:
+        """After a broken revision the parent rebuilds the state after its first upgrade: that is
+        the "before" of the next stairway chunk."""
+        if revision is not None and f"post:{revision}" in self.saved:
+            self.carry = self.saved[f"post:{revision}"]
 
     def _steps(self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any], limit: int | None) -> Iterator[Any]:
         from alembic.runtime.migration import MigrationStep
@@ -135,7 +148,7 @@ class Runner:
         for k, p in enumerate(plan):
             if p.compare:
                 last_use[p.compare] = k
-        saved: dict[str, snapshot.Snapshot] = {}
+        saved = self.saved = {}
         last: snapshot.Snapshot | None = None
         if take_initial:
             # a stairway chunk starts where the previous one ended: its last snapshot is "before"
@@ -153,7 +166,7 @@ class Runner:
                 memo = getattr(ctx.impl, "memo", None)
                 if isinstance(memo, dict):
                     memo.clear()
-            state["index"] = k
+            state["index"], state["revision"] = k, p.revision
             if self.guard is not None and k:  # (the first step: checked at "begin")
                 self.guard.check(execute, "the migration connection")
             started = time.perf_counter()
@@ -178,6 +191,12 @@ class Runner:
             if current is not None:
                 self.carry = current
             self.emit("step", **event)
+            if "diff" in event and p.check is not None:
+                # the schema is not what the next steps expect: whatever they did would fail because of
+                # this revision, not their own. Stop here; the parent rebuilds the state and goes on.
+                self._carry_from(p.revision)
+                state["stopped"] = p.revision
+                break
         state["index"] = None
 
 
@@ -250,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if name == "load":
                 runner.load(command["env"], command["url"], command["guard"], command["url_vars"], command["extra_dbs"])
+            elif name == "dispose":
+                dispose_all()
+                runner.emit("disposed")
             elif name == "run":
-                runner.run(command["mode"], command.get("stamp"), command.get("limit"))
+                runner.run(command["mode"], command.get("stamp"), command.get("limit"), command.get("target"))
         except Exception as exc:
             runner.emit("error", index=None, error=_tail(exc))
     return 0
