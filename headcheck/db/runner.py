@@ -73,6 +73,8 @@ class Runner:
         if env.get("toml_path"):
             kwargs["toml_file"] = env["toml_path"]
         ini = env["config_path"] if env["kind"] in ("ini", "flask") else None
+        if ini is None and env.get("toml_path") and os.path.isfile("alembic.ini"):
+            ini = "alembic.ini"  # what ``alembic`` run here reads too (the pyproject templates' URL)
         config = Config(ini, **kwargs)
         self.guard = Guard(guard["query"], guard["expected"])
         install(url, self.guard, create_databases=extra_dbs)
