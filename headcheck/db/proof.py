@@ -130,7 +130,10 @@ def server_guard(url: str) -> dict[str, str]:
 
 
 def _cwd(env: Environment) -> Path:
-    """Where ``alembic`` is usually run: the folder of the config file."""
+    """Where ``alembic`` is usually run: the folder of the config file; for Flask-Migrate (its
+    alembic.ini inside the migrations folder) where ``flask db`` runs: the folder above."""
+    if env.kind == "flask":
+        return env.script_location.parent
     if env.config_path is not None:
         return env.config_path.parent
     if env.toml_path is not None:

@@ -79,6 +79,8 @@ class Runner:
         self.guard = Guard(guard["query"], guard["expected"])
         install(url, self.guard, create_databases=extra_dbs)
         url = with_driver(url, _project_driver(config))
+        if env["kind"] == "flask":
+            _push_flask_app()
         for name in url_vars:  # DATABASE_URL & co. carry the same URL, driver included
             os.environ[name] = url
         config.set_main_option("script_location", env["script_location"].replace("%", "%%"))
@@ -249,6 +251,28 @@ def _project_driver(config: Any) -> str:
             "pip install 'headcheck[postgres]' (or pip install greenlet)"
         )
     return driver
+
+
+def _push_flask_app() -> None:
+    """Flask-Migrate's env.py reads ``current_app``: find the app as ``flask`` does (``FLASK_APP``,
+    else ``wsgi.py``/``app.py`` here, an ``app`` object or a ``create_app`` factory) and push its
+    application context for the rest of this process. Its engines connect to our server only."""
+    try:
+        from flask.cli import NoAppException, ScriptInfo
+    except ImportError:
+        raise RuntimeError(
+            "this is a Flask-Migrate project (alembic.ini inside the migrations folder) but Flask is not "
+            "installed where headcheck runs: install the project's requirements next to headcheck"
+        ) from None
+    try:
+        app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP") or None).load_app()
+    except NoAppException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(
+            f"cannot find the Flask app as `flask` does (FLASK_APP, or app.py/wsgi.py in {os.getcwd()}): {first}; "
+            "set FLASK_APP=module:app"
+        ) from None
+    app.app_context().push()
 
 
 def _exit_with_parent(parent: int) -> None:
