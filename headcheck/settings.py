@@ -15,6 +15,8 @@ class Settings(NamedTuple):
     ignore: frozenset[str] = frozenset()  # rule codes never reported
     max_heads: int | None = None  # None: one head, or one per branch label
     strict: bool = False  # warnings fail the gate too
+    irreversible: tuple[str, ...] = ()  # headcheck db: revisions whose downgrade is not checked
+    downgrade_floor: str | None = None  # headcheck db: no downgrade checks at or below this revision
 
 
 def _codes(value: object, where: str) -> frozenset[str]:
@@ -41,7 +43,7 @@ def load_settings(root: Path) -> Settings:
     where = f"{path} [tool.headcheck]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
-    unknown_keys = sorted(set(table) - {"ignore", "max-heads", "strict"})
+    unknown_keys = sorted(set(table) - {"ignore", "max-heads", "strict", "irreversible", "downgrade-floor"})
     if unknown_keys:
         raise ConfigError(f"{where}: unknown key(s): {', '.join(unknown_keys)}")
     max_heads = table.get("max-heads")
@@ -51,4 +53,12 @@ def load_settings(root: Path) -> Settings:
     if not isinstance(strict, bool):
         raise ConfigError(f"{where}: strict must be true or false")
     ignore = _codes(table.get("ignore", []), where)
-    return Settings(ignore=ignore, max_heads=max_heads, strict=strict)
+    irreversible = table.get("irreversible", [])
+    if not isinstance(irreversible, list) or not all(isinstance(item, str) for item in irreversible):
+        raise ConfigError(f"{where}: irreversible must be a list of revision ids")
+    floor = table.get("downgrade-floor")
+    if floor is not None and not isinstance(floor, str):
+        raise ConfigError(f"{where}: downgrade-floor must be a revision id")
+    return Settings(
+        ignore=ignore, max_heads=max_heads, strict=strict, irreversible=tuple(irreversible), downgrade_floor=floor
+    )

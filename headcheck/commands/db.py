@@ -71,6 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--from-schema", type=Path, metavar="FILE", help="load this schema dump (pg_dump --schema-only) first"
     )
     parser.add_argument("--stamp", metavar="REV", help="with --from-schema: the revision that schema is at")
+    parser.add_argument(
+        "--irreversible",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="a revision whose downgrade is not checked, reported as irreversible (repeatable; "
+        "also [tool.headcheck] irreversible = [...])",
+    )
+    parser.add_argument(
+        "--downgrade-floor",
+        metavar="REV",
+        help="no downgrade checks at or below this revision (also [tool.headcheck] downgrade-floor)",
+    )
     parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
     parser.add_argument("--force", action="store_true", help="run the database proof even when the static gate fails")
 
@@ -165,6 +178,8 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
         url_env=tuple(args.url_env),
         from_schema=args.from_schema,
         stamp=args.stamp,
+        irreversible=(*result.settings.irreversible, *args.irreversible),
+        downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
     )
     proofs: dict[int, Proof] = {}
     if args.database_url:

@@ -32,6 +32,8 @@ class Options(NamedTuple):
     url_env: tuple[str, ...] = ()
     from_schema: Path | None = None
     stamp: str | None = None
+    irreversible: tuple[str, ...] = ()  # declared: their downgrade is not checked
+    downgrade_floor: str | None = None  # no downgrade checks at or below this revision
 
 
 class Step(NamedTuple):
@@ -240,6 +242,8 @@ class _Run:
         self.steps: list[Step] = []
         self.diffs: list[SchemaDiff] = []
         self.broken: str | None = None
+        self.irreversible: set[str] = set()  # of the running plan
+        self.reported: set[str] = set()  # "irreversible" steps already shown
 
     def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
         """The next event; a failed step (and None) on timeout or a dead child."""
@@ -254,10 +258,19 @@ class _Run:
             self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
         return event
 
-    def load(self, env: Environment, url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool) -> bool:
+    def load(
+        self, env: Environment, url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool, options: Options
+    ) -> bool:
         started = time.perf_counter()
         self.child.send(
-            cmd="load", env=_env_description(env), url=url, guard=guard, url_vars=url_vars, extra_dbs=extra_dbs
+            cmd="load",
+            env=_env_description(env),
+            url=url,
+            guard=guard,
+            url_vars=url_vars,
+            extra_dbs=extra_dbs,
+            irreversible=list(options.irreversible),
+            floor=options.downgrade_floor,
         )
         event = self.wait("load", None, started)
         if event is None:
@@ -300,6 +313,7 @@ class _Run:
             kind = event["event"]
             if kind == "plan":
                 plan, heads = event["steps"], event["heads"]
+                self.irreversible = set(event.get("irreversible", []))
                 started = time.perf_counter()
             elif kind == "step":
                 self._step(plan[event["index"]], event, heads)
@@ -359,6 +373,9 @@ class _Run:
             )
             error = "\n".join([message, *shown])
         self.steps.append(Step(name, revision, float(event["seconds"]), error is None, error))
+        if direction == "up" and revision in self.irreversible and revision not in self.reported:
+            self.reported.add(revision)
+            self.steps.append(Step("irreversible", revision, 0.0, True, None))  # declared: not checked
         if "db_heads" in event:
             db_heads = sorted(event["db_heads"])
             ok = db_heads == sorted(heads)
@@ -399,7 +416,7 @@ def prove_environment(
         with Child(_cwd(env), environ, logdir / "migrations.log") as child:
             run = _Run(child, options.timeout)
             run.steps = steps
-            if run.load(env, sa_url, guard, url_vars, extra_dbs) and (
+            if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
                 if options.stairway:

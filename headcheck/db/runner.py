@@ -58,12 +58,22 @@ class Runner:
         self.carry: snapshot.Snapshot | None = None  # the last snapshot taken, for the next stairway chunk
         self.guard: Guard | None = None
         self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
+        self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
         self.events.flush()
 
-    def load(self, env: dict[str, Any], url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool) -> None:
+    def load(
+        self,
+        env: dict[str, Any],
+        url: str,
+        guard: dict[str, str],
+        url_vars: list[str],
+        extra_dbs: bool,
+        irreversible: list[str],
+        floor: str | None,
+    ) -> None:
         """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``
         with the project's own driver; from here on every connection goes to ``url``'s server."""
         from alembic.config import Config
@@ -89,6 +99,7 @@ class Runner:
         heads = [s.revision for s in script.get_revisions("heads") if s is not None]
         revisions = sum(1 for _ in script.walk_revisions())
         self.config, self.script = config, script
+        self.no_down = _no_down(script, irreversible, floor)
         self.emit("loaded", revisions=revisions, heads=heads)
 
     def run(self, mode: str, stamp: str | None = None, limit: int | None = None, target: str | None = None) -> None:
@@ -138,13 +149,16 @@ class Runner:
         script = self.script
         pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]
         real_heads = [s.revision for s in script.get_revisions("heads") if s is not None]
+        no_down = self.no_down & set(pending)
         if self.mode == "stairway":
             chunk = pending if limit is None else pending[:limit]
             state["more"] = len(chunk) < len(pending)
-            take_initial, plan = planning.stairway_plan(chunk, final=not state["more"])
+            take_initial, plan = planning.stairway_plan(chunk, final=not state["more"], no_down=no_down)
         else:
-            take_initial, plan = planning.default_plan(pending, real_heads)
-        self.emit("plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads)
+            take_initial, plan = planning.default_plan(pending, real_heads, no_down)
+        self.emit(
+            "plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads, irreversible=sorted(no_down)
+        )
         version_table = str(getattr(ctx, "version_table", "alembic_version"))
         execute = _executor(ctx)
 
@@ -253,6 +267,25 @@ def _project_driver(config: Any) -> str:
     return driver
 
 
+def _no_down(script: Any, irreversible: list[str], floor: str | None) -> set[str]:
+    """The full ids of the declared irreversible revisions and of the floor and everything below it."""
+    from alembic.util import CommandError
+
+    found: set[str] = set()
+    for rev, what in [*((r, "irreversible") for r in irreversible), *([(floor, "downgrade floor")] if floor else [])]:
+        try:
+            revision = script.get_revision(rev)
+        except CommandError:
+            revision = None
+        if revision is None:
+            raise RuntimeError(f"{what} {rev!r}: no such revision in this history")
+        if what == "irreversible":
+            found.add(revision.revision)
+        else:
+            found |= {r.revision for r in script.iterate_revisions(revision.revision, "base")}
+    return found
+
+
 def _push_flask_app() -> None:
     """Flask-Migrate's env.py reads ``current_app``: find the app as ``flask`` does (``FLASK_APP``,
     else ``wsgi.py``/``app.py`` here, an ``app`` object or a ``create_app`` factory) and push its
@@ -294,7 +327,15 @@ def main(argv: list[str] | None = None) -> int:
             break
         try:
             if name == "load":
-                runner.load(command["env"], command["url"], command["guard"], command["url_vars"], command["extra_dbs"])
+                runner.load(
+                    command["env"],
+                    command["url"],
+                    command["guard"],
+                    command["url_vars"],
+                    command["extra_dbs"],
+                    command.get("irreversible", []),
+                    command.get("floor"),
+                )
             elif name == "dispose":
                 dispose_all()
                 runner.emit("disposed")

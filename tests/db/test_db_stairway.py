@@ -89,3 +89,35 @@ def test_every_broken_downgrade_in_one_run_and_no_knock_on(tmp_path: Path, capsy
     assert restores == [("restore", ids[1], True), ("restore", ids[2], True), ("restore", ids[4], True)]
     # the good ones after a broken one really went up, down and up again
     assert [(n, ok) for n, r, ok in done if r == ids[5]] == [("upgrade", True), ("downgrade", True), ("upgrade", True)]
+
+
+def test_declared_irreversible_revisions_are_reported_not_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10.5: `pass` downgrades documented as impossible could never give a green nightly."""
+    project = tmp_path / "project"
+    ids = _history(project)
+    (project / "pyproject.toml").write_text(f'[tool.headcheck]\nirreversible = ["{ids[1]}"]\n')
+    code, report, err = run_db(capsys, str(project), "--stairway", "--irreversible", ids[2][:6])
+    assert code == 1, err
+    assert [(s["name"], s["revision"]) for s in failed(report)] == [("downgrade", ids[4])]  # undeclared: still an error
+    done = steps(report)
+    assert [(n, ok) for n, r, ok in done if r == ids[1]] == [("upgrade", True), ("irreversible", True)]
+    assert [(n, ok) for n, r, ok in done if r == ids[2]] == [("upgrade", True), ("irreversible", True)]
+
+
+def test_no_downgrade_checks_at_or_below_the_floor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "project"
+    ids = _history(project)
+    code, report, err = run_db(capsys, str(project), "--stairway", "--downgrade-floor", ids[4])
+    assert code == 0, err
+    downgraded = [r for n, r, _ in steps(report) if n == "downgrade"]
+    assert downgraded == [ids[5]]
+
+
+def test_an_unknown_irreversible_revision_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "project"
+    _history(project)
+    code, report, _ = run_db(capsys, str(project), "--irreversible", "nosuchrev")
+    assert code == 1
+    assert "irreversible 'nosuchrev': no such revision" in str(failed(report)[0]["error"])
