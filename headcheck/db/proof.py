@@ -326,7 +326,14 @@ class _Run:
                     name = "upgrade" if direction == "up" else "downgrade"
                     if direction == "down" or ["up", revision] in plan[:index]:
                         self.broken = revision  # its first upgrade worked
-                self.steps.append(Step(name, revision, time.perf_counter() - started, False, event.get("error")))
+                error = event.get("error") or ""
+                first = name == "upgrade" and not any(step.name == "upgrade" for step in self.steps)
+                if first and 'relation "' in error and "does not exist" in error:
+                    error += (
+                        "\nhint: the first revision expects a table that exists before it (created by the "
+                        "application?): start from a schema dump: --from-schema FILE --stamp REV (or base)"
+                    )
+                self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
                 return False
             elif kind == "done":
                 self.broken = event.get("stopped")

@@ -35,18 +35,37 @@ TRACEBACK_LINES = 20
 _LIBRARY_PARTS = ("site-packages", "dist-packages", "/lib/python3", "<frozen", "<string>")
 
 
-def _tail(exc: BaseException) -> str:
-    """The last frames in the project's own files (env.py, the revision) and the exception itself:
-    the lines that say what to fix, without SQLAlchemy's and Alembic's internals."""
+def _tail(exc: BaseException, project: str | None = None) -> str:
+    """The last frames in the project's own files (env.py, the revision: under ``project``, the
+    script location, even inside site-packages, or outside any library) and the exception itself:
+    the lines that say what to fix, without SQLAlchemy's and Alembic's internals. The header says
+    which frames these are."""
     frames = traceback.extract_tb(exc.__traceback__)
     own = [
-        f for f in frames if not any(part in f.filename for part in _LIBRARY_PARTS) and "/headcheck/" not in f.filename
+        f
+        for f in frames
+        if (project is not None and f.filename.startswith(project + os.sep))
+        or (not any(part in f.filename for part in _LIBRARY_PARTS) and "/headcheck/" not in f.filename)
     ]
     shown = own[-3:] or frames[-2:]
-    lines = ["Traceback (most recent call last, project frames only):"] if shown else []
+    header = "project frames only" if own else "last frames; none in the project's files"
+    lines = [f"Traceback (most recent call last, {header}):"] if shown else []
     lines += "".join(traceback.format_list(shown)).rstrip().splitlines()
     lines += "".join(traceback.format_exception_only(exc)).rstrip().splitlines()
-    return "\n".join(lines[-TRACEBACK_LINES:])
+    hint = _hint(exc, own)
+    return "\n".join([*lines[-TRACEBACK_LINES:], *([hint] if hint else [])])
+
+
+def _hint(exc: BaseException, own: list[traceback.FrameSummary]) -> str | None:
+    """A next step for the failures whose cause is not in the message."""
+    if isinstance(exc, KeyError) and own and os.path.basename(own[-1].filename) == "env.py":
+        name = str(exc.args[0]) if exc.args else ""
+        if name.replace("_", "A").isalnum() and name.upper() == name:
+            return (
+                f"hint: env.py reads the environment variable {name}; pass --url-env {name} and headcheck "
+                "puts its database URL there"
+            )
+    return None
 
 
 class Runner:
@@ -130,7 +149,7 @@ class Runner:
                 self.script.run_env()
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
             self._carry_from(state.get("revision"))
-            self.emit("error", index=state["index"], error=_tail(exc))
+            self.emit("error", index=state["index"], error=_tail(exc, self.script.dir))
             return
         if not state["finished"]:
             self.emit("error", index=None, error="env.py returned without calling context.run_migrations()")
@@ -342,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "run":
                 runner.run(command["mode"], command.get("stamp"), command.get("limit"), command.get("target"))
         except Exception as exc:
-            runner.emit("error", index=None, error=_tail(exc))
+            project = runner.script.dir if runner.script is not None else None
+            runner.emit("error", index=None, error=_tail(exc, project))
     return 0
 
 
