@@ -185,10 +185,11 @@ def run(args: argparse.Namespace) -> int:
         return error(source)
     if not is_postgres(url):
         return error(f"{source}: {redact(url)}: {SUPPORTED}")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        return error("headcheck current needs the postgres extra: pip install 'headcheck[postgres]'")
+    from headcheck.extras import missing_extra
+
+    problem = missing_extra("headcheck current", "postgres", ("psycopg",))
+    if problem:
+        return error(problem)
     try:
         rows = _read_rows(url, args.version_table, args.version_table_schema)
     except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2

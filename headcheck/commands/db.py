@@ -124,7 +124,9 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = _validate(args)
+    from headcheck.extras import missing_extra
+
+    problem = _validate(args) or missing_extra("headcheck db", "postgres")
     if problem:
         return error(problem)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from headcheck.commands.common import (
     EXIT_FAIL,
     EXIT_OK,
+    EXIT_USAGE,
     add_environment_arguments,
     error,
     gate_from_args,
@@ -52,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
             status = "done" if run_.returncode == 0 else f"exit {run_.returncode} (Alembic ignores it too)"
             print(f"Running post write hook {run_.name!r} ... {status}")
     except FixError as exc:
+        from headcheck.fix.merge import MissingDependency
+
         print(f"headcheck: error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return EXIT_USAGE if isinstance(exc, MissingDependency) else EXIT_FAIL
     problem = verify(written)
     if problem is not None:
         print(f"headcheck: warning: {problem}", file=sys.stderr)

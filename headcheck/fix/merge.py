@@ -100,6 +100,10 @@ def _truncate(options: dict[str, Any]) -> int:
         raise FixError(f"truncate_slug_length must be an integer, got {raw!r}") from None
 
 
+class MissingDependency(FixError):
+    """An optional dependency is not installed: a set-up problem (exit 2), not a finding."""
+
+
 def _alembic_config(env: Environment) -> Any:
     """An ``alembic.config.Config`` for templates that read ``config`` (None without alembic).
 
@@ -134,7 +138,9 @@ def render(template: Path, values: dict[str, Any], encoding: str) -> bytes:
     try:
         from mako.template import Template
     except ImportError:
-        raise FixError("headcheck merge needs Mako (pip install 'headcheck[fix]' or mako)") from None
+        from headcheck.extras import missing_extra
+
+        raise MissingDependency(missing_extra("headcheck merge", "fix") or "headcheck merge needs Mako") from None
     try:
         text = Template(filename=str(template)).render_unicode(**values)
     except Exception as exc:  # Mako raises anything the template raises
