@@ -128,11 +128,21 @@ class Runner:
 
         self.mode = mode
         state: dict[str, Any] = {"index": None, "finished": False}
+        executed: list[Any] = []  # the steps the first database went through
 
         def steps(heads: tuple[str, ...], ctx: Any) -> Iterator[Any]:
-            self.emit("begin", db_heads=list(heads))
             if self.guard is not None:
                 self.guard.check(_executor(ctx), "the migration connection")
+            if state["finished"] and mode not in ("stamp", "upgrade"):
+                # a multi-database env.py (Alembic's multidb template, Flask-Migrate's) calls
+                # run_migrations() once per database: the others go through the same steps
+                # (checked, timed and compared on the first one)
+                for k, step in enumerate(executed):
+                    state["index"] = k
+                    yield step
+                state["index"] = None
+                return
+            self.emit("begin", db_heads=list(heads))
             if mode == "stamp":
                 yield from self.script._stamp_revs(stamp, heads)
                 state["finished"] = True
@@ -141,7 +151,9 @@ class Runner:
                 yield from self.script._upgrade_revs(target, heads)
                 state["finished"] = True
                 return
-            yield from self._steps(heads, ctx, state, limit)
+            for step in self._steps(heads, ctx, state, limit):
+                executed.append(step)
+                yield step
             state["finished"] = True
 
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.harness import needs_postgres, run_db, steps
+from tests.db.harness import failed, needs_postgres, run_db, steps
 
 pytestmark = needs_postgres
 
@@ -124,3 +124,70 @@ def test_async_engine_around_a_sync_created_engine(
     assert code == 0, (err, report)
     assert (tmp_path / "driver.txt").read_text().split() == ["asyncpg", "asyncpg"]
     assert os.environ.get("DATABASE_URL") is None or "db.invalid" not in os.environ["DATABASE_URL"]
+
+
+MULTIDB_REVISION = '''"""one table in each database"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "aaaa00000001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name: str) -> None:
+    globals()[f"upgrade_{engine_name}"]()
+
+
+def downgrade(engine_name: str) -> None:
+    globals()[f"downgrade_{engine_name}"]()
+
+
+def upgrade_engine1() -> None:
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_engine1() -> None:
+    op.drop_table("t")
+
+
+def upgrade_engine2() -> None:  # the same table name: only works in a database of its own
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_engine2() -> None:
+    {downgrade2}
+'''
+
+
+@pytest.mark.parametrize("downgrade2", ['op.drop_table("t")', "pass"])
+def test_alembic_multidb_template_gets_a_database_per_name(
+    downgrade2: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10.3: each named database of the multidb template gets its own throwaway database, and
+    goes through the same steps (a broken downgrade of the second one is found too)."""
+    project = tmp_path / "project"
+    alembic_init(project, "multidb", "postgresql://unused@db.invalid/x")
+    ini = project / "alembic.ini"
+    lines, section = [], ""
+    for line in ini.read_text().splitlines():
+        section = line.strip("[]") if line.startswith("[") else section
+        if line.startswith("sqlalchemy.url") and section.startswith("engine"):
+            line = f"sqlalchemy.url = postgresql+psycopg://app:secret@db.invalid/{section}"
+        lines.append(line)
+    text = "\n".join(lines) + "\n"
+    assert text.count("db.invalid/engine") == 2, text
+    ini.write_text(text)
+    (project / "migrations" / "versions" / "aaaa00000001_t.py").write_text(
+        MULTIDB_REVISION.replace("{downgrade2}", downgrade2)
+    )
+    code, report, err = run_db(capsys, str(project))
+    if downgrade2 == "pass":
+        assert code == 1
+        [bad] = failed(report)
+        assert (bad["name"], bad["revision"]) == ("upgrade", "aaaa00000001")
+        assert 'relation "t" already exists' in str(bad["error"]) and "upgrade_engine2" in str(bad["error"])
+        return
+    assert code == 0, (err, report)
+    assert ("downgrade", "aaaa00000001", True) in steps(report)
