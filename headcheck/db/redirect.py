@@ -19,6 +19,8 @@ import contextlib
 import weakref
 from typing import Any
 
+from headcheck.db.urls import redact
+
 __all__ = ["Guard", "NotOurServer", "dispose_all", "install"]
 
 _ENGINES: weakref.WeakSet[Any] = weakref.WeakSet()  # every engine that connected, to close their pools
@@ -102,9 +104,10 @@ class _Redirect:
 
     def do_connect(self, dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
         if dialect.name != "postgresql":
+            where = str(cargs[0]) if cargs else " ".join(f"{k}={v}" for k, v in cparams.items() if k in _WHERE)
             raise NotOurServer(
-                f"env.py (or the project) opens a {dialect.name} database; headcheck proves migrations on "
-                "PostgreSQL only and connects nowhere else"
+                f"env.py (or the project) opens a {dialect.name} database ({redact(where)}); headcheck proves "
+                "migrations on PostgreSQL only and connects nowhere else"
             )
         host = str(cparams.get("host") or "")
         port = str(cparams.get("port") or "5432")
