@@ -101,3 +101,67 @@ def test_an_app_flask_cannot_find_is_one_clear_error(tmp_path: Path, capsys: pyt
     assert code == 1
     [load] = [s for s in report["environments"][0]["database"]["steps"] if s["name"] == "load"]  # type: ignore[index]
     assert "cannot find the Flask app as `flask` does" in load["error"] and "FLASK_APP" in load["error"]
+
+
+MULTIDB_APP = """
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg2://app:secret@db.invalid/main"
+app.config["SQLALCHEMY_BINDS"] = {"users": "postgresql+psycopg2://app:secret@db.invalid/users"}
+db = SQLAlchemy(app)
+migrate = Migrate(app, db)
+"""
+MULTIDB_REVISION = '''"""the same table name in both databases: only works in one database each"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "f1a5c0000001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name):
+    globals()["upgrade_%s" % engine_name]()
+
+
+def downgrade(engine_name):
+    globals()["downgrade_%s" % engine_name]()
+
+
+def upgrade_():
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_():
+    op.drop_table("t")
+
+
+def upgrade_users():
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_users():
+    op.drop_table("t")
+'''
+
+
+def test_flask_migrate_multidb_gets_a_database_per_bind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(MULTIDB_APP)
+    env = {k: v for k, v in os.environ.items() if k not in ("FLASK_APP", "DATABASE_URL")}
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "init", "--multidb"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    (project / "migrations" / "versions" / "f1a5c0000001_first.py").write_text(MULTIDB_REVISION)
+    code, report, err = run_db(capsys, str(project))
+    assert code == 0, (err, report)
+    assert ("downgrade", "f1a5c0000001", True) in steps(report)
