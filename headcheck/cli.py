@@ -96,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if isinstance(exc, ModuleNotFoundError):  # an optional dependency: name the extra that brings it
-            from headcheck.extras import missing_extra
+            from headcheck.extras import for_missing_module
 
-            message = missing_extra(command, exc)
+            message = for_missing_module(f"headcheck {command}", exc)
             if message is not None:
                 print(f"headcheck: error: {message}", file=sys.stderr)
                 return EXIT_USAGE

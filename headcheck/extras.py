@@ -1,27 +1,45 @@
-"""Optional dependencies: which extra brings which module, and the one-line error when one is missing."""
+"""Optional dependencies: which extra brings which module, and the one-line message when one is missing.
+
+Two ways in, one table: a command that needs a whole extra checks it up front
+(:func:`missing_extra`, before it starts anything), and the CLI turns any other
+``ModuleNotFoundError`` for one of these modules into the same message (:func:`for_missing_module`).
+"""
 
 from __future__ import annotations
 
-__all__ = ["EXTRAS", "missing_extra"]
+import importlib.util
 
-# Top-level module -> the extra of headcheck that installs it (pyproject.toml [project.optional-dependencies]).
+__all__ = ["EXTRAS", "for_missing_module", "missing_extra"]
+
+# The modules each extra of pyproject.toml brings, as imported.
 EXTRAS = {
-    "alembic": "postgres",
-    "sqlalchemy": "postgres",
-    "psycopg": "postgres",
-    "psycopg_binary": "postgres",
-    "pytest_postgresql": "postgres",
-    "port_for": "postgres",
-    "mirakuru": "postgres",
-    "greenlet": "postgres",
-    "mako": "fix",
+    "postgres": ("alembic", "sqlalchemy", "psycopg", "pytest_postgresql", "port_for", "mirakuru", "greenlet"),
+    "fix": ("mako",),
 }
 
 
-def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:
-    """The message for a missing optional module, or None when the module is not one of ours."""
+def _message(command: str, extra: str, missing: list[str]) -> str:
+    return f"{command} needs the {extra} extra (missing: {', '.join(missing)}): pip install 'headcheck[{extra}]'"
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_extra(command: str, extra: str, modules: tuple[str, ...] | None = None) -> str | None:
+    """``"headcheck db needs the postgres extra (missing: port_for): pip install 'headcheck[postgres]'"``,
+    or None when every module of ``extra`` (or just ``modules``) can be imported."""
+    missing = [m for m in (modules if modules is not None else EXTRAS[extra]) if not _importable(m)]
+    return _message(command, extra, missing) if missing else None
+
+
+def for_missing_module(command: str, exc: ModuleNotFoundError) -> str | None:
+    """The message for an optional module that failed to import, or None when it is not one of ours."""
     top = (exc.name or "").partition(".")[0]
-    extra = EXTRAS.get(top)
-    if extra is None:
-        return None
-    return f"headcheck {command} needs the {extra!r} extra ({top} is not installed): pip install 'headcheck[{extra}]'"
+    for extra, modules in EXTRAS.items():
+        if top in modules:
+            return _message(command, extra, [top])
+    return None

@@ -21,6 +21,8 @@ class Settings(NamedTuple):
     # The oldest Python the project supports (requires-python or --python-version), when older
     # than the one running headcheck: newer syntax in a revision file is an error.
     python: tuple[int, int] | None = None
+    irreversible: tuple[str, ...] = ()  # headcheck db: revisions whose downgrade is not checked
+    downgrade_floor: str | None = None  # headcheck db: no downgrade checks at or below this revision
 
 
 def _codes(value: object, where: str) -> frozenset[str]:
@@ -53,7 +55,8 @@ def load_settings(root: Path) -> Settings:
     where = f"{path} [tool.headcheck]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
-    unknown_keys = sorted(set(table) - {"ignore", "max-heads", "strict", "constants"})
+    known = {"ignore", "max-heads", "strict", "constants", "irreversible", "downgrade-floor"}
+    unknown_keys = sorted(set(table) - known)
     if unknown_keys:
         raise ConfigError(f"{where}: unknown key(s): {', '.join(unknown_keys)}")
     max_heads = table.get("max-heads")
@@ -63,8 +66,20 @@ def load_settings(root: Path) -> Settings:
     if not isinstance(strict, bool):
         raise ConfigError(f"{where}: strict must be true or false")
     ignore = _codes(table.get("ignore", []), where)
+    irreversible = table.get("irreversible", [])
+    if not isinstance(irreversible, list) or not all(isinstance(item, str) for item in irreversible):
+        raise ConfigError(f"{where}: irreversible must be a list of revision ids")
+    floor = table.get("downgrade-floor")
+    if floor is not None and not isinstance(floor, str):
+        raise ConfigError(f"{where}: downgrade-floor must be a revision id")
     return Settings(
-        ignore=ignore, max_heads=max_heads, strict=strict, constants=_constants(table, where), python=python
+        ignore=ignore,
+        max_heads=max_heads,
+        strict=strict,
+        constants=_constants(table, where),
+        python=python,
+        irreversible=tuple(irreversible),
+        downgrade_floor=floor,
     )
 
 

@@ -79,6 +79,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ignore=frozenset(ignore),
         max_heads=max_heads if max_heads is not None else settings.max_heads,
         strict=settings.strict if strict is None else strict,
+        irreversible=settings.irreversible,
+        downgrade_floor=settings.downgrade_floor,
     )
 
 

@@ -71,6 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--from-schema", type=Path, metavar="FILE", help="load this schema dump (pg_dump --schema-only) first"
     )
     parser.add_argument("--stamp", metavar="REV", help="with --from-schema: the revision that schema is at")
+    parser.add_argument(
+        "--irreversible",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="a revision whose downgrade is not checked, reported as irreversible (repeatable; "
+        "also [tool.headcheck] irreversible = [...])",
+    )
+    parser.add_argument(
+        "--downgrade-floor",
+        metavar="REV",
+        help="no downgrade checks at or below this revision (also [tool.headcheck] downgrade-floor)",
+    )
     parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
     parser.add_argument("--force", action="store_true", help="run the database proof even when the static gate fails")
 
@@ -111,7 +124,9 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = _validate(args)
+    from headcheck.extras import missing_extra
+
+    problem = _validate(args) or missing_extra("headcheck db", "postgres")
     if problem:
         return error(problem)
 
@@ -165,6 +180,8 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
         url_env=tuple(args.url_env),
         from_schema=args.from_schema,
         stamp=args.stamp,
+        irreversible=(*result.settings.irreversible, *args.irreversible),
+        downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
     )
     proofs: dict[int, Proof] = {}
     if args.database_url:

@@ -11,7 +11,7 @@ Stairway (nightly): for every revision in order: up, down, up, with the same two
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 __all__ = ["PlanStep", "default_plan", "stairway_plan"]
@@ -38,9 +38,12 @@ def heads_last(order: Sequence[str], heads: Sequence[str]) -> list[str]:
     return [r for r in order if r not in head_set] + [r for r in order if r in head_set]
 
 
-def default_plan(order: Sequence[str], heads: Sequence[str]) -> tuple[bool, list[PlanStep]]:
+def default_plan(
+    order: Sequence[str], heads: Sequence[str], no_down: Collection[str] = ()
+) -> tuple[bool, list[PlanStep]]:
     """``order``: pending revisions, topological. ``heads``: the real heads (what ``upgrade heads``
-    targets). Returns (snapshot before the first step?, steps)."""
+    targets). ``no_down``: revisions whose downgrade is not checked (declared irreversible).
+    Returns (snapshot before the first step?, steps)."""
     pending_heads = [h for h in order if h in set(heads)]
     ordered = heads_last(order, pending_heads)
     body = ordered[: len(ordered) - len(pending_heads)]
@@ -56,12 +59,11 @@ def default_plan(order: Sequence[str], heads: Sequence[str]) -> tuple[bool, list
         steps.append(PlanStep("up", head, save=tuple(save), check_heads=k == len(pending_heads) - 1))
     if not pending_heads and steps:
         steps[-1] = steps[-1]._replace(check_heads=True)
-    for head in reversed(pending_heads):
+    undone = [head for head in pending_heads if head not in no_down]
+    for head in reversed(undone):
         steps.append(PlanStep("down", head, compare=f"pre:{head}", check="downgrade"))
-    for k, head in enumerate(pending_heads):
-        steps.append(
-            PlanStep("up", head, compare=f"post:{head}", check="reupgrade", check_heads=k == len(pending_heads) - 1)
-        )
+    for k, head in enumerate(undone):
+        steps.append(PlanStep("up", head, compare=f"post:{head}", check="reupgrade", check_heads=k == len(undone) - 1))
     return initial, _initial_alias(steps, initial, pending_heads)
 
 
@@ -73,7 +75,9 @@ def _initial_alias(steps: list[PlanStep], initial: bool, pending_heads: Sequence
     return [s._replace(compare=INITIAL) if s.compare == first else s for s in steps]
 
 
-def stairway_plan(order: Sequence[str], *, final: bool = True) -> tuple[bool, list[PlanStep]]:
+def stairway_plan(
+    order: Sequence[str], *, final: bool = True, no_down: Collection[str] = ()
+) -> tuple[bool, list[PlanStep]]:
     """Every revision: up (save), down (must equal the schema before it), up (must equal the first up).
 
     ``final``: these are the last pending revisions, so check ``alembic_version`` at the end.
@@ -81,6 +85,10 @@ def stairway_plan(order: Sequence[str], *, final: bool = True) -> tuple[bool, li
     steps: list[PlanStep] = []
     before = INITIAL
     for k, rev in enumerate(order):
+        if rev in no_down:  # declared irreversible: up only
+            steps.append(PlanStep("up", rev, save=(f"pre:{rev}+",), check_heads=final and k == len(order) - 1))
+            before = f"pre:{rev}+"
+            continue
         after = f"post:{rev}"
         steps.append(PlanStep("up", rev, save=(after,)))
         steps.append(PlanStep("down", rev, compare=before, check="downgrade"))

@@ -32,6 +32,8 @@ class Options(NamedTuple):
     url_env: tuple[str, ...] = ()
     from_schema: Path | None = None
     stamp: str | None = None
+    irreversible: tuple[str, ...] = ()  # declared: their downgrade is not checked
+    downgrade_floor: str | None = None  # no downgrade checks at or below this revision
 
 
 class Step(NamedTuple):
@@ -130,7 +132,10 @@ def server_guard(url: str) -> dict[str, str]:
 
 
 def _cwd(env: Environment) -> Path:
-    """Where ``alembic`` is usually run: the folder of the config file."""
+    """Where ``alembic`` is usually run: the folder of the config file; for Flask-Migrate (its
+    alembic.ini inside the migrations folder) where ``flask db`` runs: the folder above."""
+    if env.kind == "flask":
+        return env.script_location.parent
     if env.config_path is not None:
         return env.config_path.parent
     if env.toml_path is not None:
@@ -184,6 +189,28 @@ def load_schema(path: Path, conninfo_url: str, pg_bin: Path | None) -> str | Non
 _EMPTY = {"schemas": {"public"}, "extensions": {"plpgsql"}}
 
 
+def recreate_databases(url: str) -> str | None:
+    """Drop ``url``'s database and the ones made for the project's other databases (``<name>_N``),
+    and create them again, empty. An error message or None."""
+    import psycopg
+    from psycopg import sql
+
+    main = str(psycopg.conninfo.conninfo_to_dict(libpq_url(url)).get("dbname"))
+    admin = psycopg.conninfo.make_conninfo(libpq_url(url), dbname="postgres")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = %s OR datname ~ %s",
+                [main, "^" + re.escape(main) + "_[0-9]+$"],
+            ).fetchall()
+            for (name,) in rows:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        return f"cannot rebuild the database: {str(exc).strip()}"
+    return None
+
+
 def refuse_nonempty(url: str) -> str | None:
     """Why ``url`` is not an empty database (any table, view, type, sequence, function, schema or
     extension of its own, an alembic_version included), or None when empty."""
@@ -214,6 +241,9 @@ class _Run:
         self.timeout = timeout
         self.steps: list[Step] = []
         self.diffs: list[SchemaDiff] = []
+        self.broken: str | None = None
+        self.irreversible: set[str] = set()  # of the running plan
+        self.reported: set[str] = set()  # "irreversible" steps already shown
 
     def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
         """The next event; a failed step (and None) on timeout or a dead child."""
@@ -228,10 +258,19 @@ class _Run:
             self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
         return event
 
-    def load(self, env: Environment, url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool) -> bool:
+    def load(
+        self, env: Environment, url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool, options: Options
+    ) -> bool:
         started = time.perf_counter()
         self.child.send(
-            cmd="load", env=_env_description(env), url=url, guard=guard, url_vars=url_vars, extra_dbs=extra_dbs
+            cmd="load",
+            env=_env_description(env),
+            url=url,
+            guard=guard,
+            url_vars=url_vars,
+            extra_dbs=extra_dbs,
+            irreversible=list(options.irreversible),
+            floor=options.downgrade_floor,
         )
         event = self.wait("load", None, started)
         if event is None:
@@ -254,7 +293,10 @@ class _Run:
                 return ok
 
     def migrate(self, mode: str, limit: int | None = None) -> bool:
-        """One ``run_env()``; True when the stairway has more revisions to go (another chunk)."""
+        """One ``run_env()``; True when the stairway has more revisions to go (another chunk).
+        ``self.broken``: the revision whose downgrade or re-upgrade broke the run, when the state
+        after its first upgrade can be rebuilt and the stairway go on from there."""
+        self.broken = None
         started = time.perf_counter()
         self.child.send(cmd="run", mode=mode, limit=limit)
         plan: list[list[str]] = []
@@ -271,6 +313,7 @@ class _Run:
             kind = event["event"]
             if kind == "plan":
                 plan, heads = event["steps"], event["heads"]
+                self.irreversible = set(event.get("irreversible", []))
                 started = time.perf_counter()
             elif kind == "step":
                 self._step(plan[event["index"]], event, heads)
@@ -281,10 +324,46 @@ class _Run:
                 if index is not None and index < len(plan):
                     direction, revision = plan[index]
                     name = "upgrade" if direction == "up" else "downgrade"
-                self.steps.append(Step(name, revision, time.perf_counter() - started, False, event.get("error")))
+                    if direction == "down" or ["up", revision] in plan[:index]:
+                        self.broken = revision  # its first upgrade worked
+                error = event.get("error") or ""
+                first = name == "upgrade" and not any(step.name == "upgrade" for step in self.steps)
+                if first and 'relation "' in error and "does not exist" in error:
+                    error += (
+                        "\nhint: the first revision expects a table that exists before it (created by the "
+                        "application?): start from a schema dump: --from-schema FILE --stamp REV (or base)"
+                    )
+                self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
                 return False
             elif kind == "done":
+                self.broken = event.get("stopped")
                 return bool(event.get("more"))
+
+    def restore(self, url: str, revision: str, options: Options, pg_bin: Path | None) -> bool:
+        """Rebuild the database(s) as they were after ``revision``'s first upgrade: drop and create
+        them again (the project's pooled connections closed first), reload ``--from-schema``, stamp,
+        upgrade to ``revision``. One ``restore`` step; False when that failed."""
+        started = time.perf_counter()
+        self.child.send(cmd="dispose")
+        if self.wait("restore", revision, started) is None:
+            return False
+        problem = recreate_databases(url)
+        if problem is None and options.from_schema is not None:
+            problem = load_schema(options.from_schema, libpq_url(url), pg_bin)
+        commands: list[dict[str, Any]] = [{"mode": "stamp", "stamp": options.stamp}] if options.stamp else []
+        for command in [*commands, {"mode": "upgrade", "target": revision}]:
+            if problem is not None:
+                break
+            self.child.send(cmd="run", **command)
+            while True:
+                event = self.wait("restore", revision, started)
+                if event is None:
+                    return False
+                if event["event"] in ("done", "error"):
+                    problem = event.get("error") if event["event"] == "error" else None
+                    break
+        self.steps.append(Step("restore", revision, time.perf_counter() - started, problem is None, problem))
+        return problem is None
 
     def _step(self, planned: list[str], event: dict[str, Any], heads: list[str]) -> None:
         direction, revision = planned
@@ -301,6 +380,9 @@ class _Run:
             )
             error = "\n".join([message, *shown])
         self.steps.append(Step(name, revision, float(event["seconds"]), error is None, error))
+        if direction == "up" and revision in self.irreversible and revision not in self.reported:
+            self.reported.add(revision)
+            self.steps.append(Step("irreversible", revision, 0.0, True, None))  # declared: not checked
         if "db_heads" in event:
             db_heads = sorted(event["db_heads"])
             ok = db_heads == sorted(heads)
@@ -341,12 +423,20 @@ def prove_environment(
         with Child(_cwd(env), environ, logdir / "migrations.log") as child:
             run = _Run(child, options.timeout)
             run.steps = steps
-            if run.load(env, sa_url, guard, url_vars, extra_dbs) and (
+            if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
                 if options.stairway:
-                    while run.migrate("stairway", STAIRWAY_CHUNK):
-                        pass
+                    # every broken revision in one run: rebuild the state after it and go on (only on
+                    # the throwaway server: --database-url is the caller's, it is never dropped)
+                    while True:
+                        more = run.migrate("stairway", STAIRWAY_CHUNK)
+                        if run.broken is not None and extra_dbs:
+                            if not run.restore(url, run.broken, options, pg_bin):
+                                break
+                            continue
+                        if not more or run.broken is not None:
+                            break
                 else:
                     run.migrate("default")
             return run.steps, run.diffs

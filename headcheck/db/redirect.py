@@ -16,9 +16,14 @@ Two layers, installed before env.py runs:
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any
 
-__all__ = ["Guard", "NotOurServer", "install"]
+from headcheck.db.urls import redact
+
+__all__ = ["Guard", "NotOurServer", "dispose_all", "install"]
+
+_ENGINES: weakref.WeakSet[Any] = weakref.WeakSet()  # every engine that connected, to close their pools
 
 # keys of DB-API connect() arguments that say where to connect (replaced) or that would fail
 # against the throwaway server (dropped); everything else the project passes is kept
@@ -99,9 +104,10 @@ class _Redirect:
 
     def do_connect(self, dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
         if dialect.name != "postgresql":
+            where = str(cargs[0]) if cargs else " ".join(f"{k}={v}" for k, v in cparams.items() if k in _WHERE)
             raise NotOurServer(
-                f"env.py (or the project) opens a {dialect.name} database; headcheck proves migrations on "
-                "PostgreSQL only and connects nowhere else"
+                f"env.py (or the project) opens a {dialect.name} database ({redact(where)}); headcheck proves "
+                "migrations on PostgreSQL only and connects nowhere else"
             )
         host = str(cparams.get("host") or "")
         port = str(cparams.get("port") or "5432")
@@ -125,6 +131,7 @@ def install(target: str, guard: Guard, *, create_databases: bool) -> None:
 
     redirect = _Redirect(target, create_databases)
     event.listen(Engine, "do_connect", redirect.do_connect)
+    event.listen(Engine, "engine_connect", lambda connection: _ENGINES.add(connection.engine))
 
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         def execute(sql: str) -> Any:
@@ -142,3 +149,10 @@ def install(target: str, guard: Guard, *, create_databases: bool) -> None:
                 dbapi_connection.rollback()
 
     event.listen(Pool, "connect", on_connect)
+
+
+def dispose_all() -> None:
+    """Close the pooled connections of every engine the project made (before its database is rebuilt)."""
+    for engine in list(_ENGINES):
+        with contextlib.suppress(Exception):
+            engine.dispose()

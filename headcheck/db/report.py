@@ -56,15 +56,20 @@ def json_report(result: GateResult, proofs: dict[int, Proof]) -> str:
     return json_document(json.dumps(report, indent=2)) + "\n"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def text_section(name: str, proof: Proof, *, color: bool = False) -> str:
     where = "external database" if not proof.server_version else f"PostgreSQL {proof.server_version.split(' ')[0]}"
     started = f", started in {proof.startup_seconds:.2f} s" if proof.startup_seconds else ""
     out = [_paint(line(f"{name}: database proof on {where}{started}"), "bold", color)]
     width = max((len(step.name) for step in proof.steps), default=0)
+    rev_width = max((len(step.revision or "") for step in proof.steps), default=0) + 2
     for step in proof.steps:
         mark = _paint("ok  ", "ok", color) if step.ok else _paint("FAIL", "error", color)
         revision = step.revision or ""
-        out.append(f"  {mark} {line(step.name.ljust(width))} {line(revision):<14} {step.seconds:7.3f} s")
+        out.append(f"  {mark} {line(step.name.ljust(width))} {line(revision.ljust(rev_width))} {step.seconds:7.3f} s")
         if step.error:  # the migration's own output: the pull request's
             out.append(block(step.error.rstrip(), indent="       "))
     if proof.slowest:
@@ -72,8 +77,8 @@ def text_section(name: str, proof: Proof, *, color: bool = False) -> str:
         out.append(_paint(line(f"  slowest: {slowest}"), "dim", color))
     failed = sum(not step.ok for step in proof.steps)
     if proof.ok:
-        out.append(_paint(f"database: ok ({len(proof.steps)} steps)", "ok", color))
+        out.append(_paint(f"database: ok ({_count(len(proof.steps), 'step')})", "ok", color))
     else:
-        out.append(_paint(f"database: failed ({failed} of {len(proof.steps)} steps)", "error", color))
+        out.append(_paint(f"database: failed ({failed} of {_count(len(proof.steps), 'step')})", "error", color))
     out.append("")
     return "\n".join(out)

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from headcheck.db import plan as planning
 from headcheck.db import snapshot
-from headcheck.db.redirect import Guard, install
+from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.urls import DRIVERS, driver_of, is_postgres, with_driver
 
 TRACEBACK_LINES = 20
@@ -35,18 +35,37 @@ TRACEBACK_LINES = 20
 _LIBRARY_PARTS = ("site-packages", "dist-packages", "/lib/python3", "<frozen", "<string>")
 
 
-def _tail(exc: BaseException) -> str:
-    """The last frames in the project's own files (env.py, the revision) and the exception itself:
-    the lines that say what to fix, without SQLAlchemy's and Alembic's internals."""
+def _tail(exc: BaseException, project: str | None = None) -> str:
+    """The last frames in the project's own files (env.py, the revision: under ``project``, the
+    script location, even inside site-packages, or outside any library) and the exception itself:
+    the lines that say what to fix, without SQLAlchemy's and Alembic's internals. The header says
+    which frames these are."""
     frames = traceback.extract_tb(exc.__traceback__)
     own = [
-        f for f in frames if not any(part in f.filename for part in _LIBRARY_PARTS) and "/headcheck/" not in f.filename
+        f
+        for f in frames
+        if (project is not None and f.filename.startswith(project + os.sep))
+        or (not any(part in f.filename for part in _LIBRARY_PARTS) and "/headcheck/" not in f.filename)
     ]
     shown = own[-3:] or frames[-2:]
-    lines = ["Traceback (most recent call last, project frames only):"] if shown else []
+    header = "project frames only" if own else "last frames; none in the project's files"
+    lines = [f"Traceback (most recent call last, {header}):"] if shown else []
     lines += "".join(traceback.format_list(shown)).rstrip().splitlines()
     lines += "".join(traceback.format_exception_only(exc)).rstrip().splitlines()
-    return "\n".join(lines[-TRACEBACK_LINES:])
+    hint = _hint(exc, own)
+    return "\n".join([*lines[-TRACEBACK_LINES:], *([hint] if hint else [])])
+
+
+def _hint(exc: BaseException, own: list[traceback.FrameSummary]) -> str | None:
+    """A next step for the failures whose cause is not in the message."""
+    if isinstance(exc, KeyError) and own and os.path.basename(own[-1].filename) == "env.py":
+        name = str(exc.args[0]) if exc.args else ""
+        if name.replace("_", "A").isalnum() and name.upper() == name:
+            return (
+                f"hint: env.py reads the environment variable {name}; pass --url-env {name} and headcheck "
+                "puts its database URL there"
+            )
+    return None
 
 
 class Runner:
@@ -57,12 +76,23 @@ class Runner:
         self.mode = "default"
         self.carry: snapshot.Snapshot | None = None  # the last snapshot taken, for the next stairway chunk
         self.guard: Guard | None = None
+        self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
+        self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
         self.events.flush()
 
-    def load(self, env: dict[str, Any], url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool) -> None:
+    def load(
+        self,
+        env: dict[str, Any],
+        url: str,
+        guard: dict[str, str],
+        url_vars: list[str],
+        extra_dbs: bool,
+        irreversible: list[str],
+        floor: str | None,
+    ) -> None:
         """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``
         with the project's own driver; from here on every connection goes to ``url``'s server."""
         from alembic.config import Config
@@ -72,10 +102,14 @@ class Runner:
         if env.get("toml_path"):
             kwargs["toml_file"] = env["toml_path"]
         ini = env["config_path"] if env["kind"] in ("ini", "flask") else None
+        if ini is None and env.get("toml_path") and os.path.isfile("alembic.ini"):
+            ini = "alembic.ini"  # what ``alembic`` run here reads too (the pyproject templates' URL)
         config = Config(ini, **kwargs)
         self.guard = Guard(guard["query"], guard["expected"])
         install(url, self.guard, create_databases=extra_dbs)
         url = with_driver(url, _project_driver(config))
+        if env["kind"] == "flask":
+            _push_flask_app()
         for name in url_vars:  # DATABASE_URL & co. carry the same URL, driver included
             os.environ[name] = url
         config.set_main_option("script_location", env["script_location"].replace("%", "%%"))
@@ -84,36 +118,61 @@ class Runner:
         heads = [s.revision for s in script.get_revisions("heads") if s is not None]
         revisions = sum(1 for _ in script.walk_revisions())
         self.config, self.script = config, script
+        self.no_down = _no_down(script, irreversible, floor)
         self.emit("loaded", revisions=revisions, heads=heads)
 
-    def run(self, mode: str, stamp: str | None = None, limit: int | None = None) -> None:
-        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway" or "stamp")."""
+    def run(self, mode: str, stamp: str | None = None, limit: int | None = None, target: str | None = None) -> None:
+        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway", "stamp", or "upgrade":
+        plain upgrade to ``target``, no checks, to rebuild a state after a broken revision)."""
         from alembic.runtime.environment import EnvironmentContext
 
         self.mode = mode
         state: dict[str, Any] = {"index": None, "finished": False}
+        executed: list[Any] = []  # the steps the first database went through
 
         def steps(heads: tuple[str, ...], ctx: Any) -> Iterator[Any]:
-            self.emit("begin", db_heads=list(heads))
             if self.guard is not None:
                 self.guard.check(_executor(ctx), "the migration connection")
+            if state["finished"] and mode not in ("stamp", "upgrade"):
+                # a multi-database env.py (Alembic's multidb template, Flask-Migrate's) calls
+                # run_migrations() once per database: the others go through the same steps
+                # (checked, timed and compared on the first one)
+                for k, step in enumerate(executed):
+                    state["index"] = k
+                    yield step
+                state["index"] = None
+                return
+            self.emit("begin", db_heads=list(heads))
             if mode == "stamp":
                 yield from self.script._stamp_revs(stamp, heads)
                 state["finished"] = True
                 return
-            yield from self._steps(heads, ctx, state, limit)
+            if mode == "upgrade":
+                yield from self.script._upgrade_revs(target, heads)
+                state["finished"] = True
+                return
+            for step in self._steps(heads, ctx, state, limit):
+                executed.append(step)
+                yield step
             state["finished"] = True
 
         try:
             with EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads"):
                 self.script.run_env()
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
-            self.emit("error", index=state["index"], error=_tail(exc))
+            self._carry_from(state.get("revision"))
+            self.emit("error", index=state["index"], error=_tail(exc, self.script.dir))
             return
         if not state["finished"]:
             self.emit("error", index=None, error="env.py returned without calling context.run_migrations()")
             return
-        self.emit("done", more=bool(state.get("more")))
+        self.emit("done", more=bool(state.get("more")), stopped=state.get("stopped"))
+
+    def _carry_from(self, revision: str | None) -> None:
+        """After a broken revision the parent rebuilds the state after its first upgrade: that is
+        the "before" of the next stairway chunk."""
+        if revision is not None and f"post:{revision}" in self.saved:
+            self.carry = self.saved[f"post:{revision}"]
 
     def _steps(self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any], limit: int | None) -> Iterator[Any]:
         from alembic.runtime.migration import MigrationStep
@@ -121,13 +180,16 @@ class Runner:
         script = self.script
         pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]
         real_heads = [s.revision for s in script.get_revisions("heads") if s is not None]
+        no_down = self.no_down & set(pending)
         if self.mode == "stairway":
             chunk = pending if limit is None else pending[:limit]
             state["more"] = len(chunk) < len(pending)
-            take_initial, plan = planning.stairway_plan(chunk, final=not state["more"])
+            take_initial, plan = planning.stairway_plan(chunk, final=not state["more"], no_down=no_down)
         else:
-            take_initial, plan = planning.default_plan(pending, real_heads)
-        self.emit("plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads)
+            take_initial, plan = planning.default_plan(pending, real_heads, no_down)
+        self.emit(
+            "plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads, irreversible=sorted(no_down)
+        )
         version_table = str(getattr(ctx, "version_table", "alembic_version"))
         execute = _executor(ctx)
 
@@ -135,7 +197,7 @@ class Runner:
         for k, p in enumerate(plan):
             if p.compare:
                 last_use[p.compare] = k
-        saved: dict[str, snapshot.Snapshot] = {}
+        saved = self.saved = {}
         last: snapshot.Snapshot | None = None
         if take_initial:
             # a stairway chunk starts where the previous one ended: its last snapshot is "before"
@@ -153,7 +215,7 @@ class Runner:
                 memo = getattr(ctx.impl, "memo", None)
                 if isinstance(memo, dict):
                     memo.clear()
-            state["index"] = k
+            state["index"], state["revision"] = k, p.revision
             if self.guard is not None and k:  # (the first step: checked at "begin")
                 self.guard.check(execute, "the migration connection")
             started = time.perf_counter()
@@ -178,6 +240,12 @@ class Runner:
             if current is not None:
                 self.carry = current
             self.emit("step", **event)
+            if "diff" in event and p.check is not None:
+                # the schema is not what the next steps expect: whatever they did would fail because of
+                # this revision, not their own. Stop here; the parent rebuilds the state and goes on.
+                self._carry_from(p.revision)
+                state["stopped"] = p.revision
+                break
         state["index"] = None
 
 
@@ -230,6 +298,47 @@ def _project_driver(config: Any) -> str:
     return driver
 
 
+def _no_down(script: Any, irreversible: list[str], floor: str | None) -> set[str]:
+    """The full ids of the declared irreversible revisions and of the floor and everything below it."""
+    from alembic.util import CommandError
+
+    found: set[str] = set()
+    for rev, what in [*((r, "irreversible") for r in irreversible), *([(floor, "downgrade floor")] if floor else [])]:
+        try:
+            revision = script.get_revision(rev)
+        except CommandError:
+            revision = None
+        if revision is None:
+            raise RuntimeError(f"{what} {rev!r}: no such revision in this history")
+        if what == "irreversible":
+            found.add(revision.revision)
+        else:
+            found |= {r.revision for r in script.iterate_revisions(revision.revision, "base")}
+    return found
+
+
+def _push_flask_app() -> None:
+    """Flask-Migrate's env.py reads ``current_app``: find the app as ``flask`` does (``FLASK_APP``,
+    else ``wsgi.py``/``app.py`` here, an ``app`` object or a ``create_app`` factory) and push its
+    application context for the rest of this process. Its engines connect to our server only."""
+    try:
+        from flask.cli import NoAppException, ScriptInfo
+    except ImportError:
+        raise RuntimeError(
+            "this is a Flask-Migrate project (alembic.ini inside the migrations folder) but Flask is not "
+            "installed where headcheck runs: install the project's requirements next to headcheck"
+        ) from None
+    try:
+        app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP") or None).load_app()
+    except NoAppException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(
+            f"cannot find the Flask app as `flask` does (FLASK_APP, or app.py/wsgi.py in {os.getcwd()}): {first}; "
+            "set FLASK_APP=module:app"
+        ) from None
+    app.app_context().push()
+
+
 def _exit_with_parent(parent: int) -> None:
     """headcheck killed with SIGKILL cannot kill us: notice that our parent is gone and exit."""
     while os.getppid() == parent:
@@ -249,11 +358,23 @@ def main(argv: list[str] | None = None) -> int:
             break
         try:
             if name == "load":
-                runner.load(command["env"], command["url"], command["guard"], command["url_vars"], command["extra_dbs"])
+                runner.load(
+                    command["env"],
+                    command["url"],
+                    command["guard"],
+                    command["url_vars"],
+                    command["extra_dbs"],
+                    command.get("irreversible", []),
+                    command.get("floor"),
+                )
+            elif name == "dispose":
+                dispose_all()
+                runner.emit("disposed")
             elif name == "run":
-                runner.run(command["mode"], command.get("stamp"), command.get("limit"))
+                runner.run(command["mode"], command.get("stamp"), command.get("limit"), command.get("target"))
         except Exception as exc:
-            runner.emit("error", index=None, error=_tail(exc))
+            project = runner.script.dir if runner.script is not None else None
+            runner.emit("error", index=None, error=_tail(exc, project))
     return 0
 
 

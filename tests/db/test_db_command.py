@@ -281,3 +281,66 @@ def test_a_database_holding_only_a_sequence_or_a_type_is_not_empty(
     code = main(["db", str(example("clean")), *fresh_db])
     assert code == 2
     assert "not empty (1 objects" in capsys.readouterr().err
+
+
+ENV_READS_VARIABLE = """
+import os
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+engine = create_engine(os.environ["APP_DATABASE_DSN"], poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_env_py_reading_a_missing_variable_suggests_url_env(
+    example: Example, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10.8: a KeyError in env.py, and the fix is one flag away."""
+    monkeypatch.delenv("APP_DATABASE_DSN", raising=False)
+    project = example("clean")
+    (project / "migrations" / "env.py").write_text(ENV_READS_VARIABLE)
+    code, report, _ = run_db(capsys, str(project))
+    assert code == 1
+    [bad] = failed(report)
+    assert "hint: env.py reads the environment variable APP_DATABASE_DSN; pass --url-env APP_DATABASE_DSN" in str(
+        bad["error"]
+    )
+    assert "project frames only" in str(bad["error"]) and "env.py" in str(bad["error"])
+    code, report, _ = run_db(capsys, str(project), "--url-env", "APP_DATABASE_DSN")
+    assert code == 0
+
+
+FIRST_ALTERS = '''"""alters a table the application created"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "a1b2c3d4e5f6"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("accounts", sa.Column("email", sa.Text))
+
+
+def downgrade() -> None:
+    op.drop_column("accounts", "email")
+'''
+
+
+def test_a_first_revision_on_a_missing_table_points_at_from_schema(example: Example, capsys: CaptureFixture) -> None:
+    """Issue 10.7: histories that do not start from an empty database."""
+    project = example("clean")
+    first = next((project / "migrations" / "versions").glob("a1b2c3d4e5f6*.py"))
+    first.write_text(FIRST_ALTERS)
+    code, report, _ = run_db(capsys, str(project))
+    assert code == 1
+    [bad] = failed(report)
+    assert bad["revision"] == "a1b2c3d4e5f6"
+    assert "--from-schema FILE --stamp" in str(bad["error"])
+    assert f'{first.name}", line 12, in upgrade' in str(bad["error"])  # the file and line of the op.* call

@@ -138,3 +138,34 @@ def test_database_url_gets_the_same_guard(
     given = fresh_db[1].replace("+psycopg", "")
     with psycopg.connect(given) as conn:
         assert conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone() == (True,)
+
+
+def test_multidb_sections_naming_real_servers_are_redirected(
+    tmp_path: Path, server: Server, capsys: CaptureFixture
+) -> None:
+    """Alembic's multidb template with real URLs in its sections: both decoys stay as they were."""
+    from tests.db.test_db_templates import MULTIDB_REVISION, alembic_init
+
+    decoys = {}
+    for name in ("engine1", "engine2"):
+        create_database(server, f"decoy_multidb_{name}")
+        with psycopg.connect(server.conninfo(f"decoy_multidb_{name}"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE precious (id int)")
+        decoys[name] = server.url(f"decoy_multidb_{name}")
+    project = tmp_path / "project"
+    alembic_init(project, "multidb", "postgresql://unused@db.invalid/x")
+    ini = project / "alembic.ini"
+    lines, section = [], ""
+    for line in ini.read_text().splitlines():
+        section = line.strip("[]") if line.startswith("[") else section
+        if line.startswith("sqlalchemy.url") and section in decoys:
+            line = f"sqlalchemy.url = {decoys[section]}"
+        lines.append(line)
+    ini.write_text("\n".join(lines) + "\n")
+    (project / "migrations" / "versions" / "aaaa00000001_t.py").write_text(
+        MULTIDB_REVISION.replace("{downgrade2}", 'op.drop_table("t")')
+    )
+    code, report, err = run_db(capsys, str(project))
+    assert code == 0, (err, report)
+    for name in decoys:
+        assert _tables(server.conninfo(f"decoy_multidb_{name}")) == ["precious"]

@@ -71,6 +71,13 @@ with throwaway_server() as srv:
     info = {{"os_user": srv.os_user, "tempdir": str(srv.tempdir), "postmaster_uid": os.stat(f"/proc/{{pid}}").st_uid}}
     with psycopg.connect(srv.conninfo("postgres")) as conn:
         info["one"] = conn.execute("SELECT 1").fetchone()[0]
+    info["tempdir_mode"] = os.stat(srv.tempdir).st_mode & 0o777
+    info["wrapper"] = os.path.exists(srv.tempdir / "pg_ctl")
+    try:
+        psycopg.connect(f"host=127.0.0.1 port={{srv.port}} user={{srv.user}} dbname=postgres")
+        info["without_password"] = "logged in"
+    except psycopg.OperationalError as exc:
+        info["without_password"] = str(exc)
 print(json.dumps(info))
 """
 
@@ -96,6 +103,9 @@ def test_the_unprivileged_path_runs_pg_ctl_directly() -> None:
     assert info["postmaster_uid"] == nobody.pw_uid
     assert info["one"] == 1
     assert not Path(info["tempdir"]).exists()
+    # issue 9.1, not root: any local user would otherwise get the invoking user's shell
+    assert info["tempdir_mode"] == 0o700 and info["wrapper"] is False
+    assert "password" in info["without_password"]
 
 
 def test_missing_server_binaries_name_what_to_install(tmp_path: Path) -> None:
