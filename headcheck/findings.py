@@ -17,6 +17,8 @@ from headcheck.settings import Settings
 
 __all__ = ["Finding", "check", "relpath"]
 
+_HINT_FILES = 500
+
 
 class Finding(NamedTuple):
     code: str
@@ -185,13 +187,16 @@ def _ignored_folder_findings(scan: Scan, root: Path) -> tuple[list[Finding], dic
     """Subfolders Alembic skips without recursion, and the revision ids hiding in them."""
     found: list[Finding] = []
     ignored_ids: dict[str, Path] = {}
+    to_read = _HINT_FILES  # ids are read from this many ignored files at most, in all
     for folder in scan.ignored_dirs:
         count = 0
         for path in py_files_below(folder):
             count += 1
-            value = read_revision(path).values.get("revision")
-            if value is not None and isinstance(value.value, str):
-                ignored_ids[value.value] = path
+            if to_read > 0:
+                to_read -= 1
+                value = read_revision(path).values.get("revision")
+                if value is not None and isinstance(value.value, str):
+                    ignored_ids[value.value] = path
         found.append(
             _finding(
                 "HC302",
