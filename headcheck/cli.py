@@ -67,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from headcheck import result_cache
         from headcheck.fs import write_stdout
 
-        color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        try:
+            color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        except (AttributeError, ValueError):  # no stdout, or a closed one
+            color = False
         replayed = result_cache.replay(sys.argv[1:] if argv is None else list(argv), color)
         if replayed is not None:
             text, notes, code = replayed
@@ -97,9 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
-        from headcheck.limits import shorten
+        from headcheck.limits import printable, shorten
 
-        detail = shorten(" ".join(str(exc).split()))
+        detail = shorten(printable(" ".join(str(exc).split())))
         print(
             f"headcheck: internal error: {type(exc).__name__}: {detail} (set HEADCHECK_DEBUG=1 for the traceback)",
             file=sys.stderr,

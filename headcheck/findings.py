@@ -10,7 +10,7 @@ from typing import NamedTuple
 from headcheck.config import Environment
 from headcheck.graph import Graph
 from headcheck.heads import branch_root, fork_points, policy_violation
-from headcheck.limits import MESSAGE_LIMIT, shorten
+from headcheck.limits import MESSAGE_LIMIT, printable, shorten
 from headcheck.rules import RULES
 from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_revision
 from headcheck.settings import Settings
@@ -51,8 +51,8 @@ def _finding(
     return Finding(
         code,
         RULES[code].severity,
-        shorten(message, MESSAGE_LIMIT),
-        shorten(fix, MESSAGE_LIMIT) if fix is not None else None,
+        shorten(printable(message), MESSAGE_LIMIT),
+        shorten(printable(fix), MESSAGE_LIMIT) if fix is not None else None,
         path,
         line,
         tuple(revisions),

@@ -1,4 +1,5 @@
-"""Bounds on what hostile input may cost in output: every repository string in a message is cut.
+"""Bounds on what hostile input may cost in output: every repository string in a message is cut
+and shown printable.
 
 A 600 KB expression, a 512 KB interpolated path or a thousand-term tuple must not become a
 600 KB line in a CI log. Values are cut at a fixed length and end in "..." when cut.
@@ -6,7 +7,7 @@ A 600 KB expression, a 512 KB interpolated path or a thousand-term tuple must no
 
 from __future__ import annotations
 
-__all__ = ["MESSAGE_LIMIT", "TEXT_LIMIT", "shorten"]
+__all__ = ["MESSAGE_LIMIT", "TEXT_LIMIT", "printable", "shorten"]
 
 TEXT_LIMIT = 120  # one echoed value (an expression, a path, a revision id)
 MESSAGE_LIMIT = 2000  # a whole finding message or one-line error
@@ -17,3 +18,11 @@ def shorten(text: str, limit: int = TEXT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return text[: max(limit - 3, 0)] + "..."
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (escape sequences, newlines, bidi marks) spelled out as
+    ``\\x1b``-style escapes, so that a repository string cannot forge or hide log lines."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)

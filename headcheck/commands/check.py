@@ -19,6 +19,7 @@ from headcheck.commands.common import (
     use_color,
 )
 from headcheck.config import ConfigError
+from headcheck.limits import printable
 from headcheck.report import FORMATS, render
 
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if not result.environments:
         return no_environment(args)
     notes = "".join(
-        f"headcheck: note: {env.environment.name}: {note}\n"
+        f"headcheck: note: {printable(env.environment.name)}: {printable(note)}\n"
         for env in result.environments
         for note in env.environment.notes
     )

@@ -47,10 +47,10 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def error(message: str) -> int:
     """Print a one-line error and return the usage/configuration exit code."""
-    from headcheck.limits import MESSAGE_LIMIT, shorten
+    from headcheck.limits import MESSAGE_LIMIT, printable, shorten
 
     # One line, bounded: the message may echo a path or value the repository controls.
-    print(f"headcheck: error: {shorten(' '.join(message.split()), MESSAGE_LIMIT)}", file=sys.stderr)
+    print(f"headcheck: error: {shorten(printable(' '.join(message.split())), MESSAGE_LIMIT)}", file=sys.stderr)
     return EXIT_USAGE
 
 
