@@ -67,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from headcheck import result_cache
         from headcheck.fs import write_stdout
 
-        color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        try:
+            color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        except (AttributeError, ValueError):  # no stdout, or a closed one
+            color = False
         replayed = result_cache.replay(sys.argv[1:] if argv is None else list(argv), color)
         if replayed is not None:
             text, notes, code = replayed

@@ -328,7 +328,11 @@ def find_environments(
     reason = stat_error(root)
     if reason is not None:
         raise ConfigError(f"{root}: {reason[:1].lower() + reason[1:]}")
-    root = root.absolute()
+    try:
+        root = root.absolute()
+        Path.cwd()
+    except OSError as exc:  # the working directory was deleted under us
+        raise ConfigError(f"cannot use the working directory: {exc.strerror or exc}") from None
     if config is not None:
         config = config.absolute()
     if versions is not None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from headcheck import logsafe
 from headcheck.config import Environment
 from headcheck.graph import Graph, Node, build
 from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
@@ -16,6 +17,8 @@ from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_r
 from headcheck.settings import Settings
 
 __all__ = ["Finding", "check", "relpath"]
+
+_HINT_FILES = 500
 
 
 class Finding(NamedTuple):
@@ -49,8 +52,8 @@ def _finding(
     return Finding(
         code,
         RULES[code].severity,
-        shorten(message, MESSAGE_LIMIT),
-        shorten(fix, MESSAGE_LIMIT) if fix is not None else None,
+        shorten(logsafe.line(message), MESSAGE_LIMIT),
+        shorten(logsafe.line(fix), MESSAGE_LIMIT) if fix is not None else None,
         path,
         line,
         tuple(revisions),
@@ -192,17 +195,20 @@ def _ignored_folder_findings(scan: Scan, graph: Graph, root: Path) -> tuple[list
     ignored_ids: dict[str, Path] = {}
     hidden: list[Node] = []
     counts: list[tuple[Path, int]] = []
+    to_read = _HINT_FILES  # ids are read from this many ignored files at most, in all
     for folder in scan.ignored_dirs:
         count = 0
         for path in py_files_below(folder):
             count += 1
-            rf = read_revision(path)
-            value = rf.values.get("revision")
-            if value is not None and isinstance(value.value, str):
-                ignored_ids[value.value] = path
-            node, _ = revision_node(rf)
-            if node is not None:
-                hidden.append(node)
+            if to_read > 0:
+                to_read -= 1
+                rf = read_revision(path)
+                value = rf.values.get("revision")
+                if value is not None and isinstance(value.value, str):
+                    ignored_ids[value.value] = path
+                node, _ = revision_node(rf)
+                if node is not None:
+                    hidden.append(node)
         counts.append((folder, count))
     fix = RULES["HC302"].fix
     duplicated = sorted({node.revision for node in hidden} & set(graph.index))

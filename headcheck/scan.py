@@ -13,6 +13,7 @@ import ast
 import bisect
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -246,6 +247,18 @@ class _Source:
             self._lines = self.text.split("\n")
         return self._lines[number - 1] if 1 <= number <= len(self._lines) else ""
 
+    def text_at(self, where: tuple[int, int, int, int]) -> str | None:
+        """The exact source between two positions (lines, UTF-8 byte columns), or None."""
+        lineno, end_lineno, col, end_col = where
+        if None in where or end_lineno - lineno > 50:
+            return None
+        lines = [self._line(number).encode("utf-8", "surrogatepass") for number in range(lineno, end_lineno + 1)]
+        if len(lines) == 1:
+            chunk = lines[0][col:end_col]
+        else:
+            chunk = b"\n".join([lines[0][col:], *lines[1:-1], lines[-1][:end_col]])
+        return chunk.decode("utf-8", "replace")
+
     def segment(self, node: ast.AST) -> str:
         """The node's source, cut to one bounded line ("..." when there is more)."""
         lineno = getattr(node, "lineno", None)
@@ -370,13 +383,199 @@ def _revises_from_docstring(module: ast.Module) -> tuple[tuple[str, ...] | None,
         isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
     ):
         return None, None
-    doc = first.value.value
+    return _revises(first.value.value, first.lineno)
+
+
+def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | None]:
+    """The ids on the module docstring's ``Revises:`` line, and that line's number."""
     match = _REVISES.search(doc)
     if match is None:
         return None, None
     ids = tuple(part for part in re.split(r"[\s,]+", match.group(1).strip()) if part and part != "None")
-    line = first.lineno + doc.count("\n", 0, match.start(1))
+    line = first_line + doc.count("\n", 0, match.start(1))
     return ids, line
+
+
+_COMPOUND = re.compile(rb"^(?:if|while|for|with|try|match|async)\b", re.MULTILINE)
+# Reading the header from the compiled module instead of parsing the file a second time halves
+# the cold cost. Bytecode differs between Python versions: only the version the parity and fuzz
+# tests ran on takes this path; any other uses the syntax tree.
+_FAST_PYTHON = sys.version_info[:2] == (3, 11)
+
+
+class _Ops(NamedTuple):
+    """Opcode numbers of the running Python (read once)."""
+
+    jump_table: bytes  # 256 bytes: 1 for a jump opcode
+    load_const: int
+    build_list: int
+    list_extend: int
+    make_function: int
+    extended_arg: int
+    stores: bytes
+    deletes: bytes
+
+
+_OPS: _Ops | None = None
+
+
+def _ops() -> _Ops:
+    global _OPS
+    if _OPS is None:
+        import opcode
+
+        op = opcode.opmap
+        jumps = set(opcode.hasjrel) | set(opcode.hasjabs)
+        _OPS = _Ops(
+            bytes(1 if n in jumps else 0 for n in range(256)),
+            op["LOAD_CONST"],
+            op["BUILD_LIST"],
+            op["LIST_EXTEND"],
+            op["MAKE_FUNCTION"],
+            op["EXTENDED_ARG"],
+            bytes([op["STORE_NAME"], op["STORE_GLOBAL"]]),
+            bytes([op["DELETE_NAME"], op["DELETE_GLOBAL"]]),
+        )
+    return _OPS
+
+
+def _from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str, int] | None] | None:
+    """The header values from a module's straight-line bytecode, or None (then: the syntax tree).
+
+    Taken only when the module-level code has no jumps, no exception handlers, no comprehension
+    or lambda, no compound statement, and every binding of a tracked name is a constant (or a
+    list of constants) whose source text ``ast.literal_eval`` evaluates to the same value:
+    constant folding (``'a' + 'b'``) is not a literal for the syntax-tree path, so it must not be
+    one here. Instructions are located in the raw code (opcode bytes; 0 is an inline cache).
+    """
+    # The compiler drops `if False:` blocks and `if True:` tests without a trace; the syntax
+    # tree calls bindings under them conditional. Compound statements at module level start in
+    # column 0 (a line inside a string may match too: that only costs the fast path).
+    if _COMPOUND.search(data) or code.co_exceptiontable:
+        return None
+    if any(getattr(const, "co_name", "").startswith("<") for const in code.co_consts if hasattr(const, "co_code")):
+        return None
+    ops = _ops()
+    raw = code.co_code
+    opcodes = raw[0::2]
+    if 1 in opcodes.translate(ops.jump_table):
+        return None
+    if any(opcodes.find(bytes([delete])) >= 0 for delete in ops.deletes):
+        return None  # `del` at module level: the syntax tree handles it
+    stores = sorted(unit for store in ops.stores for unit in _all_units(opcodes, store))
+    names = code.co_names
+    positions: list[Any] | None = None
+    source: _Source | None = None
+    values: dict[str, Value] = {}
+    has_upgrade = False
+    doc: tuple[str, int] | None = None
+    for count, unit in enumerate(stores):
+        before = _previous(opcodes, unit)
+        if before is None or opcodes[before] == ops.extended_arg:
+            return None
+        name = names[raw[2 * unit + 1]]
+        if name == "upgrade":
+            if opcodes[before] != ops.make_function:
+                return None
+            has_upgrade = True
+            continue
+        if name != "__doc__" and name not in ATTRIBUTES:
+            continue
+        found = _constant_at(raw, opcodes, before, code.co_consts, ops)
+        if found is None:
+            return None
+        value, value_unit = found
+        if positions is None:
+            positions = list(code.co_positions())
+            try:
+                source = _Source(data.decode(source_encoding(data)))
+            except (LookupError, UnicodeDecodeError):
+                return None
+        assert source is not None
+        where = positions[value_unit]
+        if where is None or where[0] is None:
+            return None
+        if name == "__doc__":
+            # A docstring stores where the string is; ``__doc__ = "..."`` stores at the name.
+            if count != 0 or not isinstance(value, str) or positions[unit] != where:
+                return None
+            doc = (value, where[0])
+            continue
+        written = _written_literal(source.text_at(where), value)
+        if written is _DYNAMIC:
+            return None
+        values[name] = Value(written, where[0], True, shorten(repr(written)))
+    return values, has_upgrade, doc
+
+
+def _all_units(opcodes: bytes, opcode_byte: int) -> list[int]:
+    found = []
+    start = opcodes.find(bytes([opcode_byte]))
+    while start >= 0:
+        found.append(start)
+        start = opcodes.find(bytes([opcode_byte]), start + 1)
+    return found
+
+
+def _previous(opcodes: bytes, unit: int) -> int | None:
+    """The code unit of the instruction before ``unit`` (inline caches, opcode 0, skipped)."""
+    unit -= 1
+    while unit >= 0 and opcodes[unit] == 0:
+        unit -= 1
+    return unit if unit >= 0 else None
+
+
+def _constant_at(raw: bytes, opcodes: bytes, unit: int, consts: tuple[Any, ...], ops: _Ops) -> tuple[Any, int] | None:
+    """The constant the instruction at ``unit`` leaves (a LOAD_CONST, or a list built of them)."""
+    code_op = opcodes[unit]
+    before = _previous(opcodes, unit)
+    if before is not None and opcodes[before] == ops.extended_arg:
+        return None
+    argument = raw[2 * unit + 1]
+    if code_op == ops.load_const:
+        return consts[argument], unit
+    if code_op == ops.build_list:
+        items = []
+        cursor: int | None = unit
+        for _ in range(argument):
+            cursor = _previous(opcodes, cursor) if cursor is not None else None
+            if cursor is None or opcodes[cursor] != ops.load_const:
+                return None
+            items.append(consts[raw[2 * cursor + 1]])
+        return list(reversed(items)), unit
+    if code_op == ops.list_extend and argument == 1 and before is not None:
+        build = _previous(opcodes, before)
+        if (
+            opcodes[before] == ops.load_const
+            and build is not None
+            and opcodes[build] == ops.build_list
+            and raw[2 * build + 1] == 0
+        ):
+            return list(consts[raw[2 * before + 1]]), unit
+    return None
+
+
+def _written_literal(text: str | None, value: Any) -> Any:
+    """What ``ast.literal_eval`` makes of the source text, when it is ``value``; else _DYNAMIC."""
+    if text is None:
+        return _DYNAMIC
+    if value is None and text == "None":
+        return None
+    if isinstance(value, str) and text == repr(value):  # a plain quoted string: nothing folded
+        return value
+    try:
+        written = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _DYNAMIC
+    return written if _identical(written, value) else _DYNAMIC
+
+
+def _identical(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    return bool(a == b) or (a != a and b != b)
 
 
 def read_revision(path: Path, python: tuple[int, int] | None = None) -> RevisionFile:
@@ -432,7 +631,13 @@ def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = Non
             warnings.simplefilter("ignore")
             # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
             # compiling the tree instead would hit Python's recursion limit on long chains).
-            compile(data, str(path), "exec", dont_inherit=True)
+            code = compile(data, str(path), "exec", dont_inherit=True, optimize=0)
+            if python is None and _FAST_PYTHON:
+                fast = _from_code(code, data)
+                if fast is not None:
+                    values, has_upgrade, doc = fast
+                    revises, revises_line = _revises(*doc) if doc is not None else (None, None)
+                    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None)
             try:
                 module = ast.parse(data, filename=str(path), feature_version=python)
             except SyntaxError as exc:

@@ -722,3 +722,13 @@ def test_base_with_large_edits_and_deep_expressions_is_fast(tmp_path: Path) -> N
     proc = headcheck(repo, "--base", "main")
     assert_clean_failure(proc, 1)
     assert "HC501" in proc.stdout
+
+
+def test_control_characters_from_the_repository_are_spelled_out(tmp_path: Path) -> None:
+    """An escape sequence or newline in a revision value cannot forge or colour log lines."""
+    versions = project(tmp_path)
+    (versions / "c.py").write_text("revision = 'cccc3'\ndown_revision = '\\x1b[32mok\\nHC000 fake'\n")
+    proc = headcheck(tmp_path)
+    assert_clean_failure(proc, 1)
+    assert "\x1b" not in proc.stdout and "\\x1b[32mok\\nHC000 fake" in proc.stdout, proc.stdout
+    assert not any(line.startswith("HC000") for line in proc.stdout.splitlines())

@@ -84,3 +84,53 @@ def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
         raise AssertionError("a worker process was left behind")
     except ChildProcessError:
         pass
+
+
+def test_header_from_bytecode_equals_the_syntax_tree() -> None:
+    """The cold fast path (values read from the compiled module) answers exactly as the syntax
+    tree does, for every revision-file style and for shapes it must hand back to the tree."""
+    import headcheck.scan as scan
+    from tests.history_builder import STYLES, Rev, render
+
+    if not scan._FAST_PYTHON:
+        import pytest
+
+        pytest.skip("the bytecode fast path is only taken on the Python it was verified on")
+    sources = [
+        render(Rev(rev, down, branch_labels=labels, depends_on=deps, style=style))
+        for style in STYLES
+        for rev, down, labels, deps in [
+            ("aaaa1", None, None, None),
+            ("bbbb2", ("aaaa1", "cccc3"), ("core",), ["aaaa1"]),
+            ("cccc3", ["aaaa1"], "x,y", ""),
+            ("dddd4", (), None, ("aaaa1", None)),
+        ]
+    ]
+    sources += [
+        "revision = 'a' + 'b'\ndown_revision = None\n",  # folded by the compiler, not a literal
+        "revision = ('a',) * 2\ndown_revision = None\n",
+        "__doc__ = 'Revises: zz'\nrevision = 'a'\ndown_revision = None\n",  # not a docstring
+        "'''Revises: x'''\nrevision = 'a'\ndown_revision = -1\nrevision = 'b'\n",
+        "revision = 'a'\ndown_revision = None\ndel revision\n",
+        "revision = (\n    'a'\n)\ndown_revision = [\n    'x',\n    'y',\n]\n",
+        "import os\nrevision = os.environ['X']\ndown_revision = None\n",
+        "revision = down_revision = 'a'\n",
+        "if True:\n    revision = 'a'\ndown_revision = None\n",
+        "x = [revision := 'a' for _ in 'b']\ndown_revision = None\n",
+        "revision = 'a'\ndown_revision = None\n@decorate\ndef upgrade():\n    pass\n",
+        "revision = '\\u00e9t\\u00e9'\ndown_revision = 'caf\\u00e9'  # caf\\u00e9\n",
+        "revision = 1_000\ndown_revision = 0x10\nbranch_labels = 1e3\ndepends_on = -0.0\n",
+    ]
+    fast_used = 0
+    for text in sources:
+        data = text.encode("utf-8")
+        fast = scan.parse_revision(Path("x.py"), data)
+        scan._FAST_PYTHON = False
+        try:
+            slow = scan.parse_revision(Path("x.py"), data)
+        finally:
+            scan._FAST_PYTHON = True
+        assert fast == slow, text
+        code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
+        fast_used += scan._from_code(code, data) is not None
+    assert fast_used >= 20  # the styles take the fast path; the odd shapes fall back

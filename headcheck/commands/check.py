@@ -19,6 +19,7 @@ from headcheck.commands.common import (
     use_color,
 )
 from headcheck.config import ConfigError
+from headcheck.logsafe import line
 from headcheck.report import FORMATS, render
 
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if not result.environments:
         return no_environment(args)
     notes = "".join(
-        f"headcheck: note: {env.environment.name}: {note}\n"
+        line(f"headcheck: note: {env.environment.name}: {note}") + "\n"
         for env in result.environments
         for note in env.environment.notes
     )
