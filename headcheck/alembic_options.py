@@ -8,10 +8,15 @@ values interpolate ``%(here)s`` and ``[DEFAULT]``; TOML strings are ``%``-format
 
 from __future__ import annotations
 
+import io
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from headcheck.fs import is_dir, read_regular
+from headcheck.limits import shorten
 
 __all__ = [
     "ConfigError",
@@ -22,6 +27,7 @@ __all__ = [
     "option_line",
     "read_ini",
     "resolve_location",
+    "search_path",
     "toml_alembic",
     "version_location_strings",
 ]
@@ -46,7 +52,7 @@ class ConfigProblem(NamedTuple):
 def option_line(path: Path, key: str, section: str | None = None) -> int | None:
     """Line of ``key = ...`` in an ini or TOML file (inside ``section`` when given)."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular(path).decode("utf-8", "replace").splitlines()
     except OSError:
         return None
     in_section = section is None
@@ -136,11 +142,11 @@ def read_ini(path: Path) -> Any:
 
     parser = configparser.ConfigParser(defaults={"here": path.parent.absolute().as_posix()})
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        # Universal newlines, as the open() in Alembic's ConfigParser.read translates them.
+        parser.read_file(io.StringIO(read_regular(path).decode("utf-8"), newline=None), str(path))
     except (configparser.Error, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path}: cannot parse ini file: {first}") from None
+        raise ConfigError(f"{path}: cannot parse ini file: {shorten(first)}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parser
@@ -172,10 +178,11 @@ def load_toml(path: Path) -> dict[str, Any]:
     import tomllib
 
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(read_regular(path).decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: cannot parse TOML: {exc}") from None
+        raise ConfigError(f"{path}: cannot parse TOML: {shorten(str(exc))}") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{path}: cannot parse TOML: nested too deeply") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: cannot parse TOML: not UTF-8 text") from None
     except OSError as exc:
@@ -193,18 +200,47 @@ def toml_alembic(path: Path) -> tuple[dict[str, Any] | None, list[ConfigProblem]
     return table, []
 
 
-def resolve_location(raw: str, base: Path) -> Path | None:
-    """A path, or a ``package:dir`` resource guessed from the source tree (never imported)."""
+def resolve_location(
+    raw: str, bases: Sequence[tuple[str, Path]], search_path: Sequence[str] = ()
+) -> tuple[Path | None, str | None]:
+    """Where Alembic finds a location, and what it was resolved against (None: absolute).
+
+    A relative path resolves as Alembic does, against the working directory (the first of
+    ``bases``); when nothing is there, the next bases (the checked folder, the config file's
+    folder) are tried, and when nothing exists anywhere the working directory's answer is kept.
+    A ``package:dir`` resource is looked up as a folder on the bases and ``search_path``
+    (``prepend_sys_path``, then ``sys.path``), never imported; ``(None, None)`` when not found.
+    """
     if ":" in raw and not os.path.isabs(raw) and not re.match(r"^[A-Za-z]:[\\/]", raw):
         package, _, sub = raw.partition(":")
-        parts = package.split(".")
-        for root in (base, base / "src"):
-            candidate = root.joinpath(*parts, sub)
-            if (root.joinpath(*parts) / "__init__.py").exists() or candidate.exists():
-                return candidate.absolute()
-        return None
+        parts = [part for part in package.split(".") if part]
+        if not parts or any(part in (".", "..") or os.sep in part for part in parts):
+            return None, None
+        roots = [(label, base) for label, base in bases]
+        roots += [(label, base / "src") for label, base in bases]
+        roots += [("sys.path", Path(entry)) for entry in search_path if entry]
+        for label, root in roots:
+            if is_dir(root.joinpath(*parts)):
+                return root.joinpath(*parts, sub).absolute(), f"{label} ({root})"
+        return None, None
     path = Path(raw)
-    return (path if path.is_absolute() else base / path).absolute()
+    if path.is_absolute():
+        return path, None
+    for label, base in bases:
+        candidate = (base / path).absolute()
+        if is_dir(candidate):
+            return candidate, label
+    label, base = bases[0]
+    return (base / path).absolute(), label
+
+
+def search_path(prepend_sys_path: object, cwd: Path) -> list[str]:
+    """``prepend_sys_path`` (relative to the working directory, as Alembic inserts it), then sys.path."""
+    import sys
+
+    raw = prepend_sys_path
+    entries = [item for item in _LEGACY_SPLIT.split(raw) if item] if isinstance(raw, str) else []
+    return [str(cwd / entry) for entry in entries] + [entry for entry in sys.path if entry]
 
 
 def version_location_strings(source: OptionSource) -> list[str] | None:

@@ -20,11 +20,11 @@ On top of the usual gate findings:
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 from pathlib import Path
 from typing import NamedTuple
 
+from headcheck import logsafe
 from headcheck.config import ConfigError, Environment, find_environments
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult, check_scan
@@ -136,19 +136,45 @@ def _same_code(a: bytes, b: bytes) -> bool:
     """Equal, or equal once comments and formatting are ignored (the same syntax tree)."""
     if a == b:
         return True
+    import warnings
+
     try:
-        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
-    except (SyntaxError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _same_tree(ast.parse(a), ast.parse(b))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
 
 
+def _same_tree(a: ast.AST, b: ast.AST) -> bool:
+    """``ast.dump(a) == ast.dump(b)`` without recursion: a 1,000-term expression is fine."""
+    todo: list[tuple[object, object]] = [(a, b)]
+    while todo:
+        x, y = todo.pop()
+        if isinstance(x, ast.AST):
+            if type(x) is not type(y):
+                return False
+            todo.extend((getattr(x, field, None), getattr(y, field, None)) for field in x._fields)
+        elif isinstance(x, list):
+            if not isinstance(y, list) or len(x) != len(y):
+                return False
+            todo.extend(zip(x, y))
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
 def _first_changed_line(old: bytes, new: bytes) -> int | None:
+    """The first line of ``new`` that differs from ``old`` (1-based; None when equal). Linear."""
     old_lines = old.decode("utf-8", "replace").splitlines()
     new_lines = new.decode("utf-8", "replace").splitlines()
-    for tag, _, _, j1, _ in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
-        if tag != "equal":
-            return min(j1 + 1, max(len(new_lines), 1))
-    return None
+    for number, (was, now) in enumerate(zip(old_lines, new_lines), 1):
+        if was != now:
+            return number
+    if len(old_lines) == len(new_lines):
+        return None
+    # Lines added at the end, or the end removed: point at the first added line or the last one.
+    return min(len(old_lines) + 1, max(len(new_lines), 1))
 
 
 def _merged_files(
@@ -368,12 +394,17 @@ def gate_against_base(
     versions: Path | None = None,
     recursive: bool = False,
     allow_history_edits: bool = False,
+    boundary: Path | None = None,
 ) -> ChangeResult:
-    """Run the gate on the post-merge history of the work tree and REF. Raises ConfigError (exit 2)."""
+    """Run the gate on the post-merge history of the work tree and REF. Raises ConfigError (exit 2).
+
+    ``boundary``: the folder whose repository is trusted (the Action's workspace); a repository
+    nested below it is refused (see :func:`headcheck.git.toplevel`).
+    """
     environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
     folder = (root if root.is_dir() else root.parent).absolute()
     try:
-        repo = toplevel(folder)
+        repo = toplevel(folder, boundary)
         commit = resolve(repo, ref)
         ancestor = merge_base(repo, commit, "HEAD")
         changes = tuple(
@@ -409,7 +440,7 @@ def describe(change: ChangeResult) -> str:
             )
         else:
             lines.append(f"headcheck: {env.environment.name}: your change adds no revisions")
-    return "\n".join(lines) + "\n"
+    return "".join(logsafe.line(text) + "\n" for text in lines)  # ids, names and paths are the pull request's
 
 
 def _files_by_id(env: EnvironmentResult) -> dict[str, RevisionFile]:

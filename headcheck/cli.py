@@ -7,6 +7,7 @@ fast and never pulls in alembic, sqlalchemy or yaml.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,7 +53,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     command = "check"
     if args and args[0] in COMMANDS:
-        command = args.pop(0)
+        if os.path.isdir(args[0]):
+            # A folder named like a command (a project's db/) is the PATH to check, never the
+            # command; `headcheck check db` is the explicit form.
+            print(
+                f"headcheck: note: {args[0]!r} is a folder here, so it is checked as PATH "
+                f"(to run the {args[0]} command, run it from another folder: `headcheck {args[0]} PATH`)",
+                file=sys.stderr,
+            )
+        else:
+            command = args.pop(0)
+    if command == "check":
+        from headcheck import result_cache
+        from headcheck.fs import write_stdout
+
+        color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        replayed = result_cache.replay(sys.argv[1:] if argv is None else list(argv), color)
+        if replayed is not None:
+            text, notes, code = replayed
+            sys.stderr.write(notes)
+            write_stdout(text)
+            return code
     import argparse
     import importlib
 
@@ -74,12 +95,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_FAIL
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
-        import os
+        if isinstance(exc, ModuleNotFoundError):  # an optional dependency: name the extra that brings it
+            from headcheck.extras import missing_extra
 
+            message = missing_extra(command, exc)
+            if message is not None:
+                print(f"headcheck: error: {message}", file=sys.stderr)
+                return EXIT_USAGE
         if os.environ.get("HEADCHECK_DEBUG"):
             raise
+        from headcheck.limits import shorten
+        from headcheck.logsafe import line
+
+        detail = shorten(" ".join(str(exc).split()))  # one line, bounded, whatever the exception holds
         print(
-            f"headcheck: internal error: {type(exc).__name__}: {exc} (set HEADCHECK_DEBUG=1 for the traceback)",
+            line(
+                f"headcheck: internal error: {type(exc).__name__}: {detail} (set HEADCHECK_DEBUG=1 for the traceback)"
+            ),
             file=sys.stderr,
         )
         return EXIT_USAGE

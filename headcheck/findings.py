@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from headcheck.config import Environment
-from headcheck.graph import Graph
-from headcheck.heads import branch_root, fork_points, policy_violation
+from headcheck.graph import Graph, Node, build
+from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
+from headcheck.limits import MESSAGE_LIMIT, shorten
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
+from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_revision, revision_node
 from headcheck.settings import Settings
 
 __all__ = ["Finding", "check", "relpath"]
@@ -44,7 +45,16 @@ def relpath(path: Path | None, root: Path) -> str | None:
 def _finding(
     code: str, message: str, fix: str | None, path: Path | None, line: int | None, revisions: Sequence[str] = ()
 ) -> Finding:
-    return Finding(code, RULES[code].severity, message, fix, path, line, tuple(revisions))
+    # Messages echo repository strings (ids, paths, expressions): bounded, whatever they hold.
+    return Finding(
+        code,
+        RULES[code].severity,
+        shorten(message, MESSAGE_LIMIT),
+        shorten(fix, MESSAGE_LIMIT) if fix is not None else None,
+        path,
+        line,
+        tuple(revisions),
+    )
 
 
 class _Context:
@@ -119,7 +129,8 @@ def _multiple_heads(graph: Graph, heads: list[int], ctx: _Context) -> Finding:
     fix = (
         f"Run `headcheck merge` (writes a revision with down_revision = ({merge_down})), "
         f"or set down_revision = '{graph.nodes[stay].revision}' in {ctx.down_at(root)} "
-        f"to put {graph.nodes[mover].revision} on top of {graph.nodes[stay].revision} (`headcheck rebase`)"
+        f"to put {graph.nodes[mover].revision} on top of {graph.nodes[stay].revision} "
+        f"(`headcheck rebase {graph.nodes[mover].revision} --onto {graph.nodes[stay].revision}`)"
     )
     rf = ctx.files[root]
     return _finding("HC101", message, fix, rf.path, ctx.down_line(root), [graph.nodes[h].revision for h in heads])
@@ -171,24 +182,50 @@ def _file_findings(
     return found, unreadable_ids
 
 
-def _ignored_folder_findings(scan: Scan, root: Path) -> tuple[list[Finding], dict[str, Path]]:
-    """Subfolders Alembic skips without recursion, and the revision ids hiding in them."""
+def _ignored_folder_findings(scan: Scan, graph: Graph, root: Path) -> tuple[list[Finding], dict[str, Path]]:
+    """Subfolders Alembic skips without recursion, and the revision ids hiding in them.
+
+    Turning recursion on is suggested only when the history it would load stays sound: no id that
+    the loaded files already declare, and no more heads than today (a deliberately excluded
+    ``legacy/`` folder usually fails both)."""
     found: list[Finding] = []
     ignored_ids: dict[str, Path] = {}
+    hidden: list[Node] = []
+    counts: list[tuple[Path, int]] = []
     for folder in scan.ignored_dirs:
         count = 0
-        for dirpath, _, filenames in os.walk(folder):
-            for filename in sorted(filenames):
-                if filename.endswith(".py") and not filename.startswith("__init__"):
-                    count += 1
-                    value = read_revision(Path(dirpath, filename)).values.get("revision")
-                    if value is not None and isinstance(value.value, str):
-                        ignored_ids[value.value] = Path(dirpath, filename)
+        for path in py_files_below(folder):
+            count += 1
+            rf = read_revision(path)
+            value = rf.values.get("revision")
+            if value is not None and isinstance(value.value, str):
+                ignored_ids[value.value] = path
+            node, _ = revision_node(rf)
+            if node is not None:
+                hidden.append(node)
+        counts.append((folder, count))
+    fix = RULES["HC302"].fix
+    duplicated = sorted({node.revision for node in hidden} & set(graph.index))
+    if duplicated:
+        shown = ", ".join(duplicated[:3]) + (f" and {len(duplicated) - 3} more" if len(duplicated) > 3 else "")
+        fix = (
+            f"Keep recursive_version_locations off if the folder is excluded on purpose: turning it on would load "
+            f"{len(duplicated)} revision id(s) the versions folder already declares ({shown}); otherwise move the files up"
+        )
+    elif hidden:
+        before = len(winning_heads(graph))
+        after = len(winning_heads(build([*graph.nodes, *hidden])))
+        if after > before:
+            fix = (
+                f"Keep recursive_version_locations off if the folder is excluded on purpose: turning it on would "
+                f"give the history {after} heads instead of {before}; otherwise move the files up and link them"
+            )
+    for folder, count in counts:
         found.append(
             _finding(
                 "HC302",
                 f"{count} .py file(s) in {relpath(folder, root)}/ are ignored: recursive_version_locations is off",
-                RULES["HC302"].fix,
+                fix,
                 folder,
                 None,
             )
@@ -394,7 +431,7 @@ def check(
     ctx = _Context(graph, [files[k] for k in node_files], root)
     found = _config_findings(env, scan, root)
     file_found, unreadable_ids = _file_findings(files, issues)
-    folder_found, ignored_ids = _ignored_folder_findings(scan, root)
+    folder_found, ignored_ids = _ignored_folder_findings(scan, graph, root)
     found += file_found + folder_found
     found += _docstring_findings(ctx)
     found += _identity_findings(ctx)
@@ -403,4 +440,43 @@ def check(
     heads = policy_violation(graph, settings)
     if heads:
         found.append(_multiple_heads(graph, heads, ctx))
+    found = _without_unverifiable(found, ctx)
     return [f for f in found if f.code not in settings.ignore]
+
+
+# Which verdicts an unknown value takes away: labels decide the heads policy, what depends_on
+# may name and label collisions; dependencies decide dependency cycles.
+_NEEDS = {"branch_labels": ("HC101", "HC103", "HC112"), "depends_on": ("HC106",)}
+
+
+def _without_unverifiable(found: list[Finding], ctx: _Context) -> list[Finding]:
+    """Drop findings that an unknown branch_labels/depends_on makes uncertain, and say so once."""
+    unknown: dict[str, list[int]] = {}
+    for i, rf in enumerate(ctx.files):
+        for name in _NEEDS:
+            value = rf.values.get(name)
+            if value is not None and not value.literal:
+                unknown.setdefault(name, []).append(i)
+    if not unknown:
+        return found
+    skipped = {code for name in unknown for code in _NEEDS[name]}
+    kept = [f for f in found if f.code not in skipped]
+    dropped = sorted({f.code for f in found if f.code in skipped})
+    first_name = next(iter(unknown))
+    first = unknown[first_name][0]
+    values = "; ".join(
+        f"{name} of {', '.join(ctx.graph.nodes[i].revision for i in nodes[:5])}{' ...' if len(nodes) > 5 else ''}"
+        for name, nodes in unknown.items()
+    )
+    outcome = f"would have reported {', '.join(dropped)}" if dropped else "none would have fired"
+    kept.append(
+        _finding(
+            "HC207",
+            f"not checked: {', '.join(sorted(skipped))}, because {values} is not known statically ({outcome})",
+            RULES["HC207"].fix,
+            ctx.files[first].path,
+            ctx.files[first].values[first_name].line,
+            [ctx.graph.nodes[i].revision for nodes in unknown.values() for i in nodes],
+        )
+    )
+    return kept

@@ -7,8 +7,10 @@ from typing import NamedTuple
 
 from headcheck.config import Environment, find_environments
 from headcheck.findings import Finding, check
+from headcheck.fs import is_dir
 from headcheck.graph import Graph, build
-from headcheck.scan import FileIssue, RevisionFile, Scan, list_revision_paths, revision_node
+from headcheck.limits import shorten
+from headcheck.scan import FileIssue, RevisionFile, Scan, Value, list_revision_paths, revision_node
 from headcheck.settings import Settings
 
 __all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]
@@ -28,6 +30,16 @@ class EnvironmentResult(NamedTuple):
     def heads(self) -> list[str]:
         """What ``alembic heads`` prints, in its order (phantom duplicates included)."""
         return self.graph.ids(self.graph.heads)
+
+    @property
+    def revision_count(self) -> int:
+        """Revisions as Alembic counts them: a duplicated id once (the last file wins)."""
+        return len(self.graph.index)
+
+    @property
+    def file_count(self) -> int:
+        """Revision files read (duplicates and unloadable files included)."""
+        return len(self.scan.files)
 
     @property
     def bases(self) -> list[str]:
@@ -55,13 +67,15 @@ def check_environment(
     from headcheck.parse_cache import read_revisions
 
     paths, twice, ignored, missing = list_revision_paths(env.versions_dirs, env.recursive)
-    files = read_revisions(paths, cache_dir)
+    files = read_revisions(paths, cache_dir, settings.python)
     scan = Scan(tuple(files), tuple(twice), tuple(ignored), tuple(missing))
     return check_scan(env, scan, settings, root)
 
 
 def check_scan(env: Environment, scan: Scan, settings: Settings, root: Path) -> EnvironmentResult:
     """Check already-read revision files (from disk, or assembled from git by ``--base``)."""
+    if any(rf.names is not None for rf in scan.files):
+        scan = scan._replace(files=resolve_constants(env, scan.files, settings, root))
     nodes = []
     node_files: list[int] = []
     issues: list[list[FileIssue]] = []
@@ -76,6 +90,41 @@ def check_scan(env: Environment, scan: Scan, settings: Settings, root: Path) -> 
     return EnvironmentResult(env, scan, graph, tuple(scan.files[k] for k in node_files), tuple(findings))
 
 
+def resolve_constants(
+    env: Environment, files: tuple[RevisionFile, ...], settings: Settings, root: Path
+) -> tuple[RevisionFile, ...]:
+    """Revision values bound to module constants, resolved without importing (headcheck.constants).
+
+    Modules are looked up in the project (the checked folder and its ``src/``, the config
+    file's folder, ``prepend_sys_path``), then on the running interpreter's ``sys.path``.
+    """
+    from headcheck.alembic_options import search_path
+    from headcheck.constants import Resolver, Unresolved
+
+    roots = [root, root / "src"]
+    if env.config_path is not None:
+        roots.append(env.config_path.parent)
+    roots += [Path(entry) for entry in search_path(env.options.get("prepend_sys_path"), Path.cwd())]
+    resolver = Resolver(roots, dict(settings.constants))
+    resolved = []
+    for rf in files:
+        if rf.names is None:
+            resolved.append(rf)
+            continue
+        values = dict(rf.values)
+        for name, value in rf.values.items():
+            if value.literal or value.ref is None or value.ref[0] == "why":
+                continue
+            try:
+                literal = resolver.resolve(value.ref, rf.names, f"{rf.path.name}")
+            except Unresolved as exc:
+                values[name] = value._replace(ref=("why", shorten(str(exc), 300)))
+                continue
+            values[name] = Value(literal, value.line, True, shorten(repr(literal)))
+        resolved.append(rf._replace(values=values))
+    return tuple(resolved)
+
+
 def run_gate(
     root: Path,
     settings: Settings,
@@ -88,6 +137,6 @@ def run_gate(
 ) -> GateResult:
     """Check every environment under ``root``. Raises ConfigError (exit 2) for unusable input."""
     environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
-    base = root if root.is_dir() else root.parent
+    base = root if is_dir(root) else root.parent
     results = tuple(check_environment(env, settings, base.absolute(), cache_dir) for env in environments)
     return GateResult(base.absolute(), settings, results)

@@ -8,24 +8,32 @@ Everything here follows the runner's own parsers (actions/runner ``FileCommandMa
 - ``$GITHUB_OUTPUT`` takes ``name<<DELIM`` heredocs; a random delimiter keeps any value safe;
 - annotations escape ``%``, CR and LF in the message, plus ``:`` and ``,`` in property values;
   GitHub shows at most 10 errors, 10 warnings and 10 notices per step and drops the rest silently;
-- ``$GITHUB_STEP_SUMMARY`` is capped at 1 MiB per step (over it the whole upload is refused).
+- ``$GITHUB_STEP_SUMMARY`` is capped at 1 MiB per step (over it the whole upload is refused);
+- files the action writes into the workspace (a checkout the pull request controls) never follow
+  a symbolic link and never land under ``.git`` (:func:`write_workspace_file`).
 
 Standard library only: the static gate imports this through ``--format github``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
+
+from headcheck import logsafe
 
 __all__ = [
     "ANNOTATIONS_PER_KIND",
     "SUMMARY_LIMIT",
     "Annotation",
     "InputError",
+    "UnsafeWriteError",
     "annotation_lines",
     "append_summary",
     "escape_data",
@@ -37,8 +45,10 @@ __all__ = [
     "safe_directory_environment",
     "trust_directory",
     "workspace",
+    "workspace_file_parts",
     "workspace_relative",
     "write_outputs",
+    "write_workspace_file",
 ]
 
 ANNOTATIONS_PER_KIND = 10  # per step and per kind (error, warning, notice); the rest are not shown
@@ -50,6 +60,10 @@ _FALSE = ("false", "False", "FALSE")
 
 class InputError(ValueError):
     """An action input has a value the action cannot use (the action exits 2)."""
+
+
+class UnsafeWriteError(Exception):
+    """A file the action would write sits behind a symbolic link or under ``.git`` (exit 2)."""
 
 
 class Annotation(NamedTuple):
@@ -114,16 +128,21 @@ def escape_property(text: str) -> str:
 
 
 def format_annotation(annotation: Annotation) -> str:
-    """One ``::error file=…,line=…,title=…::message`` workflow command."""
+    """One ``::error file=…,line=…,title=…::message`` workflow command.
+
+    The message keeps its line breaks (``%0A``) but each of its lines, and the title, is
+    neutralised (:mod:`headcheck.logsafe`): they carry revision ids and migration output.
+    The file stays exact (GitHub attaches the annotation by it); escaping makes it inert.
+    """
     props: list[str] = []
     if annotation.file:
         props.append(f"file={escape_property(annotation.file)}")
         if annotation.line is not None and annotation.line >= 1:
             props.append(f"line={annotation.line}")
     if annotation.title:
-        props.append(f"title={escape_property(annotation.title)}")
+        props.append(f"title={escape_property(logsafe.line(annotation.title))}")
     head = f"::{annotation.kind}" + (" " + ",".join(props) if props else "")
-    return f"{head}::{escape_data(annotation.message)}"
+    return f"{head}::{escape_data(logsafe.block(annotation.message))}"
 
 
 def annotation_lines(annotations: Iterable[Annotation], per_kind: int = ANNOTATIONS_PER_KIND) -> list[str]:
@@ -222,3 +241,75 @@ def trust_directory(directory: Path, environ: MutableMapping[str, str] | None = 
     """Apply :func:`safe_directory_environment` to this process (inherited by git subprocesses)."""
     env = os.environ if environ is None else environ
     env.update(safe_directory_environment(directory, env))
+
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def workspace_file_parts(relative: str, what: str) -> tuple[str, ...]:
+    """The folders and name of a workspace-relative output path; InputError when it could leave
+    the workspace or land in the git directory (``.git/config`` holds the checkout's credentials)."""
+    path = PurePosixPath(relative)
+    parts = path.parts
+    if not parts or path.is_absolute() or ".." in parts:
+        raise InputError(f"input '{what}' must be a path inside the workspace, got {relative!r}")
+    if any(part.casefold() == ".git" for part in parts):
+        raise InputError(f"input '{what}' must not point into .git, got {relative!r}")
+    return parts
+
+
+def _open_folder(name: str, parent: int, shown: str) -> int:
+    try:
+        return os.open(name, _DIRECTORY, dir_fd=parent)
+    except FileNotFoundError:
+        os.mkdir(name, 0o777, dir_fd=parent)
+        return os.open(name, _DIRECTORY, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and stat.S_ISLNK(
+            os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+        ):
+            raise UnsafeWriteError(f"refusing to write {shown}: {name} is a symbolic link") from None
+        raise
+
+
+def write_workspace_file(base: Path, relative: str, data: bytes, what: str = "report") -> Path:
+    """Write ``data`` to ``base/relative`` without following a symbolic link anywhere below ``base``.
+
+    A pull request can commit ``headcheck-report.json -> .git/config``: each folder is opened
+    relative to the previous one with ``O_NOFOLLOW`` (missing ones are created), an existing
+    symlink at the target is refused, and the data goes to a fresh ``O_EXCL`` file renamed over
+    the target, so not even a hard link is written through. Raises InputError, UnsafeWriteError
+    (one-line messages) or OSError.
+    """
+    parts = workspace_file_parts(relative, what)
+    shown = "/".join(parts)
+    folder = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in parts[:-1]:
+            inner = _open_folder(name, folder, shown)
+            os.close(folder)
+            folder = inner
+        name = parts[-1]
+        try:
+            mode = os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and stat.S_ISLNK(mode):
+            raise UnsafeWriteError(f"refusing to write {shown}: it is a symbolic link")
+        if mode is not None and not stat.S_ISREG(mode):
+            raise UnsafeWriteError(f"refusing to write {shown}: it exists and is not a regular file")
+        temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder
+        )
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
+    return base.joinpath(*parts)

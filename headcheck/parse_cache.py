@@ -1,52 +1,45 @@
-"""Read many revision files fast: a content-hash cache of parsed records, and parallel parsing.
+"""Read many revision files fast: a content-hash cache of parsed records, and parsing on two cores.
 
-``ast.parse`` costs about 0.13 ms per revision file, so a 5,000-revision history spends most of
-the gate's time parsing files that have not changed since the last run. Records are cached
-by a BLAKE2 hash of the file's bytes (never by name or mtime), so an edited file is always
-parsed again and a syntax error can never hide behind the cache. The cache lives outside the
-repository (``$HEADCHECK_CACHE_DIR``, else ``$XDG_CACHE_HOME/headcheck``, else
-``~/.cache/headcheck``), one file per environment, holding only the entries the last run used.
-Cache misses are parsed on every core when there are many of them.
+Parsing and compiling costs about half a millisecond per revision file, so a 5,000-revision
+history spends most of the gate's time on files that have not changed since the last run.
+Records are cached by a BLAKE2 hash of the file's bytes (never by name or mtime), so an
+edited file is always parsed again and a syntax error can never hide behind the cache. The
+cache lives outside the repository (see ``headcheck.result_cache.cache_dir_from_env``), one file
+per environment, holding only the entries the last run used, readable by its owner only.
+
+Files to parse are split between this process and one forked worker, which reads its own
+files and hands back compact records through an anonymous file; without ``fork`` (or when the
+worker fails) everything is parsed here.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
-import tempfile
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from headcheck import __version__
-from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_revision
+from headcheck.fs import read_private, touch, write_private
+from headcheck.result_cache import digest
+from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_revision, read_source
 
-__all__ = ["cache_dir_from_env", "read_revisions"]
+__all__ = ["read_revisions"]
 
-_PARALLEL_MIN_FILES = 300  # below this a process pool costs more than it saves
-_FORMAT = 2
-
-
-def cache_dir_from_env() -> Path | None:
-    """Where the cache lives, or None when ``HEADCHECK_NO_CACHE`` is set."""
-    if os.environ.get("HEADCHECK_NO_CACHE"):
-        return None
-    explicit = os.environ.get("HEADCHECK_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base, "headcheck")
+_PARALLEL_MIN_FILES = 200  # below this a second process costs more than it saves
+_FORMAT = 4
+_T = TypeVar("_T")
 
 
 def _pack(rf: RevisionFile) -> tuple[Any, ...]:
     values = {name: tuple(value) for name, value in rf.values.items()}
     issues = [tuple(issue) for issue in rf.issues]
-    return (values, rf.revises_doc, rf.revises_line, rf.has_upgrade, issues, rf.guessed_id)
+    return (values, rf.revises_doc, rf.revises_line, rf.has_upgrade, issues, rf.guessed_id, rf.names)
 
 
 def _unpack(path: Path, packed: tuple[Any, ...]) -> RevisionFile:
-    values, revises_doc, revises_line, has_upgrade, issues, guessed_id = packed
+    values, revises_doc, revises_line, has_upgrade, issues, guessed_id, names = packed
     return RevisionFile(
         path,
         {name: Value(*value) for name, value in values.items()},
@@ -55,34 +48,64 @@ def _unpack(path: Path, packed: tuple[Any, ...]) -> RevisionFile:
         has_upgrade,
         tuple(FileIssue(*issue) for issue in issues),
         guessed_id,
+        names,
     )
 
 
-def _parse_chunk(chunk: list[tuple[str, bytes]]) -> list[tuple[Any, ...]]:
-    return [_pack(parse_revision(Path(path), data)) for path, data in chunk]
-
-
-def _parse_all(items: list[tuple[str, bytes]]) -> list[tuple[Any, ...]]:
-    workers = min(os.cpu_count() or 1, 8)
-    if len(items) < _PARALLEL_MIN_FILES or workers < 2:
-        return _parse_chunk(items)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = -(-len(items) // workers)
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) -> list[tuple[Any, ...]]:
+    """``[work(item) for item in items]``, the second half in a forked worker when it pays."""
+    if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        return [work(item) for item in items]
+    half = len(items) // 2
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return [packed for part in pool.map(_parse_chunk, chunks) for packed in part]
-    except (OSError, RuntimeError):  # no fork, no semaphores (some sandboxes): parse here
-        return _parse_chunk(items)
+        out = os.memfd_create("headcheck-parse") if hasattr(os, "memfd_create") else None
+    except OSError:
+        out = None
+    if out is None:
+        return [work(item) for item in items]
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(out)
+        return [work(item) for item in items]
+    if pid == 0:  # the worker: parse the second half, write the records, leave without cleanup
+        status = 1
+        try:
+            data = marshal.dumps([work(item) for item in items[half:]])
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+    reaped = False
+    try:
+        mine = [work(item) for item in items[:half]]
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+        theirs: list[tuple[Any, ...]] | None = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            size = os.fstat(out).st_size
+            os.lseek(out, 0, os.SEEK_SET)
+            with os.fdopen(out, "rb", closefd=False) as handle:
+                theirs = marshal.loads(handle.read(size))
+        if theirs is None or len(theirs) != len(items) - half:
+            theirs = [work(item) for item in items[half:]]  # the worker failed: do its share here
+        return mine + theirs
+    finally:
+        if not reaped:  # interrupted (Ctrl-C) or failed here: leave no worker behind
+            import contextlib
+            import signal
+
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(out)
 
 
-def _cache_file(cache_dir: Path, paths: Sequence[Path]) -> Path:
-    import hashlib
-
-    key = "\0".join(sorted({str(p.parent) for p in paths}))
-    return cache_dir / f"{hashlib.blake2b(key.encode(), digest_size=12).hexdigest()}.marshal"
+def _cache_file(cache_dir: Path, paths: Sequence[Path], python: tuple[int, int] | None) -> str:
+    key = "\0".join([repr(python), *sorted({str(p.parent) for p in paths})])
+    return os.path.join(cache_dir, f"{digest(key.encode('utf-8', 'surrogatepass'))}.marshal")
 
 
 class _Cache(NamedTuple):
@@ -91,11 +114,14 @@ class _Cache(NamedTuple):
     written_ns: int
 
 
-def _load(path: Path) -> _Cache:
+def _load(path: str) -> _Cache:
     empty = _Cache({}, {}, 0)
+    raw = read_private(path)
+    if raw is None:
+        return empty
     try:
-        data = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
+        data = marshal.loads(raw)
+    except Exception:  # any undecodable cache is only a miss
         return empty
     if not isinstance(data, tuple) or len(data) != 5 or data[:2] != (_FORMAT, __version__):
         return empty
@@ -105,18 +131,14 @@ def _load(path: Path) -> _Cache:
     return _Cache(entries, stats, written_ns)
 
 
-def _store(path: Path, cache: _Cache) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            marshal.dump((_FORMAT, __version__, cache.entries, cache.stats, time.time_ns()), handle)
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        pass  # a cache that cannot be written only costs speed
+def _store(path: str, cache: _Cache) -> None:
+    import time
+
+    write_private(path, marshal.dumps((_FORMAT, __version__, cache.entries, cache.stats, time.time_ns())))
 
 
 def _stat_key(path: str) -> tuple[int, int, int, int] | None:
+    touch(path)
     try:
         st = os.stat(path)
     except OSError:
@@ -124,24 +146,36 @@ def _stat_key(path: str) -> tuple[int, int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[RevisionFile]:
+def read_revisions(
+    paths: Sequence[Path], cache_dir: Path | None, python: tuple[int, int] | None = None
+) -> list[RevisionFile]:
     """Parse every file (unreadable ones become records with an issue), using the cache.
 
     Like git's index, a file whose inode, size, mtime and ctime equal what the cache saw, and
     that was last modified well before the cache was written, is not read again: its digest
     is taken from the cache. Anything else is read and hashed.
     """
-    if cache_dir is None or not paths:
-        contents = [_read(path) for path in paths]
-        items = [(str(p), data) for p, data in zip(paths, contents) if isinstance(data, bytes)]
-        parsed = iter(_parse_all(items))
-        return [
-            data if isinstance(data, RevisionFile) else _unpack(p, next(parsed)) for p, data in zip(paths, contents)
-        ]
+    if cache_dir is not None and paths:
+        try:
+            return _read_with_cache(paths, cache_dir, python)
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            pass  # a cache file that decodes but holds the wrong shapes: ignore it, parse again
+    for path in paths:
+        touch(path)  # the worker's reads are not seen by this process's recording
 
-    import hashlib
+    def read_item(path: Path) -> tuple[Any, ...]:
+        return _pack(read_revision(path, python))
 
-    cache_file = _cache_file(cache_dir, paths)
+    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(read_item, paths))]
+
+
+def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
+    from _blake2 import blake2b
+
+    def parse_item(item: tuple[str, bytes]) -> tuple[Any, ...]:
+        return _pack(parse_revision(Path(item[0]), item[1], python))
+
+    cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
     trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
     digests: list[bytes | RevisionFile] = []
@@ -161,17 +195,17 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
             digests.append(memo[1])
             stats[name] = memo
             continue
-        data = _read(path)
+        data = read_source(path)
         if isinstance(data, RevisionFile):
             digests.append(data)
             continue
-        digest = hashlib.blake2b(data, digest_size=16).digest()
-        digests.append(digest)
+        file_digest = blake2b(data, digest_size=16).digest()
+        digests.append(file_digest)
         if key is not None:
-            stats[name] = (key, digest)
-        if digest not in cache.entries:
-            missing[digest] = (name, data)
-    fresh = dict(zip(missing, _parse_all(list(missing.values())))) if missing else {}
+            stats[name] = (key, file_digest)
+        if file_digest not in cache.entries:
+            missing[file_digest] = (name, data)
+    fresh = dict(zip(missing, _on_two_cores(parse_item, list(missing.values())))) if missing else {}
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
     for path, entry in zip(paths, digests):
@@ -184,11 +218,3 @@ def read_revisions(paths: Sequence[Path], cache_dir: Path | None) -> list[Revisi
     if fresh or stats != cache.stats or len(used) != len(cache.entries):
         _store(cache_file, _Cache(used, stats, 0))
     return records
-
-
-def _read(path: Path) -> bytes | RevisionFile:
-    """The file's bytes, or the HC204 record explaining why it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError:
-        return read_revision(path)

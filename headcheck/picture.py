@@ -8,13 +8,19 @@ Edges point the way ``alembic upgrade`` walks: from a revision to the revisions 
 merge points (several down revisions), branch points (several children) and every revision a
 finding names. Long linear runs of unmarked revisions are folded into one node, so a history
 of 500 revisions with one fork at the top still draws as a handful of boxes.
+
+Labels are revision ids and file names from the pull request: each format escapes them for its
+own syntax (Mermaid entity codes, dot string escapes, Markdown code spans and cells), on one
+line, with no runner command (:mod:`headcheck.logsafe`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from headcheck import logsafe, markdown
 from headcheck.gate import EnvironmentResult
 from headcheck.graph import Graph
 
@@ -273,9 +279,23 @@ def view(env: EnvironmentResult, nodes: set[int] | None = None, collapse_min: in
 # --- Mermaid -------------------------------------------------------------------------------
 
 
+_MERMAID_ENTITIES = {
+    "#": "#35;",
+    '"': "#quot;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "`": "#96;",  # a backtick right after the quote starts a Markdown string
+    "%": "#37;",  # %%{init: ...}%% directives are found anywhere in the text
+    "{": "#123;",
+    "}": "#125;",
+    "&": "#38;",
+}
+_MERMAID_CHARS = re.compile('[#"<>`%{}&]')
+
+
 def _mermaid_text(text: str) -> str:
-    """Text inside a quoted Mermaid label: entity codes for the characters Mermaid parses."""
-    return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    """Text inside a quoted Mermaid label: one line, entity codes for every character Mermaid parses."""
+    return _MERMAID_CHARS.sub(lambda m: _MERMAID_ENTITIES[m.group()], logsafe.line(text))
 
 
 _MERMAID_CLASSES = (
@@ -328,7 +348,8 @@ def _mermaid(v: View) -> str:
 
 
 def _dot_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    """Text inside a quoted dot string: one line (no runner command), backslash and quote escaped."""
+    return logsafe.line(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _dot(v: View, name: str) -> str:
@@ -355,13 +376,18 @@ def _dot(v: View, name: str) -> str:
 # --- text and table ------------------------------------------------------------------------
 
 
-def _parents(v: View) -> dict[str, list[str]]:
-    labels = {item.key: item.label for item in v.items}
-    parents: dict[str, list[str]] = {}
+def _parents(v: View) -> dict[str, list[tuple[str, Item | None]]]:
+    """Per box: (how it depends, the parent box) for every arrow into it."""
+    items = {item.key: item for item in v.items}
+    parents: dict[str, list[tuple[str, Item | None]]] = {}
     for edge in v.edges:
         prefix = "missing " if edge.style == "missing" else ("depends on " if edge.style == "depends" else "")
-        parents.setdefault(edge.child, []).append(prefix + labels.get(edge.parent, edge.parent))
+        parents.setdefault(edge.child, []).append((prefix, items.get(edge.parent)))
     return parents
+
+
+def _names_a_revision(item: Item) -> bool:
+    return item.kind in ("revision", "missing")
 
 
 def _text(v: View) -> str:
@@ -370,15 +396,9 @@ def _text(v: View) -> str:
     rows = []
     for item in reversed(v.items):
         bullet = {"revision": "*" if item.problem else "o", "run": ":", "missing": "!"}.get(item.kind, ".")
-        rows.append(
-            (
-                bullet,
-                item.label,
-                item.detail,
-                ", ".join(item.marks),
-                ", ".join(parents.get(item.key, [])),
-            )
-        )
+        revises = ", ".join(prefix + (parent.label if parent else "?") for prefix, parent in parents.get(item.key, []))
+        texts = (item.label, item.detail, ", ".join(item.marks), revises)
+        rows.append((bullet, *(logsafe.line(text) for text in texts)))
     widths = [max((len(row[k]) for row in rows), default=0) for k in range(4)]
     lines = []
     for row in rows:
@@ -390,19 +410,26 @@ def _text(v: View) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _table(v: View, max_rows: int = TABLE_MAX_ROWS) -> str:
     parents = _parents(v)
-    lines = ["| revision | file | role / findings | revises |", "|---|---|---|---|"]
+    lines = ["| revision | title | role / findings | revises |", "|---|---|---|---|"]
     items = list(reversed(v.items))
     for item in items[:max_rows]:
-        name = f"`{item.label}`" if item.kind in ("revision", "missing") else item.label
-        detail = item.detail
-        revises = ", ".join(f"`{p}`" if " " not in p else p for p in parents.get(item.key, []))
-        lines.append(f"| {_cell(name)} | {_cell(detail)} | {_cell(', '.join(item.marks))} | {_cell(revises)} |")
+        name = markdown.code(item.label, table=True) if _names_a_revision(item) else markdown.cell(item.label)
+        revises = ", ".join(
+            markdown.cell(prefix)
+            + (
+                "?"
+                if parent is None
+                else markdown.code(parent.label, table=True)
+                if _names_a_revision(parent)
+                else markdown.cell(parent.label)
+            )
+            for prefix, parent in parents.get(item.key, [])
+        )
+        # A missing revision has no file and no title: what is wrong with it is a finding.
+        title, marks = ("", [*item.marks, item.detail]) if item.kind == "missing" else (item.detail, list(item.marks))
+        lines.append(f"| {name} | {markdown.cell(title)} | {markdown.cell(', '.join(marks))} | {revises} |")
     if len(items) > max_rows:
         lines.append(f"| … {len(items) - max_rows} more | | | |")
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ _RULES = (
         "error",
         "More heads than the policy allows (one, unless each head has its own branch label).",
         "`alembic upgrade head` and `alembic revision` fail with 'Multiple head revisions are present'.",
-        "Run `headcheck merge` to add a merge revision, or point one branch's down_revision at the other head (`headcheck rebase`).",
+        "Run `headcheck merge` to add a merge revision, or point one branch's down_revision at the other head (`headcheck rebase REV --onto HEAD`).",
     ),
     Rule(
         "HC102",
@@ -165,6 +165,14 @@ _RULES = (
         "A revision attribute has the wrong type (an int id, None inside a tuple, ...).",
         "Alembic dies with TypeError while loading the revision.",
         "Use strings, a tuple of strings or None.",
+    ),
+    Rule(
+        "HC207",
+        "unverified-verdict",
+        "warning",
+        "branch_labels or depends_on of a revision is unknown (HC205), so the checks that depend on it were not made.",
+        "The heads policy, depends_on references, label collisions or dependency cycles may be broken without a finding.",
+        "Write the value as a literal, or give it in [tool.headcheck] constants.",
     ),
     Rule(
         "HC301",

@@ -10,13 +10,17 @@ binding instead and says "cannot verify statically" for anything else.
 from __future__ import annotations
 
 import ast
+import bisect
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from headcheck.constants import expression_ref, module_bindings
+from headcheck.fs import NotRegularFile, is_dir, read_regular, touch
 from headcheck.graph import Node
+from headcheck.limits import TEXT_LIMIT, shorten
 
 __all__ = [
     "FileIssue",
@@ -25,7 +29,9 @@ __all__ = [
     "Value",
     "list_revision_paths",
     "parse_revision",
+    "py_files_below",
     "read_revision",
+    "read_source",
     "revision_node",
     "scan_locations",
 ]
@@ -36,9 +42,15 @@ ILLEGAL_CHARS = frozenset("@-+:")
 # Names Alembic resolves symbolically before looking at revision ids.
 RESERVED_IDS = frozenset({"head", "heads", "base", "current"})
 ATTRIBUTES = ("revision", "down_revision", "branch_labels", "depends_on")
-_REVISES = re.compile(r"^\s*Revises:[ \t]*(.*)$", re.MULTILINE)
-_REVISION_GUESS = re.compile(rb"""^revision\s*(?::[^=\n]*)?=\s*['"]([^'"\n]+)['"]""", re.MULTILINE)
+# [ \t], never \s, before the keyword: \s* would rescan every following blank line (quadratic).
+_REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*)$", re.MULTILINE)
+_REVISION_GUESS = re.compile(rb"""^revision[ \t]*(?::[^=\n]*)?=[ \t]*['"]([^'"\n]+)['"]""", re.MULTILINE)
 _DYNAMIC = object()
+_OWN_SCOPE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_MENTION = re.compile(r"\b(?:revision|down_revision|branch_labels|depends_on)\b")
+# The ignored-subfolder hint looks at most this many folder entries per subfolder: a committed
+# link or a huge tree cannot make the gate walk the machine.
+HINT_ENTRY_BUDGET = 2000
 
 
 class Value(NamedTuple):
@@ -48,6 +60,9 @@ class Value(NamedTuple):
     line: int
     literal: bool  # False: computed, imported or conditional; cannot verify statically
     text: str  # source text of the expression
+    # Not literal: a name/attribute reference to resolve (headcheck.constants), or, once
+    # resolution failed, ("why", reason).
+    ref: Any = None
 
 
 class FileIssue(NamedTuple):
@@ -64,6 +79,7 @@ class RevisionFile(NamedTuple):
     has_upgrade: bool
     issues: tuple[FileIssue, ...]  # problems that stop Alembic from loading this file
     guessed_id: str | None  # id recovered by regex from a file that does not parse
+    names: dict[str, Any] | None = None  # module-level bindings, kept when a value needs resolving
 
 
 class Scan(NamedTuple):
@@ -83,7 +99,7 @@ def list_revision_paths(
     ignored: list[Path] = []
     missing: list[Path] = []
     for location in locations:
-        if not location.is_dir():
+        if not is_dir(location):
             missing.append(location)
             continue
         # Alembic's os.walk drops a folder it cannot list without a word (an empty graph that
@@ -114,9 +130,11 @@ def list_revision_paths(
             if not recursive:
                 for name in dirnames:
                     sub = Path(dirpath, name)
-                    if name.endswith("__pycache__"):
+                    # A linked folder is not read even with recursion (os.walk does not follow
+                    # links), so it is never "ignored" either; and it may point anywhere.
+                    if name.endswith("__pycache__") or os.path.islink(sub):
                         continue
-                    if _has_py_files(sub):
+                    if any(True for _ in py_files_below(sub)):
                         ignored.append(sub)
                 break
             dirnames[:] = [d for d in dirnames if not d.endswith("__pycache__")]
@@ -133,6 +151,7 @@ def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], li
     todo = [os.fspath(top)]
     while todo:
         folder = todo.pop()
+        touch(folder)
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
@@ -157,25 +176,97 @@ def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], li
                 todo.append(sub)
 
 
-def _has_py_files(folder: Path) -> bool:
-    try:
-        for _, dirnames, filenames in os.walk(folder):
-            dirnames[:] = [d for d in dirnames if not d.endswith("__pycache__")]
-            if any(CANDIDATE.match(name) for name in filenames):
-                return True
-    except OSError:
-        return False
-    return False
+def py_files_below(folder: Path, budget: int = HINT_ENTRY_BUDGET) -> Iterator[Path]:
+    """Candidate files in ``folder`` and its real subfolders (links never followed), in order.
+
+    Stops after ``budget`` folder entries, so a huge tree costs a bounded amount of work.
+    """
+    todo = [os.fspath(folder)]
+    while todo and budget > 0:
+        current = todo.pop()
+        touch(current)
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        subfolders = []
+        for entry in entries[:budget]:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.endswith("__pycache__"):
+                        subfolders.append(entry.path)
+                    continue
+            except OSError:
+                continue
+            if CANDIDATE.match(entry.name):
+                yield Path(entry.path)
+        budget -= len(entries)
+        todo.extend(reversed(subfolders))
 
 
 def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant):  # the common case, as literal_eval would answer it
+        return node.value
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return _DYNAMIC
 
 
-def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, source: str, dynamic: bool) -> None:
+class _Source:
+    """Source text, split into lines once: segments cost the size of the segment only.
+
+    (``ast.get_source_segment`` splits the whole file on every call: quadratic in the file.)
+    """
+
+    def __init__(self, text: str) -> None:
+        if "\r" in text:  # ast counts \r\n, \r and \n as line breaks (not form feeds)
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self.text = text
+        self._lines: list[str] | None = None
+        self._mentions: list[int] | None = None
+
+    def mentions(self, node: ast.stmt) -> bool:
+        """Whether an attribute name (``revision``, ...) occurs in the node's lines at all."""
+        if not self.text.isascii():
+            return True  # identifiers are NFKC-normalised: a text search could miss one
+        if self._mentions is None:
+            self._mentions = []
+            line, last = 1, 0
+            for match in _MENTION.finditer(self.text):
+                line += self.text.count("\n", last, match.start())
+                last = match.start()
+                self._mentions.append(line)
+        first = bisect.bisect_left(self._mentions, node.lineno)
+        return first < len(self._mentions) and self._mentions[first] <= (node.end_lineno or node.lineno)
+
+    def _line(self, number: int) -> str:
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines[number - 1] if 1 <= number <= len(self._lines) else ""
+
+    def segment(self, node: ast.AST) -> str:
+        """The node's source, cut to one bounded line ("..." when there is more)."""
+        lineno = getattr(node, "lineno", None)
+        if lineno is None:
+            return ""
+        line = self._line(lineno)
+        col = getattr(node, "col_offset", 0) or 0
+        end_line = getattr(node, "end_lineno", lineno)
+        end_col = getattr(node, "end_col_offset", None)
+        # Offsets are UTF-8 byte offsets; only the bounded head of the line is ever decoded.
+        window = line.encode("utf-8", "surrogatepass")[col:]
+        more = end_line != lineno
+        if not more and end_col is not None:
+            window = window[: max(end_col - col, 0)]
+        head = window[: TEXT_LIMIT * 4].decode("utf-8", "replace")
+        if more or len(window) > TEXT_LIMIT * 4:
+            head += "..."
+        return shorten(head)
+
+
+def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, source: _Source, dynamic: bool) -> None:
     """Record ``target = value`` for the attributes we track (tuple unpacking included)."""
     if isinstance(target, ast.Name):
         if target.id not in ATTRIBUTES:
@@ -183,11 +274,11 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
         literal = _DYNAMIC if dynamic or value is None else _literal(value)
         line = value.lineno if value is not None else target.lineno
         if literal is _DYNAMIC:
-            # get_source_segment re-splits the whole file: only pay for it when reporting.
-            text = (ast.get_source_segment(source, value) or "") if value is not None else ""
-            values[target.id] = Value(None, line, False, text)
+            text = source.segment(value) if value is not None else ""
+            ref = expression_ref(value) if value is not None and not dynamic else None
+            values[target.id] = Value(None, line, False, text, ref)
         else:
-            values[target.id] = Value(literal, line, True, repr(literal))
+            values[target.id] = Value(literal, line, True, shorten(repr(literal)))
     elif isinstance(target, (ast.Tuple, ast.List)):
         elements = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
         starred = any(isinstance(t, ast.Starred) for t in target.elts)
@@ -201,13 +292,28 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
 
 
 def _nested_bindings(stmt: ast.stmt) -> list[ast.Name]:
-    """Names bound inside compound statements (if/try/with/for/while) at module level."""
+    """Names bound inside compound statements (if/try/with/for/while) at module level.
+
+    Bodies of functions, classes and lambdas bind their own scope and are skipped. Returned in
+    source order (the last one is the binding a reader sees last).
+    """
     names: list[ast.Name] = []
-    for node in ast.walk(stmt):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+    todo: list[ast.AST] = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Name):
+            if node.id in ATTRIBUTES and isinstance(node.ctx, (ast.Store, ast.Del)):
+                names.append(node)
             continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in ATTRIBUTES:
-            names.append(node)
+        if node is not stmt and isinstance(node, _OWN_SCOPE):
+            continue
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                todo.append(value)
+    names.sort(key=lambda name: (name.lineno, name.col_offset))
     return names
 
 
@@ -221,7 +327,7 @@ def _deleted_names(targets: list[ast.expr]) -> list[str]:
     return names
 
 
-def _walk_module(module: ast.Module, source: str) -> tuple[dict[str, Value], bool]:
+def _walk_module(module: ast.Module, source: _Source) -> tuple[dict[str, Value], bool]:
     values: dict[str, Value] = {}
     has_upgrade = False
     for stmt in module.body:
@@ -246,10 +352,13 @@ def _walk_module(module: ast.Module, source: str) -> tuple[dict[str, Value], boo
                 bound = alias.asname or alias.name.split(".")[0]
                 if bound in ATTRIBUTES:
                     values[bound] = Value(None, stmt.lineno, False, f"import {alias.name}")
-        else:
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring or a bare constant binds nothing
+        elif isinstance(stmt, (ast.Pass, ast.Global, ast.Nonlocal)):
+            continue
+        elif source.mentions(stmt):
             for bound_name in _nested_bindings(stmt):
-                segment = ast.get_source_segment(source, stmt) or ""
-                values[bound_name.id] = Value(None, bound_name.lineno, False, segment)
+                values[bound_name.id] = Value(None, bound_name.lineno, False, source.segment(stmt))
     return values, has_upgrade
 
 
@@ -270,47 +379,80 @@ def _revises_from_docstring(module: ast.Module) -> tuple[tuple[str, ...] | None,
     return ids, line
 
 
-def read_revision(path: Path) -> RevisionFile:
+def read_revision(path: Path, python: tuple[int, int] | None = None) -> RevisionFile:
     """Read and parse one file; a file that cannot be read becomes a record with an issue."""
+    data = read_source(path)
+    return data if isinstance(data, RevisionFile) else parse_revision(path, data, python)
+
+
+def read_source(path: Path) -> bytes | RevisionFile:
+    """The file's bytes, or the HC204 record saying why it cannot be read (never blocks)."""
     try:
-        data = path.read_bytes()
+        return read_regular(path)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        if path.is_dir():
+        if isinstance(exc, NotRegularFile) and not is_dir(path):
+            issue = FileIssue("HC204", f"cannot read file: {reason}", None)
+        elif is_dir(path):
             try:
                 os.listdir(path)
             except OSError as listing:
                 reason = listing.strerror or type(listing).__name__
-            return RevisionFile(
-                path, {}, None, None, False, (FileIssue("HC204", f"cannot read folder: {reason}", None),), None
-            )
-        return RevisionFile(
-            path, {}, None, None, False, (FileIssue("HC204", f"cannot read file: {reason}", None),), None
-        )
-    return parse_revision(path, data)
+            issue = FileIssue("HC204", f"cannot read folder: {reason}", None)
+        else:
+            issue = FileIssue("HC204", f"cannot read file: {reason}", None)
+        return RevisionFile(path, {}, None, None, False, (issue,), None)
 
 
-def parse_revision(path: Path, data: bytes) -> RevisionFile:
-    """Parse a revision file's bytes (from disk or from git); PEP 263 cookies are honoured."""
+def _syntax_error(path: Path, data: bytes, exc: SyntaxError) -> RevisionFile:
+    guess = _REVISION_GUESS.search(data)
+    guessed = guess.group(1).decode("ascii", "replace") if guess else None
+    detail = shorten(exc.msg) if exc.msg else "invalid syntax"
+    return RevisionFile(
+        path, {}, None, None, False, (FileIssue("HC201", f"syntax error: {detail}", exc.lineno),), guessed
+    )
+
+
+def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = None) -> RevisionFile:
+    """Parse a revision file's bytes (from disk or from git); PEP 263 cookies are honoured.
+
+    The bytes are also compiled to a code object, as Alembic's import does: about 14 kinds of
+    SyntaxError (``return`` outside a function, ``def f(a, a)``, ``nonlocal`` at module level,
+    ...) come from the compiler, not the parser.
+
+    ``python``: the oldest Python the project supports. Syntax newer than that (``match``,
+    parenthesised context managers, walrus, ...) is an error, as Alembic on that Python would
+    fail to import the file, as far as the parser can tell (``ast.parse(feature_version=...)``).
+    """
+    import warnings
+
     try:
-        module = ast.parse(data, filename=str(path))
+        with warnings.catch_warnings():
+            # Invalid escapes and the like only warn when Alembic imports the file.
+            warnings.simplefilter("ignore")
+            # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
+            # compiling the tree instead would hit Python's recursion limit on long chains).
+            compile(data, str(path), "exec", dont_inherit=True)
+            try:
+                module = ast.parse(data, filename=str(path), feature_version=python)
+            except SyntaxError as exc:
+                if python is None:
+                    raise
+                exc.msg = f"{exc.msg} (the project supports Python {python[0]}.{python[1]})"
+                raise
     except SyntaxError as exc:
-        guess = _REVISION_GUESS.search(data)
-        guessed = guess.group(1).decode("ascii", "replace") if guess else None
-        detail = exc.msg if exc.msg else "invalid syntax"
-        return RevisionFile(
-            path, {}, None, None, False, (FileIssue("HC201", f"syntax error: {detail}", exc.lineno),), guessed
-        )
+        return _syntax_error(path, data, exc)
     except (ValueError, MemoryError, RecursionError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = shorten(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         return RevisionFile(path, {}, None, None, False, (FileIssue("HC201", f"cannot parse: {reason}", None),), None)
     try:
-        source = data.decode(source_encoding(data))
+        text = data.decode(source_encoding(data))
     except (LookupError, UnicodeDecodeError):
-        source = data.decode("utf-8", "replace")
-    values, has_upgrade = _walk_module(module, source)
+        text = data.decode("utf-8", "replace")
+    values, has_upgrade = _walk_module(module, _Source(text))
     revises, revises_line = _revises_from_docstring(module)
-    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None)
+    names = module_bindings(module) if any(value.ref is not None for value in values.values()) else None
+    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, names)
 
 
 def source_encoding(data: bytes) -> str:
@@ -359,15 +501,18 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
     dynamic = [name for name in ATTRIBUTES if name in values and not values[name].literal]
     for name in dynamic:
         value = values[name]
-        issues.append(
-            FileIssue("HC205", f"{name} = {value.text or '...'} is not a literal; cannot verify statically", value.line)
-        )
+        why = value.ref[1] if isinstance(value.ref, tuple) and value.ref[0] == "why" else None
+        if why is not None:
+            message = f"{name} = {value.text or '...'} cannot be resolved statically: {why}"
+        else:
+            message = f"{name} = {value.text or '...'} is not a literal; cannot verify statically"
+        issues.append(FileIssue("HC205", message, value.line))
     if "revision" in dynamic or "down_revision" in dynamic:
         return None, issues
     rev_value = values.get("revision")
     if rev_value is None:
         # Alembic applies the legacy rule to the resolved file name (a symlink's target).
-        name = rf.path.name if not rf.path.is_symlink() else os.path.basename(os.path.realpath(rf.path))
+        name = rf.path.name if not os.path.islink(rf.path) else os.path.basename(os.path.realpath(rf.path))
         legacy = LEGACY_HEX_NAME.match(name)
         if legacy is None:
             hint = "" if rf.has_upgrade else " (no upgrade() either: a helper module in versions/?)"

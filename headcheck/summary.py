@@ -5,6 +5,11 @@ when the run's ``GITHUB_SERVER_URL``/``GITHUB_REPOSITORY``/``GITHUB_SHA`` are kn
 of the part of the graph that matters (Mermaid, or a table for big graphs) and, when the
 database proof ran, its step timings. Kept far below the runner's 1 MiB per-step limit: long
 finding lists are cut, and pictures are dropped first if the text would still be too big.
+
+Every string from the repository goes through :mod:`headcheck.markdown`, escaped for the exact
+place it lands (heading, list text, table cell, inline code, fenced block; Mermaid labels in
+:mod:`headcheck.picture`), so a revision id or section name cannot add headings, links, images,
+HTML or table rows of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from headcheck import picture
+from headcheck import markdown, picture
 from headcheck.findings import Finding
 from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import workspace_relative
@@ -32,26 +37,9 @@ def _verdict(ok: bool) -> str:
     return "✅" if ok else "❌"
 
 
-def _cell(text: str, limit: int = 600) -> str:
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
-def _text(text: str, limit: int = 600) -> str:
-    """A sentence inside a list item: one line, no HTML from the message."""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\r", "").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _heads(heads: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(_code(h) for h in heads[:limit]) or "none"
+def _heads(heads: Sequence[str], limit: int = 20, table: bool = False) -> str:
+    shown = ", ".join(markdown.code(h, table=table) for h in heads[:limit]) or "none"
     return shown + (f" and {len(heads) - limit} more" if len(heads) > limit else "")
-
-
-def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`"
 
 
 def _blob_url(relative: str, line: int | None, environ: Mapping[str, str]) -> str | None:
@@ -68,7 +56,7 @@ def _location(finding: Finding, env: EnvironmentResult, base: Path, environ: Map
     relative = workspace_relative(path, base)
     text = f"{relative}:{finding.line}" if finding.line else relative
     url = _blob_url(relative, finding.line, environ)
-    return f"[{_code(text)}]({url})" if url else _code(text)
+    return f"[{markdown.code(text)}]({url})" if url else markdown.code(text)
 
 
 def _picture_caption(env: EnvironmentResult) -> str:
@@ -108,7 +96,8 @@ def _database(db: Mapping[str, Any]) -> list[str]:
     verdict = _verdict(bool(db.get("ok")))
     server = str(db.get("server_version") or "")
     server = server if server.startswith("PostgreSQL") else f"PostgreSQL {server}".rstrip()
-    out = [f"**Database proof** {verdict}: {server}, started in {_duration(db.get('startup_seconds'))}", ""]
+    started = _duration(db.get("startup_seconds"))
+    out = [f"**Database proof** {verdict}: {markdown.text(server)}, started in {started}", ""]
     steps = [s for s in db.get("steps") or [] if isinstance(s, Mapping)]
     if steps:
         out += ["| step | revision | time | result |", "|---|---|---:|---|"]
@@ -119,12 +108,13 @@ def _database(db: Mapping[str, Any]) -> list[str]:
         for step in (step for k, step in enumerate(steps) if k in keep):
             error = str(step.get("error") or "").strip()
             last = error_headline(error)
-            result = _verdict(bool(step.get("ok"))) + (f" {_cell(last, 300)}" if last else "")
+            result = _verdict(bool(step.get("ok"))) + (f" {markdown.cell(last, 300)}" if last else "")
             if error and "\n" in error:
                 failures.append(error)
-            revision = _code(str(step["revision"])) if step.get("revision") else ""
+            revision = markdown.code(str(step["revision"]), table=True) if step.get("revision") else ""
             out.append(
-                f"| {_cell(str(step.get('name', '')))} | {revision} | {_duration(step.get('seconds'))} | {result} |"
+                f"| {markdown.cell(str(step.get('name', '')))} | {revision} | {_duration(step.get('seconds'))} | "
+                f"{result} |"
             )
         if len(steps) > MAX_FINDINGS:
             out.append(f"| … {len(steps) - MAX_FINDINGS} more steps | | | |")
@@ -132,19 +122,18 @@ def _database(db: Mapping[str, Any]) -> list[str]:
         out += ["", f"{len(steps)} step(s), {_duration(total)} in total."]
         for error in failures[:3]:
             text = error if len(error) <= 4000 else error[:4000] + "\n…"
-            fence = "~~~~" if "~~~" in text else "~~~"
-            out += ["", "<details><summary>Error output</summary>", "", f"{fence}text", text, fence, "", "</details>"]
+            out += ["", "<details><summary>Error output</summary>", "", *markdown.fenced(text), "", "</details>"]
     slowest = db.get("slowest") or []
     if slowest:
         names = []
         for entry in slowest[:5]:
             if isinstance(entry, Mapping):
                 what = entry.get("revision") or entry.get("name") or "?"
-                names.append(f"{_code(str(what))} {_duration(entry.get('seconds'))}")
+                names.append(f"{markdown.code(str(what))} {_duration(entry.get('seconds'))}")
             elif isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) >= 2:
-                names.append(f"{_code(str(entry[0]))} {_duration(entry[1])}")
+                names.append(f"{markdown.code(str(entry[0]))} {_duration(entry[1])}")
             else:
-                names.append(_code(str(entry)))
+                names.append(markdown.code(str(entry)))
         out += ["", "Slowest migrations: " + ", ".join(names)]
     return [*out, ""]
 
@@ -162,7 +151,8 @@ def _environment(
     config = env.environment
     failed = env.failed(result.settings) or (db is not None and not db.get("ok"))
     where = config.config_path or config.script_location
-    out = [f"### {_verdict(not failed)} {config.name}: {_code(workspace_relative(where, base))}", ""]
+    title = f"{markdown.heading(config.name)}: {markdown.code(workspace_relative(where, base))}"
+    out = [f"### {_verdict(not failed)} {title}", ""]
     heads = _heads(env.heads)
     out += [f"**Heads:** {heads} · {len(env.graph.nodes)} revision(s) · **{'failed' if failed else 'passed'}**", ""]
     findings = sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0))
@@ -171,9 +161,11 @@ def _environment(
         for finding in findings[:MAX_FINDINGS]:
             icon = _SEVERITY_ICON["error" if finding.severity == "error" or result.settings.strict else "warning"]
             location = _location(finding, env, base, environ)
-            head = f"- {icon} **{_code(finding.code)} {finding.name}**" + (f" at {location}" if location else "")
-            fix = f"<br>**Fix:** {_text(finding.fix)}" if finding.fix else ""
-            out.append(f"{head}<br>{_text(finding.message)}{fix}")
+            head = f"- {icon} **{markdown.code(finding.code)} {finding.name}**" + (
+                f" at {location}" if location else ""
+            )
+            fix = f"<br>**Fix:** {markdown.text(finding.fix, code_spans=True)}" if finding.fix else ""
+            out.append(f"{head}<br>{markdown.text(finding.message, code_spans=True)}{fix}")
         if len(findings) > MAX_FINDINGS:
             out.append(f"- … {len(findings) - MAX_FINDINGS} more: see the log or the JSON report")
         out.append("")
@@ -210,7 +202,7 @@ def render(
 
     def build(pictures: bool, limit: int | None) -> str:
         out = [f"## {_verdict(ok)} headcheck: {'passed' if ok else 'failed'}", ""]
-        out += [f"> {_cell(note)}" for note in notes]
+        out += [f"> {markdown.text(note)}" for note in notes]
         if notes:
             out.append("")
         if len(result.environments) > 1:
@@ -218,9 +210,9 @@ def render(
             for env in result.environments:
                 errors = sum(f.severity == "error" for f in env.findings)
                 verdict = _verdict(not env.failed(result.settings))
-                heads = _heads(env.heads, 5)
+                heads = _heads(env.heads, 5, table=True)
                 out.append(
-                    f"| {env.environment.name} | {verdict} | {len(env.graph.nodes)} | {heads} | {errors} | "
+                    f"| {markdown.cell(env.environment.name)} | {verdict} | {len(env.graph.nodes)} | {heads} | {errors} | "
                     f"{len(env.findings) - errors} |"
                 )
             out.append("")

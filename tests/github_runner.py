@@ -77,3 +77,69 @@ def parse_output_file(path: Path) -> dict[str, str]:
             raise ValueError(f"invalid format {line!r}")
         k += 1
     return values
+
+
+# --- what the runner takes as a command, anywhere in a step's output ------------------------
+
+# ActionCommandManager's registered commands (plus stop-commands), compared case-insensitively.
+REGISTERED = frozenset(
+    {
+        "set-env",
+        "set-output",
+        "save-state",
+        "add-mask",
+        "add-path",
+        "add-matcher",
+        "remove-matcher",
+        "debug",
+        "warning",
+        "error",
+        "notice",
+        "group",
+        "endgroup",
+        "echo",
+        "stop-commands",
+        "internal-set-repo-path",
+    }
+)
+_RUNNER_LINES = re.compile("\r\n|\r|\n")  # .NET StreamReader.ReadLine
+# .NET char.IsWhiteSpace, what string.TrimStart() removes.
+_DOTNET_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_OTHER_CI = re.compile(r"##(vso|teamcity)\[", re.IGNORECASE)
+
+
+class RunnerCommand(NamedTuple):
+    name: str  # lower case
+    line: str  # the whole output line it came from
+
+
+def runner_commands(output: str) -> list[RunnerCommand]:
+    """Every line of ``output`` the GitHub runner would process as a command (``TryParseV2``, then
+    ``TryParse`` anywhere in the line), plus Azure's ``##vso[`` and TeamCity's ``##teamcity[``."""
+    found: list[RunnerCommand] = []
+    for line in _RUNNER_LINES.split(output):
+        name = _v2_name(line.lstrip(_DOTNET_SPACE)) or _v1_name(line)
+        if name is None and _OTHER_CI.search(line):
+            name = _OTHER_CI.search(line).group(1).lower()  # type: ignore[union-attr]
+        if name is not None:
+            found.append(RunnerCommand(name, line))
+    return found
+
+
+def _v2_name(message: str) -> str | None:
+    if not message.startswith("::"):
+        return None
+    end = message.find("::", 2)
+    if end < 0:
+        return None
+    name = message[2:end].split(" ", 1)[0].lower()
+    return name if name in REGISTERED else None
+
+
+def _v1_name(message: str) -> str | None:
+    """The runner looks at the first ``##[`` only; every one is checked here, to be strict."""
+    for match in re.finditer(r"##\[([^\]]*)\]", message):
+        name = match.group(1).split(" ", 1)[0].lower()
+        if name in REGISTERED:
+            return name
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -24,7 +25,9 @@ def _revises(down: object) -> str:
     return "" if down is None else str(down)
 
 
-def write_project(root: Path, revisions: dict[str, object], *, ini: str | None = None, script: str = "alembic") -> Path:
+def write_project(
+    root: Path, revisions: Mapping[str, object], *, ini: str | None = None, script: str = "alembic"
+) -> Path:
     """``revisions`` maps file name -> file text (str) or (rev, down) tuple. Returns the versions dir."""
     root.mkdir(parents=True, exist_ok=True)
     versions = root / script / "versions"

@@ -451,3 +451,60 @@ def test_format_github_gives_the_same_annotations_as_the_action(
     from_format = parse_commands(capsys.readouterr().out)
     assert len(from_action) >= 2
     assert from_format == from_action
+
+
+# --- issue 9 item 5: the workspace is the pull request's; never write through its symlinks ----
+
+
+def _workspace_with_git_config(tmp_path: Path) -> tuple[Path, Path]:
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "clean", workspace)
+    (workspace / ".git").mkdir()
+    config = workspace / ".git" / "config"
+    config.write_text('[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n')
+    return workspace, config
+
+
+def test_a_committed_symlink_at_the_report_path_is_refused(action: Any, tmp_path: Path) -> None:
+    """``ln -s .git/config headcheck-report.json`` in the pull request."""
+    workspace, config = _workspace_with_git_config(tmp_path)
+    before = config.read_bytes()
+    (workspace / "headcheck-report.json").symlink_to(".git/config")
+    run = action(None)
+    assert run.code == 2
+    assert config.read_bytes() == before
+    assert (workspace / "headcheck-report.json").is_symlink()
+    (command,) = [c for c in run.commands if c.kind == "error"]
+    assert command.message == "refusing to write headcheck-report.json: it is a symbolic link"
+    assert "Traceback" not in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_a_symlinked_folder_on_the_way_is_refused(action: Any, tmp_path: Path) -> None:
+    workspace, config = _workspace_with_git_config(tmp_path)
+    (workspace / "reports").symlink_to(".git")
+    run = action(None, INPUT_SARIF="reports/config")
+    assert run.code == 2
+    assert "refusing to write reports/config: reports is a symbolic link" in run.err
+    assert config.read_text().startswith("[http")
+
+
+@pytest.mark.parametrize("value", [".git/config", "sub/.GIT/hooks/post-checkout", "../outside.json", "/tmp/x.json"])
+def test_report_inputs_may_not_point_into_git_or_out_of_the_workspace(action: Any, tmp_path: Path, value: str) -> None:
+    _, config = _workspace_with_git_config(tmp_path)
+    before = config.read_bytes()
+    run = action(None, INPUT_REPORT=value)
+    assert run.code == 2, run.out
+    assert "input 'report' must" in run.err
+    assert config.read_bytes() == before
+    assert run.outputs == {}
+
+
+def test_an_existing_hard_link_is_replaced_not_written_through(action: Any, tmp_path: Path) -> None:
+    workspace, config = _workspace_with_git_config(tmp_path)
+    before = config.read_bytes()
+    os.link(config, workspace / "headcheck-report.json")
+    run = action(None)
+    assert run.code == 0, run.err
+    assert config.read_bytes() == before
+    assert json.loads((workspace / "headcheck-report.json").read_text())["ok"] is True
+    assert [p.name for p in workspace.iterdir() if p.name.endswith(".tmp")] == []

@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+
+from headcheck.cli import main
+from headcheck.config import find_environments
+from headcheck.gate import EnvironmentResult, check_environment
+from headcheck.settings import Settings
 from tests.alembic_oracle import OracleResult, expected_code, load_ini, load_versions
 from tests.history_builder import (
     OMIT,
@@ -35,11 +40,6 @@ from tests.history_builder import (
     write_ini,
     write_revision,
 )
-
-from headcheck.cli import main
-from headcheck.config import find_environments
-from headcheck.gate import EnvironmentResult, check_environment
-from headcheck.settings import Settings
 
 A, B, C, D, E, M = "aaaa1", "bbbb2", "cccc3", "dddd4", "eeee5", "mmmm4"
 

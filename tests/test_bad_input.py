@@ -21,14 +21,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.alembic_oracle import load_versions
-from tests.history_builder import Rev, gate, write_history, write_ini
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headcheck.gate import GateResult
 from headcheck.report import FORMATS, render
 from headcheck.settings import Settings
+from tests.alembic_oracle import load_versions
+from tests.history_builder import Rev, gate, write_history, write_ini
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -409,3 +409,316 @@ def test_fuzzed_revision_files_never_crash_the_gate(mutation: tuple[int, bytes])
         assert "HC201" in codes, (oracle.describe(), result.findings)
     if "HC201" in codes:
         assert oracle.error is not None, result.findings
+
+
+# -- hostile input: time linear in the input, bounded messages, no hangs (issue 15) ---------------
+
+
+def _seconds(action: object) -> float:
+    """The best of two timings of ``action()``: less noise from other processes on the machine."""
+    import time
+
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        action()  # type: ignore[operator]
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+HOSTILE_SHAPES = {
+    # 40,000 conditional bindings: one source segment per binding used to re-split the whole file.
+    "conditional-bindings": b"down_revision = None\n" + b"if x:\n    revision = 'a'\n" * 40_000,
+    # One 900 KB expression, echoed in the HC205 message.
+    "long-call": b"revision = 'a'\ndown_revision = f(" + b"a, " * 300_000 + b")\n",
+    # A docstring of blank lines before "Revises:" (a \s* scan would rescan every following line).
+    "blank-docstring": b'"""' + b"\n" * 1_000_000 + b'x"""\nrevision = "a"\ndown_revision = None\n',
+    # A 1 MB data migration: one long list literal inside upgrade().
+    "bulk-insert": b"revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.bulk_insert(t, [\n"
+    + b"        {'id': 1, 'name': 'some longer text value here'},\n" * 20_000
+    + b"    ])\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE_SHAPES))
+def test_one_large_file_costs_about_one_parse(shape: str) -> None:
+    """Reading a 1 MB revision file costs a small multiple of Python's own parse of it.
+
+    Compared in the same process, so a loaded machine slows both sides alike; the quadratic
+    cases this guards against took minutes where the parse takes a fraction of a second.
+    """
+    import ast
+
+    from headcheck.scan import parse_revision, revision_node
+
+    data = HOSTILE_SHAPES[shape]
+    assert len(data) >= 900_000
+    parse_alone = _seconds(lambda: ast.parse(data))
+    ours = _seconds(lambda: revision_node(parse_revision(Path("x.py"), data)))
+    assert ours < 4 * parse_alone + 0.2, (ours, parse_alone)
+
+
+def test_echoed_expression_is_cut(tmp_path: Path) -> None:
+    versions = project(tmp_path)
+    (versions / "long.py").write_bytes(HOSTILE_SHAPES["long-call"])
+    proc = headcheck(tmp_path, "--format", "json")
+    assert_clean_failure(proc, 1)
+    assert len(proc.stdout) < 20_000  # the expression is 900 KB
+    messages = [f["message"] for env in json.loads(proc.stdout)["environments"] for f in env["findings"]]
+    hc205 = [m for m in messages if "not a literal" in m]
+    assert len(hc205) == 1 and "f(a, a, a" in hc205[0] and "..." in hc205[0], messages
+    assert all(len(m) <= 2000 for m in messages)
+
+
+def test_message_limit_applies_to_every_finding() -> None:
+    from headcheck.findings import _finding
+
+    finding = _finding("HC102", "x" * 100_000, "y" * 100_000, None, None)
+    assert len(finding.message) == len(finding.fix or "") == 2000
+    assert finding.message.endswith("...") and (finding.fix or "").endswith("...")
+
+
+def test_fifo_in_versions_is_unreadable_not_a_hang(tmp_path: Path) -> None:
+    versions = project(tmp_path)
+    os.mkfifo(versions / "x.py")
+    proc = headcheck(tmp_path)  # a blocking open() never returns: the 60 s timeout would fire
+    assert_clean_failure(proc, 1)
+    assert "HC204" in proc.stdout and "FIFO" in proc.stdout, proc.stdout
+
+
+def test_fifo_as_config_files_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    project(tmp_path)
+    os.mkfifo(tmp_path / "pyproject.toml")
+    proc = headcheck(tmp_path)
+    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, proc.stderr
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / "alembic.ini").unlink()
+    os.mkfifo(tmp_path / "alembic.ini")
+    assert_clean_failure(headcheck(tmp_path), 2)
+    assert_clean_failure(headcheck("--config", tmp_path / "alembic.ini", tmp_path), 2)
+
+
+def test_device_named_like_a_revision_is_unreadable(tmp_path: Path) -> None:
+    import stat
+
+    versions = project(tmp_path)
+    try:
+        os.mknod(versions / "zero.py", stat.S_IFCHR | 0o644, os.makedev(1, 5))  # /dev/zero: never ends
+    except OSError:
+        pytest.skip("cannot create a device node here")
+    proc = headcheck(tmp_path)
+    assert_clean_failure(proc, 1)
+    assert "HC204" in proc.stdout and "device" in proc.stdout, proc.stdout
+
+
+def test_linked_subfolder_is_never_walked_for_the_hint(tmp_path: Path) -> None:
+    """A committed ``versions/x -> /`` must not make the ignored-subfolder hint walk the machine."""
+    versions = project(tmp_path)
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "cccc3_x.py").write_text("revision = 'cccc3'\ndown_revision = 'bbbb2'\n")
+    (versions / "linked").symlink_to(outside, target_is_directory=True)
+    (versions / "root").symlink_to("/", target_is_directory=True)
+    proc = headcheck(tmp_path, "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # Alembic does not descend into links either
+    assert load_versions(versions).heads == ["bbbb2"]
+    assert load_versions(versions, recursive=True).heads == ["bbbb2"]
+
+
+def test_ignored_subfolder_hint_is_bounded(tmp_path: Path) -> None:
+    """A huge real subtree costs a bounded walk (the hint stops after a budget of entries)."""
+    from headcheck.scan import HINT_ENTRY_BUDGET, py_files_below
+
+    folder = tmp_path / "big"
+    for k in range(30):
+        sub = folder / f"d{k:02d}"
+        sub.mkdir(parents=True)
+        for j in range(200):
+            (sub / f"f{j}.txt").touch()
+    (folder / "d29" / "late.py").touch()
+    assert list(py_files_below(folder, budget=10_000)) == [folder / "d29" / "late.py"]
+    assert list(py_files_below(folder, budget=HINT_ENTRY_BUDGET)) == []  # gave up, 6,000 entries
+
+
+def test_version_location_linked_to_root_finishes(tmp_path: Path) -> None:
+    """``versions -> /``: Alembic lists /'s files; the hint must not walk every folder below /."""
+    write_ini(tmp_path)
+    (tmp_path / "alembic").mkdir()
+    (tmp_path / "alembic" / "versions").symlink_to("/", target_is_directory=True)
+    proc = headcheck(tmp_path)  # was killed after 15 minutes; the helper's timeout is 60 s
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1), proc.stderr
+
+
+@needs_dac_drop
+def test_script_location_in_a_folder_one_cannot_enter(tmp_path: Path) -> None:
+    project(tmp_path)
+    locked = tmp_path / "locked"
+    (locked / "inner").mkdir(parents=True)
+    (tmp_path / "alembic.ini").write_text(f"[alembic]\nscript_location = {locked / 'inner' / 'alembic'}\n")
+    locked.chmod(0)
+    try:
+        proc = headcheck(tmp_path, drop_dac=True)
+        path_proc = headcheck(locked / "inner", drop_dac=True)
+    finally:
+        locked.chmod(0o755)
+    assert_clean_failure(proc, 1)
+    assert "HC402" in proc.stdout and "Permission denied" in proc.stdout, proc.stdout
+    assert_clean_failure(path_proc, 2)
+    assert "permission denied" in path_proc.stderr.lower()
+
+
+def test_paths_over_the_os_limit(tmp_path: Path) -> None:
+    project(tmp_path)
+    long_name = "x" * 300  # NAME_MAX is 255
+    (tmp_path / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/{long_name}\n")
+    proc = headcheck(tmp_path)
+    assert_clean_failure(proc, 1)
+    assert "HC402" in proc.stdout and "File name too long" in proc.stdout
+    assert_clean_failure(headcheck(tmp_path / long_name), 2)
+    assert_clean_failure(headcheck("--versions", tmp_path / long_name, tmp_path), 2)
+    assert_clean_failure(headcheck("--config", tmp_path / long_name, tmp_path), 2)
+
+
+def test_exponential_interpolation_is_one_bounded_line(tmp_path: Path) -> None:
+    project(tmp_path)
+    chain = "[alembic]\na0 = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+    chain += "".join(f"a{k} = %(a{k - 1})s%(a{k - 1})s\n" for k in range(1, 10))
+    chain += "script_location = %(a9)s\n"
+    (tmp_path / "alembic.ini").write_text(chain)
+    for args in ((tmp_path,), ("--config", tmp_path / "alembic.ini", tmp_path)):
+        proc = headcheck(*args)
+        assert "Traceback" not in proc.stderr and proc.returncode in (1, 2), proc.stderr
+        assert len(proc.stdout) + len(proc.stderr) < 10_000
+        assert_clean_failure(proc, proc.returncode)
+
+
+@pytest.mark.parametrize("nesting", ["table", "array"])
+def test_deeply_nested_toml(tmp_path: Path, nesting: str) -> None:
+    project(tmp_path)
+    if nesting == "array":
+        text = "[tool.alembic]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    else:
+        text = "[tool.alembic]\nx = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n"
+    (tmp_path / "pyproject.toml").write_text(text)
+    proc = headcheck(tmp_path)
+    assert_clean_failure(proc, 2)
+    assert "nested too deeply" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x00garbage", b"\xe9\x02\x00\x00\x00", None],
+    ids=["empty", "garbage", "truncated", "wrong-shapes"],
+)
+def test_malformed_cache_file_is_ignored(tmp_path: Path, content: bytes | None) -> None:
+    import marshal
+
+    from headcheck import __version__
+
+    project(tmp_path)
+    cache = tmp_path / "cache"
+    env = {"HEADCHECK_CACHE_DIR": str(cache)}
+    first = _with_env(env, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        if content is None:  # decodes fine, but every field has the wrong type
+            path.write_bytes(marshal.dumps((2, __version__, {b"x": 1}, {"a": 5}, 7, [1], {2: 3})))
+        else:
+            path.write_bytes(content)
+    again = _with_env(env, tmp_path)
+    assert again.returncode == 0 and "internal error" not in again.stderr, again.stdout + again.stderr
+
+
+def _with_env(extra: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **extra}
+    env.pop("HEADCHECK_DEBUG", None)
+    command = [sys.executable, "-m", "headcheck", str(root)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+# Each parses (ast.parse accepts it) but only compiles with an error, as Alembic's import does.
+COMPILER_ONLY_ERRORS = {
+    "return-outside-function": "return 1\n",
+    "duplicate-argument": "def f(a, a):\n    pass\n",
+    "nonlocal-at-module-level": "nonlocal x\n",
+    "break-outside-loop": "break\n",
+    "continue-outside-loop": "continue\n",
+    "await-outside-function": "await x\n",
+    "yield-outside-function": "yield 1\n",
+    "starred-assignment": "*a = 1\n",
+    "late-future-import": "x = 1\nfrom __future__ import annotations\n",
+    "future-braces": "from __future__ import braces\n",
+    "assigned-before-global": "def f():\n    x = 1\n    global x\n",
+    "async-for-outside-async": "async for x in y:\n    pass\n",
+    "return-in-async-generator": "async def f():\n    yield 1\n    return 2\n",
+    "parameter-and-nonlocal": "def f(a):\n    nonlocal a\n",
+    "import-star-in-function": "def f():\n    from os import *\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPILER_ONLY_ERRORS))
+def test_compiler_only_syntax_errors_fail_as_in_alembic(tmp_path: Path, name: str) -> None:
+    import ast
+
+    versions = project(tmp_path)
+    body = COMPILER_ONLY_ERRORS[name]
+    ast.parse(body)  # the parser alone accepts it
+    text = "revision = 'cccc3'\ndown_revision = 'bbbb2'\n"
+    (versions / "cccc3_bad.py").write_text(body + text if "future" not in name else text + body)
+    oracle = load_versions(versions)
+    assert isinstance(oracle.error, SyntaxError), oracle.describe()
+    proc = headcheck(tmp_path, "--format", "json")
+    assert_clean_failure(proc, 1)
+    findings = [f for env in json.loads(proc.stdout)["environments"] for f in env["findings"]]
+    assert [f["code"] for f in findings if f["path"].endswith("cccc3_bad.py")] == ["HC201"], findings
+    assert oracle.error.msg in findings[0]["message"]
+
+
+def test_invalid_escape_warning_is_not_an_error(tmp_path: Path) -> None:
+    """An invalid escape only warns when Alembic imports the file (even with -W error here)."""
+    versions = project(tmp_path)
+    (versions / "c.py").write_text("revision = 'cccc3'\ndown_revision = 'bbbb2'\nX = '\\d'\n")
+    assert load_versions(versions).heads == ["cccc3"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "error"}
+    proc = subprocess.run([sys.executable, "-m", "headcheck", str(tmp_path)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_base_with_large_edits_and_deep_expressions_is_fast(tmp_path: Path) -> None:
+    """``--base``: the first changed line is found linearly, and a 1,000-term expression in an
+    applied revision compares without RecursionError (ast.dump recursed)."""
+    import time
+
+    from headcheck.change import _first_changed_line, _same_code
+    from tests.git_project import add_revision, alembic_project, commit_all, git
+
+    old = b"".join(b"x%d = %d\n" % (k, k) for k in range(200_000))
+    new = old.replace(b"x150000 = 150000", b"x150000 = 1")
+    start = time.perf_counter()
+    assert _first_changed_line(old, new) == 150_001
+    assert time.perf_counter() - start < 2
+    assert _first_changed_line(b"a\nb\n", b"a\nb\nc\n") == 3
+    assert _first_changed_line(b"a\nb\nc\n", b"a\nb\n") == 2
+    assert _first_changed_line(b"a\n", b"a\n") is None
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    alembic_project(repo)
+    path = add_revision(repo, "aaaa", None)
+    deep = "X = " + " + ".join(["1"] * 1200) + "\n"  # ast.dump recursed once per term
+    path.write_text(path.read_text() + deep)
+    commit_all(repo, "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    path.write_text(path.read_text() + "# only a comment\n")
+    commit_all(repo, "comment")
+    assert _same_code(path.read_bytes(), path.read_bytes() + b"\n# c\n")
+    proc = headcheck(repo, "--base", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    path.write_text(path.read_text().replace("1 + 1 + 1\n", "1 + 1 + 2\n"))
+    commit_all(repo, "edit")
+    proc = headcheck(repo, "--base", "main")
+    assert_clean_failure(proc, 1)
+    assert "HC501" in proc.stdout

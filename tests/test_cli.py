@@ -113,3 +113,40 @@ def test_static_gate_imports_only_the_standard_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1] == "1 []"
+
+
+def test_distribution_metadata_names_the_license_and_the_project() -> None:
+    from importlib.metadata import metadata
+
+    meta = metadata("headcheck")
+    assert meta["License-Expression"] == "MIT"
+    assert (Path(__file__).resolve().parent.parent / "LICENSE").read_text().startswith("MIT License")
+    urls = dict(url.split(", ", 1) for url in meta.get_all("Project-URL") or [])
+    assert {"Homepage", "Changelog", "Issues"} <= set(urls)
+    assert "Typing :: Typed" in (meta.get_all("Classifier") or [])
+
+
+def test_a_folder_named_like_a_command_is_a_path(tmp_path: Path) -> None:
+    """`headcheck db` in a project whose migrations live in ./db checks ./db (never the proof)."""
+    import os
+    import shutil
+
+    shutil.copytree(EXAMPLES / "two-heads", tmp_path / "db")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for argv in (["db"], ["db", "--format", "json"], ["check", "db", "--format", "json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "headcheck", *argv], cwd=tmp_path, capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 1, done.stdout + done.stderr  # the static gate's verdict: two heads
+        assert "HC101" in done.stdout
+        assert ("is a folder here" in done.stderr) == (argv[0] == "db")
+        assert "database proof" not in done.stdout + done.stderr
+    (tmp_path / "elsewhere").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "headcheck", "db", "--help"],
+        cwd=tmp_path / "elsewhere",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0 and "headcheck db" in done.stdout  # no folder named db: the command

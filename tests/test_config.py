@@ -236,3 +236,77 @@ def test_binary_pyproject_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe[tool.alembic]\x00")
     with pytest.raises(ConfigError, match="not UTF-8"):
         find_environments(tmp_path)
+
+
+# -- relative and package locations, as Alembic resolves them (issue 10, item 6) -----------------
+
+
+def _nested_layout(repo: Path, script_location: str) -> Path:
+    """repo/pkg/db_migrations/{alembic.ini, env.py, versions/}: meant for `alembic -c pkg/db_migrations/alembic.ini`."""
+    from tests.project import revision_file
+
+    folder = repo / "pkg" / "db_migrations"
+    (folder / "versions").mkdir(parents=True)
+    (folder / "env.py").write_text("raise RuntimeError('never run')\n")
+    (folder / "alembic.ini").write_text(f"[alembic]\nscript_location = {script_location}\n")
+    (folder / "versions" / "a.py").write_text(revision_file("aaaa1", None))
+    return folder
+
+
+def test_relative_location_resolves_against_the_working_directory_as_alembic_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from headcheck.cli import main
+    from tests.alembic_oracle import load_ini
+
+    folder = _nested_layout(tmp_path, "pkg/db_migrations")
+    monkeypatch.chdir(tmp_path)
+    assert load_ini(folder / "alembic.ini").heads == ["aaaa1"]  # Alembic, run from the root
+    (env,) = find_environments(tmp_path)
+    assert env.script_location == folder.absolute() and env.problems == ()
+    assert "resolved against the working directory" in env.notes[0]
+    monkeypatch.setenv("HEADCHECK_NO_CACHE", "1")
+    assert main([]) == 0  # was a false HC402
+    assert "resolved against the working directory" in capsys.readouterr().err
+
+
+def test_relative_location_falls_back_to_the_config_folder_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _nested_layout(tmp_path, "mig")  # meant to be run from pkg/db_migrations
+    (folder / "mig" / "versions").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    (env,) = find_environments(tmp_path)
+    assert env.script_location == (folder / "mig").absolute() and env.problems == ()
+    assert "resolved against the config file's folder" in env.notes[0]
+    assert "where Alembic would look" in env.notes[0]
+    (folder / "mig").rename(folder / "gone")
+    (env,) = find_environments(tmp_path)
+    assert codes(env) == ["HC402"]  # nowhere: the working directory's answer, as Alembic says it
+    assert env.script_location == (tmp_path / "elsewhere" / "mig").absolute()
+
+
+def test_package_resource_is_found_on_sys_path_without_importing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    site = tmp_path / "site"
+    package = site / "hc_installed_app"
+    (package / "migrations" / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('imported!')\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    ini = "[alembic]\nscript_location = hc_installed_app:migrations\nversion_locations = hc_installed_app:migrations/versions\n"
+    (project / "alembic.ini").write_text(ini)
+    monkeypatch.chdir(project)
+    (env,) = find_environments(project)
+    assert codes(env) == ["HC402", "HC402"]  # not installed: cannot be found
+    monkeypatch.syspath_prepend(str(site))
+    (env,) = find_environments(project)
+    assert env.problems == ()
+    assert env.script_location == (package / "migrations").absolute()
+    assert env.versions_dirs == ((package / "migrations" / "versions").absolute(),)
+    assert "hc_installed_app" not in sys.modules
+    assert "found as a package folder on the sys.path" in env.notes[0]

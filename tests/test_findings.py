@@ -149,3 +149,23 @@ def test_heads_behind_a_cycle_or_an_unusable_ref_are_not_counted_again(tmp_path:
     result = gate(tmp_path)
     assert only(result, "HC105") and only(result, "HC206")
     assert not only(result, "HC101"), "eeee5 and ffff6 are heads only because of problems already reported"
+
+
+def test_revision_count_is_alembics(tmp_path: Path) -> None:
+    """A duplicated id counts once, as in Alembic's revision map; files are counted apart."""
+    from tests.alembic_oracle import load_versions
+
+    versions = write_project(
+        tmp_path, {"a.py": ("aaaa1", None), "b.py": ("bbbb2", "aaaa1"), "c.py": ("bbbb2", "aaaa1")}
+    )
+    import warnings
+
+    from alembic.script import ScriptDirectory
+
+    (env,) = run_gate(tmp_path, Settings()).environments
+    assert env.revision_count == 2 and env.file_count == 3
+    assert load_versions(versions).ok
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Alembic warns about the duplicate
+        script = ScriptDirectory(str(versions.parent), version_locations=[str(versions)])
+        assert len(list(script.walk_revisions())) == env.revision_count

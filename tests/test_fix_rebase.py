@@ -109,3 +109,20 @@ def test_refuses_separate_bases(tmp_path: Path, capsys: pytest.CaptureFixture[st
     add_revision(tmp_path, "xxxx", None)
     assert main(["rebase", "xxxx", str(tmp_path)]) == 1
     assert "share no history; use headcheck merge" in capsys.readouterr().err
+
+
+def test_rebase_never_writes_through_a_symlinked_revision_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request may commit its revision file as a symlink to a file outside the repository."""
+    project = tmp_path / "p"
+    two_heads(project)
+    outside = tmp_path / "outside.py"
+    root_file = project / "alembic" / "versions" / "cccc_add.py"
+    outside.write_bytes(root_file.read_bytes())
+    root_file.unlink()
+    root_file.symlink_to(outside)
+    before = outside.read_bytes()
+    assert main(["rebase", "cccd", str(project)]) == 2
+    assert "is a symbolic link: refusing to write through it" in capsys.readouterr().err
+    assert outside.read_bytes() == before

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.history_builder import Rev, gate, render, write_history, write_ini
 
 REPO = Path(__file__).resolve().parents[1]

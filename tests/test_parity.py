@@ -17,16 +17,26 @@ two version locations. Alembic executes them; headcheck reads them. Then:
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tests.alembic_oracle import expected_code, load_versions
-from tests.history_builder import OMIT, STYLES, Rev, declared_labels, gate, looked_up_depends, write_revision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headcheck.settings import Settings
+from tests.alembic_oracle import expected_code, load_versions
+from tests.history_builder import (
+    OMIT,
+    STYLES,
+    Rev,
+    declared_labels,
+    gate,
+    looked_up_depends,
+    render,
+    write_revision,
+)
 
 # The heads policy is not Alembic's (and has its own tests): switch it off so that every error
 # left is a graph verdict to compare.
@@ -55,6 +65,9 @@ class History(NamedTuple):
     subfolder: tuple[bool, ...]  # the file sits in <location>/sub/
     recursive: bool  # recursive_version_locations
     extras: tuple[tuple[str, str], ...]  # files that are not revisions: (name, text), in location 0
+    # How branch_labels/depends_on are written: literals, or names from a helper module on
+    # sys.path ("attribute": module.NAME, "from": from module import NAME, "chain": NAME = _BASE).
+    constants: str = "literal"
 
 
 def _reference(draw: st.DrawFn, ids: list[str], i: int, labels: list[str]) -> Any:
@@ -170,22 +183,55 @@ def histories(draw: st.DrawFn) -> History:
     extras = tuple(
         draw(st.lists(st.sampled_from(EXTRA_FILES), max_size=2, unique=True)) if draw(st.integers(0, 5)) == 0 else ()
     )
-    return History(tuple(revs), locations, subfolder, draw(st.booleans()), extras)
+    constants = draw(st.sampled_from(["literal"] * 3 + ["attribute", "from", "chain"]))
+    return History(tuple(revs), locations, subfolder, draw(st.booleans()), extras, constants)
 
 
-def _write(root: Path, history: History) -> list[Path]:
+_modules = iter(range(10**9))
+
+
+def _with_constants(rev: Rev, index: int, module: str, shape: str, helper: list[str]) -> str:
+    """The revision's source with branch_labels/depends_on taken from the helper ``module``."""
+    text = render(rev._replace(branch_labels=OMIT, depends_on=OMIT))
+    extra = [f"import {module}" if shape == "attribute" else ""]
+    for name, value in (("branch_labels", rev.branch_labels), ("depends_on", rev.depends_on)):
+        constant = f"{name.upper()}_{index}"
+        if shape == "chain":
+            helper += [f"_BASE_{constant} = {value!r}", f"{constant} = _BASE_{constant}"]
+        else:
+            helper.append(f"{constant} = {value!r}")
+        if shape == "attribute":
+            extra.append(f"{name} = {module}.{constant}")
+        else:
+            extra += [f"from {module} import {constant} as _{constant}", f"{name} = _{constant}"]
+    head, _, tail = text.partition("\n\ndef upgrade")
+    return head + "\n" + "\n".join(extra) + "\n\ndef upgrade" + tail
+
+
+def _write(root: Path, history: History, module: str) -> list[Path]:
     folders = [root / "versions", root / "more_versions"]
     for folder in folders:
         folder.mkdir()
-    for rev, location, sub in zip(history.revs, history.locations, history.subfolder, strict=True):
-        write_revision(folders[location] / "sub" if sub else folders[location], rev)
+    helper: list[str] = []
+    for index, (rev, location, sub) in enumerate(zip(history.revs, history.locations, history.subfolder, strict=True)):
+        folder = folders[location] / "sub" if sub else folders[location]
+        if history.constants == "literal":
+            write_revision(folder, rev)
+        else:
+            folder.mkdir(exist_ok=True)
+            path = folder / (rev.filename or f"{rev.revision}_step.py")
+            path.write_text(_with_constants(rev, index, module, history.constants, helper), encoding="utf-8")
+    (root / "site").mkdir()
+    (root / "site" / f"{module}.py").write_text("\n".join(helper) + "\n", encoding="utf-8")
     for name, text in history.extras:
         (folders[0] / name).write_text(text, encoding="utf-8")
     return folders if any(history.locations) else folders[:1]
 
 
 def _describe(history: History) -> str:
-    rows = [f"  recursive={history.recursive} extras={[name for name, _ in history.extras]}"]
+    rows = [
+        f"  recursive={history.recursive} extras={[name for name, _ in history.extras]} constants={history.constants}"
+    ]
     for rev, location, sub in zip(history.revs, history.locations, history.subfolder, strict=True):
         rows.append(
             f"  [{location}{'/sub' if sub else ''}] {rev.filename}: revision={rev.revision!r} down={rev.down_revision!r} "
@@ -197,10 +243,16 @@ def _describe(history: History) -> str:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_headcheck_agrees_with_alembic(history: History) -> None:
+    module = f"hcparity_{next(_modules)}"
     with tempfile.TemporaryDirectory(prefix="headcheck-parity-") as tmp:
-        locations = _write(Path(tmp), history)
-        oracle = load_versions(locations, recursive=history.recursive)
-        result = gate(locations, recursive=history.recursive, settings=NO_HEADS_POLICY)
+        locations = _write(Path(tmp), history, module)
+        sys.path.insert(0, str(Path(tmp) / "site"))  # the helper module, as if installed
+        try:
+            oracle = load_versions(locations, recursive=history.recursive)
+            result = gate(locations, recursive=history.recursive, settings=NO_HEADS_POLICY)
+        finally:
+            sys.path.remove(str(Path(tmp) / "site"))
+            sys.modules.pop(module, None)
     errors = {f.code for f in result.findings if f.severity == "error"}
     context = f"\nhistory:\n{_describe(history)}\nAlembic: {oracle.describe()}\nheadcheck: " + "; ".join(
         f"{f.code} {f.message}" for f in result.findings

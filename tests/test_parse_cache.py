@@ -25,7 +25,7 @@ def test_cache_hit_equals_fresh_parse_and_edits_are_seen(tmp_path: Path) -> None
 
 
 def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
-    files = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(400)}
+    files: dict[str, object] = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(400)}
     files["r0399.py"] = "revision = 'r0399'\ndown_revision = 'r0398'\nif (:\n"
     versions = write_project(tmp_path / "p", files)
     paths = sorted(versions.glob("*.py"))
@@ -57,3 +57,30 @@ def test_stat_trusted_entry_still_sees_a_same_size_same_mtime_edit(tmp_path: Pat
     paths[1].write_text(text)
     os.utime(paths[1], (old, old))
     assert read_revisions(paths, cache)[1].values["down_revision"].value == "zzzz9"
+
+
+def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
+    import os
+
+    from headcheck.parse_cache import _on_two_cores
+
+    parent = os.getpid()
+    items = list(range(1000))
+
+    def square(n: int) -> tuple[int, int]:
+        return (n, n * n)
+
+    assert _on_two_cores(square, items) == [square(n) for n in items]
+
+    def fails_in_the_worker(n: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            raise RuntimeError("worker breaks")
+        return (n, os.getpid())
+
+    results = _on_two_cores(fails_in_the_worker, items)
+    assert results == [(n, parent) for n in items]  # the worker's share was done here
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        raise AssertionError("a worker process was left behind")
+    except ChildProcessError:
+        pass

@@ -126,7 +126,7 @@ def test_big_graphs_fall_back_to_a_table(tmp_path: Path) -> None:
     env = _env(tmp_path)
     markdown = picture.summary_picture(env)
     assert "```mermaid" not in markdown
-    assert markdown.startswith("| revision | file | role / findings | revises |")
+    assert markdown.startswith("| revision | title | role / findings | revises |")
     small = picture.summary_picture(_env(EXAMPLES / "two-heads"))
     assert small.startswith("```mermaid\nflowchart BT")
 

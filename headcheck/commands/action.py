@@ -6,7 +6,8 @@ out and action.yml has no default. This command reads those, runs the static gat
 ``database: postgres``, the database proof through ``headcheck db``), then writes:
 
 - annotations on stdout (at most 10 per kind, then one notice with the count);
-- the JSON report (and the SARIF file when asked) into the workspace;
+- the JSON report (and the SARIF file when asked) into the workspace, never through a symbolic
+  link and never under ``.git`` (the checkout is the pull request's);
 - the job summary to ``$GITHUB_STEP_SUMMARY`` and the outputs to ``$GITHUB_OUTPUT``.
 
 Exit codes as everywhere: 0 passed, 1 the gate failed, 2 an input or configuration error.
@@ -31,6 +32,7 @@ from headcheck.config import ConfigError
 from headcheck.github import (
     Annotation,
     InputError,
+    UnsafeWriteError,
     annotation_lines,
     append_summary,
     format_annotation,
@@ -38,9 +40,12 @@ from headcheck.github import (
     get_input,
     trust_directory,
     workspace,
+    workspace_file_parts,
     workspace_relative,
     write_outputs,
+    write_workspace_file,
 )
+from headcheck.logsafe import block, json_document, line
 
 if TYPE_CHECKING:
     from headcheck.gate import GateResult
@@ -106,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _fail(message: str) -> int:
     """An input/config error: an annotation so it shows on the run page, and exit 2."""
     print(format_annotation(Annotation("error", message, title="headcheck: configuration")))
-    print(f"headcheck: error: {message}", file=sys.stderr)
+    print(line(f"headcheck: error: {message}"), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -117,12 +122,11 @@ def _inside(base: Path, relative: str, what: str) -> Path:
     return path
 
 
-_PASSWORD = re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@")
-
-
 def _redact(text: str) -> str:
     """Hide the password of any URL (``database-url`` may carry one) before it reaches the log."""
-    return _PASSWORD.sub(r"\g<keep>***@", text)
+    from headcheck.db.urls import redact
+
+    return redact(text)
 
 
 def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tuple[int, dict[str, Any] | None, str]:
@@ -149,8 +153,8 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
         except ImportError as exc:  # the postgres extra is not installed
             return EXIT_USAGE, None, f"the database proof needs `pip install headcheck[postgres]` ({exc})"
         text = _redact(errors.getvalue())
-        if code != EXIT_USAGE:  # a usage error is repeated, once, by the caller
-            sys.stderr.write(text)
+        if code != EXIT_USAGE and text.strip():  # a usage error is repeated, once, by the caller
+            sys.stderr.write(block(text.rstrip("\n")) + "\n")
         try:
             report = json.loads(output.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -206,16 +210,17 @@ def _print_database_log(result: GateResult, databases: Sequence[Mapping[str, Any
         steps = [step for step in db.get("steps") or [] if isinstance(step, Mapping)]
         failed = [step for step in steps if not step.get("ok")]
         verdict = "passed" if db.get("ok") else "failed"
-        print(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed")
-        for step in failed:
+        print(line(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed"))
+        for step in failed:  # names, revisions and the migration's output are the pull request's
             what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
-            print(f"  {what}: {str(step.get('error') or 'failed').strip()}")
+            print(line(f"  {what}:"))
+            print(block(str(step.get("error") or "failed").strip(), indent="    "))
 
 
-def _write_json(path: Path, data: Mapping[str, Any], base: Path) -> str:
+def _write_json(relative: str, data: Mapping[str, Any], base: Path, what: str) -> str:
     """Write ``data`` as indented JSON; the path relative to the workspace (for the outputs)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2) + "\n"
+    path = write_workspace_file(base, relative, text.encode("utf-8"), what)
     return workspace_relative(path, base)
 
 
@@ -231,8 +236,9 @@ def run(args: argparse.Namespace) -> int:
         inputs = read_inputs()
         path = _inside(base, inputs.path, "path")
         config = _inside(base, inputs.config, "config") if inputs.config else None
-        sarif_path = _inside(base, inputs.sarif, "sarif") if inputs.sarif else None
-        report_path = _inside(base, inputs.report, "report") if inputs.report else None
+        for what, value in (("sarif", inputs.sarif), ("report", inputs.report)):
+            if value:
+                workspace_file_parts(value, what)
     except InputError as exc:
         return _fail(str(exc))
     if not path.exists():
@@ -250,7 +256,9 @@ def run(args: argparse.Namespace) -> int:
         if inputs.base:
             from headcheck.change import describe, gate_against_base
 
-            change = gate_against_base(path, settings, inputs.base, config=config, name=inputs.name or None)
+            change = gate_against_base(
+                path, settings, inputs.base, config=config, name=inputs.name or None, boundary=base
+            )
             result = change.gate
             description = describe(change)
             print(description, end="" if description.endswith("\n") else "\n")
@@ -290,11 +298,11 @@ def run(args: argparse.Namespace) -> int:
 
     written: dict[str, str] = {}
     try:
-        if report_path is not None:
+        if inputs.report:
             report = db_report if db_report is not None else json_report.report_dict(result)
-            written["report"] = _write_json(report_path, report, base)
-        if sarif_path is not None:
-            written["sarif"] = _write_json(sarif_path, sarif_log(result, base), base)
+            written["report"] = _write_json(inputs.report, report, base, "report")
+        if inputs.sarif:
+            written["sarif"] = _write_json(inputs.sarif, sarif_log(result, base), base, "sarif")
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if inputs.summary and summary_file:
             markdown = render_summary(result, base=base, databases=databases, notes=notes)
@@ -305,12 +313,15 @@ def run(args: argparse.Namespace) -> int:
             by_env = {env.environment.name: env.heads for env in result.environments}
             outputs = {
                 "ok": "true" if ok else "false",
-                "heads": json.dumps(heads),
-                "heads-by-environment": json.dumps(by_env),
+                # Revision ids are the pull request's: a step that echoes these must not run commands.
+                "heads": json_document(json.dumps(heads)),
+                "heads-by-environment": json_document(json.dumps(by_env)),
                 "report": written.get("report", ""),
                 "sarif": written.get("sarif", ""),
             }
             write_outputs(Path(output_file), outputs)
+    except (InputError, UnsafeWriteError) as exc:
+        return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {exc.filename}: {exc.strerror or exc}")
     return EXIT_OK if ok else EXIT_FAIL

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = settings_from(args)
-        from headcheck.parse_cache import cache_dir_from_env
+        from headcheck.result_cache import cache_dir_from_env
 
         if args.base is not None:
             from headcheck.change import describe, gate_against_base
@@ -58,10 +58,25 @@ def run(args: argparse.Namespace) -> int:
             result = change.gate
             sys.stderr.write(describe(change))
         else:
-            result = gate_from_args(args, cache_dir=None if args.no_cache else cache_dir_from_env())
+            cache_dir = None if args.no_cache else cache_dir_from_env()
+            result = gate_from_args(args, cache_dir=Path(cache_dir) if cache_dir else None)
+            if any(f.code == "HC102" for env in result.environments for f in env.findings):
+                from headcheck.elsewhere import explain_missing_parents
+
+                result = explain_missing_parents(result)
     except ConfigError as exc:
         return error(str(exc))
     if not result.environments:
         return no_environment(args)
+    notes = "".join(
+        f"headcheck: note: {env.environment.name}: {note}\n"
+        for env in result.environments
+        for note in env.environment.notes
+    )
+    sys.stderr.write(notes)
     text = render(args.format, result, color=args.output is None and args.format == "text" and use_color(sys.stdout))
-    return emit(text, args.output) or (EXIT_OK if result.ok else EXIT_FAIL)
+    code = emit(text, args.output) or (EXIT_OK if result.ok else EXIT_FAIL)
+    from headcheck.result_cache import store
+
+    store(text, notes, code)  # for the next identical run (only after headcheck.cli's replay missed)
+    return code

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headcheck.config import ConfigError
+from headcheck.fs import exists, write_stdout
+from headcheck.logsafe import line
 from headcheck.rules import RULES
-from headcheck.settings import Settings, load_settings
+from headcheck.settings import Settings, load_settings, parse_python_version
 
 if TYPE_CHECKING:
     from headcheck.gate import GateResult
@@ -36,18 +38,30 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-heads", type=int, help="allow up to N heads (replaces the branch-label policy)")
     parser.add_argument("--strict", action="store_true", default=None, help="warnings fail the gate too")
+    parser.add_argument(
+        "--python-version",
+        metavar="3.X",
+        help="the oldest Python the project supports (default: requires-python in pyproject.toml); "
+        "newer syntax in a revision file is an error",
+    )
 
 
 def error(message: str) -> int:
-    """Print a one-line error and return the usage/configuration exit code."""
-    print(f"headcheck: error: {message}", file=sys.stderr)
+    """Print a one-line error and return the usage/configuration exit code.
+
+    Messages quote paths, sections and ids from the checked repository: one line, bounded and
+    neutralised (limits, logsafe).
+    """
+    from headcheck.limits import MESSAGE_LIMIT, shorten
+
+    print(line(f"headcheck: error: {shorten(' '.join(message.split()), MESSAGE_LIMIT)}"), file=sys.stderr)
     return EXIT_USAGE
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """[tool.headcheck] from the checked root, overridden by flags. Raises ConfigError."""
     root = Path(args.path)
-    settings = load_settings(root) if root.exists() else Settings()
+    settings = load_settings(root) if exists(root) else Settings()
     ignore = set(settings.ignore)
     extra = {code.strip().upper() for code in (getattr(args, "ignore", "") or "").split(",") if code.strip()}
     unknown = sorted(extra - set(RULES))
@@ -58,7 +72,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if max_heads is not None and max_heads < 1:
         raise ConfigError("--max-heads must be at least 1")
     strict = getattr(args, "strict", None)
-    return Settings(
+    python_version = getattr(args, "python_version", None)
+    if python_version is not None:
+        settings = settings._replace(python=parse_python_version(python_version))
+    return settings._replace(
         ignore=frozenset(ignore),
         max_heads=max_heads if max_heads is not None else settings.max_heads,
         strict=settings.strict if strict is None else strict,
@@ -99,11 +116,7 @@ def no_environment(args: argparse.Namespace) -> int:
 def emit(text: str, output: Path | None) -> int | None:
     """Write a report to ``output`` (or stdout); the exit code of a failed write, else None."""
     if output is None:
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:  # a lone surrogate or a narrow locale: escape, never crash
-            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        write_stdout(text)
         return None
     try:
         output.write_text(text, encoding="utf-8", errors="backslashreplace")

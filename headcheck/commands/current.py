@@ -1,10 +1,13 @@
-"""``headcheck current --database-url URL [PATH]``: where a live database is, read-only.
+"""``headcheck current [--database-url URL] [PATH]``: where a live database is, read-only.
 
 Reads Alembic's version table with a single SELECT in a read-only transaction and places every
-row in the history found on disk: a head, N revisions behind, or a revision no migration file
-defines, which is the state where every Alembic command fails with
-``Can't locate revision identified by '<rev>'``. Exit 0 when the database is at all heads,
-1 when it is behind or names an unknown revision, 2 for usage errors or a failed connection.
+row in the history found on disk: a head, N revisions behind, a revision no migration file
+defines (every Alembic command then fails with ``Can't locate revision identified by '<rev>'``),
+or two rows on one branch (``alembic upgrade`` fails: "overlaps with other requested
+revisions"). The URL is ``--database-url``, else the variable ``--url-env`` names, else the
+config's ``sqlalchemy.url``, as Alembic reads it. PostgreSQL only for now.
+Exit 0 when the database is at all heads, 1 when it is not, 2 for usage errors or a failed
+connection.
 """
 
 from __future__ import annotations
@@ -22,11 +25,18 @@ from headcheck.commands.common import (
     gate_from_args,
 )
 from headcheck.config import ConfigError
+from headcheck.logsafe import json_document, line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_environment_arguments(parser)
-    parser.add_argument("--database-url", required=True, help="the PostgreSQL database to read (postgresql://...)")
+    parser.add_argument(
+        "--database-url",
+        help="the PostgreSQL database to read (default: --url-env's variable, else the config's sqlalchemy.url)",
+    )
+    parser.add_argument(
+        "--url-env", metavar="NAME", help="read the database URL from this environment variable (as env.py does)"
+    )
     parser.add_argument(
         "--version-table", default="alembic_version", help="Alembic's version table (default: alembic_version)"
     )
@@ -61,8 +71,21 @@ def unknown_message(revision: str, where: str) -> str:
     )
 
 
-def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Per row: status "head", "behind" (with how many revisions) or "unknown"; plus the pending ids."""
+def _overlaps(rows: list[str], graph: Any) -> dict[str, str]:
+    """Rows that sit on another row's branch (an ancestor of it): revision -> the row above it."""
+    known = [r for r in rows if r in graph.index]
+    above: dict[str, str] = {}
+    for low in known:
+        for high in known:
+            if low != high and graph.index[low] in graph.ancestors(graph.index[high]):
+                above.setdefault(low, high)
+    return above
+
+
+def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """Per row: status "head", "behind", "overlap" or "unknown"; plus the pending ids.
+
+    Pending is None when a row names an unknown revision: what is applied cannot be known then."""
     real_heads = [graph.nodes[i].revision for i in graph.real_heads]
     applied: set[int] = set()
     for revision in rows:
@@ -72,7 +95,9 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
     for head in graph.real_heads:
         wanted |= graph.ancestors(head)
     pending_nodes = sorted(wanted - applied)
-    pending = [graph.nodes[i].revision for i in pending_nodes]
+    unknown = [r for r in rows if r not in graph.index]
+    pending = None if unknown else [graph.nodes[i].revision for i in pending_nodes]
+    overlaps = _overlaps(rows, graph)
     placed: list[dict[str, Any]] = []
     for revision in rows:
         if revision not in graph.index:
@@ -81,6 +106,20 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
             )
             continue
         node = graph.index[revision]
+        if revision in overlaps:
+            placed.append(
+                {
+                    "revision": revision,
+                    "status": "overlap",
+                    "behind": None,
+                    "message": (
+                        f"an ancestor of {overlaps[revision]}, which is also in the version table; every "
+                        f'alembic upgrade fails on this state ("Requested revision ... overlaps"). Recover: '
+                        f"DELETE FROM alembic_version WHERE version_num = '{revision}'"
+                    ),
+                }
+            )
+            continue
         behind = sum(node in graph.ancestors(i) for i in pending_nodes)
         if revision in real_heads:
             placed.append({"revision": revision, "status": "head", "behind": 0, "message": "at a head"})
@@ -96,14 +135,26 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
     return placed, pending
 
 
+def _database_url(args: argparse.Namespace, env: Any) -> tuple[str | None, str]:
+    """The URL to read and where it came from, as Alembic's env.py would find it."""
+    import os
+
+    if args.database_url:
+        return args.database_url, "--database-url"
+    if args.url_env:
+        value = os.environ.get(args.url_env)
+        return (value or None), f"--url-env {args.url_env}"
+    url = env.environment.options.get("sqlalchemy.url")
+    config = env.environment.config_path
+    return (str(url) if url else None), f"sqlalchemy.url in {config.name}" if config else "sqlalchemy.url"
+
+
 def run(args: argparse.Namespace) -> int:
     from headcheck.db.urls import is_postgres, redact
     from headcheck.findings import relpath
 
-    if not is_postgres(args.database_url):
-        return error(
-            f"--database-url {redact(args.database_url)}: only PostgreSQL URLs (postgresql://...) are supported"
-        )
+    if args.url_env is not None and (not args.url_env.replace("_", "a").isalnum() or args.url_env[0].isdigit()):
+        return error(f"--url-env {args.url_env!r}: not an environment variable name")
     try:
         result = gate_from_args(args)
     except ConfigError as exc:
@@ -114,16 +165,34 @@ def run(args: argparse.Namespace) -> int:
             f"need exactly one Alembic environment, found {len(result.environments)} ({found}); pass --config/--name"
         )
     env = result.environments[0]
+    url, origin = _database_url(args, env)
+    if url is None:
+        return error(
+            f"no database URL: {origin}: the variable is not set; pass --database-url URL, or --url-env NAME "
+            "for the variable your env.py reads"
+            if args.url_env
+            else f"no database URL: {origin} is not set; pass --database-url URL, or --url-env NAME for the "
+            "variable your env.py reads"
+        )
+    if not is_postgres(url):
+        return error(
+            f"{origin}: {redact(url)}: headcheck current reads PostgreSQL databases only "
+            "(postgresql://, postgresql+psycopg://, postgresql+asyncpg://, ...); MySQL, MariaDB and SQLite are not "
+            "supported yet"
+        )
     where = relpath(env.environment.script_location, result.root) or str(env.environment.script_location)
     try:
-        rows = _read_rows(args.database_url, args.version_table, args.version_table_schema)
+        rows = _read_rows(url, args.version_table, args.version_table_schema)
     except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
+        if isinstance(exc, ModuleNotFoundError):
+            raise  # the CLI names the extra to install
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return error(f"cannot read {redact(args.database_url)}: {first}")
+        return error(f"cannot read {redact(url)}: {first}")
     placed, pending = place_rows(rows or [], env.graph, where)
-    ok = rows is not None and not pending and all(row["status"] == "head" for row in placed)
+    ok = rows is not None and pending is not None and not pending and all(row["status"] == "head" for row in placed)
     report = {
-        "database": redact(args.database_url),
+        "database": redact(url),
+        "url_from": origin,
         "version_table": args.version_table,
         "stamped": rows is not None and bool(rows),
         "rows": placed,
@@ -131,18 +200,35 @@ def run(args: argparse.Namespace) -> int:
         "ok": ok,
     }
     if args.format == "json":
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
-    else:
-        out = [f"{env.environment.name} ({where}): {report['database']}"]
-        if rows is None:
-            out.append(
-                f"  no {args.version_table} table: the database was never migrated ({len(pending)} revisions to apply)"
-            )
-        elif not rows:
-            out.append(f"  {args.version_table} is empty: the database is at base ({len(pending)} revisions to apply)")
-        for row in placed:
-            label = "ERROR" if row["status"] == "unknown" else row["status"]
-            out.append(f"  {row['revision']}: {label}: {row['message']}")
-        out.append("current: at heads" if ok else f"current: not at heads ({len(pending)} revision(s) pending)")
-        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.write(json_document(json.dumps(report, indent=2)) + "\n")
+        return EXIT_OK if ok else EXIT_FAIL
+    out = [f"{env.environment.name} ({where}): {report['database']}"]
+    if rows is None:
+        out.append(
+            f"  no {args.version_table} table: the database was never migrated ({len(pending or [])} revisions to apply)"
+        )
+    elif not rows:
+        out.append(
+            f"  {args.version_table} is empty: the database is at base ({len(pending or [])} revisions to apply)"
+        )
+    for row in placed:
+        label = "ERROR" if row["status"] in ("unknown", "overlap") else row["status"]
+        out.append(f"  {row['revision']}: {label}: {row['message']}")
+    out.append(f"current: {_verdict(ok, placed, pending)}")
+    sys.stdout.write("".join(line(text) + "\n" for text in out))  # rows come from the database
     return EXIT_OK if ok else EXIT_FAIL
+
+
+def _verdict(ok: bool, placed: list[dict[str, Any]], pending: list[str] | None) -> str:
+    if ok:
+        return "at heads"
+    unknown = [row["revision"] for row in placed if row["status"] == "unknown"]
+    if unknown:
+        return (
+            f"stamped at unknown revision {', '.join(unknown)}, which no migration file defines: Alembic cannot tell "
+            "what is applied, so nothing can be upgraded until the file is restored or the database is re-stamped "
+            "(see the recovery above)"
+        )
+    if any(row["status"] == "overlap" for row in placed):
+        return "the version table holds overlapping revisions (see the recovery above)"
+    return f"not at heads ({len(pending or [])} revision(s) pending)"

@@ -177,7 +177,7 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
             return error(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
         if nonempty and not args.allow_nonempty:
             return error(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
-        steps, diffs = prove_environment(result.environments[0].environment, url, options)
+        steps, diffs = prove_environment(result.environments[0].environment, url, options, extra_dbs=False)
         proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs))
         return proofs
     try:

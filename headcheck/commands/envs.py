@@ -10,6 +10,7 @@ from typing import Any
 from headcheck.commands.common import EXIT_OK, add_environment_arguments, error
 from headcheck.config import ConfigError, find_environments
 from headcheck.findings import relpath
+from headcheck.logsafe import json_document, line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
         for env in environments
     ]
     if args.format == "json":
-        print(json.dumps({"version": 1, "environments": rows}, indent=2))
+        print(json_document(json.dumps({"version": 1, "environments": rows}, indent=2)))
     else:
         for row in rows:
             config = f"{row['config']} [{row['section']}]" if row["section"] else (row["config"] or "-")
-            print(f"{row['name']}\t{row['kind']}\t{config}\t{', '.join(row['version_locations'])}")
+            print(line(f"{row['name']}\t{row['kind']}\t{config}\t{', '.join(row['version_locations'])}"))
     return EXIT_OK

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from headcheck.commands.common import EXIT_OK, add_environment_arguments, emit, error, gate_from_args, no_environment
 from headcheck.config import ConfigError
+from headcheck.logsafe import line
 
 PICTURE_FORMATS = ("text", "mermaid", "dot", "table")
 
@@ -41,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return error(str(exc))
         if several and args.format in ("text", "table"):
-            picture = f"{env.environment.name}:\n{picture}"
+            picture = f"{line(env.environment.name)}:\n{picture}"
         elif several and args.format == "mermaid":
-            picture = f"%% {env.environment.name}\n{picture}"
+            # A comment line; % escaped so that no %%{init: ...}%% directive can form in it.
+            picture = f"%% {line(env.environment.name).replace('%', '%25')}\n{picture}"
         pictures.append(picture if picture.endswith("\n") else picture + "\n")
     text = "\n".join(pictures)
     return emit(text, args.output) or EXIT_OK

@@ -14,6 +14,7 @@ from headcheck.commands.common import (
     gate_from_args,
 )
 from headcheck.config import ConfigError
+from headcheck.logsafe import line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         heads = winning_heads(result.graph)
         if len(heads) < 2:
             ids = ", ".join(result.graph.nodes[h].revision for h in heads) or "none"
-            print(f"nothing to merge: {result.environment.name} has one head ({ids})")
+            print(line(f"nothing to merge: {result.environment.name} has one head ({ids})"))
             return EXIT_OK
         hooks = [] if args.no_hooks else load_hooks(result.environment)
         for hook in hooks:
@@ -47,21 +48,23 @@ def run(args: argparse.Namespace) -> int:
         if str(result.environment.options.get("revision_environment", "")).lower() == "true":
             print("headcheck: note: revision_environment = true: Alembic would run env.py first; headcheck does not")
         written = merge_heads(result.environment, result, message=args.message, rev_id=args.rev_id)
-        print(f"Generating {written.path} ... done")
+        print(line(f"Generating {written.path} ... done"))
         for run_ in run_hooks(hooks, written.path):
             status = "done" if run_.returncode == 0 else f"exit {run_.returncode} (Alembic ignores it too)"
-            print(f"Running post write hook {run_.name!r} ... {status}")
+            print(line(f"Running post write hook {run_.name!r} ... {status}"))
     except FixError as exc:
-        print(f"headcheck: error: {exc}", file=sys.stderr)
+        print(line(f"headcheck: error: {exc}"), file=sys.stderr)
         return EXIT_FAIL
     problem = verify(written)
     if problem is not None:
-        print(f"headcheck: warning: {problem}", file=sys.stderr)
+        print(line(f"headcheck: warning: {problem}"), file=sys.stderr)
         return EXIT_FAIL
     after = check_environment(result.environment, gate.settings, gate.root)
     left = winning_heads(after.graph)
     print(
-        f"merged {', '.join(written.heads)} into {written.revision}; heads now: "
-        f"{', '.join(after.graph.nodes[h].revision for h in left)}"
+        line(
+            f"merged {', '.join(written.heads)} into {written.revision}; heads now: "
+            f"{', '.join(after.graph.nodes[h].revision for h in left)}"
+        )
     )
     return EXIT_OK if len(left) == 1 else EXIT_FAIL

@@ -8,8 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, settings_from
+from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, gate_from_args, settings_from
 from headcheck.config import ConfigError
+from headcheck.logsafe import block, line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,14 +32,23 @@ def _diff(path: Path, old: bytes, new: bytes) -> str:
         f"a/{path.name}",
         f"b/{path.name}",
     )
-    return "".join(lines)
+    return block("".join(lines).rstrip("\n")) + "\n"  # the file's own lines are the pull request's
+
+
+def _on_disk(args: argparse.Namespace) -> set[str]:
+    """Revision ids in the work tree's history (not the merged one ``--base`` builds)."""
+    try:
+        gate = gate_from_args(args)
+    except ConfigError:
+        return set()
+    return {node.revision for env in gate.environments for node in env.graph.nodes}
 
 
 def run(args: argparse.Namespace) -> int:
     from headcheck.change import gate_against_base
-    from headcheck.fix import FixError, pick_environment
+    from headcheck.fix import FixError, pick_environment, write_revision_file
     from headcheck.fix.rebase import plan, rewrite_down_revision
-    from headcheck.gate import EnvironmentResult, run_gate
+    from headcheck.gate import EnvironmentResult
     from headcheck.heads import winning_heads
 
     # `headcheck rebase some/dir`: a lone positional that exists on disk is the path.
@@ -54,19 +64,19 @@ def run(args: argparse.Namespace) -> int:
             env = pick_environment(change.gate.environments)
             match = [c for c in change.environments if c.result is env]
             return env, match[0].base_ids
-        return pick_environment(run_gate(Path(args.path), settings, **common).environments), None
+        return pick_environment(gate_from_args(args).environments), None
 
     try:
         result, base_ids = gate_result()
     except ConfigError as exc:
         return error(str(exc))
     except FixError as exc:
-        print(f"headcheck: error: {exc}", file=sys.stderr)
+        print(line(f"headcheck: error: {exc}"), file=sys.stderr)
         return EXIT_FAIL
     heads = winning_heads(result.graph)
     if len(heads) < 2:
         ids = ", ".join(result.graph.nodes[h].revision for h in heads) or "none"
-        print(f"nothing to rebase: {result.environment.name} has one head ({ids})")
+        print(line(f"nothing to rebase: {result.environment.name} has one head ({ids})"))
         return EXIT_OK
     try:
         chosen = plan(result, args.rev, args.onto, base_ids)
@@ -75,23 +85,32 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return error(f"cannot read the revision file: {exc.strerror or exc}")
     except FixError as exc:
-        print(f"headcheck: error: {exc}", file=sys.stderr)
+        print(line(f"headcheck: error: {exc}"), file=sys.stderr)
         return EXIT_FAIL
     sys.stdout.write(_diff(chosen.path, old, new))
     if args.dry_run:
         return EXIT_OK
     try:
-        chosen.path.write_bytes(new)
-    except OSError as exc:
-        return error(f"{chosen.path}: cannot write: {exc.strerror or exc}")
+        write_revision_file(chosen.path, new, new=False)
+    except FixError as exc:
+        return error(str(exc))
     print(
-        f"moved {chosen.moving_head} on top of {chosen.onto}: {chosen.root} now revises {chosen.onto} "
-        f"(was {', '.join(chosen.old_down)})"
+        line(
+            f"moved {chosen.moving_head} on top of {chosen.onto}: {chosen.root} now revises {chosen.onto} "
+            f"(was {', '.join(chosen.old_down)})"
+        )
     )
     try:
         after, _ = gate_result()
     except (ConfigError, FixError):
         return EXIT_OK
     left = winning_heads(after.graph)
-    print(f"heads now: {', '.join(after.graph.nodes[h].revision for h in left)}")
+    print(line(f"heads now: {', '.join(after.graph.nodes[h].revision for h in left)}"))
+    if args.base is not None and chosen.onto not in _on_disk(args):
+        print(
+            line(
+                f"next: {chosen.onto} exists on {args.base} only; merge {args.base} into your branch "
+                f"(`git merge {args.base}`) before committing, or the gate reports HC102 for the new down_revision"
+            )
+        )
     return EXIT_OK if len(left) < len(heads) else EXIT_FAIL

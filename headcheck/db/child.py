@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -33,6 +34,32 @@ _BOOT = (
 )
 
 
+MARK = "HEADCHECK_MIGRATION_RUN"  # in the environment of the child and everything it starts
+
+
+def _descendants(session: int, mark: bytes) -> list[int]:
+    """Processes in the child's session, and those that left it (``setsid``, a daemon's double fork)
+    but still carry its environment mark. Linux /proc; elsewhere only the session's group is killed."""
+    found = []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if fields[0] == b"Z":
+                continue
+            if int(fields[4]) == session:  # field 6: session id
+                found.append(int(entry.name))
+                continue
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if mark in environ.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 class ChildDied(Exception):
     """The child exited (or closed its event pipe) without answering."""
 
@@ -42,6 +69,9 @@ class Child:
 
     def __init__(self, cwd: Path, env: dict[str, str], log: Path) -> None:
         root = str(Path(__file__).resolve().parents[2])
+        token = secrets.token_hex(8)
+        env = {**env, MARK: token}
+        self._mark = f"{MARK}={token}".encode()
         read_fd, write_fd = os.pipe()
         self.log = log
         with open(log, "ab") as log_file:
@@ -120,6 +150,13 @@ class Child:
                 self.process.wait(timeout=0.5)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)  # also whatever env.py started
+        for _ in range(3):  # ... in its session or in a session of its own (a fork may race a round)
+            left = _descendants(self.process.pid, self._mark)
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             self.process.wait(timeout=5)
         if self.process.stdin is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.db import snapshot
 from headcheck.db.child import Child, ChildDied
-from headcheck.db.urls import libpq_url, sqlalchemy_url
+from headcheck.db.urls import libpq_url, split_password, sqlalchemy_url
 
 __all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
 
@@ -76,12 +77,56 @@ def _diff_message(revision: str, check: str, unchanged: bool) -> str:
     return f"upgrade of {revision} after its downgrade gives a different schema than its first upgrade"
 
 
-def _child_env(url: str, url_env: Sequence[str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    for name in url_env:
+# a variable whose value is a database URL (DATABASE_URL, SQLALCHEMY_DATABASE_URI, FLASK_..., a
+# project's own name) is the caller's database: the child sees headcheck's URL there instead
+_DB_URL = re.compile(
+    r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb|redshift)(\+\w+)?://", re.I
+)
+URL_VARIABLES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI")
+# a connection whose answer to the first query that works here equals the parent's is on the same
+# server: system_identifier needs privileges a --database-url role may lack; the start time does not
+_GUARD_QUERIES = (
+    "SELECT (SELECT system_identifier FROM pg_control_system())::text || ' '"
+    " || extract(epoch FROM pg_postmaster_start_time())::text",
+    "SELECT current_setting('port') || ' ' || extract(epoch FROM pg_postmaster_start_time())::text",
+)
+
+
+def child_env(url: str, url_env: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The migration child's environment: the caller's database coordinates removed (libpq's ``PG*``)
+    or replaced by ``url`` (every variable holding a database URL, the ``--url-env`` names).
+    Returns (environment, the names that carry ``url``)."""
+    env: dict[str, str] = {}
+    url_vars = [*url_env]
+    for name, value in os.environ.items():
+        if name.startswith("PG"):  # PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSERVICE, ...
+            continue
+        if name in URL_VARIABLES or _DB_URL.match(value):
+            url_vars.append(name)
+            continue
+        env[name] = value
+    url_vars = sorted(set(url_vars))
+    for name in url_vars:
         env[name] = url
-    return env
+    env["PYTHONUNBUFFERED"] = "1"
+    return env, url_vars
+
+
+def server_guard(url: str) -> dict[str, str]:
+    """What proves a connection is on ``url``'s server: a query and its answer here."""
+    import psycopg
+
+    last: Exception | None = None
+    for query in _GUARD_QUERIES:
+        try:
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                row = conn.execute(query.encode()).fetchone()
+        except psycopg.Error as exc:
+            last = exc
+            continue
+        if row and row[0] is not None:
+            return {"query": query, "expected": str(row[0])}
+    raise RuntimeError(f"cannot identify the database server: {last}")
 
 
 def _cwd(env: Environment) -> Path:
@@ -109,11 +154,17 @@ def load_schema(path: Path, conninfo_url: str, pg_bin: Path | None) -> str | Non
     Returns an error message or None."""
     psql = (pg_bin / "psql") if pg_bin is not None and (pg_bin / "psql").is_file() else shutil.which("psql")
     if psql:
+        # the password through the environment: a command line is readable by every local user
+        public_url, password = split_password(conninfo_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        if password is not None:
+            env["PGPASSWORD"] = password
         done = subprocess.run(
-            [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo_url, "-f", str(path)],
+            [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", public_url, "-f", str(path)],
             capture_output=True,
             text=True,
             check=False,
+            env=env,
         )
         if done.returncode != 0:
             return (done.stderr or done.stdout).strip() or f"psql exited with code {done.returncode}"
@@ -129,16 +180,29 @@ def load_schema(path: Path, conninfo_url: str, pg_bin: Path | None) -> str | Non
     return None
 
 
+# what a new database holds before anyone uses it
+_EMPTY = {"schemas": {"public"}, "extensions": {"plpgsql"}}
+
+
 def refuse_nonempty(url: str) -> str | None:
-    """Why ``url`` is not an empty database (tables, or an alembic_version), or None when empty."""
+    """Why ``url`` is not an empty database (any table, view, type, sequence, function, schema or
+    extension of its own, an alembic_version included), or None when empty."""
     import psycopg
 
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         snap = snapshot.take(lambda sql: conn.execute(sql.encode()).fetchall(), version_table="")
-    tables = [line.rsplit(" ", 1)[-1] for line in snap["tables"]]
-    if tables:
-        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-        return f"the database is not empty ({len(tables)} tables/views: {shown})"
+    found = [
+        (category, line)
+        for category, lines in snap.items()
+        if category not in ("columns", "constraints", "indexes", "triggers")  # (they belong to a table)
+        for line in lines
+        if line not in _EMPTY.get(category, set())
+    ]
+    if found:
+        shown = ", ".join(
+            (line if category == "tables" else f"{category[:-1]} {line}")[:60] for category, line in found[:5]
+        )
+        return f"the database is not empty ({len(found)} objects: {shown}{', ...' if len(found) > 5 else ''})"
     return None
 
 
@@ -164,9 +228,11 @@ class _Run:
             self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
         return event
 
-    def load(self, env: Environment, url: str) -> bool:
+    def load(self, env: Environment, url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool) -> bool:
         started = time.perf_counter()
-        self.child.send(cmd="load", env=_env_description(env), url=url)
+        self.child.send(
+            cmd="load", env=_env_description(env), url=url, guard=guard, url_vars=url_vars, extra_dbs=extra_dbs
+        )
         event = self.wait("load", None, started)
         if event is None:
             return False
@@ -254,9 +320,13 @@ def prove_environment(
     *,
     pg_bin: Path | None = None,
     workdir: Path | None = None,
+    extra_dbs: bool = True,
 ) -> tuple[list[Step], list[SchemaDiff]]:
-    """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``."""
+    """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
+    ``extra_dbs``: other databases the project names get databases of their own on that server
+    (the throwaway one), else they all go to ``url`` (``--database-url``)."""
     steps: list[Step] = []
+    guard = server_guard(url)
     if options.from_schema is not None:
         started = time.perf_counter()
         problem = load_schema(options.from_schema, libpq_url(url), pg_bin)
@@ -267,10 +337,13 @@ def prove_environment(
     logdir = Path(tempfile.mkdtemp(prefix="headcheck-run-")) if workdir is None else workdir
     try:
         sa_url = sqlalchemy_url(url)
-        with Child(_cwd(env), _child_env(sa_url, options.url_env), logdir / "migrations.log") as child:
+        environ, url_vars = child_env(sa_url, options.url_env)
+        with Child(_cwd(env), environ, logdir / "migrations.log") as child:
             run = _Run(child, options.timeout)
             run.steps = steps
-            if run.load(env, sa_url) and (options.stamp is None or run.stamp(options.stamp)):
+            if run.load(env, sa_url, guard, url_vars, extra_dbs) and (
+                options.stamp is None or run.stamp(options.stamp)
+            ):
                 if options.stairway:
                     while run.migrate("stairway", STAIRWAY_CHUNK):
                         pass

@@ -7,6 +7,7 @@ from typing import Any
 
 from headcheck.db.proof import Proof
 from headcheck.gate import GateResult
+from headcheck.logsafe import block, json_document, line
 
 __all__ = ["json_report", "proof_dict", "text_section"]
 
@@ -52,23 +53,23 @@ def json_report(result: GateResult, proofs: dict[int, Proof]) -> str:
             env["database"] = proof_dict(proof)
             env["ok"] = bool(env["ok"]) and proof.ok
     report["ok"] = bool(report["ok"]) and all(proof.ok for proof in proofs.values())
-    return json.dumps(report, indent=2) + "\n"
+    return json_document(json.dumps(report, indent=2)) + "\n"
 
 
 def text_section(name: str, proof: Proof, *, color: bool = False) -> str:
     where = "external database" if not proof.server_version else f"PostgreSQL {proof.server_version.split(' ')[0]}"
     started = f", started in {proof.startup_seconds:.2f} s" if proof.startup_seconds else ""
-    out = [_paint(f"{name}: database proof on {where}{started}", "bold", color)]
+    out = [_paint(line(f"{name}: database proof on {where}{started}"), "bold", color)]
     width = max((len(step.name) for step in proof.steps), default=0)
     for step in proof.steps:
         mark = _paint("ok  ", "ok", color) if step.ok else _paint("FAIL", "error", color)
         revision = step.revision or ""
-        out.append(f"  {mark} {step.name.ljust(width)} {revision:<14} {step.seconds:7.3f} s")
-        if step.error:
-            out += [f"       {line}" for line in step.error.splitlines()]
+        out.append(f"  {mark} {line(step.name.ljust(width))} {line(revision):<14} {step.seconds:7.3f} s")
+        if step.error:  # the migration's own output: the pull request's
+            out.append(block(step.error.rstrip(), indent="       "))
     if proof.slowest:
         slowest = ", ".join(f"{rev} {seconds:.3f} s" for rev, seconds in proof.slowest)
-        out.append(_paint(f"  slowest: {slowest}", "dim", color))
+        out.append(_paint(line(f"  slowest: {slowest}"), "dim", color))
     failed = sum(not step.ok for step in proof.steps)
     if proof.ok:
         out.append(_paint(f"database: ok ({len(proof.steps)} steps)", "ok", color))

@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 from headcheck.db import plan as planning
 from headcheck.db import snapshot
+from headcheck.db.redirect import Guard, install
+from headcheck.db.urls import DRIVERS, driver_of, is_postgres, with_driver
 
 TRACEBACK_LINES = 20
 
@@ -54,13 +56,15 @@ class Runner:
         self.script: Any = None
         self.mode = "default"
         self.carry: snapshot.Snapshot | None = None  # the last snapshot taken, for the next stairway chunk
+        self.guard: Guard | None = None
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
         self.events.flush()
 
-    def load(self, env: dict[str, Any], url: str) -> None:
-        """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``."""
+    def load(self, env: dict[str, Any], url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool) -> None:
+        """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``
+        with the project's own driver; from here on every connection goes to ``url``'s server."""
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
@@ -69,6 +73,11 @@ class Runner:
             kwargs["toml_file"] = env["toml_path"]
         ini = env["config_path"] if env["kind"] in ("ini", "flask") else None
         config = Config(ini, **kwargs)
+        self.guard = Guard(guard["query"], guard["expected"])
+        install(url, self.guard, create_databases=extra_dbs)
+        url = with_driver(url, _project_driver(config))
+        for name in url_vars:  # DATABASE_URL & co. carry the same URL, driver included
+            os.environ[name] = url
         config.set_main_option("script_location", env["script_location"].replace("%", "%%"))
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         script = ScriptDirectory.from_config(config)
@@ -86,6 +95,8 @@ class Runner:
 
         def steps(heads: tuple[str, ...], ctx: Any) -> Iterator[Any]:
             self.emit("begin", db_heads=list(heads))
+            if self.guard is not None:
+                self.guard.check(_executor(ctx), "the migration connection")
             if mode == "stamp":
                 yield from self.script._stamp_revs(stamp, heads)
                 state["finished"] = True
@@ -118,20 +129,7 @@ class Runner:
             take_initial, plan = planning.default_plan(pending, real_heads)
         self.emit("plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads)
         version_table = str(getattr(ctx, "version_table", "alembic_version"))
-
-        def execute(sql: str) -> Any:
-            # the DB-API connection under the migration's: same transaction, without SQLAlchemy's
-            # per-row overhead (hundreds of snapshots in --stairway)
-            dbapi = getattr(ctx.connection.connection, "dbapi_connection", None)
-            if dbapi is None:
-                result = ctx.connection.exec_driver_sql(sql)
-                return result.fetchall() if result.returns_rows else []
-            cursor = dbapi.cursor()
-            try:
-                cursor.execute(sql)
-                return cursor.fetchall() if cursor.description is not None else []
-            finally:
-                cursor.close()
+        execute = _executor(ctx)
 
         last_use: dict[str, int] = {}
         for k, p in enumerate(plan):
@@ -156,6 +154,8 @@ class Runner:
                 if isinstance(memo, dict):
                     memo.clear()
             state["index"] = k
+            if self.guard is not None and k:  # (the first step: checked at "begin")
+                self.guard.check(execute, "the migration connection")
             started = time.perf_counter()
             yield step
             seconds = time.perf_counter() - started
@@ -181,6 +181,55 @@ class Runner:
         state["index"] = None
 
 
+def _executor(ctx: Any) -> Any:
+    """SQL -> rows on the migration's own DB-API connection: same transaction, without SQLAlchemy's
+    per-row overhead (hundreds of snapshots in --stairway)."""
+
+    def execute(sql: str) -> Any:
+        dbapi = getattr(ctx.connection.connection, "dbapi_connection", None)
+        if dbapi is None:
+            result = ctx.connection.exec_driver_sql(sql)
+            return result.fetchall() if result.returns_rows else []
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchall() if cursor.description is not None else []
+        finally:
+            cursor.close()
+
+    return execute
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _project_driver(config: Any) -> str:
+    """The driver of the project's own ``sqlalchemy.url`` when it is a PostgreSQL one and importable
+    (a plain ``postgresql://`` means psycopg2 to SQLAlchemy), else psycopg 3 (headcheck's own)."""
+    try:
+        original = config.get_main_option("sqlalchemy.url") or ""
+    except Exception:  # an interpolation the ini cannot resolve: nothing to keep
+        original = ""
+    if not is_postgres(original):
+        return "psycopg"
+    driver = driver_of(original) or "psycopg2"
+    module = DRIVERS.get(driver.removesuffix("_async"), driver)
+    if not _importable(module):
+        return "psycopg"
+    if driver in ("asyncpg", "psycopg_async") and not _importable("greenlet"):
+        raise RuntimeError(
+            f"the project's driver {driver} needs greenlet for SQLAlchemy's asyncio support: "
+            "pip install 'headcheck[postgres]' (or pip install greenlet)"
+        )
+    return driver
+
+
 def _exit_with_parent(parent: int) -> None:
     """headcheck killed with SIGKILL cannot kill us: notice that our parent is gone and exit."""
     while os.getppid() == parent:
@@ -200,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         try:
             if name == "load":
-                runner.load(command["env"], command["url"])
+                runner.load(command["env"], command["url"], command["guard"], command["url_vars"], command["extra_dbs"])
             elif name == "run":
                 runner.run(command["mode"], command.get("stamp"), command.get("limit"))
         except Exception as exc:

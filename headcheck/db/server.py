@@ -5,7 +5,14 @@ root inside a GitHub Docker action. So every ``pg_ctl`` call goes through a smal
 server's temp dir that drops to an unprivileged user (``postgres``, else ``nobody``) with
 ``setpriv`` before exec'ing the real ``pg_ctl``; Python itself stays root and keeps access to
 the workspace. The server listens on 127.0.0.1 and a unix socket inside the temp dir, with
-durability turned off (it is thrown away). :func:`throwaway_server` stops the server and removes
+durability turned off (it is thrown away).
+
+Other local users share the machine, so nobody logs in without the password: the cluster is
+initialised with scram-sha-256 for every connection (TCP and socket) and a random password that
+only this process knows; it reaches the migrations only inside the URL. The temp dir belongs to
+headcheck's user (0711 when root, 0700 otherwise) and holds the ``pg_ctl`` wrapper root runs;
+everything the server writes (data, socket, log) lives in ``pg/`` (0700, the server's user), so
+the server's user cannot replace anything headcheck executes. :func:`throwaway_server` stops the server and removes
 the temp dir on every exit path; :func:`sweep_stale` collects what a ``kill -9`` left behind.
 """
 
@@ -14,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -29,6 +37,7 @@ __all__ = ["Server", "ServerError", "find_pg_bin", "sweep_stale", "throwaway_ser
 
 TEMP_PREFIX = "headcheck-pg-"
 OWNER_FILE = "headcheck.pid"  # pid of the headcheck process owning a temp dir
+SERVER_DIR = "pg"  # inside the temp dir: what the server's user may write (data, socket, log)
 SUPERUSER = "postgres"  # the database role initdb creates (not the OS user)
 INSTALL_HINT = (
     "install the PostgreSQL server binaries (Debian/Ubuntu: apt-get install postgresql; "
@@ -44,19 +53,28 @@ class Server(NamedTuple):
     host: str
     port: int
     user: str  # database superuser
+    password: str  # random, per server; scram-sha-256 for every connection
     os_user: str  # who the postmaster runs as
     version: str  # ``SHOW server_version``
     startup_seconds: float  # initdb + start, until it accepts connections
     tempdir: Path
     pg_bin: Path
 
-    def url(self, dbname: str) -> str:
-        """SQLAlchemy URL of a database on this server (psycopg 3 driver)."""
-        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname}"
+    @property
+    def datadir(self) -> Path:
+        return self.tempdir / SERVER_DIR / "data"
+
+    @property
+    def logfile(self) -> Path:
+        return self.tempdir / SERVER_DIR / "postgres.log"
+
+    def url(self, dbname: str, driver: str = "psycopg") -> str:
+        """SQLAlchemy URL of a database on this server (psycopg 3 driver unless told otherwise)."""
+        return f"postgresql+{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{dbname}"
 
     def conninfo(self, dbname: str) -> str:
         """libpq connection string of a database on this server."""
-        return f"host={self.host} port={self.port} user={self.user} dbname={dbname}"
+        return f"host={self.host} port={self.port} user={self.user} password={self.password} dbname={dbname}"
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -136,14 +154,17 @@ def _write_pg_ctl_wrapper(tempdir: Path, pg_ctl: Path, os_user: str | None) -> P
     return wrapper
 
 
-def _executor_class() -> Any:
+def _executor_class(pwfile: Path) -> Any:
     from pytest_postgresql.executors import PostgreSQLExecutor
 
     class ThrowawayExecutor(PostgreSQLExecutor):
-        """initdb without fsync (``--no-sync``), UTF8 and the C locale: faster, and the same everywhere."""
+        """initdb without fsync (``--no-sync``), UTF8 and the C locale: faster, and the same everywhere.
+        Authentication: scram-sha-256 everywhere with the password in ``pwfile`` (the last ``--auth``
+        wins over pytest-postgresql's own). Its ``password=`` would write the file as root in
+        TMPDIR, where the server's user cannot read it."""
 
         def _format_initdb_options(self, initdb_options: list[str]) -> str:
-            extra = ["--no-sync", "--encoding=UTF8", "--locale=C"]
+            extra = ["--no-sync", "--encoding=UTF8", "--locale=C", "--auth=scram-sha-256", f"--pwfile={pwfile}"]
             return str(super()._format_initdb_options([*initdb_options, *extra]))
 
     return ThrowawayExecutor
@@ -185,11 +206,16 @@ def _alive(pid: int) -> bool:
 
 
 def _runs_on(pid: int, datadir: Path) -> bool:
-    """Is ``pid`` really the postmaster of ``datadir`` (not a reused pid, not another pid namespace)?"""
+    """Is ``pid`` really the postmaster of ``datadir`` (not a reused pid, not another pid namespace,
+    not a process of another user who wrote the pid there)?"""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        owner = os.stat(f"/proc/{pid}").st_uid
     except OSError:
         return not Path("/proc/self").exists()  # no procfs (macOS): trust postmaster.pid
+    with contextlib.suppress(OSError):
+        if owner != datadir.stat().st_uid:
+            return False
     return str(datadir).encode() in cmdline
 
 
@@ -232,18 +258,20 @@ def sweep_stale(tmp: Path | None = None) -> list[Path]:
     parents = {Path(tmp)} if tmp else {Path(tempfile.gettempdir()), Path(_temp_parent())}
     for tempdir in (found for parent in parents for found in parent.glob(f"{TEMP_PREFIX}*")):
         try:
+            if tempdir.is_symlink() or tempdir.stat().st_uid != os.geteuid():
+                continue  # another user's (or a planted) folder: not ours to sweep
             owner = int((tempdir / OWNER_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if _alive(owner):
             continue
-        _kill_postmaster(tempdir / "data")
+        _kill_postmaster(tempdir / SERVER_DIR / "data")
         _remove(tempdir)
         removed.append(tempdir)
     return removed
 
 
-def _wait_ready(executor: Any, port: int) -> str:
+def _wait_ready(executor: Any, port: int, password: str) -> str:
     """mirakuru is satisfied once the port accepts TCP, which is before PostgreSQL accepts
     sessions ("the database system is starting up"): wait for ``pg_ctl start -w`` to return,
     then for a session. Returns ``SHOW server_version``."""
@@ -261,7 +289,7 @@ def _wait_ready(executor: Any, port: int) -> str:
     while True:
         try:
             with psycopg.connect(
-                f"host=127.0.0.1 port={port} user={SUPERUSER} dbname=postgres", autocommit=True
+                host="127.0.0.1", port=port, user=SUPERUSER, password=password, dbname="postgres", autocommit=True
             ) as conn:
                 row = conn.execute("SHOW server_version").fetchone()
             return str(row[0]) if row else "unknown"
@@ -280,7 +308,8 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
     bindir = find_pg_bin(pg_bin)
     sweep_stale()
     started = time.perf_counter()
-    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=_temp_parent()))
+    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=_temp_parent()))  # 0700, ours
+    serverdir = tempdir / SERVER_DIR
     executor: Any = None
     running = False
     try:
@@ -289,14 +318,19 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
 
         os_user: str | None = None  # set when root: the user the postmaster runs as
         os_user_name = pwd.getpwuid(os.geteuid()).pw_name
-        uid = gid = -1
+        password = secrets.token_urlsafe(24)  # URL- and conninfo-safe characters
+        serverdir.mkdir(mode=0o700)
+        socket_dir = serverdir / "sock"
+        socket_dir.mkdir(mode=0o700)
+        pwfile = serverdir / "pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
         if os.geteuid() == 0:
             os_user, uid, gid = _unprivileged_user()
-            os.chown(tempdir, uid, gid)
-        socket_dir = tempdir / "sock"
-        socket_dir.mkdir()
-        if os_user is not None:
-            os.chown(socket_dir, uid, gid)
+            tempdir.chmod(0o711)  # the server's user may pass through to pg/, not list or write
+            for path in (serverdir, socket_dir, pwfile):
+                os.chown(path, uid, gid)
         pg_ctl = _write_pg_ctl_wrapper(tempdir, bindir / "pg_ctl", os_user)
         import port_for
 
@@ -304,13 +338,13 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
         if free_port is None:
             raise ServerError("no free TCP port on 127.0.0.1")
         port = int(free_port)
-        executor = _executor_class()(
+        executor = _executor_class(pwfile)(
             executable=str(pg_ctl),
             host="127.0.0.1",
             port=port,
-            datadir=str(tempdir / "data"),
+            datadir=str(serverdir / "data"),
             unixsocketdir=str(socket_dir),
-            logfile=str(tempdir / "postgres.log"),
+            logfile=str(serverdir / "postgres.log"),
             startparams="-w",
             dbname="postgres",
             user=SUPERUSER,
@@ -321,14 +355,16 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
         try:
             executor.start()
         except Exception as exc:
-            log = tempdir / "postgres.log"
+            log = serverdir / "postgres.log"
             tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:] if log.exists() else []
             detail = "; ".join(tail) or str(exc).strip().splitlines()[-1]
             raise ServerError(f"PostgreSQL did not start ({bindir}/pg_ctl): {detail}") from exc
+        finally:
+            pwfile.unlink(missing_ok=True)
         running = True
-        version = _wait_ready(executor, port)
+        version = _wait_ready(executor, port, password)
         startup = time.perf_counter() - started
-        yield Server("127.0.0.1", port, SUPERUSER, os_user or os_user_name, version, startup, tempdir, bindir)
+        yield Server("127.0.0.1", port, SUPERUSER, password, os_user or os_user_name, version, startup, tempdir, bindir)
     finally:
         # Block SIGINT/SIGTERM while stopping: a second Ctrl-C must not leave a server behind.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -338,7 +374,7 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
                     executor.process.wait(timeout=5)
                 with contextlib.suppress(Exception):
                     executor.stop()
-            _kill_postmaster(tempdir / "data")
+            _kill_postmaster(serverdir / "data")
             _reap_if_init()
             if executor is not None:
                 executor._directory_initialised = False  # our rmtree below; its __del__ has nothing to do
@@ -351,4 +387,6 @@ def create_database(server: Server, dbname: str) -> None:
     """CREATE DATABASE through pytest-postgresql's DatabaseJanitor (dropped with the server)."""
     from pytest_postgresql.janitor import DatabaseJanitor
 
-    DatabaseJanitor(user=server.user, host=server.host, port=server.port, dbname=dbname).init()
+    DatabaseJanitor(
+        user=server.user, host=server.host, port=server.port, dbname=dbname, password=server.password
+    ).init()

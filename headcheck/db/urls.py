@@ -1,24 +1,59 @@
-"""Database URLs in the two spellings headcheck needs: SQLAlchemy's and libpq's."""
+"""Database URLs: SQLAlchemy's and libpq's spellings, the driver, and the one redaction function.
+
+Standard library only: :func:`redact` is also used on the static path (the Action's log).
+"""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
-__all__ = ["libpq_url", "redact", "sqlalchemy_url"]
+__all__ = [
+    "DRIVERS",
+    "driver_of",
+    "is_postgres",
+    "libpq_url",
+    "redact",
+    "split_password",
+    "sqlalchemy_url",
+    "with_driver",
+]
 
 _SCHEME = re.compile(r"^(postgres|postgresql)(\+[A-Za-z0-9_]+)?://")
+# PostgreSQL drivers SQLAlchemy knows, by the name in ``postgresql+NAME://`` -> the module to import
+DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "asyncpg": "asyncpg", "pg8000": "pg8000"}
+
+# scheme://user:PASSWORD@ -- the password runs to the LAST "@" of the token, so a raw "@" in it is
+# hidden too (a query string holding "@" is then hidden as well: more, never less).
+_URL_PASSWORD = re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)\S*@")
+# libpq conninfo ``password=...`` and a URL's ``?password=...``
+_KEY_PASSWORD = re.compile(r"(?P<keep>\bpassword=)(?:'(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` (a URL, a conninfo, or a message holding them) with every password replaced by ``***``."""
+    return _KEY_PASSWORD.sub(r"\g<keep>***", _URL_PASSWORD.sub(r"\g<keep>***@", text))
 
 
 def is_postgres(url: str) -> bool:
     return bool(_SCHEME.match(url))
 
 
+def driver_of(url: str) -> str | None:
+    """``postgresql+asyncpg://`` -> ``asyncpg``; None for a plain ``postgresql://``."""
+    match = _SCHEME.match(url)
+    return match.group(2)[1:] if match and match.group(2) else None
+
+
+def with_driver(url: str, driver: str) -> str:
+    """The same URL with SQLAlchemy driver ``driver``."""
+    match = _SCHEME.match(url)
+    return f"postgresql+{driver}://" + url[match.end() :] if match else url
+
+
 def sqlalchemy_url(url: str) -> str:
     """``postgresql://`` would make SQLAlchemy use psycopg2; name the installed psycopg 3 driver."""
-    match = _SCHEME.match(url)
-    if match and not match.group(2):
-        return "postgresql+psycopg://" + url[match.end() :]
-    return url
+    return url if driver_of(url) else with_driver(url, "psycopg")
 
 
 def libpq_url(url: str) -> str:
@@ -27,6 +62,10 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + url[match.end() :] if match else url
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+def split_password(url: str) -> tuple[str, str | None]:
+    """(the URL without its password, the password): for a command line that other local users can
+    read in ``ps``; the password then goes through ``PGPASSWORD``."""
+    match = re.match(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<password>.*)@(?P<tail>[^@]*)$", url)
+    if not match:
+        return url, None
+    return f"{match['head']}@{match['tail']}", unquote(match["password"])

@@ -6,13 +6,16 @@ any revision module, and raise :class:`FixError` (one line) when they refuse.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from headcheck.gate import EnvironmentResult
 
-__all__ = ["FixError", "heads_to_fix", "pick_environment"]
+__all__ = ["FixError", "heads_to_fix", "pick_environment", "write_revision_file"]
 
 
 class FixError(Exception):
@@ -46,3 +49,20 @@ def pick_environment(results: Sequence[EnvironmentResult]) -> EnvironmentResult:
         return branched[0]
     names = ", ".join(r.environment.name for r in (branched or results))
     raise FixError(f"{len(branched or results)} environments ({names}); choose one with --config and --name")
+
+
+def write_revision_file(path: Path, data: bytes, *, new: bool) -> None:
+    """Write a revision file without following a symlink at ``path`` (the pull request may have
+    committed one pointing anywhere); ``new`` refuses an existing file. FixError on failure."""
+    flags = os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    flags |= (os.O_CREAT | os.O_EXCL) if new else os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FixError(f"{path} is a symbolic link: refusing to write through it") from None
+        if exc.errno == errno.EEXIST:
+            raise FixError(f"{path} already exists: refusing to overwrite it") from None
+        raise FixError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from headcheck.config import Environment
-from headcheck.fix import FixError, heads_to_fix
+from headcheck.fix import FixError, heads_to_fix, write_revision_file
 from headcheck.gate import EnvironmentResult
 from headcheck.scan import parse_revision, revision_node
 
@@ -131,10 +131,8 @@ def _version_folder(env: Environment, result: EnvironmentResult, heads: list[int
 
 def render(template: Path, values: dict[str, Any], encoding: str) -> bytes:
     """Render ``script.py.mako`` as ``alembic.util.template_to_file`` does."""
-    try:
-        from mako.template import Template
-    except ImportError:
-        raise FixError("headcheck merge needs Mako (pip install 'headcheck[fix]' or mako)") from None
+    from mako.template import Template  # missing: the CLI names the 'fix' extra (exit 2)
+
     try:
         text = Template(filename=str(template)).render_unicode(**values)
     except Exception as exc:  # Mako raises anything the template raises
@@ -191,9 +189,9 @@ def merge_heads(
     )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
     except OSError as exc:
-        raise FixError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise FixError(f"{path.parent}: cannot create: {exc.strerror or exc}") from None
+    write_revision_file(path, data, new=True)
     return MergeRevision(path, revision, head_ids)
 
 

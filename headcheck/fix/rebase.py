@@ -22,7 +22,7 @@ from headcheck.gate import EnvironmentResult
 from headcheck.graph import Graph
 from headcheck.scan import source_encoding
 
-__all__ = ["RebasePlan", "apply", "plan", "rewrite_down_revision"]
+__all__ = ["RebasePlan", "plan", "rewrite_down_revision"]
 
 
 class RebasePlan(NamedTuple):
@@ -222,16 +222,3 @@ def _rewrite_revises(text: str, module: ast.Module, starts: list[int], onto: str
     if match is None:
         return text
     return f"{text[: match.start(2)]}{onto}{text[match.end(2) :]}"
-
-
-def apply(chosen: RebasePlan) -> None:
-    """Rewrite the root's file in place."""
-    try:
-        data = chosen.path.read_bytes()
-    except OSError as exc:
-        raise FixError(f"{chosen.path}: cannot read: {exc.strerror or exc}") from None
-    new = rewrite_down_revision(data, chosen.onto, chosen.old_down)
-    try:
-        chosen.path.write_bytes(new)
-    except OSError as exc:
-        raise FixError(f"{chosen.path}: cannot write: {exc.strerror or exc}") from None

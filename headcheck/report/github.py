@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from headcheck import logsafe
 from headcheck.findings import Finding
 from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import Annotation, annotation_lines, workspace, workspace_relative
@@ -39,9 +40,11 @@ def finding_annotations(result: GateResult, base: Path | None = None) -> list[An
             location = finding_file(finding, env)
             file = workspace_relative(location, where) if location is not None else None
             line = finding.line if location == finding.path else None
-            message = finding.message + (f"\nfix: {finding.fix}" if finding.fix else "")
+            message = finding.message
             if len(result.environments) > 1:
                 message = f"[{env.environment.name}] {message}"
+            # One line each (a newline in a revision id stays visible as \n); the fix on the next.
+            message = logsafe.line(message) + (f"\nfix: {logsafe.line(finding.fix)}" if finding.fix else "")
             # With --strict (fail-on: warning) a warning fails the gate, so it is shown as an error.
             kind = "error" if finding.severity == "error" or result.settings.strict else "warning"
             items.append(Annotation(kind, message, file, line, f"{finding.code} {finding.name}"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult
+from headcheck.logsafe import json_document
 
 SCHEMA_VERSION = 1
 
@@ -55,4 +56,4 @@ def report_dict(result: GateResult) -> dict[str, Any]:
 
 
 def render(result: GateResult, *, color: bool = False) -> str:
-    return json.dumps(report_dict(result), indent=2) + "\n"
+    return json_document(json.dumps(report_dict(result), indent=2)) + "\n"

@@ -19,6 +19,7 @@ from headcheck import __version__
 from headcheck.findings import Finding
 from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import workspace, workspace_relative
+from headcheck.logsafe import json_document
 from headcheck.report.github import finding_file
 from headcheck.rules import RULES, Rule
 
@@ -101,4 +102,4 @@ def sarif_log(result: GateResult, base: Path | None = None) -> dict[str, Any]:
 
 
 def render(result: GateResult, *, color: bool = False) -> str:
-    return json.dumps(sarif_log(result), indent=2) + "\n"
+    return json_document(json.dumps(sarif_log(result), indent=2)) + "\n"

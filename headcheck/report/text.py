@@ -1,9 +1,14 @@
-"""``--format text``: file:line first, the fix on the next line; colour only on a terminal."""
+"""``--format text``: file:line first, the fix on the next line; colour only on a terminal.
+
+Every line is composed in full, then passed through :func:`headcheck.logsafe.line` (revision ids,
+paths, section names and messages come from the pull request), and only then coloured.
+"""
 
 from __future__ import annotations
 
 from headcheck.findings import relpath
 from headcheck.gate import GateResult
+from headcheck.logsafe import line
 
 _COLORS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
 _RESET = "\033[0m"
@@ -19,16 +24,22 @@ def render(result: GateResult, *, color: bool = False) -> str:
         config = env.environment
         where = relpath(config.config_path, result.root) or relpath(config.script_location, result.root)
         heads = ", ".join(env.heads) or "none"
-        title = f"{config.name} ({where}): {len(env.graph.nodes)} revisions, heads: {heads}"
-        out.append(_paint(title, "bold", color))
+        count = len(env.graph.nodes)
+        title = f"{config.name} ({where}): {count} revision{'' if count == 1 else 's'}, heads: {heads}"
+        out.append(_paint(line(title), "bold", color))
         for finding in sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0)):
             location = relpath(finding.path, result.root) or where or "."
             if finding.line is not None:
                 location = f"{location}:{finding.line}"
-            code = _paint(f"{finding.code} {finding.severity}", finding.severity, color)
-            out.append(f"{location}: {code}: {finding.message} [{finding.name}]")
+            code = f"{finding.code} {finding.severity}"
+            text = line(f"{location}: {code}: {finding.message} [{finding.name}]")
+            # Colour the code only where it still stands after the neutralised location.
+            head = f"{line(location)}: {code}: "
+            if color and text.startswith(head):
+                text = f"{head[: -len(code) - 2]}{_paint(code, finding.severity, color)}: {text[len(head) :]}"
+            out.append(text)
             if finding.fix:
-                out.append(f"  fix: {finding.fix}")
+                out.append(line(f"  fix: {finding.fix}"))
         verdict = "failed" if env.failed(result.settings) else "ok"
         errors = sum(f.severity == "error" for f in env.findings)
         warnings = len(env.findings) - errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +40,7 @@ def server() -> Iterator[Server]:
 def fresh_db(server: Server, request: pytest.FixtureRequest) -> list[str]:
     """``--database-url URL`` of a new, empty database on the shared server: for tests about the
     migrations rather than the server (saves starting one per test)."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:40].lower() + "_" + digest
     create_database(server, name)
     return ["--database-url", server.url(name)]

@@ -110,7 +110,7 @@ def test_killing_headcheck_mid_migration_leaves_nothing(
     proc, marker = _start(hanging_project, tmpdir_for_headcheck)
     _wait_for(marker, proc)
     [tempdir] = [p for p in tmpdir_for_headcheck.iterdir() if p.name.startswith(TEMP_PREFIX)]
-    assert postgres_processes(tempdir / "data"), "the server should be running mid-migration"
+    assert postgres_processes(tempdir / "pg" / "data"), "the server should be running mid-migration"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
@@ -149,7 +149,7 @@ def test_after_kill_9_the_next_run_sweeps_the_leftovers(hanging_project: Path, t
     while _runner_processes(str(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _runner_processes(str(marker)) == []
-    assert postgres_processes(tempdir / "data")  # still there: nobody could stop it
+    assert postgres_processes(tempdir / "pg" / "data")  # still there: nobody could stop it
     old = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(tmpdir_for_headcheck)
     tempfile.tempdir = None
@@ -163,4 +163,61 @@ def test_after_kill_9_the_next_run_sweeps_the_leftovers(hanging_project: Path, t
             os.environ["TMPDIR"] = old
         tempfile.tempdir = None
     assert not tempdir.exists()
-    assert postgres_processes(tempdir / "data") == []
+    assert postgres_processes(tempdir / "pg" / "data") == []
+
+
+DAEMONS = '''
+"""starts background processes that leave the migration's process group and session"""
+import os, pathlib, subprocess, sys
+
+revision = "d4e5f6a7b8c9"
+down_revision = "c3d4e5f6a7b8"
+branch_labels = None
+depends_on = None
+
+SLEEP = "import time; time.sleep(600)"
+
+
+def upgrade() -> None:
+    pids = pathlib.Path(os.environ["HC_MARKER"] + ".pids")
+    new_session = subprocess.Popen([sys.executable, "-c", SLEEP], start_new_session=True)
+    daemon = (  # double fork + setsid: reparented away from the migration process
+        "import os, sys, time\\n"
+        "if os.fork(): sys.exit(0)\\n"
+        "os.setsid()\\n"
+        "if os.fork(): sys.exit(0)\\n"
+        f"open({str(pids)!r}, 'a').write(str(os.getpid()) + '\\\\n')\\n"
+        "time.sleep(600)\\n"
+    )
+    subprocess.run([sys.executable, "-c", daemon], check=True)
+    with pids.open("a") as out:
+        out.write(f"{new_session.pid}\\n")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_background_processes_in_a_new_session_do_not_survive(
+    example: Callable[[str], Path], tmpdir_for_headcheck: Path
+) -> None:
+    """Issue 9.7: only the child's process group was killed; a setsid()/daemonised process lived on."""
+    project = example("clean")
+    (project / "migrations" / "versions" / "d4e5f6a7b8c9_daemons.py").write_text(DAEMONS)
+    proc, marker = _start(project, tmpdir_for_headcheck)
+    proc.communicate(timeout=120)
+    pids = [int(line) for line in Path(str(marker) + ".pids").read_text().split()]
+    assert len(pids) >= 2  # (the upgrade runs twice: first, and after its downgrade)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in pids if _alive(pid)] == []

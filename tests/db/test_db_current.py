@@ -71,6 +71,10 @@ def test_unknown_revision_says_what_alembic_will_say_and_how_to_recover(
     assert "deadbeef0000: ERROR:" in out
     assert "Can't locate revision identified by 'deadbeef0000'" in out
     assert "restore the migration file" in out and "alembic stamp" in out
+    assert "pending" not in out  # issue 8.5: "5 revision(s) pending" read as "run everything again"
+    assert "current: stamped at unknown revision deadbeef0000, which no migration file defines" in out
+    code, report = _current(capsys, example("clean"), url)
+    assert code == 1 and report["pending"] is None  # what is applied cannot be known
 
 
 def test_two_labelled_heads_one_behind(
@@ -94,7 +98,7 @@ def test_current_only_selects(
     dbname = conninfo.rsplit("dbname=", 1)[1]
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE {dbname} SET log_statement = 'all'")
-    log = server.tempdir / "postgres.log"
+    log = server.logfile
     offset = log.stat().st_size
     assert main(["current", "--database-url", url, str(example("clean"))]) == 0
     capsys.readouterr()
@@ -117,3 +121,54 @@ def test_unreachable_database_is_a_one_line_error(example: Callable[[str], Path]
         and err.startswith("headcheck: error: cannot read postgresql://nobody@127.0.0.1:1/x")
         and err.count("\n") == 1
     )
+
+
+def test_overlapping_rows_are_an_error_not_zero_pending(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture
+) -> None:
+    """Issue 9.7: an ancestor and its descendant both stamped: alembic upgrade fails on it."""
+    conninfo, url = live
+    _stamp(conninfo, "a1b2c3d4e5f6", "c3d4e5f6a7b8")
+    assert main(["current", "--database-url", url, str(example("clean"))]) == 1
+    out = capsys.readouterr().out
+    assert "a1b2c3d4e5f6: ERROR: an ancestor of c3d4e5f6a7b8" in out
+    assert "DELETE FROM alembic_version WHERE version_num = 'a1b2c3d4e5f6'" in out
+    assert "0 revision" not in out and "overlapping" in out
+    # The oracle: Alembic itself refuses to upgrade from this state.
+    from alembic import command
+    from alembic.config import Config
+
+    project = _with_ini_url(example("clean"), url)
+    with pytest.raises(Exception, match="overlaps with other requested revisions"):
+        command.upgrade(Config(str(project / "alembic.ini")), "heads")
+
+
+def _with_ini_url(project: Path, url: str) -> Path:
+    ini = project / "alembic.ini"
+    text = "\n".join(
+        f"sqlalchemy.url = {url}" if line.startswith("sqlalchemy.url") else line
+        for line in ini.read_text().splitlines()
+    )
+    ini.write_text(text + "\n")
+    return project
+
+
+def test_the_url_comes_from_the_ini_or_url_env(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8.5: --database-url was required every time."""
+    conninfo, url = live
+    _stamp(conninfo, "c3d4e5f6a7b8")
+    project = _with_ini_url(example("clean"), url.replace("postgresql://", "postgresql+psycopg2://"))
+    assert main(["current", str(project)]) == 0
+    assert "current: at heads" in capsys.readouterr().out
+    monkeypatch.setenv("APP_DB", url)
+    other = _with_ini_url(example("clean"), "driver://user:pass@localhost/dbname")
+    assert main(["current", "--url-env", "APP_DB", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["current", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "sqlalchemy.url in alembic.ini" in err and "PostgreSQL databases only" in err
+    assert "pass" not in err.split("supported", 1)[0]  # the password is redacted
+    assert main(["current", "--url-env", "NOT_SET_ANYWHERE", str(other)]) == 2
+    assert "--url-env NOT_SET_ANYWHERE: the variable is not set" in capsys.readouterr().err

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,7 @@ def _uid_of(pid: int) -> int:
 @pytest.mark.skipif(os.geteuid() != 0, reason="tests the root path (CI and the GitHub action run as root)")
 def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
     with throwaway_server() as srv:
-        datadir = srv.tempdir / "data"
+        datadir = srv.datadir
         pid = int((datadir / "postmaster.pid").read_text().split("\n")[0])
         uid = _uid_of(pid)
         assert uid != 0
@@ -52,7 +54,7 @@ def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
 @needs_postgres
 def test_an_exception_inside_the_block_still_stops_and_removes_everything() -> None:
     with pytest.raises(RuntimeError), throwaway_server() as srv:
-        datadir = srv.tempdir / "data"
+        datadir = srv.datadir
         assert postgres_processes(datadir)
         raise RuntimeError("boom")
     assert not srv.tempdir.exists()
@@ -65,7 +67,7 @@ import psycopg, port_for, pytest_postgresql.executors, pytest_postgresql.janitor
 from headcheck.db.server import throwaway_server
 os.setgid({gid}); os.setuid({uid})
 with throwaway_server() as srv:
-    pid = int((srv.tempdir / "data" / "postmaster.pid").read_text().split("\\n")[0])
+    pid = int((srv.datadir / "postmaster.pid").read_text().split("\\n")[0])
     info = {{"os_user": srv.os_user, "tempdir": str(srv.tempdir), "postmaster_uid": os.stat(f"/proc/{{pid}}").st_uid}}
     with psycopg.connect(srv.conninfo("postgres")) as conn:
         info["one"] = conn.execute("SELECT 1").fetchone()[0]
@@ -116,3 +118,69 @@ def test_sweep_removes_what_a_killed_headcheck_left(tmp_path: Path) -> None:
     (alive / server_module.OWNER_FILE).write_text(str(os.getpid()))
     assert sweep_stale(tmp_path) == [stale]
     assert not stale.exists() and alive.exists()
+
+
+def _as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
+    """``command`` as the OS user nobody (another local user), with no password anywhere."""
+    return subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"},
+        cwd="/",
+    )
+
+
+@needs_postgres
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another local user")
+@pytest.mark.skipif(not shutil.which("psql") or not shutil.which("setpriv"), reason="needs psql and setpriv")
+def test_another_local_user_cannot_log_in_without_the_password() -> None:
+    """Issue 9.1: with --auth=trust any local user logged in over TCP as superuser and ran
+    COPY ... TO PROGRAM as the server's user."""
+    with throwaway_server() as srv:
+        query = ["-w", "-X", "-U", srv.user, "-d", "postgres", "-c", "COPY (SELECT 1) TO PROGRAM 'id'"]
+        over_tcp = _as_nobody("psql", "-h", "127.0.0.1", "-p", str(srv.port), *query)
+        assert over_tcp.returncode != 0
+        assert "password" in over_tcp.stderr, over_tcp.stderr
+        socket_dir = srv.tempdir / server_module.SERVER_DIR / "sock"
+        over_socket = _as_nobody("psql", "-h", str(socket_dir), "-p", str(srv.port), *query)
+        assert over_socket.returncode != 0
+        # the right password still works (for headcheck, through its URL)
+        with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
+            rules = conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules").fetchall()
+        assert rules == [("scram-sha-256",)]
+
+
+@needs_postgres
+def test_without_the_password_nobody_gets_in_over_tcp() -> None:
+    with throwaway_server() as srv, pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"host=127.0.0.1 port={srv.port} user={srv.user} dbname=postgres", connect_timeout=10)
+
+
+@needs_postgres
+def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user() -> None:
+    """Issue 9.1: root ran a pg_ctl wrapper from a folder the server's user owned."""
+    with throwaway_server() as srv:
+        me = os.geteuid()
+        server_uid = pwd.getpwnam(srv.os_user).pw_uid
+        top = srv.tempdir.stat()
+        assert top.st_uid == me
+        assert stat.S_IMODE(top.st_mode) == (0o711 if me == 0 else 0o700)
+        serverdir = srv.tempdir / server_module.SERVER_DIR
+        for path in [srv.tempdir, *srv.tempdir.rglob("*")]:
+            info = path.lstat()
+            mode = stat.S_IMODE(info.st_mode)
+            assert not mode & 0o022 or stat.S_ISSOCK(info.st_mode), f"{path} is writable by others: {oct(mode)}"
+            if serverdir in path.parents or path == serverdir:
+                assert info.st_uid == server_uid, path
+            else:  # what headcheck itself writes and runs: its own, never the server's user
+                assert info.st_uid == me, path
+                assert not stat.S_ISLNK(info.st_mode), path
+        assert stat.S_IMODE(serverdir.stat().st_mode) == 0o700
+        assert stat.S_IMODE((serverdir / "sock").stat().st_mode) == 0o700
+        assert not (serverdir / "pwfile").exists()  # the password is not left on disk
+        if me == 0:
+            wrapper = srv.tempdir / "pg_ctl"
+            assert wrapper.stat().st_uid == 0 and stat.S_IMODE(wrapper.stat().st_mode) == 0o700
+            assert srv.password not in wrapper.read_text()

@@ -168,7 +168,7 @@ def test_a_kept_plan_reads_the_same_schema_and_never_breaks_the_transaction(serv
         ]
         conn.commit()
 
-        conn.execute("CREATE ROLE no_temp LOGIN")
+        conn.execute(f"CREATE ROLE no_temp LOGIN PASSWORD '{server.password}'")
         conn.execute("REVOKE TEMPORARY ON DATABASE snap_plan FROM PUBLIC")
         conn.execute("GRANT USAGE ON SCHEMA public TO no_temp")
         conn.commit()

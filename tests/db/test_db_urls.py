@@ -1,0 +1,46 @@
+"""headcheck.db.urls: one redaction for every URL headcheck prints (issue 9.8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from headcheck.db.urls import redact, split_password, with_driver
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://app:s3cret@db.example/prod", "s3cret"),
+        ("postgresql+psycopg://app:p@ss@w0rd@db.example:5432/prod", "ss@w0rd"),  # raw "@" in the password
+        ("postgresql://:only-password@host/db", "only-password"),
+        ("postgresql://app@host/db?password=in-query&sslmode=require", "in-query"),
+        ("host=db port=5432 user=app password=conninfo-secret dbname=prod", "conninfo-secret"),
+        ("host=db password='quoted secret' dbname=prod", "quoted secret"),
+    ],
+)
+def test_no_part_of_the_password_survives(url: str, secret: str) -> None:
+    shown = redact(url)
+    assert "***" in shown
+    for piece in (secret, *secret.split("@")):
+        assert piece not in shown, shown
+
+
+def test_redaction_keeps_what_says_where() -> None:
+    assert (
+        redact("postgresql+psycopg://app:p@ss@db.example:5432/prod")
+        == "postgresql+psycopg://app:***@db.example:5432/prod"
+    )
+    assert (
+        redact("cannot connect to postgresql://u:x@h/d: refused") == "cannot connect to postgresql://u:***@h/d: refused"
+    )
+    assert redact("postgresql://app@host/db") == "postgresql://app@host/db"
+
+
+def test_the_password_leaves_the_command_line() -> None:
+    assert split_password("postgresql://app:p%40ss@w@host:1/db") == ("postgresql://app@host:1/db", "p@ss@w")
+    assert split_password("postgresql://app@host/db") == ("postgresql://app@host/db", None)
+
+
+def test_the_driver_is_replaced_not_the_rest() -> None:
+    assert with_driver("postgresql://u:p@h:1/d", "asyncpg") == "postgresql+asyncpg://u:p@h:1/d"
+    assert with_driver("postgres+psycopg2://h/d", "pg8000") == "postgresql+pg8000://h/d"

@@ -1,0 +1,103 @@
+"""``headcheck.graph.build`` against Alembic's own ``RevisionMap``, in memory (no files, no import).
+
+The parity tests go through files and the whole gate; these pin the graph layer alone, with
+Alembic's ``Revision`` objects built from the same normalised nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from alembic.script.revision import Revision, RevisionMap
+
+from headcheck.graph import Node, build
+
+
+def node(rev: str, down: str | tuple[str, ...] | None, labels: Sequence[str] = (), deps: Sequence[str] = ()) -> Node:
+    downs = (down,) if isinstance(down, str) else (down or ())
+    return Node(rev, downs, down is None, tuple(deps), bool(deps), tuple(labels))
+
+
+def alembic_map(nodes: Sequence[Node]) -> RevisionMap:
+    def revisions() -> list[Revision]:
+        return [
+            Revision(
+                n.revision,
+                None if n.is_base else (n.down[0] if len(n.down) == 1 else n.down),
+                branch_labels=n.labels or None,
+                dependencies=n.depends_on or None,
+            )
+            for n in nodes
+        ]
+
+    return RevisionMap(revisions)
+
+
+HISTORIES: dict[str, list[Node]] = {
+    "linear": [node("a", None), node("b", "a"), node("c", "b")],
+    "two heads": [node("a", None), node("b", "a"), node("c", "a")],
+    "merged": [node("a", None), node("b", "a"), node("c", "a"), node("m", ("b", "c"))],
+    "two bases": [node("a", None), node("x", None), node("b", "a")],
+    "labelled branches": [node("a", None), node("b", "a", labels=["left"]), node("c", "a", labels=["right"])],
+    "depends_on ties heads": [node("a", None), node("b", "a"), node("x", None), node("y", "x", deps=["b"])],
+    "depends_on a label": [node("a", None, labels=["core"]), node("x", None), node("y", "x", deps=["core"])],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+def test_heads_real_heads_and_bases_are_alembics(name: str) -> None:
+    nodes = HISTORIES[name]
+    graph = build(nodes)
+    oracle = alembic_map(nodes)
+    assert sorted(graph.ids(graph.heads)) == sorted(oracle.heads)
+    assert sorted(graph.ids(graph.real_heads)) == sorted(oracle._real_heads)
+    assert sorted(graph.ids(graph.bases)) == sorted(oracle.bases)
+
+
+def test_merge_and_branch_points() -> None:
+    graph = build(HISTORIES["merged"])
+    assert graph.ids(graph.merge_points) == ["m"]
+    assert graph.ids(graph.branch_points) == ["a"]
+    m = graph.index["m"]
+    assert sorted(graph.ids(graph.ancestors(m))) == ["a", "b", "c", "m"]
+    assert sorted(graph.ids(graph.descendants(graph.index["a"]))) == ["a", "b", "c", "m"]
+
+
+def test_a_later_duplicate_wins_and_the_loser_stays_a_phantom_head() -> None:
+    nodes = [node("a", None), node("b", "a"), node("b", None)]
+    graph = build(nodes)
+    assert graph.duplicates == {"b": (1, 2)}
+    assert graph.index["b"] == 2
+    with pytest.warns(UserWarning, match="Revision b is present more than once"):
+        heads = list(alembic_map(nodes).heads)
+    assert graph.ids(graph.heads) == heads
+
+
+def test_dangling_references_are_collected_not_raised() -> None:
+    graph = build([node("a", None), node("b", "zzz"), node("c", "a", deps=["nope"])])
+    assert graph.dangling_down == ((1, "zzz"),)
+    assert graph.dangling_depends == ((2, "nope"),)
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [node("a", None), node("b", ("a", "c")), node("c", "b")],  # no head left: every id is named
+        [node("a", None), node("b", ("a", "c")), node("c", "b"), node("d", "a")],
+        [node("a", None), node("b", "b")],  # a self-loop
+    ],
+)
+def test_cycles_are_named_as_alembic_names_them(nodes: list[Node]) -> None:
+    graph = build(nodes)
+    with pytest.raises(Exception, match=r"(Cycle|Self-loop) is detected in revisions") as raised:
+        _ = alembic_map(nodes).heads
+    named = str(raised.value).split("(", 1)[1].rstrip(")").split(", ")
+    assert sorted(graph.cycle) == sorted(named)
+
+
+def test_labels_flow_to_descendants() -> None:
+    graph = build([node("a", None, labels=["core"]), node("b", "a"), node("x", None)])
+    assert graph.branch_labels[graph.index["b"]] == frozenset({"core"})
+    assert graph.index["x"] not in graph.branch_labels
+    assert graph.label_owner == {"core": 0}
