@@ -28,5 +28,8 @@ def with_production_findings(
             found += squawk_findings(proof.traces, found, ignore, pg_version or proof.server_version)
         if found:
             env = environments[index]
-            environments[index] = env._replace(findings=env.findings + tuple(found))
+            # the static twin (HC611) is redundant where the proof observed the same index build (HC603)
+            observed = {(f.path, f.line) for f in found if f.code == "HC603"}
+            static = tuple(f for f in env.findings if not (f.code == "HC611" and (f.path, f.line) in observed))
+            environments[index] = env._replace(findings=static + tuple(found))
     return result._replace(environments=tuple(environments))
