@@ -123,6 +123,32 @@ def _statement_findings(out: _Collector, statement: Statement, timeout_reported:
         )
 
 
+def _held_after(
+    traces: Sequence[StepTrace], position: int, index: int, lock: tuple[str, str]
+) -> tuple[int, list[str]]:
+    """How many statements after ``traces[position].statements[index]`` run while ``lock`` is held,
+    and the later revisions among them. Within a revision, a statement that was not observed (it
+    could not touch an existing table) runs under the lock the last observation showed; a later
+    revision counts when its start still shows the lock (one transaction for several revisions)."""
+    later = 0
+    revisions: list[str] = []
+    for t_index in range(position, len(traces)):
+        trace = traces[t_index]
+        if t_index == position:
+            statements = trace.statements[index + 1 :]
+        elif lock in trace.held_at_start:
+            statements = trace.statements
+        else:
+            break
+        for statement in statements:
+            if statement.lock_timeout is not None and lock not in statement.held:
+                return later, revisions
+            later += 1
+            if t_index != position and trace.revision not in revisions:
+                revisions.append(trace.revision)
+    return later, revisions
+
+
 def _held_findings(out: _Collector, traces: Sequence[StepTrace], position: int) -> None:
     """A dangerous lock taken by ``traces[position]`` and still held while later statements run."""
     trace = traces[position]
@@ -131,16 +157,7 @@ def _held_findings(out: _Collector, traces: Sequence[StepTrace], position: int) 
         for name, kind, mode in statement.locks:
             if kind not in _TABLE_KINDS or mode not in DANGEROUS or name in reported:
                 continue
-            later = 0
-            revisions: list[str] = []
-            following = [(trace.revision, s) for s in trace.statements[k + 1 :]]
-            following += [(t.revision, s) for t in traces[position + 1 :] for s in t.statements]
-            for revision, later_statement in following:
-                if (name, mode) not in later_statement.held:
-                    break
-                later += 1
-                if revision != trace.revision and revision not in revisions:
-                    revisions.append(revision)
+            later, revisions = _held_after(traces, position, k, (name, mode))
             if later:
                 reported.add(name)
                 also = f", including revision(s) {', '.join(revisions)}" if revisions else ""

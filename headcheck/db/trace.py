@@ -34,25 +34,35 @@ DANGEROUS = {
 SQL_LIMIT = 20_000  # characters of one statement kept (a bulk insert can be huge)
 
 _SKIP_SCHEMAS = "('pg_catalog', 'information_schema')"
-# the relations of the database's own schemas, with what identifies their storage
-_RELATIONS = f"""
-SELECT coalesce(json_agg(json_build_array(c.oid::bigint, n.nspname || '.' || c.relname, c.relkind::text,
-                                          c.relfilenode::bigint)), '[]')::text
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND n.nspname NOT IN {_SKIP_SCHEMAS}
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+# the locks this backend holds on relations, each with the relation's storage now
+_HELD = """
+coalesce((SELECT json_agg(json_build_array(l.relation::bigint, l.mode, c.relfilenode::bigint))
+          FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+          WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())), '[]')::text
 """
-# the locks this backend holds on relations, each with the relation's storage now; and lock_timeout
-# lock_timeout as the project set it: headcheck's own throwaway server sets one on its command line
-# (a safety net, not the project's), which counts as none
-_LOCKS = """
-SELECT (SELECT CASE WHEN source IN ('default', 'command line') THEN '0' ELSE current_setting('lock_timeout') END
-        FROM pg_settings WHERE name = 'lock_timeout'),
-       coalesce(json_agg(json_build_array(l.relation::bigint, l.mode, c.relfilenode::bigint)), '[]')::text
-FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
-WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.database = (
-    SELECT oid FROM pg_database WHERE datname = current_database())
+# at the start of a revision, one round trip: the relations of the database's own schemas with
+# what identifies their storage, the locks held, and lock_timeout
+_BEGIN = f"""
+SELECT coalesce((SELECT json_agg(json_build_array(c.oid::bigint, n.nspname || '.' || c.relname, c.relkind::text,
+                                                   c.relfilenode::bigint))
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND n.nspname NOT IN {_SKIP_SCHEMAS}
+                   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'), '[]')::text,
+       coalesce((SELECT json_agg(json_build_array(l.relation::bigint, l.mode)) FROM pg_locks l
+                 WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'), '[]')::text,
+       current_setting('lock_timeout')
 """
+# once per run: did the project set lock_timeout? (headcheck's own throwaway server sets one on its
+# command line, a safety net that counts as none)
+_TIMEOUT_SOURCE = "SELECT source NOT IN ('default', 'command line') FROM pg_settings WHERE name = 'lock_timeout'"
+# after a statement: lock_timeout and the locks
+_AFTER = f"SELECT current_setting('lock_timeout'), {_HELD}"
+# A statement that names no relation existing before the revision and is one of these cannot lock
+# or rewrite one (pg_locks is read only after the others: with hundreds of locks held in one
+# transaction, each read costs milliseconds)
+_HARMLESS = re.compile(r"^\s*CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|SEQUENCE|TYPE|SCHEMA)\b", re.I)
+_WORD = re.compile(r"[A-Za-z_][\w$]*")
 
 
 class Statement(NamedTuple):
@@ -73,6 +83,7 @@ class StepTrace(NamedTuple):
     path: str | None  # the revision file
     observed: bool  # locks were read after each statement (the revision's first upgrade)
     statements: tuple[Statement, ...]
+    held_at_start: tuple[tuple[str, str], ...] = ()  # (table, mode) dangerous locks already held
 
 
 def step_trace(direction: str, revision: str, path: str | None, data: dict[str, Any]) -> StepTrace:
@@ -89,7 +100,8 @@ def step_trace(direction: str, revision: str, path: str | None, data: dict[str, 
         )
         for s in data.get("statements", ())
     )
-    return StepTrace(direction, revision, path, bool(data.get("observed")), statements)
+    held = tuple((str(name), str(mode)) for name, mode in data.get("held", ()))
+    return StepTrace(direction, revision, path, bool(data.get("observed")), statements, held)
 
 
 # When an earlier revision in the same transaction already holds a lock on a relation, pg_locks
@@ -149,6 +161,10 @@ class Tracer:
         self.seen: set[tuple[int, str]] = set()  # (oid, mode) held after the previous statement
         self.started = 0.0
         self.broken: str | None = None  # the lock query failed once: observe no more
+        self.names: set[str] = set()  # bare names of the existing relations
+        self.timeout = ("0", False)  # lock_timeout when the revision started, and whether the project set it
+        self.first = True
+        self.held_at_start: list[list[str]] = []
 
     def install(self, connection: Any) -> None:
         from sqlalchemy import event
@@ -163,9 +179,14 @@ class Tracer:
         self.observe = observe and self.broken is None
         if self.observe:
             try:
-                rows = self.execute(_RELATIONS)
-                self.existing = {int(oid): (name, kind, int(node)) for oid, name, kind, node in _rows(rows[0][0])}
-                self.seen = self._held()[1]
+                relations, locks, timeout = self.execute(_BEGIN)[0]
+                if str(timeout) != self.timeout[0] or self.first:
+                    self.first = False
+                    self.timeout = (str(timeout), bool(self.execute(_TIMEOUT_SOURCE)[0][0]))
+                self.existing = {int(oid): (name, kind, int(node)) for oid, name, kind, node in _rows(relations)}
+                self.names = {name.split(".", 1)[-1] for name, _, _ in self.existing.values()}
+                self.seen = {(int(oid), str(mode)) for oid, mode in _rows(locks)}
+                self.held_at_start = self._dangerous(self.seen)
             except Exception as exc:  # observing must never break the user's migration
                 self.broken = f"{type(exc).__name__}: {exc}"
                 self.observe = False
@@ -174,17 +195,31 @@ class Tracer:
         trace: dict[str, Any] = {"statements": self.statements, "path": self.path}
         if self.observe:
             trace["observed"] = True
+            trace["held"] = self.held_at_start
         self.path = None
         self.statements = []
         self.observe = False
         return trace
 
     def _held(self) -> tuple[str, set[tuple[int, str]], dict[int, int]]:
-        rows = self.execute(_LOCKS)
-        timeout, locks = rows[0][0], _rows(rows[0][1])
-        held = {(int(oid), str(mode)) for oid, mode, _ in locks}
-        nodes = {int(oid): int(node) for oid, _, node in locks if node is not None}
-        return str(timeout), held, nodes
+        value, locks = self.execute(_AFTER)[0]
+        held = {(int(oid), str(mode)) for oid, mode, _ in _rows(locks)}
+        nodes = {int(oid): int(node) for oid, _, node in _rows(locks) if node is not None}
+        # a value changed since the revision started was SET by the migration itself
+        timeout = str(value) if str(value) != self.timeout[0] or self.timeout[1] else "0"
+        return timeout, held, nodes
+
+    def _dangerous(self, held: set[tuple[int, str]]) -> list[list[str]]:
+        """(table, mode) of the locks in ``held`` that block reads or writes of an existing table."""
+        existing = self.existing
+        return sorted(
+            [existing[oid][0], mode]
+            for oid, mode in held
+            if oid in existing and mode in DANGEROUS and existing[oid][1] in ("r", "p", "m")
+        )
+
+    def _may_touch_existing(self, sql: str) -> bool:
+        return not _HARMLESS.match(sql) or not self.names.isdisjoint(_WORD.findall(sql))
 
     def _line(self) -> int | None:
         """The line of the innermost frame running the revision file."""
@@ -207,7 +242,7 @@ class Tracer:
         if line is None and self.version_table and self.version_table in statement:
             return  # Alembic's own bookkeeping, not the revision's
         record: dict[str, Any] = {"sql": statement[:SQL_LIMIT].strip(), "seconds": round(seconds, 6), "line": line}
-        if self.observe:
+        if self.observe and self._may_touch_existing(record["sql"]):
             try:
                 self._observe(record)
             except Exception as exc:
@@ -242,11 +277,7 @@ class Tracer:
             if oid in existing:
                 name, kind, _ = existing[oid]
                 existing[oid] = (name, kind, node)
-        dangerous = sorted(
-            [existing[oid][0], mode]
-            for oid, mode in held
-            if oid in existing and mode in DANGEROUS and existing[oid][1] in ("r", "p", "m")
-        )
+        dangerous = self._dangerous(held)
         record["lock_timeout"] = timeout
         if taken:
             record["locks"] = taken
