@@ -123,9 +123,7 @@ def _statement_findings(out: _Collector, statement: Statement, timeout_reported:
         )
 
 
-def _held_after(
-    traces: Sequence[StepTrace], position: int, index: int, lock: tuple[str, str]
-) -> tuple[int, list[str]]:
+def _held_after(traces: Sequence[StepTrace], position: int, index: int, lock: tuple[str, str]) -> tuple[int, list[str]]:
     """How many statements after ``traces[position].statements[index]`` run while ``lock`` is held,
     and the later revisions among them. Within a revision, a statement that was not observed (it
     could not touch an existing table) runs under the lock the last observation showed; a later

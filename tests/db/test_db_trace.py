@@ -14,6 +14,7 @@ import pytest
 
 from headcheck.cli import main
 from headcheck.db.server import Server, create_database
+from headcheck.db.squawk import find_squawk
 from tests.db.harness import EXAMPLES, database, needs_postgres, run_db
 
 pytestmark = needs_postgres
@@ -341,3 +342,47 @@ def test_ignore_comments_and_project_ignore(tmp_path: Path, capsys: CaptureFixtu
     path.write_text(path.read_text().split("\n", 1)[1])
     _code, report = prove(capsys, root, new_db())
     assert findings(report) == []
+
+
+needs_squawk = pytest.mark.skipif(find_squawk() is None, reason="squawk-cli not installed (the lint extra)")
+
+
+@needs_squawk
+def test_squawk_lints_the_captured_sql_at_the_op_line_once(
+    tmp_path: Path, capsys: CaptureFixture, new_db: NewDb
+) -> None:
+    up = (
+        'op.create_index("ix_users_email", "users", ["email"])\n'
+        'op.execute("ALTER TABLE users ADD CONSTRAINT uq_email UNIQUE (email)")'
+    )
+    back = 'op.drop_constraint("uq_email", "users")\nop.drop_index("ix_users_email", table_name="users")'
+    root = project(tmp_path, (up, back))
+    code, report, err = run_db(capsys, str(root), *new_db())
+    assert code == 0, err
+    squawk = [(f["line"], f["message"]) for f in report["environments"][0]["findings"] if f["code"] == "HC620"]
+    # squawk's own rule for the raw SQL, at the op.execute line, with squawk's help as the fix
+    assert any(line == FIRST + 1 and "disallowed-unique-constraint" in message for line, message in squawk), squawk
+    # the index build is the trace's HC603: squawk's require-concurrent-index-creation is not repeated
+    assert "HC603" in codes_at(report, FIRST)
+    assert not any("require-concurrent-index-creation" in message for line, message in squawk if line == FIRST)
+    assert "squawk" not in err
+
+
+def test_without_squawk_one_notice_and_no_error(
+    tmp_path: Path, capsys: CaptureFixture, new_db: NewDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import headcheck.db.squawk as squawk_module
+
+    monkeypatch.setattr(squawk_module, "find_squawk", lambda: None)  # a machine without the lint extra
+    monkeypatch.setattr(squawk_module, "_notified", False)
+    root = project(
+        tmp_path,
+        (
+            'op.create_index("ix_users_email", "users", ["email"])',
+            'op.drop_index("ix_users_email", table_name="users")',
+        ),
+    )
+    code, report, err = run_db(capsys, str(root), *new_db())
+    assert code == 0 and report["ok"] is True
+    assert err.count("squawk is not installed") == 1 and "headcheck[lint]" in err
+    assert not any(f["code"] == "HC620" for f in report["environments"][0]["findings"])
