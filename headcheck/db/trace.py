@@ -144,6 +144,18 @@ def _same(written: str, name: str) -> bool:
     return written == name or ("." not in written and written == name.split(".", 1)[-1])
 
 
+def _dispatch_before(conn: Any, *args: Any) -> None:
+    tracer = conn.info.get("headcheck.tracer")
+    if tracer is not None:
+        tracer._before(conn, *args)
+
+
+def _dispatch_after(conn: Any, *args: Any) -> None:
+    tracer = conn.info.get("headcheck.tracer")
+    if tracer is not None:
+        tracer._after(conn, *args)
+
+
 def _rows(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
@@ -167,10 +179,15 @@ class Tracer:
         self.held_at_start: list[list[str]] = []
 
     def install(self, connection: Any) -> None:
+        """Listen on ``connection``; a connection that a previous run already listens on (an env.py
+        keeping its connection between runs) gets this tracer instead, never a second listener."""
         from sqlalchemy import event
 
-        event.listen(connection, "before_cursor_execute", self._before)
-        event.listen(connection, "after_cursor_execute", self._after)
+        connection.info["headcheck.tracer"] = self
+        if not connection.info.get("headcheck.listening"):
+            connection.info["headcheck.listening"] = True
+            event.listen(connection, "before_cursor_execute", _dispatch_before)
+            event.listen(connection, "after_cursor_execute", _dispatch_after)
 
     def begin(self, path: str | None, observe: bool) -> None:
         """A step of the revision in file ``path`` starts; ``observe``: read locks after each statement."""
