@@ -19,6 +19,7 @@ class Rule(NamedTuple):
     summary: str  # what it detects
     why: str  # why it breaks deploys
     fix: str  # what to do
+    example: str = ""  # a revision line that triggers it (docs/production.md shows each with its fix)
 
 
 _RULES = (
@@ -277,6 +278,105 @@ _RULES = (
         "With --base REF: the change altered down_revision of a revision that exists on REF.",
         "Databases already past it would skip or repeat migrations; Alembic cannot tell.",
         "Restore its down_revision; re-parent your own new revisions instead (`headcheck rebase --base REF`).",
+    ),
+    Rule(
+        "HC601",
+        "blocking-lock",
+        "warning",
+        "Observed: a revision's statement takes a lock that blocks reads or writes (ACCESS EXCLUSIVE, EXCLUSIVE, SHARE ROW EXCLUSIVE, SHARE) on a table that existed before it.",
+        "Every query on the table waits until the migration's transaction commits; on a busy table requests pile up and time out.",
+        "Keep the locking statement short and alone in its transaction, set a lock_timeout and retry; split data changes from schema changes.",
+        'op.add_column("users", sa.Column("nickname", sa.Text()))',
+    ),
+    Rule(
+        "HC602",
+        "table-rewrite",
+        "warning",
+        "Observed: a statement rewrites a table or index that existed before the revision (its relfilenode changed): a column type change, a volatile default, SET TABLESPACE, ...",
+        "The whole table is copied under an ACCESS EXCLUSIVE lock: reads and writes stop for as long as the copy takes.",
+        "Add a new column, backfill it in batches, then switch readers and drop the old one; use a constant default (PostgreSQL 11+ stores it without a rewrite).",
+        'op.alter_column("users", "id", type_=sa.BigInteger())',
+    ),
+    Rule(
+        "HC603",
+        "index-without-concurrently",
+        "warning",
+        "Observed: CREATE INDEX or DROP INDEX without CONCURRENTLY on a table that existed before the revision.",
+        "CREATE INDEX blocks every write to the table for the whole build; DROP INDEX blocks reads and writes.",
+        "Use op.create_index(..., postgresql_concurrently=True) (or op.drop_index(...)) inside `with op.get_context().autocommit_block():`.",
+        'op.create_index("ix_users_email", "users", ["email"])',
+    ),
+    Rule(
+        "HC604",
+        "constraint-validated-under-lock",
+        "warning",
+        "Observed: a FOREIGN KEY or CHECK constraint is added to an existing table and validated in the same statement.",
+        "Validation scans the whole table while the lock blocks writes (and reads, for CHECK).",
+        "Add the constraint NOT VALID (postgresql_not_valid=True, or op.execute), then `ALTER TABLE ... VALIDATE CONSTRAINT` in a later statement or revision.",
+        'op.create_foreign_key("fk_orders_user", "orders", "users", ["user_id"], ["id"])',
+    ),
+    Rule(
+        "HC605",
+        "set-not-null-scan",
+        "warning",
+        "Observed: ALTER COLUMN ... SET NOT NULL on a table that existed before the revision.",
+        "PostgreSQL scans every row to check it under an ACCESS EXCLUSIVE lock.",
+        "Add `CHECK (col IS NOT NULL) NOT VALID`, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the check.",
+        'op.alter_column("users", "email", nullable=False)',
+    ),
+    Rule(
+        "HC606",
+        "no-lock-timeout",
+        "warning",
+        "Observed: a lock that blocks reads or writes on an existing table is taken while lock_timeout is 0 (no limit).",
+        "While the statement waits for a long-running query to finish, every other query on the table queues behind it: a full outage.",
+        "Set a lock_timeout for the migration (in env.py: `SET lock_timeout = '5s'` on the connection, or op.execute in the revision) and retry on failure.",
+        'op.add_column("users", sa.Column("nickname", sa.Text()))  # with lock_timeout = 0',
+    ),
+    Rule(
+        "HC607",
+        "lock-held-across-statements",
+        "warning",
+        "Observed: a lock that blocks reads or writes on an existing table stays held while later statements run, later revisions included (one transaction for several revisions, transaction_per_migration off).",
+        "The table is blocked for the duration of everything that follows, not just the statement that needed the lock.",
+        "Put the locking statement last, or in its own revision, and turn on transaction_per_migration in env.py.",
+        'op.add_column("users", ...); op.execute("UPDATE users SET ...")',
+    ),
+    Rule(
+        "HC611",
+        "create-index-not-concurrently",
+        "warning",
+        "Static: op.create_index on a table the revision did not create, without postgresql_concurrently=True.",
+        "A plain CREATE INDEX blocks all writes to the table while the index builds.",
+        "Pass postgresql_concurrently=True and run it inside `with op.get_context().autocommit_block():`.",
+        'op.create_index("ix_users_email", "users", ["email"])',
+    ),
+    Rule(
+        "HC612",
+        "concurrently-in-transaction",
+        "warning",
+        "Static: postgresql_concurrently=True or CREATE/DROP INDEX CONCURRENTLY outside `with op.get_context().autocommit_block():`.",
+        "PostgreSQL refuses CONCURRENTLY inside a transaction block: the migration fails on deploy.",
+        "Wrap the call in `with op.get_context().autocommit_block():`.",
+        'op.create_index("ix", "users", ["email"], postgresql_concurrently=True)',
+    ),
+    Rule(
+        "HC613",
+        "empty-downgrade",
+        "warning",
+        "Static: downgrade() only passes while upgrade() changes the schema.",
+        "`alembic downgrade` reports success and leaves the schema changed: a rollback silently does nothing.",
+        "Write the inverse operations, or declare the revision irreversible by raising NotImplementedError in downgrade().",
+        "def downgrade():\n    pass",
+    ),
+    Rule(
+        "HC620",
+        "squawk",
+        "warning",
+        "squawk (the PostgreSQL migration linter) reports a violation in the SQL a revision executed.",
+        "squawk's rules flag statements that lock or break running applications; its help text says why.",
+        "Follow squawk's help text for the named rule, or ignore it per revision.",
+        'op.execute("ALTER TABLE users ADD COLUMN n serial")',
     ),
 )
 

@@ -799,4 +799,6 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
         has_dependencies=deps_scalar is not None,
         labels=labels,  # duplicates kept: Alembic maps _orig_branch_labels, so ('x', 'x') collides with itself
     )
-    return node, issues
+    from headcheck.opslint import body_issues  # the static twins of the lock rules (HC611-HC613): warnings
+
+    return node, issues + body_issues(rf.path)

@@ -86,6 +86,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
     parser.add_argument("--force", action="store_true", help="run the database proof even when the static gate fails")
+    parser.add_argument(
+        "--show-sql", action="store_true", help="text: every statement each revision executed, at its op.* line"
+    )
+    parser.add_argument("--no-squawk", action="store_true", help="do not lint the captured SQL with squawk")
 
 
 def _validate(args: argparse.Namespace) -> str | None:
@@ -118,7 +122,8 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]
         color = args.output is None and use_color(sys.stdout)
         parts = [render("text", result, color=color)]
         for index, proof in sorted(proofs.items()):
-            parts.append(text_section(result.environments[index].environment.name or "environment", proof, color=color))
+            name = result.environments[index].environment.name or "environment"
+            parts.append(text_section(name, proof, color=color, show_sql=args.show_sql, root=result.root))
         text = "\n".join(parts)
     return emit(text, args.output)
 
@@ -162,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     if isinstance(proofs, int):
         return proofs
+    from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
+
+    result = with_production_findings(result, proofs, squawk=not args.no_squawk)
     written = _emit(args, result, proofs)
     if written is not None:
         return written
@@ -172,6 +180,7 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
     """Proofs by environment index, or an exit code for a usage/server error."""
     from headcheck.db.proof import Options, Proof, prove_environment, refuse_nonempty
     from headcheck.db.server import ServerError, create_database, throwaway_server
+    from headcheck.db.trace import StepTrace
     from headcheck.db.urls import is_postgres, redact
 
     options = Options(
@@ -194,18 +203,27 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
             return error(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
         if nonempty and not args.allow_nonempty:
             return error(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
-        steps, diffs = prove_environment(result.environments[0].environment, url, options, extra_dbs=False)
-        proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs))
+        traces: list[StepTrace] = []
+        steps, diffs = prove_environment(
+            result.environments[0].environment, url, options, extra_dbs=False, traces=traces
+        )
+        proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
         return proofs
     try:
         with throwaway_server(args.pg_bin, statement_timeout=args.timeout) as server:
             for index, env_result in enumerate(result.environments):
                 dbname = f"headcheck_{index}"
                 create_database(server, dbname)
+                traces = []
                 steps, diffs = prove_environment(
-                    env_result.environment, server.url(dbname), options, pg_bin=server.pg_bin, workdir=server.tempdir
+                    env_result.environment,
+                    server.url(dbname),
+                    options,
+                    pg_bin=server.pg_bin,
+                    workdir=server.tempdir,
+                    traces=traces,
                 )
-                proofs[index] = Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs))
+                proofs[index] = Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces))
     except ServerError as exc:
         return error(str(exc))
     return proofs

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.db import snapshot
 from headcheck.db.child import Child, ChildDied
+from headcheck.db.trace import StepTrace, step_trace
 from headcheck.db.urls import libpq_url, split_password, sqlalchemy_url
 
 __all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
@@ -56,6 +57,7 @@ class Proof(NamedTuple):
     startup_seconds: float
     steps: tuple[Step, ...]
     schema_diffs: tuple[SchemaDiff, ...]
+    traces: tuple[StepTrace, ...] = ()  # what each step executed (headcheck.db.trace)
 
     @property
     def ok(self) -> bool:
@@ -244,6 +246,7 @@ class _Run:
         self.broken: str | None = None
         self.irreversible: set[str] = set()  # of the running plan
         self.reported: set[str] = set()  # "irreversible" steps already shown
+        self.traces: list[StepTrace] = []
 
     def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
         """The next event; a failed step (and None) on timeout or a dead child."""
@@ -367,6 +370,8 @@ class _Run:
 
     def _step(self, planned: list[str], event: dict[str, Any], heads: list[str]) -> None:
         direction, revision = planned
+        if "trace" in event:
+            self.traces.append(step_trace(direction, revision, event["trace"].get("path"), event["trace"]))
         name = "upgrade" if direction == "up" else "downgrade"
         error = None
         difference = event.get("diff")
@@ -403,10 +408,12 @@ def prove_environment(
     pg_bin: Path | None = None,
     workdir: Path | None = None,
     extra_dbs: bool = True,
+    traces: list[StepTrace] | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
-    (the throwaway one), else they all go to ``url`` (``--database-url``)."""
+    (the throwaway one), else they all go to ``url`` (``--database-url``). ``traces`` receives
+    what every step executed."""
     steps: list[Step] = []
     guard = server_guard(url)
     if options.from_schema is not None:
@@ -439,6 +446,8 @@ def prove_environment(
                             break
                 else:
                     run.migrate("default")
+            if traces is not None:
+                traces.extend(run.traces)
             return run.steps, run.diffs
     finally:
         if own_dir:

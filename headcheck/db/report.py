@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from headcheck.db.proof import Proof
+from headcheck.db.sql_report import revisions_dict, sql_lines
 from headcheck.gate import GateResult
 from headcheck.logsafe import block, json_document, line
 
@@ -19,7 +21,7 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"{_COLORS[style]}{text}{_RESET}" if color else text
 
 
-def proof_dict(proof: Proof) -> dict[str, Any]:
+def proof_dict(proof: Proof, root: Path | None = None) -> dict[str, Any]:
     return {
         "server_version": proof.server_version,
         "startup_seconds": round(proof.startup_seconds, 4),
@@ -39,6 +41,7 @@ def proof_dict(proof: Proof) -> dict[str, Any]:
             {"revision": d.revision, "check": d.check, "message": d.message, "lines": list(d.lines)}
             for d in proof.schema_diffs
         ],
+        "revisions": revisions_dict(proof.traces, root),
     }
 
 
@@ -50,7 +53,7 @@ def json_report(result: GateResult, proofs: dict[int, Proof]) -> str:
     for index, env in enumerate(report["environments"]):
         proof = proofs.get(index)
         if proof is not None:
-            env["database"] = proof_dict(proof)
+            env["database"] = proof_dict(proof, result.root)
             env["ok"] = bool(env["ok"]) and proof.ok
     report["ok"] = bool(report["ok"]) and all(proof.ok for proof in proofs.values())
     return json_document(json.dumps(report, indent=2)) + "\n"
@@ -60,7 +63,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def text_section(name: str, proof: Proof, *, color: bool = False) -> str:
+def text_section(
+    name: str, proof: Proof, *, color: bool = False, show_sql: bool = False, root: Path | None = None
+) -> str:
     where = "external database" if not proof.server_version else f"PostgreSQL {proof.server_version.split(' ')[0]}"
     started = f", started in {proof.startup_seconds:.2f} s" if proof.startup_seconds else ""
     out = [_paint(line(f"{name}: database proof on {where}{started}"), "bold", color)]
@@ -75,6 +80,8 @@ def text_section(name: str, proof: Proof, *, color: bool = False) -> str:
     if proof.slowest:
         slowest = ", ".join(f"{rev} {seconds:.3f} s" for rev, seconds in proof.slowest)
         out.append(_paint(line(f"  slowest: {slowest}"), "dim", color))
+    if show_sql:  # headcheck.db.sql_report: each revision's statements at their op.* lines
+        out += sql_lines(proof.traces, root)
     failed = sum(not step.ok for step in proof.steps)
     if proof.ok:
         out.append(_paint(f"database: ok ({_count(len(proof.steps), 'step')})", "ok", color))

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from headcheck.db import plan as planning
 from headcheck.db import snapshot
 from headcheck.db.redirect import Guard, dispose_all, install
+from headcheck.db.trace import Tracer
 from headcheck.db.urls import DRIVERS, driver_of, is_postgres, with_driver
 
 TRACEBACK_LINES = 20
@@ -78,6 +79,7 @@ class Runner:
         self.guard: Guard | None = None
         self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
         self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
+        self.upgraded: set[str] = set()  # revisions whose first upgrade ran (traced with locks)
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -192,6 +194,8 @@ class Runner:
         )
         version_table = str(getattr(ctx, "version_table", "alembic_version"))
         execute = _executor(ctx)
+        tracer = Tracer(execute, version_table)  # headcheck.db.trace: SQL, locks, rewrites per step
+        tracer.install(ctx.connection)
 
         last_use: dict[str, int] = {}
         for k, p in enumerate(plan):
@@ -218,10 +222,14 @@ class Runner:
             state["index"], state["revision"] = k, p.revision
             if self.guard is not None and k:  # (the first step: checked at "begin")
                 self.guard.check(execute, "the migration connection")
+            first_up = p.direction == "up" and p.revision not in self.upgraded
+            tracer.begin(getattr(script_rev, "path", None), observe=first_up)
             started = time.perf_counter()
             yield step
             seconds = time.perf_counter() - started
-            event: dict[str, Any] = {"index": k, "seconds": seconds}
+            event: dict[str, Any] = {"index": k, "seconds": seconds, "trace": tracer.end()}
+            if first_up:
+                self.upgraded.add(p.revision)
             current: snapshot.Snapshot | None = None
             if p.snapshot:
                 current = snapshot.take(execute, version_table, keep_plan=True)

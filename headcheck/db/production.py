@@ -1,0 +1,35 @@
+"""What production will feel: the proof's observations (headcheck.db.locks) and squawk's lint of
+the captured SQL (headcheck.db.squawk) as findings of the environment they belong to, so that
+every report (text, JSON, SARIF, annotations, summary) and the exit code see them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from headcheck.db.locks import lock_findings
+from headcheck.db.proof import Proof
+from headcheck.findings import Finding
+from headcheck.gate import GateResult
+
+__all__ = ["with_production_findings"]
+
+
+def with_production_findings(
+    result: GateResult, proofs: Mapping[int, Proof], *, squawk: bool = True, pg_version: str | None = None
+) -> GateResult:
+    """``result`` with each proven environment's lock, rewrite and squawk findings added."""
+    environments = list(result.environments)
+    ignore = result.settings.ignore
+    for index, proof in proofs.items():
+        found: list[Finding] = lock_findings(proof.traces, ignore)
+        if squawk:
+            from headcheck.db.squawk import squawk_findings
+
+            found += squawk_findings(proof.traces, found, ignore, pg_version or proof.server_version)
+        if found:
+            env = environments[index]
+            # the static twin (HC611) is redundant where the proof observed the same index build (HC603)
+            observed = {(f.path, f.line) for f in found if f.code == "HC603"}
+            static = tuple(f for f in env.findings if not (f.code == "HC611" and (f.path, f.line) in observed))
+            environments[index] = env._replace(findings=static + tuple(found))
+    return result._replace(environments=tuple(environments))

@@ -1,0 +1,137 @@
+"""The static twins of the lock rules (issue 11, item 5): HC611-HC613 in the static gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from headcheck.cli import main
+from headcheck.opslint import issues_in_source
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "db" / "clean"
+
+HEADER = """import sqlalchemy as sa
+from alembic import op
+
+revision = "b1"
+down_revision = "a1"
+"""
+
+
+def codes(body: str) -> list[tuple[str, int | None]]:
+    return [(issue.code, issue.line) for issue in issues_in_source(HEADER + body)]
+
+
+def line_of(body: str, text: str) -> int:
+    return (HEADER + body).splitlines().index(text) + 1
+
+
+def test_create_index_on_an_existing_table_without_concurrently() -> None:
+    body = """
+def upgrade():
+    op.create_index("ix_users_email", "users", ["email"])
+
+
+def downgrade():
+    op.drop_index("ix_users_email", table_name="users")
+"""
+    assert codes(body) == [("HC611", line_of(body, '    op.create_index("ix_users_email", "users", ["email"])'))]
+
+
+def test_create_index_on_a_table_the_revision_creates_is_fine() -> None:
+    body = """
+def upgrade():
+    op.create_table("events", sa.Column("id", sa.Integer, primary_key=True))
+    op.create_index("ix_events_id", table_name="events", columns=["id"])
+
+
+def downgrade():
+    op.drop_table("events")
+"""
+    assert codes(body) == []
+
+
+def test_concurrently_must_be_inside_an_autocommit_block() -> None:
+    inside = """
+def upgrade():
+    with op.get_context().autocommit_block():
+        op.create_index("ix", "users", ["email"], postgresql_concurrently=True)
+        op.execute("DROP INDEX CONCURRENTLY old_ix")
+
+
+def downgrade():
+    op.drop_index("ix", table_name="users")
+"""
+    assert codes(inside) == []
+    outside = """
+def upgrade():
+    op.create_index("ix", "users", ["email"], postgresql_concurrently=True)
+    op.execute(sa.text("CREATE UNIQUE INDEX CONCURRENTLY ux ON users (email)"))
+
+
+def downgrade():
+    op.drop_index("ix", table_name="users")
+"""
+    assert [code for code, _ in codes(outside)] == ["HC612", "HC612"]
+
+
+def test_downgrade_that_only_passes() -> None:
+    body = """
+def upgrade():
+    op.add_column("users", sa.Column("nick", sa.Text()))
+
+
+def downgrade():
+    # nothing
+    pass
+"""
+    assert codes(body) == [("HC613", line_of(body, "def downgrade():"))]
+    irreversible = body.replace("    # nothing\n    pass", '    raise NotImplementedError("irreversible")')
+    assert codes(irreversible) == []
+    merge = "\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    assert codes(merge) == []  # a merge revision changes nothing
+
+
+def test_ignore_comments() -> None:
+    body = """
+def upgrade():
+    op.create_index("ix_users_email", "users", ["email"])  # headcheck: ignore[HC611]
+
+
+def downgrade():
+    pass
+"""
+    assert codes(body) == [("HC613", line_of(body, "def downgrade():"))]
+    assert codes("# headcheck: ignore[HC613, HC611]\n" + body) == []
+
+
+def test_the_gate_reports_them_as_warnings_without_changing_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(EXAMPLE, project)
+    assert main(["check", str(project), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    found = [(f["code"], f["severity"], Path(f["path"]).name, f["line"]) for f in report["environments"][0]["findings"]]
+    assert found == [("HC611", "warning", "b2c3d4e5f6a7_add_users_name.py", 21)]
+    assert report["ok"] is True
+    assert main(["check", str(project), "--strict", "--format", "json"]) == 1  # --strict: warnings fail
+    capsys.readouterr()
+    (project / "pyproject.toml").write_text('[tool.headcheck]\nignore = ["HC611"]\n')
+    assert main(["check", str(project), "--strict"]) == 0
+
+
+def test_the_pass_is_cheap_for_files_without_candidates(tmp_path: Path) -> None:
+    """Files without an index call, CONCURRENTLY or a pass-only downgrade are not parsed again."""
+    from headcheck.opslint import body_issues
+
+    plain = tmp_path / "r.py"
+    plain.write_text(HEADER + "\ndef upgrade():\n    op.add_column('t', sa.Column('c', sa.Text()))\n" * 50)
+    started = time.perf_counter()
+    for _ in range(1000):
+        assert body_issues(plain) == []
+    assert time.perf_counter() - started < 1.0  # about 10 µs a file: a read and two byte searches
