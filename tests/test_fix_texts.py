@@ -157,3 +157,19 @@ def test_graph_table_keeps_messages_out_of_the_title_column(capsys: pytest.Captu
     assert rows[0] == ["| revision", "title", "role / findings", "revises |"]
     (missing,) = [r for r in rows if r[0] == "| `2b3c4d5e6f70_add_users_name`"]
     assert missing[1] == "" and "no such revision" in missing[2]
+
+
+def test_json_counts_revisions_as_alembic_does_and_files_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alembic_project(tmp_path)
+    add_revision(tmp_path, "aaaa", None)
+    add_revision(tmp_path, "bbbb", "aaaa")
+    (tmp_path / "alembic" / "versions" / "bbbb_copy.py").write_text(
+        (tmp_path / "alembic" / "versions" / "bbbb_add.py").read_text()
+    )
+    report = _report(tmp_path, capsys)
+    (env,) = report["environments"]  # type: ignore[misc]
+    assert (env["revisions"], env["files"]) == (2, 3)
+    with pytest.warns(UserWarning, match="Revision bbbb is present more than once"):
+        alembic_heads(tmp_path)  # Alembic loads it, keeping one bbbb: two revisions

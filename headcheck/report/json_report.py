@@ -36,7 +36,8 @@ def environment_dict(env: EnvironmentResult, result: GateResult) -> dict[str, An
         "script_location": relpath(config.script_location, result.root),
         "version_locations": [relpath(loc.path, result.root) for loc in config.version_locations],
         "ok": not env.failed(result.settings),
-        "revisions": len(graph.nodes),
+        "revisions": env.revision_count,  # as Alembic counts them: a duplicated id once
+        "files": env.file_count,
         "heads": env.heads,
         "real_heads": graph.ids(graph.real_heads),
         "bases": env.bases,

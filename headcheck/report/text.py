@@ -24,7 +24,7 @@ def render(result: GateResult, *, color: bool = False) -> str:
         config = env.environment
         where = relpath(config.config_path, result.root) or relpath(config.script_location, result.root)
         heads = ", ".join(env.heads) or "none"
-        count = len(env.graph.nodes)
+        count = env.revision_count
         title = f"{config.name} ({where}): {count} revision{'' if count == 1 else 's'}, heads: {heads}"
         out.append(_paint(line(title), "bold", color))
         for finding in sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0)):
