@@ -28,18 +28,19 @@ from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_
 __all__ = ["read_revisions"]
 
 _PARALLEL_MIN_FILES = 200  # below this a second process costs more than it saves
-_FORMAT = 4
+_FORMAT = 5
 _T = TypeVar("_T")
 
 
 def _pack(rf: RevisionFile) -> tuple[Any, ...]:
     values = {name: tuple(value) for name, value in rf.values.items()}
     issues = [tuple(issue) for issue in rf.issues]
-    return (values, rf.revises_doc, rf.revises_line, rf.has_upgrade, issues, rf.guessed_id, rf.names)
+    warnings = [tuple(issue) for issue in rf.warnings]
+    return (values, rf.revises_doc, rf.revises_line, rf.has_upgrade, issues, rf.guessed_id, rf.names, warnings)
 
 
 def _unpack(path: Path, packed: tuple[Any, ...]) -> RevisionFile:
-    values, revises_doc, revises_line, has_upgrade, issues, guessed_id, names = packed
+    values, revises_doc, revises_line, has_upgrade, issues, guessed_id, names, warnings = packed
     return RevisionFile(
         path,
         {name: Value(*value) for name, value in values.items()},
@@ -49,6 +50,7 @@ def _unpack(path: Path, packed: tuple[Any, ...]) -> RevisionFile:
         tuple(FileIssue(*issue) for issue in issues),
         guessed_id,
         names,
+        tuple(FileIssue(*issue) for issue in warnings),
     )
 
 

@@ -81,6 +81,7 @@ class RevisionFile(NamedTuple):
     issues: tuple[FileIssue, ...]  # problems that stop Alembic from loading this file
     guessed_id: str | None  # id recovered by regex from a file that does not parse
     names: dict[str, Any] | None = None  # module-level bindings, kept when a value needs resolving
+    warnings: tuple[FileIssue, ...] = ()  # static twins of the lock rules (HC611-HC613): never block loading
 
 
 class Scan(NamedTuple):
@@ -637,7 +638,8 @@ def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = Non
                 if fast is not None:
                     values, has_upgrade, doc = fast
                     revises, revises_line = _revises(*doc) if doc is not None else (None, None)
-                    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None)
+                    warnings_ = _ops_warnings(data, None)
+                    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None, warnings_)
             try:
                 module = ast.parse(data, filename=str(path), feature_version=python)
             except SyntaxError as exc:
@@ -657,7 +659,15 @@ def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = Non
     values, has_upgrade = _walk_module(module, _Source(text))
     revises, revises_line = _revises_from_docstring(module)
     names = module_bindings(module) if any(value.ref is not None for value in values.values()) else None
-    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, names)
+    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, names, _ops_warnings(data, module))
+
+
+def _ops_warnings(data: bytes, module: ast.Module | None) -> tuple[FileIssue, ...]:
+    """HC611-HC613 (headcheck.opslint), computed once per file content in the parse step: cached
+    with the rest of the record and parsed on both cores."""
+    from headcheck.opslint import issues_in_bytes
+
+    return tuple(issues_in_bytes(data, module))
 
 
 def source_encoding(data: bytes) -> str:
@@ -799,6 +809,5 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
         has_dependencies=deps_scalar is not None,
         labels=labels,  # duplicates kept: Alembic maps _orig_branch_labels, so ('x', 'x') collides with itself
     )
-    from headcheck.opslint import body_issues  # the static twins of the lock rules (HC611-HC613): warnings
 
-    return node, issues + body_issues(rf.path)
+    return node, issues + list(rf.warnings)
