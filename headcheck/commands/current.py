@@ -26,6 +26,7 @@ from headcheck.commands.common import (
 )
 from headcheck.config import ConfigError
 from headcheck.logsafe import json_document, line
+from headcheck.report import environment_label
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json_document(json.dumps(report, indent=2)) + "\n")
         return EXIT_OK if ok else EXIT_FAIL
-    out = [f"{env.environment.name} ({where}): {report['database']}"]
+    out = [f"{environment_label(env.environment, result.root)}: {report['database']}"]
     if rows is None:
         out.append(
             f"  no {args.version_table} table: the database was never migrated ({len(pending or [])} revisions to apply)"

@@ -6,6 +6,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from headcheck.config import Environment
     from headcheck.gate import GateResult
 
 FORMATS = {
@@ -14,6 +17,14 @@ FORMATS = {
     "github": "headcheck.report.github",
     "sarif": "headcheck.report.sarif",
 }
+
+
+def environment_label(environment: Environment, root: Path) -> str:
+    """``alembic (alembic.ini)``: the name and the config file (else the script location) it came from."""
+    from headcheck.findings import relpath
+
+    where = relpath(environment.config_path, root) or relpath(environment.script_location, root)
+    return f"{environment.name} ({where})"
 
 
 def render(fmt: str, result: GateResult, *, color: bool = False) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from headcheck.findings import relpath
 from headcheck.gate import GateResult
 from headcheck.logsafe import line
+from headcheck.report import environment_label
 
 _COLORS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
 _RESET = "\033[0m"
@@ -25,7 +26,7 @@ def render(result: GateResult, *, color: bool = False) -> str:
         where = relpath(config.config_path, result.root) or relpath(config.script_location, result.root)
         heads = ", ".join(env.heads) or "none"
         count = env.revision_count
-        title = f"{config.name} ({where}): {count} revision{'' if count == 1 else 's'}, heads: {heads}"
+        title = f"{environment_label(config, result.root)}: {count} revision{'' if count == 1 else 's'}, heads: {heads}"
         out.append(_paint(line(title), "bold", color))
         for finding in sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0)):
             location = relpath(finding.path, result.root) or where or "."

@@ -172,3 +172,15 @@ def test_the_url_comes_from_the_ini_or_url_env(
     assert "pass" not in err.split("supported", 1)[0]  # the password is redacted
     assert main(["current", "--url-env", "NOT_SET_ANYWHERE", str(other)]) == 2
     assert "--url-env NOT_SET_ANYWHERE: the variable is not set" in capsys.readouterr().err
+
+
+def test_current_and_the_gate_name_the_environment_alike(
+    example: Callable[[str], Path], live: tuple[str, str], capsys: CaptureFixture
+) -> None:
+    project = example("clean")
+    assert main([str(project), "--no-cache"]) == 0
+    gate_title = capsys.readouterr().out.splitlines()[0]
+    main(["current", "--database-url", live[1], str(project)])
+    current_title = capsys.readouterr().out.splitlines()[0]
+    label = gate_title.split(": ", 1)[0]
+    assert label.endswith("(alembic.ini)") and current_title.startswith(label + ": ")
