@@ -313,6 +313,35 @@ def test_a_failing_migration_fails_the_action(action: Any) -> None:
 
 
 @needs_postgres
+def test_the_base_input_makes_the_database_proof_judge_the_pull_requests_revisions(action: Any, tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "clean", workspace)
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "base")
+    git(workspace, "checkout", "-q", "-b", "feature")
+    versions = workspace / "alembic" / "versions"
+    revision = 'from alembic import op\n\nrevision = "{rev}"\ndown_revision = "{down}"\n\n\n'
+    (versions / "4d5e6f708192_orders_note.py").write_text(  # its downgrade forgets the column
+        revision.format(rev="4d5e6f708192", down="3c4d5e6f7081")
+        + 'def upgrade() -> None:\n    op.execute("ALTER TABLE orders ADD COLUMN note text")\n\n\n'
+        + "def downgrade() -> None:\n    pass\n"
+    )
+    (versions / "5e6f70819203_empty.py").write_text(  # the head: a plain `headcheck db` undoes this one only
+        revision.format(rev="5e6f70819203", down="4d5e6f708192")
+        + "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
+    )
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "add orders note")
+    run = action(None, INPUT_DATABASE="postgres", INPUT_BASE="main")
+    assert run.code == 1, run.err
+    steps = json.loads((workspace / "headcheck-report.json").read_text())["environments"][0]["database"]["steps"]
+    assert [(s["name"], s["revision"], s["ok"]) for s in steps if s["name"] == "downgrade"] == [
+        ("downgrade", "4d5e6f708192", False)
+    ]
+
+
+@needs_postgres
 def test_an_unreachable_database_url_is_a_clear_error_without_the_password(action: Any) -> None:
     url = "postgresql://ci:s3cret@127.0.0.1:1/none"
     run = action("clean", INPUT_DATABASE="postgres", **{"INPUT_DATABASE-URL": url})

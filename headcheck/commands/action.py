@@ -146,6 +146,8 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
             argv.append("--stairway")
         if inputs.database_url:
             argv += ["--database-url", inputs.database_url]
+        if inputs.base:  # judge the revisions the pull request adds, on top of the base's
+            argv += ["--base", inputs.base]
         errors = io.StringIO()
         try:
             with contextlib.redirect_stderr(errors):

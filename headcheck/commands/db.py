@@ -31,6 +31,7 @@ from headcheck.config import ConfigError
 if TYPE_CHECKING:
     from headcheck.db.proof import Proof
     from headcheck.gate import GateResult
+    from headcheck.graph import Graph
 
 EXIT_TERMINATED = 143
 
@@ -90,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--show-sql", action="store_true", help="text: every statement each revision executed, at its op.* line"
     )
     parser.add_argument("--no-squawk", action="store_true", help="do not lint the captured SQL with squawk")
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="judge only the revisions the work tree adds to git REF: upgrade to REF's revisions, then "
+        "up, down, up each added one (the work tree must contain REF's revisions: merge REF first)",
+    )
 
 
 def _validate(args: argparse.Namespace) -> str | None:
@@ -156,9 +163,12 @@ def run(args: argparse.Namespace) -> int:
             f"--database-url needs one environment, found {len(result.environments)} ({names}); pass --config/--name"
         )
 
+    focus = _focus(args, result)
+    if isinstance(focus, int):
+        return focus
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        proofs = _prove(args, result)
+        proofs = _prove(args, result, focus)
     except Terminated:
         print("headcheck: terminated; the database server and its files were removed", file=sys.stderr)
         return EXIT_TERMINATED
@@ -169,14 +179,74 @@ def run(args: argparse.Namespace) -> int:
         return proofs
     from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
 
-    result = with_production_findings(result, proofs, squawk=not args.no_squawk)
+    result = with_production_findings(result, proofs, squawk=not args.no_squawk, focus=focus)
     written = _emit(args, result, proofs)
     if written is not None:
         return written
     return EXIT_OK if result.ok and all(p.ok for p in proofs.values()) else EXIT_FAIL
 
 
-def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | int:
+def _focus(args: argparse.Namespace, result: GateResult) -> dict[int, tuple[str, ...]] | int:
+    """The revisions to judge, by environment index (none: judge as the default plan does), or an
+    exit code. ``--base REF``: the revisions the work tree adds to REF's. Else, where a head merges
+    branches: every head, and the merged branches' revisions back to their fork point."""
+    if args.base is None:
+        return {index: found for index, env in enumerate(result.environments) if (found := _merged_branches(env.graph))}
+    from headcheck.change import gate_against_base
+    from headcheck.commands.common import settings_from
+
+    try:
+        change = gate_against_base(
+            Path(args.path),
+            settings_from(args),
+            args.base,
+            config=args.config,
+            name=args.name,
+            versions=args.versions,
+            recursive=args.recursive,
+            allow_history_edits=True,
+        )
+    except ConfigError as exc:
+        return error(str(exc))
+    if [c.result.environment for c in change.environments] != [e.environment for e in result.environments]:
+        return error(f"--base {args.base}: the environments differ from the work tree's")
+    focus: dict[int, tuple[str, ...]] = {}
+    for index, (env, env_change) in enumerate(zip(result.environments, change.environments, strict=True)):
+        work = {node.revision for node in env.graph.nodes}
+        missing = sorted(env_change.base_ids - work)
+        if missing:
+            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            return error(
+                f"the work tree lacks {len(missing)} revision(s) of {args.base} ({shown}): the proof runs the "
+                f"work tree's files, merge {args.base} first (git merge {args.base})"
+            )
+        focus[index] = tuple(
+            dict.fromkeys(n.revision for n in env.graph.nodes if n.revision not in env_change.base_ids)
+        )
+    return focus
+
+
+def _merged_branches(graph: Graph) -> tuple[str, ...]:
+    """Every head and the revisions a merge head brings together back to their fork point; () when
+    no head is a merge revision."""
+    from headcheck.heads import fork_points, winning_heads
+
+    heads = winning_heads(graph)
+    chosen: set[int] = set()
+    for head in heads:
+        parents = graph.parents(head)
+        if len(parents) < 2:
+            continue
+        below: set[int] = set()
+        for fork in fork_points(graph, parents):
+            below |= graph.ancestors(fork)
+        chosen |= graph.ancestors(head) - below
+    if not chosen:
+        return ()
+    return tuple(dict.fromkeys(graph.nodes[node].revision for node in sorted(chosen | set(heads))))
+
+
+def _prove(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]]) -> dict[int, Proof] | int:
     """Proofs by environment index, or an exit code for a usage/server error."""
     from headcheck.db.proof import Options, Proof, prove_environment, refuse_nonempty
     from headcheck.db.server import ServerError, create_database, throwaway_server
@@ -192,6 +262,10 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
         irreversible=(*result.settings.irreversible, *args.irreversible),
         downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
     )
+
+    def focused(index: int) -> Options:  # --stairway judges every revision already
+        return options if args.stairway or index not in focus else options._replace(focus=focus[index])
+
     proofs: dict[int, Proof] = {}
     if args.database_url:
         url = args.database_url
@@ -205,7 +279,7 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
             return error(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
         traces: list[StepTrace] = []
         steps, diffs = prove_environment(
-            result.environments[0].environment, url, options, extra_dbs=False, traces=traces
+            result.environments[0].environment, url, focused(0), extra_dbs=False, traces=traces
         )
         proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
         return proofs
@@ -218,7 +292,7 @@ def _prove(args: argparse.Namespace, result: GateResult) -> dict[int, Proof] | i
                 steps, diffs = prove_environment(
                     env_result.environment,
                     server.url(dbname),
-                    options,
+                    focused(index),
                     pg_bin=server.pg_bin,
                     workdir=server.tempdir,
                     traces=traces,

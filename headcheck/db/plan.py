@@ -7,14 +7,18 @@ upgrade the heads again. After undoing a head the schema must equal the one befo
 applied; after upgrading it again, the one after its first upgrade.
 
 Stairway (nightly): for every revision in order: up, down, up, with the same two comparisons.
+
+Focused (``--base REF``, or a merge head): the revisions outside the focus that do not descend
+from it are upgraded first, unchecked (the state production has); then the stairway of the focus
+revisions in order; then the rest, up; ``alembic_version`` checked at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-__all__ = ["PlanStep", "default_plan", "stairway_plan"]
+__all__ = ["PlanStep", "default_plan", "focused_plan", "stairway_plan"]
 
 INITIAL = "initial"  # key of the snapshot taken before the first step
 
@@ -76,14 +80,14 @@ def _initial_alias(steps: list[PlanStep], initial: bool, pending_heads: Sequence
 
 
 def stairway_plan(
-    order: Sequence[str], *, final: bool = True, no_down: Collection[str] = ()
+    order: Sequence[str], *, final: bool = True, no_down: Collection[str] = (), before: str = INITIAL
 ) -> tuple[bool, list[PlanStep]]:
     """Every revision: up (save), down (must equal the schema before it), up (must equal the first up).
 
     ``final``: these are the last pending revisions, so check ``alembic_version`` at the end.
+    ``before``: the key of the snapshot taken before the first revision (saved by an earlier step).
     The last step's snapshot is kept under ``pre:<rev>+``: the "before" of a following chunk."""
     steps: list[PlanStep] = []
-    before = INITIAL
     for k, rev in enumerate(order):
         if rev in no_down:  # declared irreversible: up only
             steps.append(PlanStep("up", rev, save=(f"pre:{rev}+",), check_heads=final and k == len(order) - 1))
@@ -104,3 +108,36 @@ def stairway_plan(
         )
         before = f"pre:{rev}+"
     return bool(order), steps
+
+
+def focused_plan(
+    order: Sequence[str],
+    focus: Collection[str],
+    no_down: Collection[str] = (),
+    *,
+    parents: Mapping[str, Collection[str]],
+) -> tuple[bool, list[PlanStep]]:
+    """``order``: pending revisions, topological; ``focus``: the revisions to judge; ``parents``:
+    each revision's down revisions (dependencies included), to tell which ones descend from the focus.
+
+    Up, unchecked: every revision neither in the focus nor above one (what production has); then
+    up, down, up for each focus revision (as :func:`stairway_plan`); then the rest, up; the heads
+    checked after the last step. Returns (snapshot before the first step?, steps)."""
+    wanted = set(focus)
+    above: set[str] = set()  # in the focus or descending from it
+    for rev in order:
+        if rev in wanted or any(parent in above for parent in parents.get(rev, ())):
+            above.add(rev)
+    judged = [rev for rev in order if rev in wanted]
+    prefix = [rev for rev in order if rev not in above]
+    rest = [rev for rev in order if rev in above and rev not in wanted]
+    steps = [PlanStep("up", rev) for rev in prefix]
+    before = INITIAL
+    if judged and steps:
+        before = f"pre:{judged[0]}"
+        steps[-1] = steps[-1]._replace(save=(before,))
+    _, stair = stairway_plan(judged, final=not rest, no_down=no_down, before=before)
+    steps += stair + [PlanStep("up", rev) for rev in rest]
+    if steps and not (judged and not rest):
+        steps[-1] = steps[-1]._replace(check_heads=True)
+    return bool(judged) and not prefix, steps

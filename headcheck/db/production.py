@@ -4,7 +4,8 @@ every report (text, JSON, SARIF, annotations, summary) and the exit code see the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 
 from headcheck.db.locks import lock_findings
 from headcheck.db.proof import Proof
@@ -15,17 +16,30 @@ __all__ = ["with_production_findings"]
 
 
 def with_production_findings(
-    result: GateResult, proofs: Mapping[int, Proof], *, squawk: bool = True, pg_version: str | None = None
+    result: GateResult,
+    proofs: Mapping[int, Proof],
+    *,
+    squawk: bool = True,
+    pg_version: str | None = None,
+    focus: Mapping[int, Collection[str]] | None = None,
 ) -> GateResult:
-    """``result`` with each proven environment's lock, rewrite and squawk findings added."""
+    """``result`` with each proven environment's lock, rewrite and squawk findings added.
+    ``focus``: by environment index, the revisions whose findings are kept (the history before
+    them is what production already has)."""
     environments = list(result.environments)
     ignore = result.settings.ignore
     for index, proof in proofs.items():
-        found: list[Finding] = lock_findings(proof.traces, ignore)
+        traces = proof.traces
+        found: list[Finding] = lock_findings(traces, ignore)  # (all revisions: a lock held across them)
+        keep = None if focus is None else focus.get(index)
+        if keep is not None:
+            traces = tuple(t for t in traces if t.revision in keep)
+            paths = {Path(t.path) for t in traces if t.path}
+            found = [f for f in found if f.path is not None and Path(f.path) in paths]
         if squawk:
             from headcheck.db.squawk import squawk_findings
 
-            found += squawk_findings(proof.traces, found, ignore, pg_version or proof.server_version)
+            found += squawk_findings(traces, found, ignore, pg_version or proof.server_version)
         if found:
             env = environments[index]
             # the static twin (HC611) is redundant where the proof observed the same index build (HC603)

@@ -35,6 +35,7 @@ class Options(NamedTuple):
     stamp: str | None = None
     irreversible: tuple[str, ...] = ()  # declared: their downgrade is not checked
     downgrade_floor: str | None = None  # no downgrade checks at or below this revision
+    focus: tuple[str, ...] | None = None  # judge these revisions only (headcheck.db.plan.focused_plan)
 
 
 class Step(NamedTuple):
@@ -295,13 +296,13 @@ class _Run:
                 self.steps.append(Step("stamp", revision, time.perf_counter() - started, ok, error))
                 return ok
 
-    def migrate(self, mode: str, limit: int | None = None) -> bool:
+    def migrate(self, mode: str, limit: int | None = None, focus: Sequence[str] | None = None) -> bool:
         """One ``run_env()``; True when the stairway has more revisions to go (another chunk).
         ``self.broken``: the revision whose downgrade or re-upgrade broke the run, when the state
         after its first upgrade can be rebuilt and the stairway go on from there."""
         self.broken = None
         started = time.perf_counter()
-        self.child.send(cmd="run", mode=mode, limit=limit)
+        self.child.send(cmd="run", mode=mode, limit=limit, focus=list(focus or ()))
         plan: list[list[str]] = []
         heads: list[str] = []
         done = 0
@@ -444,6 +445,8 @@ def prove_environment(
                             continue
                         if not more or run.broken is not None:
                             break
+                elif options.focus is not None:
+                    run.migrate("focus", focus=options.focus)
                 else:
                     run.migrate("default")
             if traces is not None:

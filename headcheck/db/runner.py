@@ -123,9 +123,17 @@ class Runner:
         self.no_down = _no_down(script, irreversible, floor)
         self.emit("loaded", revisions=revisions, heads=heads)
 
-    def run(self, mode: str, stamp: str | None = None, limit: int | None = None, target: str | None = None) -> None:
-        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway", "stamp", or "upgrade":
-        plain upgrade to ``target``, no checks, to rebuild a state after a broken revision)."""
+    def run(
+        self,
+        mode: str,
+        stamp: str | None = None,
+        limit: int | None = None,
+        target: str | None = None,
+        focus: list[str] | None = None,
+    ) -> None:
+        """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway", "focus": judge the
+        ``focus`` revisions only, "stamp", or "upgrade": plain upgrade to ``target``, no checks, to
+        rebuild a state after a broken revision)."""
         from alembic.runtime.environment import EnvironmentContext
 
         self.mode = mode
@@ -153,7 +161,7 @@ class Runner:
                 yield from self.script._upgrade_revs(target, heads)
                 state["finished"] = True
                 return
-            for step in self._steps(heads, ctx, state, limit):
+            for step in self._steps(heads, ctx, state, limit, focus or []):
                 executed.append(step)
                 yield step
             state["finished"] = True
@@ -176,7 +184,9 @@ class Runner:
         if revision is not None and f"post:{revision}" in self.saved:
             self.carry = self.saved[f"post:{revision}"]
 
-    def _steps(self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any], limit: int | None) -> Iterator[Any]:
+    def _steps(
+        self, heads: tuple[str, ...], ctx: Any, state: dict[str, Any], limit: int | None, focus: list[str]
+    ) -> Iterator[Any]:
         from alembic.runtime.migration import MigrationStep
 
         script = self.script
@@ -187,6 +197,9 @@ class Runner:
             chunk = pending if limit is None else pending[:limit]
             state["more"] = len(chunk) < len(pending)
             take_initial, plan = planning.stairway_plan(chunk, final=not state["more"], no_down=no_down)
+        elif self.mode == "focus":
+            parents = {rev: script.get_revision(rev)._all_down_revisions for rev in pending}
+            take_initial, plan = planning.focused_plan(pending, focus, no_down, parents=parents)
         else:
             take_initial, plan = planning.default_plan(pending, real_heads, no_down)
         self.emit(
@@ -379,7 +392,13 @@ def main(argv: list[str] | None = None) -> int:
                 dispose_all()
                 runner.emit("disposed")
             elif name == "run":
-                runner.run(command["mode"], command.get("stamp"), command.get("limit"), command.get("target"))
+                runner.run(
+                    command["mode"],
+                    command.get("stamp"),
+                    command.get("limit"),
+                    command.get("target"),
+                    command.get("focus"),
+                )
         except Exception as exc:
             project = runner.script.dir if runner.script is not None else None
             runner.emit("error", index=None, error=_tail(exc, project))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headcheck.db.plan import INITIAL, PlanStep, default_plan, heads_last, stairway_plan
+from headcheck.db.plan import INITIAL, PlanStep, default_plan, focused_plan, heads_last, stairway_plan
 
 
 def test_linear_history_upgrades_all_then_undoes_and_redoes_the_head() -> None:
@@ -66,3 +66,59 @@ def test_stairway_goes_up_down_up_for_every_revision() -> None:
 
 def test_heads_last_keeps_the_rest_in_order() -> None:
     assert heads_last(["a", "h1", "b", "h2", "c"], ["h2", "h1"]) == ["a", "b", "c", "h1", "h2"]
+
+
+def test_focused_plan_upgrades_the_base_then_judges_the_focus_then_the_rest() -> None:
+    # a <- b <- c (focus) <- d; x hangs on a and is not in the focus: it goes up with the base
+    parents = {"a": (), "b": ("a",), "x": ("a",), "c": ("b",), "d": ("c",)}
+    initial, plan = focused_plan(["a", "b", "x", "c", "d"], ["c"], parents=parents)
+    assert not initial
+    assert [(p.direction, p.revision) for p in plan] == [
+        ("up", "a"),
+        ("up", "b"),
+        ("up", "x"),
+        ("up", "c"),
+        ("down", "c"),
+        ("up", "c"),
+        ("up", "d"),
+    ]
+    assert [p.snapshot for p in plan[:2]] == [False, False]  # the base's state: no checks, no snapshots
+    assert plan[2].save == ("pre:c",)
+    assert plan[4] == PlanStep("down", "c", compare="pre:c", check="downgrade")
+    assert plan[5].compare == "post:c" and plan[5].check == "reupgrade"
+    assert [p.check_heads for p in plan] == [False] * 6 + [True]
+
+
+def test_focused_plan_is_the_stairway_of_the_focus_when_it_starts_at_the_base() -> None:
+    parents = {"a": (), "b": ("a",)}
+    initial, plan = focused_plan(["a", "b"], ["a", "b"], ["b"], parents=parents)
+    assert initial
+    assert (initial, plan) == stairway_plan(["a", "b"], no_down=["b"])
+    assert plan[1].compare == INITIAL
+
+
+def test_focused_plan_without_focus_upgrades_and_checks_the_heads() -> None:
+    initial, plan = focused_plan(["a", "b"], [], parents={"a": (), "b": ("a",)})
+    assert not initial
+    assert plan == [PlanStep("up", "a"), PlanStep("up", "b", check_heads=True)]
+
+
+def test_focused_plan_judges_several_focus_revisions_in_order() -> None:
+    # a <- b <- m (merge of b and c) and a <- c: focus b, c, m
+    parents = {"a": (), "b": ("a",), "c": ("a",), "m": ("b", "c")}
+    _initial, plan = focused_plan(["a", "b", "c", "m"], ["m", "c", "b"], parents=parents)
+    assert [(p.direction, p.revision) for p in plan] == [
+        ("up", "a"),
+        ("up", "b"),
+        ("down", "b"),
+        ("up", "b"),
+        ("up", "c"),
+        ("down", "c"),
+        ("up", "c"),
+        ("up", "m"),
+        ("down", "m"),
+        ("up", "m"),
+    ]
+    assert plan[0].save == ("pre:b",) and plan[2].compare == "pre:b"
+    assert plan[5].compare == "pre:b+"  # c's before: the state after b
+    assert plan[-1].check_heads and not any(p.check_heads for p in plan[:-1])
