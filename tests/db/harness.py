@@ -63,23 +63,16 @@ def postgres_processes(datadir: Path) -> list[str]:
     return found
 
 
-LINEAR_REVISION = """\"\"\"revision {n}\"\"\"
-import sqlalchemy as sa
-from alembic import op
+def revision_source(rev: str, down: object, upgrade: str, downgrade: str, title: str | None = None) -> str:
+    """A plain revision file: ``upgrade``/``downgrade`` are function bodies (any number of lines)."""
+    import textwrap
 
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade() -> None:
-    {downgrade}
-"""
+    return (
+        f'"""{title or rev}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f"revision = {rev!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade() -> None:\n{textwrap.indent(upgrade, '    ')}\n\n\n"
+        f"def downgrade() -> None:\n{textwrap.indent(downgrade, '    ')}\n"
+    )
 
 
 def write_linear_history(project: Path, count: int, *, trace_at: int | None = None) -> list[str]:
@@ -95,7 +88,8 @@ def write_linear_history(project: Path, count: int, *, trace_at: int | None = No
     for n in range(count):
         rev = f"{n:04d}aaaaaaaa"
         downgrade = "pass" if n == trace_at else f'op.drop_table("t{n}")'
-        (versions / f"{rev}_r{n}.py").write_text(LINEAR_REVISION.format(n=n, rev=rev, down=down, downgrade=downgrade))
+        upgrade = f'op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))'
+        (versions / f"{rev}_r{n}.py").write_text(revision_source(rev, down, upgrade, downgrade, f"revision {n}"))
         ids.append(rev)
         down = rev
     return ids

@@ -6,34 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.harness import database, failed, needs_postgres, run_db, steps
+from tests.db.harness import database, failed, needs_postgres, revision_source, run_db, steps
 from tests.git_project import alembic_project, commit_all, forked_repo, git
 
 pytestmark = needs_postgres
 CaptureFixture = pytest.CaptureFixture[str]
 
-REVISION = '''"""{rev}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    {upgrade}
-
-
-def downgrade() -> None:
-    {downgrade}
-'''
-
 
 def write(root: Path, rev: str, down: object, upgrade: str, downgrade: str) -> None:
     path = root / "alembic" / "versions" / f"{rev}_r.py"
-    path.write_text(REVISION.format(rev=rev, down=down, upgrade=upgrade, downgrade=downgrade))
+    path.write_text(revision_source(rev, down, upgrade, downgrade))
 
 
 def create(rev: str) -> tuple[str, str]:

@@ -4,7 +4,6 @@ the line of its ``op.*`` call, and the locks and rewrites it causes on tables th
 from __future__ import annotations
 
 import shutil
-import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from headcheck.cli import main
 from headcheck.db.server import Server, create_database
 from headcheck.db.squawk import find_squawk
-from tests.db.harness import EXAMPLES, database, needs_postgres, run_db
+from tests.db.harness import EXAMPLES, database, needs_postgres, revision_source, run_db
 
 pytestmark = needs_postgres
 CaptureFixture = pytest.CaptureFixture[str]
@@ -45,24 +44,6 @@ op.execute("INSERT INTO users (email, score) VALUES ('a@example.org', 1)")
 op.create_table("teams", sa.Column("id", sa.Integer, primary_key=True))
 """
 
-REVISION = '''"""revision {n}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-{upgrade}
-
-
-def downgrade() -> None:
-{downgrade}
-'''
-
 
 def project(tmp_path: Path, *revisions: tuple[str, str], env_py: str | None = None) -> Path:
     """examples/db/clean with its revisions replaced: the first creates users (one row) and teams,
@@ -77,10 +58,7 @@ def project(tmp_path: Path, *revisions: tuple[str, str], env_py: str | None = No
     down = None
     for n, (up, back) in enumerate([(BASE, 'op.drop_table("teams")\nop.drop_table("users")'), *revisions]):
         rev = f"{n:04d}bbbbbbbb"
-        text = REVISION.format(
-            n=n, rev=rev, down=down, upgrade=textwrap.indent(up, "    "), downgrade=textwrap.indent(back, "    ")
-        )
-        (versions / f"{rev}_r{n}.py").write_text(text)
+        (versions / f"{rev}_r{n}.py").write_text(revision_source(rev, down, up, back, f"revision {n}"))
         down = rev
     return root
 
