@@ -35,14 +35,11 @@ from headcheck.scan import CANDIDATE, RevisionFile, Scan, list_revision_paths, p
 from headcheck.settings import Settings
 
 __all__ = [
-    "HISTORY_RULES",
     "ChangeResult",
     "EnvironmentChange",
     "describe",
     "gate_against_base",
 ]
-
-HISTORY_RULES = frozenset({"HC501", "HC502", "HC503"})
 
 
 class EnvironmentChange(NamedTuple):

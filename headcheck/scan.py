@@ -34,7 +34,6 @@ __all__ = [
     "read_revision",
     "read_source",
     "revision_node",
-    "scan_locations",
 ]
 
 CANDIDATE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
@@ -676,12 +675,6 @@ def source_encoding(data: bytes) -> str:
         return "utf-8-sig"
     match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", b"\n".join(data.split(b"\n", 2)[:2]), re.MULTILINE)
     return match.group(1).decode("ascii") if match else "utf-8"
-
-
-def scan_locations(locations: tuple[Path, ...], recursive: bool) -> Scan:
-    paths, twice, ignored, missing = list_revision_paths(locations, recursive)
-    files = tuple(read_revision(path) for path in paths)
-    return Scan(files, tuple(twice), tuple(ignored), tuple(missing))
 
 
 def _to_tuple(value: Any) -> tuple[Any, ...]:
