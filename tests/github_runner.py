@@ -7,9 +7,12 @@ lines or ``name<<DELIM`` heredocs, the delimiter alone on its line) and ``Action
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import NamedTuple
+
+import pytest
 
 _COMMAND = re.compile(r"^::(?P<kind>[a-z-]+)(?: (?P<props>[^:]*))?::(?P<message>.*)$")
 
@@ -143,3 +146,20 @@ def _v1_name(message: str) -> str | None:
         if name in REGISTERED:
             return name
     return None
+
+
+def action_environment(monkeypatch: pytest.MonkeyPatch, workspace: Path, files: Path, inputs: dict[str, str]) -> None:
+    """The runner's environment for an in-process ``headcheck action``: no inherited ``INPUT_*`` or
+    git configuration (all restored after the test), the workspace and file-command paths, ``inputs``."""
+    git_config = ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
+    for key in [*git_config, *(k for k in os.environ if k.startswith("INPUT_"))]:
+        monkeypatch.setenv(key, os.environ.get(key, "-"))  # restored after the test: the action sets some
+        if key not in git_config or os.environ[key] == "-":
+            monkeypatch.delenv(key)
+    for key, value in {
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_OUTPUT": str(files / "output"),
+        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
+        **inputs,
+    }.items():
+        monkeypatch.setenv(key, value)

@@ -9,7 +9,6 @@ comparison came from the author's objects and the edit passed.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from headcheck.cli import main
 from tests.git_project import git
+from tests.github_runner import action_environment
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -89,20 +89,7 @@ def test_the_action_with_path_db_is_refused(
     repo = planted(tmp_path)
     files = tmp_path / "files"
     files.mkdir()
-    git_config = ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
-    for key in [*git_config, *(k for k in os.environ if k.startswith("INPUT_"))]:
-        monkeypatch.setenv(key, os.environ.get(key, "-"))  # restored after the test: the action sets some
-        if key not in git_config or os.environ[key] == "-":
-            monkeypatch.delenv(key)
-    for key, value in {
-        "GITHUB_WORKSPACE": str(repo),
-        "GITHUB_OUTPUT": str(files / "output"),
-        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
-        "INPUT_PATH": "db",
-        "INPUT_BASE": "main",
-        "INPUT_REPORT": "",
-    }.items():
-        monkeypatch.setenv(key, value)
+    action_environment(monkeypatch, repo, files, {"INPUT_PATH": "db", "INPUT_BASE": "main", "INPUT_REPORT": ""})
     monkeypatch.chdir(repo)
     assert main(["action"]) == 2
     out, _ = capsys.readouterr()
@@ -136,20 +123,7 @@ def test_the_action_refuses_a_submodule_of_the_checkout(
 
     files = tmp_path / "files"
     files.mkdir()
-    git_config = ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
-    for key in [*git_config, *(k for k in os.environ if k.startswith("INPUT_"))]:
-        monkeypatch.setenv(key, os.environ.get(key, "-"))  # restored after the test: the action sets some
-        if key not in git_config or os.environ[key] == "-":
-            monkeypatch.delenv(key)
-    for key, value in {
-        "GITHUB_WORKSPACE": str(repo),
-        "GITHUB_OUTPUT": str(files / "output"),
-        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
-        "INPUT_PATH": "db",
-        "INPUT_BASE": "main",
-        "INPUT_REPORT": "",
-    }.items():
-        monkeypatch.setenv(key, value)
+    action_environment(monkeypatch, repo, files, {"INPUT_PATH": "db", "INPUT_BASE": "main", "INPUT_REPORT": ""})
     monkeypatch.chdir(repo)
     assert main(["action"]) == 2
     _, err = capsys.readouterr()

@@ -22,7 +22,7 @@ from headcheck.cli import main
 from headcheck.gate import run_gate
 from headcheck.settings import Settings
 from tests.git_project import git
-from tests.github_runner import parse_commands, runner_commands
+from tests.github_runner import action_environment, parse_commands, runner_commands
 
 SPOOF = "bbbb##[error title=Security]headcheck found a vulnerability"
 STOP = "cccc##[stop-commands]tok"
@@ -177,18 +177,7 @@ def test_the_action_log_has_only_headcheck_annotations(
     _project(workspace, section="x ##[error]y")
     files = tmp_path / "files"
     files.mkdir()
-    git_config = ["GIT_CONFIG_COUNT", *(f"GIT_CONFIG_{kind}_{k}" for kind in ("KEY", "VALUE") for k in range(4))]
-    for key in [*git_config, *(k for k in os.environ if k.startswith("INPUT_"))]:
-        monkeypatch.setenv(key, os.environ.get(key, "-"))  # restored after the test: the action sets some
-        if key not in git_config or os.environ[key] == "-":
-            monkeypatch.delenv(key)
-    for key, value in {
-        "GITHUB_WORKSPACE": str(workspace),
-        "GITHUB_OUTPUT": str(files / "output"),
-        "GITHUB_STEP_SUMMARY": str(files / "summary.md"),
-        "INPUT_SARIF": "headcheck.sarif",
-    }.items():
-        monkeypatch.setenv(key, value)
+    action_environment(monkeypatch, workspace, files, {"INPUT_SARIF": "headcheck.sarif"})
     monkeypatch.chdir(workspace)
     assert main(["action"]) == 1
     out, err = capsys.readouterr()
