@@ -103,6 +103,8 @@ def _statement_findings(out: _Collector, statement: Statement, timeout_reported:
                 statement,
                 f"{_verb(sql)} adds a constraint and validates it at once: table {name} is scanned under {_what(mode)}",
             )
+        elif _SET_NOT_NULL.search(sql) and statement.proven_not_null:
+            pass  # a validated CHECK (col IS NOT NULL) proves it: no scan, the lock is brief
         elif _SET_NOT_NULL.search(sql):
             out.add(
                 "HC605",

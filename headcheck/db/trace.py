@@ -61,6 +61,15 @@ _AFTER = f"SELECT current_setting('lock_timeout'), {_HELD}"
 # A statement that names no relation existing before the revision and is one of these cannot lock
 # or rewrite one (pg_locks is read only after the others: with hundreds of locks held in one
 # transaction, each read costs milliseconds)
+# SET NOT NULL skips its full-table scan when a validated CHECK (col IS NOT NULL) already proves it
+# (PostgreSQL 12+, "ALTER TABLE ... SET NOT NULL"): the recipe squawk and strong_migrations teach
+_SET_NOT_NULL = re.compile(r"\bALTER\s+COLUMN\s+(\"(?:[^\"]|\"\")+\"|[\w$]+)\s+SET\s+NOT\s+NULL\b", re.I)
+_PROVEN_NOT_NULL = """
+SELECT a.attname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+WHERE k.conrelid = %s::oid AND k.contype = 'c' AND k.convalidated AND cardinality(k.conkey) = 1
+  AND upper(regexp_replace(pg_get_constraintdef(k.oid), '[()\\s"]', '', 'g'))
+    = upper('CHECK' || regexp_replace(a.attname, '[()\\s"]', '', 'g') || 'ISNOTNULL')
+"""
 _HARMLESS = re.compile(r"^\s*CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|SEQUENCE|TYPE|SCHEMA)\b", re.I)
 _WORD = re.compile(r"[A-Za-z_][\w$]*")
 
@@ -73,6 +82,7 @@ class Statement(NamedTuple):
     locks: tuple[tuple[str, str, str], ...] = ()  # (relation, relkind, mode) newly taken on existing relations
     rewrites: tuple[tuple[str, str], ...] = ()  # (relation, relkind) whose storage was replaced
     held: tuple[tuple[str, str], ...] = ()  # (table, mode): dangerous locks held on existing tables afterwards
+    proven_not_null: bool = False  # every column it SETs NOT NULL has a validated CHECK (col IS NOT NULL)
 
 
 class StepTrace(NamedTuple):
@@ -97,6 +107,7 @@ def step_trace(direction: str, revision: str, path: str | None, data: dict[str, 
             tuple(tuple(x) for x in s.get("locks", ())),
             tuple(tuple(x) for x in s.get("rewrites", ())),
             tuple(tuple(x) for x in s.get("held", ())),
+            bool(s.get("proven_not_null")),
         )
         for s in data.get("statements", ())
     )
@@ -142,6 +153,18 @@ def inferred_locks(sql: str) -> list[tuple[str, str]]:
 def _same(written: str, name: str) -> bool:
     """Does ``written`` (``rel`` or ``schema.rel``) name the relation ``schema.rel``?"""
     return written == name or ("." not in written and written == name.split(".", 1)[-1])
+
+
+def _unquote(identifier: str) -> str:
+    """``"My Col"`` -> ``My Col``; ``email`` -> ``email`` (PostgreSQL folds unquoted names to lower case)."""
+    if identifier.startswith('"'):
+        return identifier[1:-1].replace('""', '"')
+    return identifier.lower()
+
+
+def _unquote_name(written: str) -> str:
+    """A possibly schema-qualified, possibly quoted relation name as pg_class spells it."""
+    return ".".join(_unquote(part) for part in re.findall(r'"(?:[^"]|"")+"|[^.]+', written))
 
 
 def _dispatch_before(conn: Any, *args: Any) -> None:
@@ -302,4 +325,12 @@ class Tracer:
             record["rewrites"] = rewritten
         if dangerous:
             record["held"] = dangerous
+        columns = [_unquote(c) for c in _SET_NOT_NULL.findall(record["sql"])]
+        target = _TARGET.match(record["sql"])
+        if columns and target:
+            oids = [oid for oid, (name, _, _) in existing.items() if _same(_unquote_name(target.group(1)), name)]
+            if len(oids) == 1:
+                proven = {str(row[0]) for row in self.execute(_PROVEN_NOT_NULL.replace("%s", str(oids[0])))}
+                if proven.issuperset(columns):
+                    record["proven_not_null"] = True
         self.seen = held

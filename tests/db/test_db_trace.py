@@ -237,6 +237,38 @@ def test_set_not_null_on_an_existing_table(tmp_path: Path, capsys: CaptureFixtur
     assert "HC605" in codes_at(report, FIRST)
 
 
+def test_set_not_null_proven_by_a_validated_check_is_not_a_scan(
+    tmp_path: Path, capsys: CaptureFixture, new_db: NewDb
+) -> None:
+    """The safe recipe over three revisions: CHECK (col IS NOT NULL) NOT VALID, VALIDATE, then SET
+    NOT NULL, which PostgreSQL proves from the check without scanning. A check that is still NOT
+    VALID, or one that proves something else, does not spare the scan."""
+    add = (
+        "op.execute('ALTER TABLE users ADD CONSTRAINT \"Ck Email\" CHECK (email IS NOT NULL) NOT VALID')",
+        "op.execute('ALTER TABLE users DROP CONSTRAINT \"Ck Email\"')",
+    )
+    validate = ("op.execute('ALTER TABLE users VALIDATE CONSTRAINT \"Ck Email\"')", "pass")
+    set_not_null = (
+        'op.alter_column("users", "email", nullable=False)',
+        'op.alter_column("users", "email", nullable=True)',
+    )
+    root = project(tmp_path, add, validate, set_not_null)
+    _code, report = prove(capsys, root, new_db())
+    assert codes_at(report, FIRST, "0003bbbbbbbb_r3.py") & {"HC605", "HC601"} == set()
+    # the same without the VALIDATE revision: the check is NOT VALID, the scan happens
+    root = project(tmp_path / "b", add, set_not_null)
+    _code, report = prove(capsys, root, new_db())
+    assert "HC605" in codes_at(report, FIRST, "0002bbbbbbbb_r2.py")
+    # a validated check on another expression proves nothing about NULLs
+    other = (
+        'op.execute("ALTER TABLE users ADD CONSTRAINT ck_len CHECK (length(email) > 0)")',
+        'op.drop_constraint("ck_len", "users")',
+    )
+    root = project(tmp_path / "c", other, set_not_null)
+    _code, report = prove(capsys, root, new_db())
+    assert "HC605" in codes_at(report, FIRST, "0002bbbbbbbb_r2.py")
+
+
 LOCK_TIMEOUT_ENV = (
     (EXAMPLES / "clean" / "migrations" / "env.py")
     .read_text()
