@@ -29,10 +29,12 @@ from headcheck.config import ConfigError, Environment, find_environments
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult, check_scan
 from headcheck.git import GitError, ls_tree, merge_base, read_blobs, resolve, toplevel
-from headcheck.graph import Graph, Node
+from headcheck.graph import Graph
+from headcheck.records import Node, revision_node
 from headcheck.rules import RULES
-from headcheck.scan import CANDIDATE, RevisionFile, Scan, list_revision_paths, parse_revision, revision_node
+from headcheck.scan import RevisionFile, Scan, parse_revision
 from headcheck.settings import Settings
+from headcheck.version_files import CANDIDATE, list_revision_paths
 
 __all__ = [
     "ChangeResult",

@@ -9,12 +9,14 @@ from typing import NamedTuple
 
 from headcheck import logsafe
 from headcheck.config import Environment
-from headcheck.graph import Graph, Node, build
+from headcheck.graph import Graph, build
 from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
 from headcheck.limits import MESSAGE_LIMIT, shorten
+from headcheck.records import Node, revision_node
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_revision, revision_node
+from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
 from headcheck.settings import Settings
+from headcheck.version_files import py_files_below
 
 __all__ = ["Finding", "check", "relpath"]
 

@@ -10,8 +10,10 @@ from headcheck.findings import Finding, check
 from headcheck.fs import is_dir
 from headcheck.graph import Graph, build
 from headcheck.limits import shorten
-from headcheck.scan import FileIssue, RevisionFile, Scan, Value, list_revision_paths, revision_node
+from headcheck.records import revision_node
+from headcheck.scan import FileIssue, RevisionFile, Scan, Value
 from headcheck.settings import Settings
+from headcheck.version_files import list_revision_paths
 
 __all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]
 

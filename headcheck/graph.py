@@ -13,18 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+from headcheck.records import Node
+
 __all__ = ["Graph", "Node", "build"]
-
-
-class Node(NamedTuple):
-    """One revision, normalised as ``Revision.__init__`` does."""
-
-    revision: str
-    down: tuple[str, ...]  # to_tuple(down_revision): () for a base; duplicates kept
-    is_base: bool  # down_revision is None after normalisation ('' is not a base)
-    depends_on: tuple[str, ...]  # references to resolve (ids or declared labels)
-    has_dependencies: bool  # dependencies is not None (depends_on = '' blocks "real base")
-    labels: tuple[str, ...]  # declared branch_labels
 
 
 class Graph(NamedTuple):

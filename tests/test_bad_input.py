@@ -449,7 +449,8 @@ def test_one_large_file_costs_about_one_parse(shape: str) -> None:
     """
     import ast
 
-    from headcheck.scan import parse_revision, revision_node
+    from headcheck.records import revision_node
+    from headcheck.scan import parse_revision
 
     data = HOSTILE_SHAPES[shape]
     assert len(data) >= 900_000
@@ -527,7 +528,7 @@ def test_linked_subfolder_is_never_walked_for_the_hint(tmp_path: Path) -> None:
 
 def test_ignored_subfolder_hint_is_bounded(tmp_path: Path) -> None:
     """A huge real subtree costs a bounded walk (the hint stops after a budget of entries)."""
-    from headcheck.scan import HINT_ENTRY_BUDGET, py_files_below
+    from headcheck.version_files import HINT_ENTRY_BUDGET, py_files_below
 
     folder = tmp_path / "big"
     for k in range(30):

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import pytest
 from alembic.script.revision import Revision, RevisionMap
 
-from headcheck.graph import Node, build
+from headcheck.graph import build
+from headcheck.records import Node
 
 
 def node(rev: str, down: str | tuple[str, ...] | None, labels: Sequence[str] = (), deps: Sequence[str] = ()) -> Node:

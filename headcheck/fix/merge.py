@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.fix import FixError, heads_to_fix, write_revision_file
 from headcheck.gate import EnvironmentResult
-from headcheck.scan import parse_revision, revision_node
+from headcheck.records import revision_node
+from headcheck.scan import parse_revision
 
 __all__ = ["MergeRevision", "file_name", "merge_heads"]
 
