@@ -288,7 +288,7 @@ def _branch_roots(graph: Graph, head: int, added: set[str]) -> list[int]:
 def _explain_heads(finding: Finding, result: EnvironmentResult, added: set[str], ref: str, root: Path) -> Finding:
     """Say which of the change's revisions collides with which of REF's, and how to fix it."""
     graph = result.graph
-    heads = [graph.index[h] for h in finding.revisions if h in graph.index]
+    heads = [graph.by_id[h] for h in finding.revisions if h in graph.by_id]
     mine = [h for h in heads if graph.nodes[h].revision in added]
     theirs = [h for h in heads if graph.nodes[h].revision not in added]
     if not mine or not theirs:

@@ -36,7 +36,7 @@ class EnvironmentResult(NamedTuple):
     @property
     def revision_count(self) -> int:
         """Revisions as Alembic counts them: a duplicated id once (the last file wins)."""
-        return len(self.graph.index)
+        return len(self.graph.by_id)
 
     @property
     def file_count(self) -> int:

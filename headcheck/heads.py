@@ -16,7 +16,7 @@ __all__ = ["branch_root", "fork_points", "policy_violation", "winning_heads"]
 
 def winning_heads(graph: Graph) -> list[int]:
     """Heads as ``alembic heads`` lists them, without the phantom heads of duplicate ids."""
-    return list(dict.fromkeys(h for h in graph.heads if graph.index.get(graph.nodes[h].revision) == h))
+    return list(dict.fromkeys(h for h in graph.heads if graph.by_id.get(graph.nodes[h].revision) == h))
 
 
 def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
@@ -51,9 +51,9 @@ def policy_violation(graph: Graph, settings: Settings) -> list[int]:
     reachable through a branch label no other head carries (``alembic upgrade label@head``).
     ``max-heads`` replaces the policy with a plain count.
     """
-    broken = {i for i, _ in graph.dangling_down} | {i for i, _, _ in graph.down_labels}
+    broken = {i for i, _ in graph.problems.dangling_down} | {i for i, _, _ in graph.problems.down_labels}
     broken |= {i for i, node in enumerate(graph.nodes) if not node.is_base and not node.down}  # unusable refs
-    broken |= {graph.index[rev] for rev in graph.cycle if rev in graph.index}
+    broken |= {graph.by_id[rev] for rev in graph.problems.cycle if rev in graph.by_id}
     # Phantom heads of duplicate ids, and heads sitting on a broken reference or a cycle, are
     # reported by their own rules; counting them here would only repeat the same problem.
     heads = [i for i in winning_heads(graph) if not (graph.ancestors(i) & broken)]

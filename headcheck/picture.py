@@ -90,17 +90,17 @@ def node_marks(env: EnvironmentResult) -> dict[int, list[str]]:
         add(node, "branch point")
     for finding in env.findings:
         for revision in finding.revisions:
-            for node in graph.duplicates.get(revision, ()) or (
-                (graph.index[revision],) if revision in graph.index else ()
+            for node in graph.problems.duplicates.get(revision, ()) or (
+                (graph.by_id[revision],) if revision in graph.by_id else ()
             ):
                 add(node, finding.code)
-    for node, _ in graph.dangling_down:
+    for node, _ in graph.problems.dangling_down:
         add(node, "HC102")
-    for node, _, _ in graph.down_labels:
+    for node, _, _ in graph.problems.down_labels:
         add(node, "HC104")
-    for node, _ in graph.dangling_depends:
+    for node, _ in graph.problems.dangling_depends:
         add(node, "HC103")
-    for group in graph.cycles:
+    for group in graph.problems.cycles:
         for node in group:
             add(node, "HC105")
     return marks
@@ -129,23 +129,23 @@ def focus_nodes(env: EnvironmentResult) -> set[int]:
     shown: set[int] = set()
     for finding in env.findings:
         if finding.code == "HC101":
-            heads = [graph.index[r] for r in finding.revisions if r in graph.index]
+            heads = [graph.by_id[r] for r in finding.revisions if r in graph.by_id]
             common, forks = _fork_points(graph, heads)
             for head in heads:
                 shown |= graph.ancestors(head) - common
             shown |= forks
         else:
             for revision in finding.revisions:
-                for node in graph.duplicates.get(revision, ()) or (
-                    (graph.index[revision],) if revision in graph.index else ()
+                for node in graph.problems.duplicates.get(revision, ()) or (
+                    (graph.by_id[revision],) if revision in graph.by_id else ()
                 ):
                     shown |= {node, *graph.parents(node), *graph.children.get(node, ())}
-    for node, _ in (*graph.dangling_down, *graph.dangling_depends):
+    for node, _ in (*graph.problems.dangling_down, *graph.problems.dangling_depends):
         # The other heads are where the reference most likely should point (a typo, a prefix).
         shown |= graph.descendants(node) | {head for head in graph.heads if head != node}
-    for node, _, owner in graph.down_labels:
+    for node, _, owner in graph.problems.down_labels:
         shown |= graph.descendants(node) | {owner}
-    for group in graph.cycles:
+    for group in graph.problems.cycles:
         shown |= set(group)
     if not shown:
         for head in graph.heads:
@@ -186,7 +186,7 @@ def view(env: EnvironmentResult, nodes: set[int] | None = None, collapse_min: in
         (dep, n)
         for n, deps in graph.resolved_depends_on.items()
         for d in deps
-        for dep in [graph.index.get(d)]
+        for dep in [graph.by_id.get(d)]
         if dep is not None
     }
     in_depends = {n for pair in depends_edges for n in pair}
@@ -263,8 +263,8 @@ def view(env: EnvironmentResult, nodes: set[int] | None = None, collapse_min: in
     for dependency, dependent in sorted(depends_edges):
         if dependency in shown and dependent in shown:
             edges.append(Edge(key_of(dependency), key_of(dependent), "depends"))
-    broken = [(n, ref, "HC102") for n, ref in graph.dangling_down] + [
-        (n, ref, "HC103") for n, ref in graph.dangling_depends
+    broken = [(n, ref, "HC102") for n, ref in graph.problems.dangling_down] + [
+        (n, ref, "HC103") for n, ref in graph.problems.dangling_depends
     ]
     for k, (node, ref, code) in enumerate(broken):
         if node in shown:

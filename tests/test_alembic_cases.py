@@ -278,7 +278,7 @@ def test_graph_case(tmp_path: Path, spec: Case, style: str) -> None:
     assert_parity(oracle, result, set(spec.errors), spec.revs)
     if spec.message is not None and spec.alembic == "CycleDetected":
         # The ids headcheck quotes are the ids Alembic's message names.
-        assert spec.message == f"({', '.join(result.graph.cycle)})"
+        assert spec.message == f"({', '.join(result.graph.problems.cycle)})"
 
 
 @pytest.mark.parametrize("spec", GRAPH_CASES, ids=lambda c: c.name)
@@ -771,7 +771,7 @@ def test_cycle_behind_a_second_head_graph_verdict(tmp_path: Path) -> None:
     assert str(oracle.error) == "Cycle is detected in revisions (cccc3, dddd4, eeee5)"
     result = gate(versions, settings=Settings(max_heads=10))
     assert error_codes(result) == {"HC105"}
-    assert result.graph.cycle == (C, D, E)
+    assert result.graph.problems.cycle == (C, D, E)
 
 
 def test_cycle_behind_a_second_head_terminates(tmp_path: Path) -> None:

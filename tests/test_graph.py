@@ -60,16 +60,16 @@ def test_merge_and_branch_points() -> None:
     graph = build(HISTORIES["merged"])
     assert graph.ids(graph.merge_points) == ["m"]
     assert graph.ids(graph.branch_points) == ["a"]
-    m = graph.index["m"]
+    m = graph.by_id["m"]
     assert sorted(graph.ids(graph.ancestors(m))) == ["a", "b", "c", "m"]
-    assert sorted(graph.ids(graph.descendants(graph.index["a"]))) == ["a", "b", "c", "m"]
+    assert sorted(graph.ids(graph.descendants(graph.by_id["a"]))) == ["a", "b", "c", "m"]
 
 
 def test_a_later_duplicate_wins_and_the_loser_stays_a_phantom_head() -> None:
     nodes = [node("a", None), node("b", "a"), node("b", None)]
     graph = build(nodes)
-    assert graph.duplicates == {"b": (1, 2)}
-    assert graph.index["b"] == 2
+    assert graph.problems.duplicates == {"b": (1, 2)}
+    assert graph.by_id["b"] == 2
     with pytest.warns(UserWarning, match="Revision b is present more than once"):
         heads = list(alembic_map(nodes).heads)
     assert graph.ids(graph.heads) == heads
@@ -77,8 +77,8 @@ def test_a_later_duplicate_wins_and_the_loser_stays_a_phantom_head() -> None:
 
 def test_dangling_references_are_collected_not_raised() -> None:
     graph = build([node("a", None), node("b", "zzz"), node("c", "a", deps=["nope"])])
-    assert graph.dangling_down == ((1, "zzz"),)
-    assert graph.dangling_depends == ((2, "nope"),)
+    assert graph.problems.dangling_down == ((1, "zzz"),)
+    assert graph.problems.dangling_depends == ((2, "nope"),)
 
 
 @pytest.mark.parametrize(
@@ -94,11 +94,11 @@ def test_cycles_are_named_as_alembic_names_them(nodes: list[Node]) -> None:
     with pytest.raises(Exception, match=r"(Cycle|Self-loop) is detected in revisions") as raised:
         _ = alembic_map(nodes).heads
     named = str(raised.value).split("(", 1)[1].rstrip(")").split(", ")
-    assert sorted(graph.cycle) == sorted(named)
+    assert sorted(graph.problems.cycle) == sorted(named)
 
 
 def test_labels_flow_to_descendants() -> None:
     graph = build([node("a", None, labels=["core"]), node("b", "a"), node("x", None)])
-    assert graph.branch_labels[graph.index["b"]] == frozenset({"core"})
-    assert graph.index["x"] not in graph.branch_labels
+    assert graph.branch_labels[graph.by_id["b"]] == frozenset({"core"})
+    assert graph.by_id["x"] not in graph.branch_labels
     assert graph.label_owner == {"core": 0}

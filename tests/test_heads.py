@@ -18,15 +18,15 @@ def test_fork_point_and_branch_root() -> None:
     graph = build([node("a", None), node("b", "a"), node("c", "b"), node("x", "b"), node("y", "x")])
     heads = winning_heads(graph)
     assert graph.ids(fork_points(graph, heads)) == ["b"]
-    fork = graph.index["b"]
-    assert graph.nodes[branch_root(graph, graph.index["y"], fork)].revision == "x"
-    assert graph.nodes[branch_root(graph, graph.index["c"], fork)].revision == "c"
+    fork = graph.by_id["b"]
+    assert graph.nodes[branch_root(graph, graph.by_id["y"], fork)].revision == "x"
+    assert graph.nodes[branch_root(graph, graph.by_id["c"], fork)].revision == "c"
 
 
 def test_separate_roots_have_no_fork_point() -> None:
     graph = build([node("a", None), node("x", None)])
     assert fork_points(graph, winning_heads(graph)) == []
-    assert graph.nodes[branch_root(graph, graph.index["x"], None)].revision == "x"
+    assert graph.nodes[branch_root(graph, graph.by_id["x"], None)].revision == "x"
 
 
 def test_one_head_passes_two_unlabelled_heads_fail() -> None:

@@ -161,7 +161,7 @@ def merge_heads(
     heads = heads_to_fix(result, "merge")
     head_ids = tuple(graph.nodes[h].revision for h in heads)
     revision = rev_id or uuid.uuid4().hex[-12:]  # alembic.util.rev_id
-    if set(revision) & set("@-+:") or revision in graph.index:
+    if set(revision) & set("@-+:") or revision in graph.by_id:
         raise FixError(f"revision id {revision!r} is not allowed or already used")
     template = env.script_location / "script.py.mako"
     if not template.is_file():
