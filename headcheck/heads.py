@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from headcheck.graph import Graph
 from headcheck.settings import Settings
 
-__all__ = ["branch_root", "fork_points", "policy_violation", "winning_heads"]
+__all__ = ["branch_root", "common_ancestors", "fork_points", "policy_violation", "winning_heads"]
 
 
 def winning_heads(graph: Graph) -> list[int]:
@@ -19,17 +19,19 @@ def winning_heads(graph: Graph) -> list[int]:
     return list(dict.fromkeys(h for h in graph.heads if graph.by_id.get(graph.nodes[h].revision) == h))
 
 
-def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
-    """The newest revisions every head descends from (empty for separate roots)."""
+def common_ancestors(graph: Graph, heads: Sequence[int]) -> set[int]:
+    """Every revision all ``heads`` descend from (each head counts as its own ancestor)."""
     common: set[int] | None = None
     for head in heads:
         ancestry = graph.ancestors(head)
         common = ancestry if common is None else common & ancestry
-    if not common:
-        return []
-    return sorted(
-        (node for node in common if not any(child in common for child in graph.children.get(node, ()))),
-    )
+    return common or set()
+
+
+def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
+    """The newest revisions every head descends from (empty for separate roots): where they fork."""
+    common = common_ancestors(graph, heads)
+    return sorted(node for node in common if not any(child in common for child in graph.children.get(node, ())))
 
 
 def branch_root(graph: Graph, head: int, fork: int | None) -> int:

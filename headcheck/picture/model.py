@@ -1,7 +1,4 @@
-"""Pictures of one environment's revision graph: text, Mermaid, Graphviz dot, or a Markdown table.
-
-Used by ``headcheck graph`` (the whole graph) and by the job summary (a focused view: the fork
-and its heads, or the dangling reference, with older history folded into one placeholder).
+"""The view model of a graph picture: boxes and arrows, before any format.
 
 Edges point the way ``alembic upgrade`` walks: from a revision to the revisions that name it in
 ``down_revision``. Marked nodes: heads (``alembic heads``), bases (``down_revision = None``),
@@ -9,27 +6,22 @@ merge points (several down revisions), branch points (several children) and ever
 finding names. Long linear runs of unmarked revisions are folded into one node, so a history
 of 500 revisions with one fork at the top still draws as a handful of boxes.
 
-Labels are revision ids and file names from the pull request: each format escapes them for its
-own syntax (Mermaid entity codes, dot string escapes, Markdown code spans and cells), on one
-line, with no runner command (:mod:`headcheck.logsafe`).
+Labels are revision ids and file names from the pull request, kept raw here: each renderer
+escapes them for its own syntax.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from headcheck import logsafe, markdown
 from headcheck.gate import EnvironmentResult
 from headcheck.graph import Graph
+from headcheck.heads import common_ancestors, fork_points
 
-__all__ = ["FORMATS", "MERMAID_MAX_ITEMS", "Item", "View", "focus_nodes", "render", "summary_picture", "view"]
+__all__ = ["Edge", "Item", "View", "focus_nodes", "node_marks", "parent_boxes", "view"]
 
-FORMATS = ("text", "mermaid", "dot", "table")
 COLLAPSE_MIN = 3  # fold linear runs of at least this many unmarked revisions
-MERMAID_MAX_ITEMS = 60  # above this a Markdown table replaces the Mermaid picture
-TABLE_MAX_ROWS = 100
 CONTEXT_DEPTH = 3  # revisions shown under each head when there is nothing to report
 
 
@@ -47,6 +39,11 @@ class Item(NamedTuple):
     def problem(self) -> bool:
         return any(mark.startswith("HC") for mark in self.marks) or self.kind == "missing"
 
+    @property
+    def names_a_revision(self) -> bool:
+        """The label is a revision id (shown as code), not a count of folded revisions."""
+        return self.kind in ("revision", "missing")
+
 
 class Edge(NamedTuple):
     parent: str
@@ -58,6 +55,7 @@ class View(NamedTuple):
     items: tuple[Item, ...]  # bases first, in upgrade order
     edges: tuple[Edge, ...]
     hidden: int  # revisions left out of a focused view
+    title: str  # the environment's name (names the dot digraph)
 
 
 def _slug(env: EnvironmentResult, node: int) -> str:
@@ -106,17 +104,6 @@ def node_marks(env: EnvironmentResult) -> dict[int, list[str]]:
     return marks
 
 
-def _fork_points(graph: Graph, heads: Iterable[int]) -> tuple[set[int], set[int]]:
-    """(every common ancestor, the newest of them) of ``heads``."""
-    common: set[int] | None = None
-    for head in heads:
-        ancestry = graph.ancestors(head)
-        common = ancestry if common is None else common & ancestry
-    common = common or set()
-    newest = {node for node in common if not any(child in common for child in graph.children.get(node, ()))}
-    return common, newest
-
-
 def focus_nodes(env: EnvironmentResult) -> set[int]:
     """The part of the graph that explains the verdict.
 
@@ -130,10 +117,10 @@ def focus_nodes(env: EnvironmentResult) -> set[int]:
     for finding in env.findings:
         if finding.code == "HC101":
             heads = [graph.by_id[r] for r in finding.revisions if r in graph.by_id]
-            common, forks = _fork_points(graph, heads)
+            common = common_ancestors(graph, heads)
             for head in heads:
                 shown |= graph.ancestors(head) - common
-            shown |= forks
+            shown |= set(fork_points(graph, heads))
         else:
             for revision in finding.revisions:
                 for node in graph.problems.duplicates.get(revision, ()) or (
@@ -273,110 +260,10 @@ def view(env: EnvironmentResult, nodes: set[int] | None = None, collapse_min: in
             edges.append(Edge(f"missing{k}", key_of(node), "missing"))
     unique_extra = list({item.key: item for item in extra}.values())
     edges = list(dict.fromkeys(edges))
-    return View(tuple(unique_extra + items), tuple(edges), len(everything - shown))
+    return View(tuple(unique_extra + items), tuple(edges), len(everything - shown), env.environment.name)
 
 
-# --- Mermaid -------------------------------------------------------------------------------
-
-
-_MERMAID_ENTITIES = {
-    "#": "#35;",
-    '"': "#quot;",
-    "<": "#lt;",
-    ">": "#gt;",
-    "`": "#96;",  # a backtick right after the quote starts a Markdown string
-    "%": "#37;",  # %%{init: ...}%% directives are found anywhere in the text
-    "{": "#123;",
-    "}": "#125;",
-    "&": "#38;",
-}
-_MERMAID_CHARS = re.compile('[#"<>`%{}&]')
-
-
-def _mermaid_text(text: str) -> str:
-    """Text inside a quoted Mermaid label: one line, entity codes for every character Mermaid parses."""
-    return _MERMAID_CHARS.sub(lambda m: _MERMAID_ENTITIES[m.group()], logsafe.line(text))
-
-
-_MERMAID_CLASSES = (
-    "classDef head fill:#dafbe1,stroke:#1a7f37,color:#1f2328",
-    "classDef problem fill:#ffebe9,stroke:#cf222e,stroke-width:2px,color:#1f2328",
-    "classDef missing fill:#ffffff,stroke:#cf222e,stroke-width:2px,stroke-dasharray:5 5,color:#cf222e",
-    "classDef folded fill:#f6f8fa,stroke:#8c959f,stroke-dasharray:3 3,color:#59636e",
-)
-
-
-def _mermaid(v: View) -> str:
-    lines = ["flowchart BT"]
-    classes: dict[str, list[str]] = {}
-    for item in v.items:
-        parts = [
-            f"<b>{_mermaid_text(item.label)}</b>" if item.kind in ("revision", "missing") else _mermaid_text(item.label)
-        ]
-        if item.detail:
-            parts.append(_mermaid_text(item.detail))
-        if item.marks:
-            parts.append("<i>" + _mermaid_text(" · ".join(item.marks)) + "</i>")
-        label = "<br/>".join(parts)
-        shape = {"revision": ('["', '"]'), "run": ('[["', '"]]'), "missing": ('[/"', '"/]')}.get(
-            item.kind, ('("', '")')
-        )
-        if item.kind == "revision" and "head" in item.marks:
-            shape = ('(["', '"])')
-        lines.append(f"    {item.key}{shape[0]}{label}{shape[1]}")
-        if item.kind == "missing":
-            cls = "missing"
-        elif item.problem:
-            cls = "problem"
-        elif "head" in item.marks:
-            cls = "head"
-        elif item.kind in ("run", "older", "newer"):
-            cls = "folded"
-        else:
-            continue
-        classes.setdefault(cls, []).append(item.key)
-    arrows = {"down": "-->", "depends": "-.->|depends_on|", "missing": "-. missing .->"}
-    for edge in v.edges:
-        lines.append(f"    {edge.parent} {arrows[edge.style]} {edge.child}")
-    lines += ["    " + line for line in _MERMAID_CLASSES]
-    for cls, keys in classes.items():
-        lines.append(f"    class {','.join(keys)} {cls}")
-    return "\n".join(lines) + "\n"
-
-
-# --- Graphviz dot --------------------------------------------------------------------------
-
-
-def _dot_text(text: str) -> str:
-    """Text inside a quoted dot string: one line (no runner command), backslash and quote escaped."""
-    return logsafe.line(text).replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _dot(v: View, name: str) -> str:
-    lines = [f'digraph "{_dot_text(name)}" {{', "    rankdir=BT;", '    node [shape=box, fontname="monospace"];']
-    for item in v.items:
-        label = "\\n".join(_dot_text(part) for part in (item.label, item.detail, ", ".join(item.marks)) if part)
-        attrs = [f'label="{label}"']
-        if item.kind == "missing":
-            attrs += ["style=dashed", "color=red", "fontcolor=red"]
-        elif item.problem:
-            attrs += ["style=filled", 'fillcolor="#ffebe9"', "color=red"]
-        elif "head" in item.marks:
-            attrs += ['style="rounded,filled"', 'fillcolor="#dafbe1"']
-        elif item.kind != "revision":
-            attrs += ["style=dashed", "color=gray"]
-        lines.append(f"    {item.key} [{', '.join(attrs)}];")
-    styles = {"down": "", "depends": ' [style=dotted, label="depends_on"]', "missing": " [style=dashed, color=red]"}
-    for edge in v.edges:
-        lines.append(f"    {edge.parent} -> {edge.child}{styles[edge.style]};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-# --- text and table ------------------------------------------------------------------------
-
-
-def _parents(v: View) -> dict[str, list[tuple[str, Item | None]]]:
+def parent_boxes(v: View) -> dict[str, list[tuple[str, Item | None]]]:
     """Per box: (how it depends, the parent box) for every arrow into it."""
     items = {item.key: item for item in v.items}
     parents: dict[str, list[tuple[str, Item | None]]] = {}
@@ -384,77 +271,3 @@ def _parents(v: View) -> dict[str, list[tuple[str, Item | None]]]:
         prefix = "missing " if edge.style == "missing" else ("depends on " if edge.style == "depends" else "")
         parents.setdefault(edge.child, []).append((prefix, items.get(edge.parent)))
     return parents
-
-
-def _names_a_revision(item: Item) -> bool:
-    return item.kind in ("revision", "missing")
-
-
-def _text(v: View) -> str:
-    """Newest first, like ``alembic history``: one line per box, its parents after ``<-``."""
-    parents = _parents(v)
-    rows = []
-    for item in reversed(v.items):
-        bullet = {"revision": "*" if item.problem else "o", "run": ":", "missing": "!"}.get(item.kind, ".")
-        revises = ", ".join(prefix + (parent.label if parent else "?") for prefix, parent in parents.get(item.key, []))
-        texts = (item.label, item.detail, ", ".join(item.marks), revises)
-        rows.append((bullet, *(logsafe.line(text) for text in texts)))
-    widths = [max((len(row[k]) for row in rows), default=0) for k in range(4)]
-    lines = []
-    for row in rows:
-        cells = [row[k].ljust(widths[k]) for k in range(4)]
-        line = "  ".join(cells)
-        if row[4]:
-            line += f"  <- {row[4]}"
-        lines.append(line.rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def _table(v: View, max_rows: int = TABLE_MAX_ROWS) -> str:
-    parents = _parents(v)
-    lines = ["| revision | title | role / findings | revises |", "|---|---|---|---|"]
-    items = list(reversed(v.items))
-    for item in items[:max_rows]:
-        name = markdown.code(item.label, table=True) if _names_a_revision(item) else markdown.cell(item.label)
-        revises = ", ".join(
-            markdown.cell(prefix)
-            + (
-                "?"
-                if parent is None
-                else markdown.code(parent.label, table=True)
-                if _names_a_revision(parent)
-                else markdown.cell(parent.label)
-            )
-            for prefix, parent in parents.get(item.key, [])
-        )
-        # A missing revision has no file and no title: what is wrong with it is a finding.
-        title, marks = ("", [*item.marks, item.detail]) if item.kind == "missing" else (item.detail, list(item.marks))
-        lines.append(f"| {name} | {markdown.cell(title)} | {markdown.cell(', '.join(marks))} | {revises} |")
-    if len(items) > max_rows:
-        lines.append(f"| … {len(items) - max_rows} more | | | |")
-    return "\n".join(lines) + "\n"
-
-
-def render(env: EnvironmentResult, fmt: str, *, focus: bool = False) -> str:
-    """The graph of ``env`` as ``fmt`` (text, mermaid, dot or table); ``focus`` for the part that matters."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown picture format {fmt!r} (choose from {', '.join(FORMATS)})")
-    v = view(env, focus_nodes(env) if focus else None)
-    if fmt == "mermaid":
-        return _mermaid(v)
-    if fmt == "dot":
-        return _dot(v, env.environment.name)
-    if fmt == "table":
-        return _table(v)
-    return _text(v)
-
-
-def summary_picture(env: EnvironmentResult, max_items: int = MERMAID_MAX_ITEMS) -> str:
-    """Markdown for the job summary: the focused view as Mermaid, or as a table when too big."""
-    v = view(env, focus_nodes(env))
-    # Folded boxes already say how much older/newer history is left out; say it only otherwise.
-    placeholders = any(item.kind in ("older", "newer") for item in v.items)
-    note = f"\n_{v.hidden} other revision(s) not drawn._\n" if v.hidden and not placeholders else ""
-    if len(v.items) <= max_items and len(v.edges) <= 4 * max_items:
-        return f"```mermaid\n{_mermaid(v)}```\n{note}"
-    return _table(v) + note
