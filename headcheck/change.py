@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from headcheck import logsafe
-from headcheck.config import ConfigError, Environment, find_environments
+from headcheck.config import ConfigError, Environment, EnvironmentSelection, find_environments
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult, check_scan
 from headcheck.git import GitError, merge_base, resolve, toplevel
@@ -163,20 +163,27 @@ def gate_against_base(
     root: Path,
     settings: Settings,
     ref: str,
+    selection: EnvironmentSelection | None = None,
     *,
+    allow_history_edits: bool = False,
+    boundary: Path | None = None,
     config: Path | None = None,
     name: str | None = None,
     versions: Path | None = None,
     recursive: bool = False,
-    allow_history_edits: bool = False,
-    boundary: Path | None = None,
 ) -> ChangeResult:
     """Run the gate on the post-merge history of the work tree and REF. Raises ConfigError (exit 2).
 
     ``boundary``: the folder whose repository is trusted (the Action's workspace); a repository
     nested below it is refused (see :func:`headcheck.git.toplevel`).
+
+    ``config``, ``name``, ``versions``, ``recursive``: the former spelling of ``selection``, kept for
+    commands/db.py and commands/action.py (another track edits them); the lead removes them once
+    they pass a selection.
     """
-    environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
+    if selection is None:
+        selection = EnvironmentSelection(config, name, versions, recursive)
+    environments = find_environments(root, selection)
     folder = (root if root.is_dir() else root.parent).absolute()
     try:
         repo = toplevel(folder, boundary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from headcheck.config import Environment, find_environments
+from headcheck.config import Environment, EnvironmentSelection, find_environments
 from headcheck.findings import Finding, check
 from headcheck.fs import is_dir
 from headcheck.graph import Graph, build
@@ -26,7 +26,7 @@ class EnvironmentResult(NamedTuple):
     findings: tuple[Finding, ...]
 
     def failed(self, settings: Settings) -> bool:
-        return any(f.severity == "error" or settings.strict for f in self.findings)
+        return any(settings.gate_severity(f.severity) == "error" for f in self.findings)
 
     @property
     def heads(self) -> list[str]:
@@ -130,15 +130,22 @@ def resolve_constants(
 def run_gate(
     root: Path,
     settings: Settings,
+    selection: EnvironmentSelection | None = None,
     *,
+    cache_dir: Path | None = None,
     config: Path | None = None,
     name: str | None = None,
     versions: Path | None = None,
     recursive: bool = False,
-    cache_dir: Path | None = None,
 ) -> GateResult:
-    """Check every environment under ``root``. Raises ConfigError (exit 2) for unusable input."""
-    environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
+    """Check every environment ``selection`` picks under ``root``. Raises ConfigError (exit 2) for unusable input.
+
+    ``config``, ``name``, ``versions``, ``recursive``: the former spelling of ``selection``, kept for
+    commands/action.py (another track edits it); the lead removes them once it passes a selection.
+    """
+    if selection is None:
+        selection = EnvironmentSelection(config, name, versions, recursive)
+    environments = find_environments(root, selection)
     base = root if is_dir(root) else root.parent
     results = tuple(check_environment(env, settings, base.absolute(), cache_dir) for env in environments)
     return GateResult(base.absolute(), settings, results)
