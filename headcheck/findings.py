@@ -14,8 +14,9 @@ from headcheck.heads import branch_root, fork_points, policy_violation, winning_
 from headcheck.limits import MESSAGE_LIMIT, shorten
 from headcheck.records import Node, revision_node
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, read_revision
+from headcheck.scan import RevisionFile, Scan, read_revision
 from headcheck.settings import Settings
+from headcheck.source import FileIssue
 from headcheck.version_files import py_files_below
 
 __all__ = ["Finding", "check", "relpath"]

@@ -11,8 +11,9 @@ from headcheck.fs import is_dir
 from headcheck.graph import Graph, build
 from headcheck.limits import shorten
 from headcheck.records import revision_node
-from headcheck.scan import FileIssue, RevisionFile, Scan, Value
+from headcheck.scan import RevisionFile, Scan, Value
 from headcheck.settings import Settings
+from headcheck.source import FileIssue
 from headcheck.version_files import list_revision_paths
 
 __all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]

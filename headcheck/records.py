@@ -12,7 +12,8 @@ import os
 import re
 from typing import Any, NamedTuple
 
-from headcheck.scan import ATTRIBUTES, FileIssue, RevisionFile
+from headcheck.scan import ATTRIBUTES, RevisionFile
+from headcheck.source import FileIssue
 
 __all__ = [
     "ILLEGAL_CHARS",

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from headcheck.constants import expression_ref, module_bindings
 from headcheck.fs import NotRegularFile, is_dir, read_regular
 from headcheck.limits import TEXT_LIMIT, shorten
+from headcheck.source import FileIssue, source_encoding
 
 __all__ = [
     "FileIssue",
@@ -49,12 +50,6 @@ class Value(NamedTuple):
     # Not literal: a name/attribute reference to resolve (headcheck.constants), or, once
     # resolution failed, ("why", reason).
     ref: Any = None
-
-
-class FileIssue(NamedTuple):
-    code: str
-    message: str
-    line: int | None
 
 
 class RevisionFile(NamedTuple):
@@ -537,11 +532,3 @@ def _ops_warnings(data: bytes, module: ast.Module | None) -> tuple[FileIssue, ..
     from headcheck.opslint import issues_in_bytes
 
     return tuple(issues_in_bytes(data, module))
-
-
-def source_encoding(data: bytes) -> str:
-    """The encoding Python reads a source file with: a BOM, a PEP 263 cookie, else UTF-8."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", b"\n".join(data.split(b"\n", 2)[:2]), re.MULTILINE)
-    return match.group(1).decode("ascii") if match else "utf-8"

@@ -692,7 +692,7 @@ def test_base_with_large_edits_and_deep_expressions_is_fast(tmp_path: Path) -> N
     applied revision compares without RecursionError (ast.dump recursed)."""
     import time
 
-    from headcheck.history_edits import first_changed_line, same_code
+    from headcheck.change.history_edits import first_changed_line, same_code
     from tests.git_project import add_revision, alembic_project, commit_all, git
 
     old = b"".join(b"x%d = %d\n" % (k, k) for k in range(200_000))

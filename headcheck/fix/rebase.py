@@ -20,7 +20,7 @@ from typing import NamedTuple
 from headcheck.fix import FixError, heads_to_fix
 from headcheck.gate import EnvironmentResult
 from headcheck.graph import Graph
-from headcheck.scan import source_encoding
+from headcheck.source import source_encoding
 
 __all__ = ["RebasePlan", "plan", "rewrite_down_revision"]
 

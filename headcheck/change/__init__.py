@@ -1,7 +1,7 @@
 """``--base REF``: check the history that will exist after the change is merged into REF.
 
-The post-merge file set is :mod:`headcheck.post_merge`, the HC501-HC503 checks are
-:mod:`headcheck.history_edits`; this module runs the gate on the result and explains HC101 in
+The post-merge file set is :mod:`headcheck.change.post_merge`, the HC501-HC503 checks are
+:mod:`headcheck.change.history_edits`; this module runs the gate on the result and explains HC101 in
 terms of the change.
 
 The change is the work tree on disk (what CI checked out); REF is read from git without a
@@ -27,13 +27,21 @@ from pathlib import Path
 from typing import NamedTuple
 
 from headcheck import logsafe
+from headcheck.change.history_edits import history_edits
+from headcheck.change.post_merge import (
+    FileVersion,
+    base_heads,
+    disk_files,
+    files_by_id,
+    merged_files,
+    parsed,
+    tree_files,
+)
 from headcheck.config import ConfigError, Environment, EnvironmentSelection, find_environments
 from headcheck.findings import Finding, relpath
 from headcheck.gate import EnvironmentResult, GateResult, check_scan
 from headcheck.git import GitError, merge_base, resolve, toplevel
 from headcheck.graph import Graph
-from headcheck.history_edits import history_edits
-from headcheck.post_merge import FileVersion, base_heads, disk_files, files_by_id, merged_files, parsed, tree_files
 from headcheck.scan import RevisionFile, Scan
 from headcheck.settings import Settings
 from headcheck.version_files import list_revision_paths

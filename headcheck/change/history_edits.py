@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from headcheck.change.post_merge import FileVersion, down_of, files_by_id, parsed
 from headcheck.findings import Finding, relpath
-from headcheck.post_merge import FileVersion, down_of, files_by_id, parsed
 from headcheck.rules import RULES
 
 __all__ = ["first_changed_line", "history_edits", "same_code"]
