@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from alembic.script.revision import Revision, RevisionMap
+from alembic.script.revision import DependencyCycleDetected, Revision, RevisionError, RevisionMap
 
 from headcheck.graph import build
 from headcheck.records import Node
@@ -102,3 +102,39 @@ def test_labels_flow_to_descendants() -> None:
     assert graph.branch_labels[graph.by_id["b"]] == frozenset({"core"})
     assert graph.by_id["x"] not in graph.branch_labels
     assert graph.label_owner == {"core": 0}
+
+
+def test_a_taken_branch_name_is_alembics_revision_error() -> None:
+    """``_map_branch_labels``: a label shares the namespace of ids and of earlier labels."""
+    nodes = [node("a", None, labels=["core"]), node("b", "a", labels=["core"])]
+    # Alembic meets the labelled revisions in set order: either may be named first.
+    with pytest.raises(RevisionError, match=r"Branch name 'core' in revision [ab] already used by revision [ab]"):
+        _ = alembic_map(nodes).heads
+    graph = build(nodes)
+    assert graph.problems.label_collisions == ((1, "core", 0),)
+    assert graph.label_owner == {"core": 0}  # the structure keeps only the names that were free
+    # An id is a taken name too.
+    nodes = [node("a", None), node("b", "a", labels=["a"])]
+    with pytest.raises(RevisionError, match="Branch name 'a' in revision b already used by revision a"):
+        _ = alembic_map(nodes).heads
+    assert build(nodes).problems.label_collisions == ((1, "a", 0),)
+
+
+def test_depends_on_resolves_labels_to_ids_and_ties_real_heads() -> None:
+    """``_add_depends_on``: a label resolves to the revision declaring it; the dependency is then no
+    real head (``heads --resolve-dependencies``), while ``heads`` still lists it."""
+    nodes = HISTORIES["depends_on a label"]
+    graph = build(nodes)
+    assert graph.resolved_depends_on[graph.by_id["y"]] == ("a",)
+    assert graph.ids(graph.real_heads) == list(alembic_map(nodes)._real_heads) == ["y"]
+    assert sorted(graph.ids(graph.heads)) == sorted(alembic_map(nodes).heads) == ["a", "y"]
+
+
+def test_a_dependency_cycle_is_named_as_alembic_names_it() -> None:
+    nodes = [node("a", None), node("b", "a", deps=["c"]), node("c", "a", deps=["b"])]
+    with pytest.raises(DependencyCycleDetected) as raised:
+        _ = alembic_map(nodes).heads
+    graph = build(nodes)
+    assert graph.problems.cycle == ()
+    assert list(graph.problems.dependency_cycle) == sorted(raised.value.revisions)
+    assert [graph.ids(group) for group in graph.problems.dependency_cycles] == [["b", "c"]]
