@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from headcheck.terminal import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, use_color
+
 # name -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("headcheck.commands.check", "check migration histories statically (the default)"),
@@ -22,8 +24,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("headcheck.commands.graph", "draw the revision graph (text, mermaid, dot)"),
     "action": ("headcheck.commands.action", "GitHub Action entry point (reads INPUT_*)"),
 }
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _usage() -> str:
@@ -67,11 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from headcheck import result_cache
         from headcheck.fs import write_stdout
 
-        try:
-            color = not os.environ.get("NO_COLOR") and sys.stdout.isatty()
-        except (AttributeError, ValueError):  # no stdout, or a closed one
-            color = False
-        replayed = result_cache.replay(sys.argv[1:] if argv is None else list(argv), color)
+        replayed = result_cache.replay(sys.argv[1:] if argv is None else list(argv), use_color(sys.stdout))
         if replayed is not None:
             text, notes, code = replayed
             sys.stderr.write(notes)
@@ -94,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(namespace))
     except KeyboardInterrupt:
         print("headcheck: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAIL
     except Exception as exc:  # a bug: still one line, unless asked for the traceback

@@ -38,6 +38,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "Environment",
+    "EnvironmentSelection",
     "VersionLocation",
     "find_environments",
 ]
@@ -313,18 +314,29 @@ def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
     return inis, tomls
 
 
-def find_environments(
-    root: Path,
-    *,
-    config: Path | None = None,
-    name: str | None = None,
-    versions: Path | None = None,
-    recursive: bool = False,
-) -> list[Environment]:
-    """Every Alembic environment under ``root`` (or the one pinned by config/versions).
+class EnvironmentSelection(NamedTuple):
+    """Which environments under a root to check (``--config``, ``--name``, ``--versions``, ``--recursive``).
+
+    The default is every environment found; ``config`` pins one config file (``name``: its ini
+    section, as ``alembic -n``); ``versions`` checks a bare versions folder with no config file,
+    ``recursive`` standing for its ``recursive_version_locations``.
+    """
+
+    config: Path | None = None
+    name: str | None = None
+    versions: Path | None = None
+    recursive: bool = False
+
+
+EVERY_ENVIRONMENT = EnvironmentSelection()
+
+
+def find_environments(root: Path, selection: EnvironmentSelection = EVERY_ENVIRONMENT) -> list[Environment]:
+    """Every Alembic environment under ``root`` (or the one ``selection`` pins).
 
     Raises ConfigError for unreadable config files or a missing root.
     """
+    config, name, versions, recursive = selection
     reason = stat_error(root)
     if reason is not None:
         raise ConfigError(f"{root}: {reason[:1].lower() + reason[1:]}")

@@ -67,7 +67,7 @@ def _explain(env: EnvironmentResult, repo: Path) -> EnvironmentResult:
     graph = env.graph
     better: dict[tuple[str, Path], str] = {}
     where: dict[str, list[str]] = {}
-    for i, ref in graph.dangling_down:
+    for i, ref in graph.problems.dangling_down:
         if ref not in where:
             where[ref] = refs_defining(repo, folders, ref)
         if where[ref]:

@@ -9,12 +9,15 @@ from typing import NamedTuple
 
 from headcheck import logsafe
 from headcheck.config import Environment
-from headcheck.graph import Graph, Node, build
+from headcheck.graph import Graph, build
 from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
 from headcheck.limits import MESSAGE_LIMIT, shorten
+from headcheck.records import Node, revision_node
 from headcheck.rules import RULES
-from headcheck.scan import FileIssue, RevisionFile, Scan, py_files_below, read_revision, revision_node
+from headcheck.scan import RevisionFile, Scan, read_revision
 from headcheck.settings import Settings
+from headcheck.source import FileIssue
+from headcheck.version_files import py_files_below
 
 __all__ = ["Finding", "check", "relpath"]
 
@@ -93,7 +96,7 @@ class _Context:
 
 def _did_you_mean(ref: str, graph: Graph, files: Sequence[RevisionFile], ctx: _Context) -> str | None:
     """A likely intended id: a unique prefix, or a file name (stem) used instead of the id."""
-    ids = list(graph.index)
+    ids = list(graph.by_id)
     if ref in graph.label_owner:
         return None
     prefixed = [rev for rev in ids if rev.startswith(ref)] if ref else []
@@ -211,7 +214,7 @@ def _ignored_folder_findings(scan: Scan, graph: Graph, root: Path) -> tuple[list
                     hidden.append(node)
         counts.append((folder, count))
     fix = RULES["HC302"].fix
-    duplicated = sorted({node.revision for node in hidden} & set(graph.index))
+    duplicated = sorted({node.revision for node in hidden} & set(graph.by_id))
     if duplicated:
         shown = ", ".join(duplicated[:3]) + (f" and {len(duplicated) - 3} more" if len(duplicated) > 3 else "")
         fix = (
@@ -265,7 +268,7 @@ def _identity_findings(ctx: _Context) -> list[Finding]:
     """Duplicate revision ids and branch labels that collide with ids or labels."""
     graph, node_sources, root = ctx.graph, ctx.files, ctx.root
     found: list[Finding] = []
-    for rev, members in graph.duplicates.items():
+    for rev, members in graph.problems.duplicates.items():
         places = " and ".join(ctx.where(i) for i in members)
         found.append(
             _finding(
@@ -277,7 +280,7 @@ def _identity_findings(ctx: _Context) -> list[Finding]:
                 [rev],
             )
         )
-    for i, label, other in graph.label_collisions:
+    for i, label, other in graph.problems.label_collisions:
         kind = "revision id" if graph.nodes[other].revision == label else "branch label"
         found.append(
             _finding(
@@ -296,7 +299,7 @@ def _reference_findings(ctx: _Context, unreadable_ids: dict[str, Path], ignored_
     """down_revision and depends_on entries that name nothing, or name a branch label."""
     graph, node_sources, root = ctx.graph, ctx.files, ctx.root
     found: list[Finding] = []
-    for i, ref in graph.dangling_down:
+    for i, ref in graph.problems.dangling_down:
         rev = graph.nodes[i].revision
         if ref in unreadable_ids:
             continue  # the unreadable file is the root cause, reported above
@@ -319,7 +322,7 @@ def _reference_findings(ctx: _Context, unreadable_ids: dict[str, Path], ignored_
                 [rev],
             )
         )
-    for i, ref in graph.dangling_depends:
+    for i, ref in graph.problems.dangling_depends:
         rev = graph.nodes[i].revision
         guess = _did_you_mean(ref, graph, node_sources, ctx)
         hint = (
@@ -337,7 +340,7 @@ def _reference_findings(ctx: _Context, unreadable_ids: dict[str, Path], ignored_
                 [rev],
             )
         )
-    for i, label, owner in graph.down_labels:
+    for i, label, owner in graph.problems.down_labels:
         rev = graph.nodes[i].revision
         tips = [h for h in graph.heads if label in graph.branch_labels.get(h, ())]
         target = graph.nodes[tips[0]].revision if len(tips) == 1 and tips[0] != i else graph.nodes[owner].revision
@@ -358,8 +361,8 @@ def _cycle_findings(ctx: _Context) -> list[Finding]:
     """Alembic's CycleDetected / DependencyCycleDetected, with the loop spelled out."""
     graph, node_sources, root = ctx.graph, ctx.files, ctx.root
     found: list[Finding] = []
-    if graph.cycle:
-        loops = graph.cycles or ()
+    if graph.problems.cycle:
+        loops = graph.problems.cycles or ()
         if loops:
             for group in loops:
                 ids = [graph.nodes[n].revision for n in group]
@@ -367,26 +370,26 @@ def _cycle_findings(ctx: _Context) -> list[Finding]:
                 found.append(
                     _finding(
                         "HC105",
-                        f"down_revision links loop: {' -> '.join(ids + ids[:1])}; Alembic: Cycle is detected in revisions ({', '.join(graph.cycle)})",
+                        f"down_revision links loop: {' -> '.join(ids + ids[:1])}; Alembic: Cycle is detected in revisions ({', '.join(graph.problems.cycle)})",
                         f"Point down_revision in {ctx.down_at(first)} at a revision outside the loop",
                         node_sources[first].path,
                         ctx.down_line(first),
-                        graph.cycle,
+                        graph.problems.cycle,
                     )
                 )
         else:
             found.append(
                 _finding(
                     "HC105",
-                    f"Cycle is detected in revisions ({', '.join(graph.cycle)})",
+                    f"Cycle is detected in revisions ({', '.join(graph.problems.cycle)})",
                     RULES["HC105"].fix,
                     None,
                     None,
-                    graph.cycle,
+                    graph.problems.cycle,
                 )
             )
-    if graph.dependency_cycle:
-        member_ids = set(graph.dependency_cycle)
+    if graph.problems.dependency_cycle:
+        member_ids = set(graph.problems.dependency_cycle)
         quirk = [
             i
             for i, n in enumerate(graph.nodes)
@@ -398,23 +401,27 @@ def _cycle_findings(ctx: _Context) -> list[Finding]:
                 _finding(
                     "HC106",
                     f"base revision {graph.nodes[i].revision} has depends_on = '' which Alembic counts as a dependency; "
-                    f"Dependency cycle is detected in revisions ({', '.join(graph.dependency_cycle)})",
+                    f"Dependency cycle is detected in revisions ({', '.join(graph.problems.dependency_cycle)})",
                     f"Set depends_on = None in {relpath(node_sources[i].path, root)}:{ctx.deps_line(i)}",
                     node_sources[i].path,
                     ctx.deps_line(i),
-                    graph.dependency_cycle,
+                    graph.problems.dependency_cycle,
                 )
             )
         else:
-            first = graph.dependency_cycles[0][0] if graph.dependency_cycles else graph.index[graph.dependency_cycle[0]]
+            first = (
+                graph.problems.dependency_cycles[0][0]
+                if graph.problems.dependency_cycles
+                else graph.by_id[graph.problems.dependency_cycle[0]]
+            )
             found.append(
                 _finding(
                     "HC106",
-                    f"Dependency cycle is detected in revisions ({', '.join(graph.dependency_cycle)})",
+                    f"Dependency cycle is detected in revisions ({', '.join(graph.problems.dependency_cycle)})",
                     f"Remove the depends_on entry in {relpath(node_sources[first].path, root)}:{ctx.deps_line(first)} that points at a descendant",
                     node_sources[first].path,
                     ctx.deps_line(first),
-                    graph.dependency_cycle,
+                    graph.problems.dependency_cycle,
                 )
             )
     return found

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from headcheck.config import Environment, find_environments
+from headcheck.config import Environment, EnvironmentSelection, find_environments
 from headcheck.findings import Finding, check
 from headcheck.fs import is_dir
 from headcheck.graph import Graph, build
 from headcheck.limits import shorten
-from headcheck.scan import FileIssue, RevisionFile, Scan, Value, list_revision_paths, revision_node
+from headcheck.records import revision_node
+from headcheck.scan import RevisionFile, Scan, Value
 from headcheck.settings import Settings
+from headcheck.source import FileIssue
+from headcheck.version_files import list_revision_paths
 
 __all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]
 
@@ -24,7 +27,7 @@ class EnvironmentResult(NamedTuple):
     findings: tuple[Finding, ...]
 
     def failed(self, settings: Settings) -> bool:
-        return any(f.severity == "error" or settings.strict for f in self.findings)
+        return any(settings.gate_severity(f.severity) == "error" for f in self.findings)
 
     @property
     def heads(self) -> list[str]:
@@ -34,7 +37,7 @@ class EnvironmentResult(NamedTuple):
     @property
     def revision_count(self) -> int:
         """Revisions as Alembic counts them: a duplicated id once (the last file wins)."""
-        return len(self.graph.index)
+        return len(self.graph.by_id)
 
     @property
     def file_count(self) -> int:
@@ -128,15 +131,22 @@ def resolve_constants(
 def run_gate(
     root: Path,
     settings: Settings,
+    selection: EnvironmentSelection | None = None,
     *,
+    cache_dir: Path | None = None,
     config: Path | None = None,
     name: str | None = None,
     versions: Path | None = None,
     recursive: bool = False,
-    cache_dir: Path | None = None,
 ) -> GateResult:
-    """Check every environment under ``root``. Raises ConfigError (exit 2) for unusable input."""
-    environments = find_environments(root, config=config, name=name, versions=versions, recursive=recursive)
+    """Check every environment ``selection`` picks under ``root``. Raises ConfigError (exit 2) for unusable input.
+
+    ``config``, ``name``, ``versions``, ``recursive``: the former spelling of ``selection``, kept for
+    commands/action.py (another track edits it); the lead removes them once it passes a selection.
+    """
+    if selection is None:
+        selection = EnvironmentSelection(config, name, versions, recursive)
+    environments = find_environments(root, selection)
     base = root if is_dir(root) else root.parent
     results = tuple(check_environment(env, settings, base.absolute(), cache_dir) for env in environments)
     return GateResult(base.absolute(), settings, results)

@@ -11,25 +11,27 @@ from collections.abc import Sequence
 from headcheck.graph import Graph
 from headcheck.settings import Settings
 
-__all__ = ["branch_root", "fork_points", "policy_violation", "winning_heads"]
+__all__ = ["branch_root", "common_ancestors", "fork_points", "policy_violation", "winning_heads"]
 
 
 def winning_heads(graph: Graph) -> list[int]:
     """Heads as ``alembic heads`` lists them, without the phantom heads of duplicate ids."""
-    return list(dict.fromkeys(h for h in graph.heads if graph.index.get(graph.nodes[h].revision) == h))
+    return list(dict.fromkeys(h for h in graph.heads if graph.by_id.get(graph.nodes[h].revision) == h))
 
 
-def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
-    """The newest revisions every head descends from (empty for separate roots)."""
+def common_ancestors(graph: Graph, heads: Sequence[int]) -> set[int]:
+    """Every revision all ``heads`` descend from (each head counts as its own ancestor)."""
     common: set[int] | None = None
     for head in heads:
         ancestry = graph.ancestors(head)
         common = ancestry if common is None else common & ancestry
-    if not common:
-        return []
-    return sorted(
-        (node for node in common if not any(child in common for child in graph.children.get(node, ()))),
-    )
+    return common or set()
+
+
+def fork_points(graph: Graph, heads: Sequence[int]) -> list[int]:
+    """The newest revisions every head descends from (empty for separate roots): where they fork."""
+    common = common_ancestors(graph, heads)
+    return sorted(node for node in common if not any(child in common for child in graph.children.get(node, ())))
 
 
 def branch_root(graph: Graph, head: int, fork: int | None) -> int:
@@ -51,9 +53,9 @@ def policy_violation(graph: Graph, settings: Settings) -> list[int]:
     reachable through a branch label no other head carries (``alembic upgrade label@head``).
     ``max-heads`` replaces the policy with a plain count.
     """
-    broken = {i for i, _ in graph.dangling_down} | {i for i, _, _ in graph.down_labels}
+    broken = {i for i, _ in graph.problems.dangling_down} | {i for i, _, _ in graph.problems.down_labels}
     broken |= {i for i, node in enumerate(graph.nodes) if not node.is_base and not node.down}  # unusable refs
-    broken |= {graph.index[rev] for rev in graph.cycle if rev in graph.index}
+    broken |= {graph.by_id[rev] for rev in graph.problems.cycle if rev in graph.by_id}
     # Phantom heads of duplicate ids, and heads sitting on a broken reference or a cycle, are
     # reported by their own rules; counting them here would only repeat the same problem.
     heads = [i for i in winning_heads(graph) if not (graph.ancestors(i) & broken)]

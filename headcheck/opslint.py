@@ -20,7 +20,7 @@ import itertools
 import re
 
 from headcheck.inline_ignore import ignores_in
-from headcheck.scan import FileIssue, source_encoding
+from headcheck.source import FileIssue, source_encoding
 
 __all__ = ["issues_in_bytes", "issues_in_source"]
 

@@ -23,7 +23,8 @@ from typing import Any, NamedTuple, TypeVar
 from headcheck import __version__
 from headcheck.fs import read_private, touch, write_private
 from headcheck.result_cache import digest
-from headcheck.scan import FileIssue, RevisionFile, Value, parse_revision, read_revision, read_source
+from headcheck.scan import RevisionFile, Value, parse_revision, read_revision, read_source
+from headcheck.source import FileIssue
 
 __all__ = ["read_revisions"]
 

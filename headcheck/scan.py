@@ -1,10 +1,9 @@
 """Read revision files into records with ``ast``, never importing or executing them.
 
-File selection follows ``alembic.script.base.Script._list_py_dir`` / ``_from_path``: every
-version location in order, files in sorted name order, ``.py`` files whose name does not start
-with ``__init__`` or ``.#``; subfolders only with ``recursive_version_locations``. Alembic
-*executes* each file and reads module attributes; headcheck reads the last top-level literal
-binding instead and says "cannot verify statically" for anything else.
+Which files are read is ``headcheck.version_files``; turning a record into what Alembic's
+``Revision`` holds is ``headcheck.records``. Alembic *executes* each file and reads module
+attributes; headcheck reads the last top-level literal binding instead and says "cannot verify
+statically" for anything else.
 """
 
 from __future__ import annotations
@@ -14,33 +13,24 @@ import bisect
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from headcheck.constants import expression_ref, module_bindings
-from headcheck.fs import NotRegularFile, is_dir, read_regular, touch
-from headcheck.graph import Node
+from headcheck.fs import NotRegularFile, is_dir, read_regular
 from headcheck.limits import TEXT_LIMIT, shorten
+from headcheck.source import FileIssue, source_encoding
 
 __all__ = [
     "FileIssue",
     "RevisionFile",
     "Scan",
     "Value",
-    "list_revision_paths",
     "parse_revision",
-    "py_files_below",
     "read_revision",
     "read_source",
-    "revision_node",
 ]
 
-CANDIDATE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
-LEGACY_HEX_NAME = re.compile(r"([a-f0-9]+)\.py$")
-ILLEGAL_CHARS = frozenset("@-+:")
-# Names Alembic resolves symbolically before looking at revision ids.
-RESERVED_IDS = frozenset({"head", "heads", "base", "current"})
 ATTRIBUTES = ("revision", "down_revision", "branch_labels", "depends_on")
 # [ \t], never \s, before the keyword: \s* would rescan every following blank line (quadratic).
 _REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*)$", re.MULTILINE)
@@ -48,9 +38,6 @@ _REVISION_GUESS = re.compile(rb"""^revision[ \t]*(?::[^=\n]*)?=[ \t]*['"]([^'"\n
 _DYNAMIC = object()
 _OWN_SCOPE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _MENTION = re.compile(r"\b(?:revision|down_revision|branch_labels|depends_on)\b")
-# The ignored-subfolder hint looks at most this many folder entries per subfolder: a committed
-# link or a huge tree cannot make the gate walk the machine.
-HINT_ENTRY_BUDGET = 2000
 
 
 class Value(NamedTuple):
@@ -63,12 +50,6 @@ class Value(NamedTuple):
     # Not literal: a name/attribute reference to resolve (headcheck.constants), or, once
     # resolution failed, ("why", reason).
     ref: Any = None
-
-
-class FileIssue(NamedTuple):
-    code: str
-    message: str
-    line: int | None
 
 
 class RevisionFile(NamedTuple):
@@ -88,122 +69,6 @@ class Scan(NamedTuple):
     twice: tuple[tuple[Path, Path], ...]  # (skipped path, first path): Alembic's "loaded twice"
     ignored_dirs: tuple[Path, ...]  # subfolders with .py files skipped (recursion off)
     missing: tuple[Path, ...]  # version locations that do not exist
-
-
-def list_revision_paths(
-    locations: tuple[Path, ...], recursive: bool
-) -> tuple[list[Path], list[tuple[Path, Path]], list[Path], list[Path]]:
-    """Candidate files in Alembic's load order, plus duplicates, ignored subfolders, missing dirs."""
-    paths: list[Path] = []
-    seen: dict[str, Path] = {}
-    twice: list[tuple[Path, Path]] = []
-    ignored: list[Path] = []
-    missing: list[Path] = []
-    for location in locations:
-        if not is_dir(location):
-            missing.append(location)
-            continue
-        # Alembic's os.walk drops a folder it cannot list without a word (an empty graph that
-        # passes); headcheck lists the folder as an unreadable "file" so that the gate fails.
-        unreadable: list[OSError] = []
-        for dirpath, dirnames, entries in _walk(location, unreadable):
-            if dirpath.endswith("__pycache__"):
-                dirnames[:] = []
-                continue
-            # Alembic dedupes on Path.resolve(); resolve the folder once and only links per file.
-            real_dir = os.path.realpath(dirpath) + os.sep
-            for entry in entries:
-                filename = entry.name
-                # Alembic lists every file, resolves it, and only then matches the *resolved* name:
-                # a link "b.py" to "notes.txt" is skipped, a link "x.txt" to "a.py" is loaded.
-                link = entry.is_symlink()
-                if not link and not CANDIDATE.match(filename):
-                    continue
-                real = os.path.realpath(entry.path) if link else real_dir + filename
-                if link and not CANDIDATE.match(os.path.basename(real)):
-                    continue
-                path = Path(entry.path)
-                if real in seen:
-                    twice.append((path, seen[real]))
-                    continue
-                seen[real] = path
-                paths.append(path)
-            if not recursive:
-                for name in dirnames:
-                    sub = Path(dirpath, name)
-                    # A linked folder is not read even with recursion (os.walk does not follow
-                    # links), so it is never "ignored" either; and it may point anywhere.
-                    if name.endswith("__pycache__") or os.path.islink(sub):
-                        continue
-                    if any(True for _ in py_files_below(sub)):
-                        ignored.append(sub)
-                break
-            dirnames[:] = [d for d in dirnames if not d.endswith("__pycache__")]
-        paths.extend(Path(error.filename) for error in unreadable if error.filename)
-    return paths, twice, ignored, missing
-
-
-def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], list[os.DirEntry[str]]]]:
-    """``os.walk`` (top-down, no links followed, sorted) that also yields the file entries.
-
-    The entries carry the file type from the directory listing itself, so telling links from
-    files costs no extra system call per file.
-    """
-    todo = [os.fspath(top)]
-    while todo:
-        folder = todo.pop()
-        touch(folder)
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as exc:
-            errors.append(exc)
-            continue
-        dirnames: list[str] = []
-        files: list[os.DirEntry[str]] = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()  # follows links, as os.walk's classification does
-            except OSError:
-                is_dir = False
-            if is_dir:
-                dirnames.append(entry.name)
-            else:
-                files.append(entry)
-        yield folder, dirnames, files
-        for name in reversed(dirnames):
-            sub = os.path.join(folder, name)
-            if not os.path.islink(sub):  # os.walk(followlinks=False) does not descend into links
-                todo.append(sub)
-
-
-def py_files_below(folder: Path, budget: int = HINT_ENTRY_BUDGET) -> Iterator[Path]:
-    """Candidate files in ``folder`` and its real subfolders (links never followed), in order.
-
-    Stops after ``budget`` folder entries, so a huge tree costs a bounded amount of work.
-    """
-    todo = [os.fspath(folder)]
-    while todo and budget > 0:
-        current = todo.pop()
-        touch(current)
-        try:
-            with os.scandir(current) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            continue
-        subfolders = []
-        for entry in entries[:budget]:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not entry.name.endswith("__pycache__"):
-                        subfolders.append(entry.path)
-                    continue
-            except OSError:
-                continue
-            if CANDIDATE.match(entry.name):
-                yield Path(entry.path)
-        budget -= len(entries)
-        todo.extend(reversed(subfolders))
 
 
 def _literal(node: ast.expr) -> Any:
@@ -667,140 +532,3 @@ def _ops_warnings(data: bytes, module: ast.Module | None) -> tuple[FileIssue, ..
     from headcheck.opslint import issues_in_bytes
 
     return tuple(issues_in_bytes(data, module))
-
-
-def source_encoding(data: bytes) -> str:
-    """The encoding Python reads a source file with: a BOM, a PEP 263 cookie, else UTF-8."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", b"\n".join(data.split(b"\n", 2)[:2]), re.MULTILINE)
-    return match.group(1).decode("ascii") if match else "utf-8"
-
-
-def _to_tuple(value: Any) -> tuple[Any, ...]:
-    """``alembic.util.to_tuple``."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, (tuple, list, set, frozenset, dict)):
-        return tuple(value)
-    return (value,)
-
-
-def _as_scalar(value: tuple[Any, ...]) -> Any:
-    """``alembic.script.revision.tuple_rev_as_scalar``."""
-    if not value:
-        return None
-    if len(value) == 1:
-        return value[0]
-    return value
-
-
-def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
-    """Turn a parsed file into a graph node as ``Script._from_path`` + ``Revision.__init__`` would.
-
-    Returns ``(None, issues)`` when Alembic could not load the file at all.
-    """
-    issues = list(rf.issues)
-    if issues:
-        return None, issues
-    values = rf.values
-    dynamic = [name for name in ATTRIBUTES if name in values and not values[name].literal]
-    for name in dynamic:
-        value = values[name]
-        why = value.ref[1] if isinstance(value.ref, tuple) and value.ref[0] == "why" else None
-        if why is not None:
-            message = f"{name} = {value.text or '...'} cannot be resolved statically: {why}"
-        else:
-            message = f"{name} = {value.text or '...'} is not a literal; cannot verify statically"
-        issues.append(FileIssue("HC205", message, value.line))
-    if "revision" in dynamic or "down_revision" in dynamic:
-        return None, issues
-    rev_value = values.get("revision")
-    if rev_value is None:
-        # Alembic applies the legacy rule to the resolved file name (a symlink's target).
-        name = rf.path.name if not os.path.islink(rf.path) else os.path.basename(os.path.realpath(rf.path))
-        legacy = LEGACY_HEX_NAME.match(name)
-        if legacy is None:
-            hint = "" if rf.has_upgrade else " (no upgrade() either: a helper module in versions/?)"
-            issues.append(FileIssue("HC202", f"no 'revision' variable and the file name is not a hex id{hint}", 1))
-            return None, issues
-        revision: Any = legacy.group(1)
-        rev_line = 1
-    else:
-        revision, rev_line = rev_value.value, rev_value.line
-    down_value = values.get("down_revision")
-    if down_value is None:
-        hint = "" if rf.has_upgrade else " (no upgrade() either: a helper module in versions/?)"
-        issues.append(FileIssue("HC203", f"no 'down_revision' variable{hint}", 1))
-        return None, issues
-    if not isinstance(revision, str):
-        issues.append(FileIssue("HC206", f"revision must be a string, got {type(revision).__name__}", rev_line))
-        return None, issues
-    down_raw = down_value.value
-    deps_value = values.get("depends_on")
-    deps_raw = deps_value.value if deps_value is not None and deps_value.literal else None
-    labels_value = values.get("branch_labels")
-    labels_raw = labels_value.value if labels_value is not None and labels_value.literal else None
-    # Revision.__init__ order: self-loop, dependency self-loop, illegal characters.
-    down_tuple = _to_tuple(down_raw)
-    if down_raw and revision in down_tuple:
-        issues.append(FileIssue("HC108", f"revision {revision} names itself in down_revision", down_value.line))
-    if deps_raw is not None and revision in _to_tuple(deps_raw):
-        line = deps_value.line if deps_value else None
-        issues.append(FileIssue("HC109", f"revision {revision} names itself in depends_on", line))
-    bad = sorted(set(revision) & ILLEGAL_CHARS)
-    if bad:
-        issues.append(
-            FileIssue(
-                "HC110",
-                f"Character(s) '{', '.join(bad)}' not allowed in revision identifier '{revision}'",
-                rev_line,
-            )
-        )
-    if revision in RESERVED_IDS:
-        issues.append(FileIssue("HC111", f"revision id '{revision}' is a reserved symbolic name", rev_line))
-    for name, raw, val in (("down_revision", down_raw, down_value), ("depends_on", deps_raw, deps_value)):
-        items = _to_tuple(raw)
-        if len(items) > 1 and not all(isinstance(item, str) for item in items):
-            issues.append(
-                FileIssue(
-                    "HC206",
-                    f"{name} must hold only strings, got {val.text if val else raw!r}",
-                    val.line if val else None,
-                )
-            )
-        elif len(items) == 1 and not isinstance(items[0], str) and items[0] is not None:
-            issues.append(
-                FileIssue(
-                    "HC206",
-                    f"{name} must be a string, tuple or None, got {val.text if val else raw!r}",
-                    val.line if val else None,
-                )
-            )
-    # Alembic maps whatever hashable values branch_labels holds; a non-string one can never be
-    # named by a down_revision or depends_on, so it is left out (Alembic loads such files).
-    labels_all = _to_tuple(labels_raw)
-    if any(isinstance(label, (list, dict, set)) for label in labels_all):
-        line = labels_value.line if labels_value else None
-        issues.append(FileIssue("HC206", "branch_labels must be a string or a sequence of strings", line))
-    labels = tuple(label for label in labels_all if isinstance(label, str))
-    # A non-string inside down_revision/depends_on (HC206) only breaks Alembic when it links the
-    # graph, after branch labels are mapped: keep the node, without the bad entries, so label
-    # collisions and the rest of the graph are still checked.
-    down_scalar = _as_scalar(down_tuple)
-    deps_scalar = _as_scalar(_to_tuple(deps_raw))
-    self_loop = any(issue.code in ("HC108", "HC109") for issue in issues)
-    down = tuple(d for d in _to_tuple(down_scalar) if isinstance(d, str) and not (self_loop and d == revision))
-    deps = tuple(d for d in _to_tuple(deps_scalar) if isinstance(d, str) and d != revision)
-    node = Node(
-        revision=revision,
-        down=down,
-        is_base=down_scalar is None,
-        depends_on=deps if deps_scalar else (),  # Alembic: `if revision.dependencies:`
-        has_dependencies=deps_scalar is not None,
-        labels=labels,  # duplicates kept: Alembic maps _orig_branch_labels, so ('x', 'x') collides with itself
-    )
-
-    return node, issues + list(rf.warnings)

@@ -24,6 +24,11 @@ class Settings(NamedTuple):
     irreversible: tuple[str, ...] = ()  # headcheck db: revisions whose downgrade is not checked
     downgrade_floor: str | None = None  # headcheck db: no downgrade checks at or below this revision
 
+    def gate_severity(self, severity: str) -> str:
+        """How a finding of ``severity`` counts: ``strict`` (``--strict``, the Action's
+        ``fail-on: warning``) makes every warning an error that fails the gate."""
+        return "error" if severity == "error" or self.strict else "warning"
+
 
 def _codes(value: object, where: str) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from headcheck.cli import main
-from headcheck.config import find_environments
+from headcheck.config import EnvironmentSelection, find_environments
 from headcheck.gate import EnvironmentResult, check_environment
 from headcheck.settings import Settings
 from tests.alembic_oracle import OracleResult, expected_code, load_ini, load_versions
@@ -278,7 +278,7 @@ def test_graph_case(tmp_path: Path, spec: Case, style: str) -> None:
     assert_parity(oracle, result, set(spec.errors), spec.revs)
     if spec.message is not None and spec.alembic == "CycleDetected":
         # The ids headcheck quotes are the ids Alembic's message names.
-        assert spec.message == f"({', '.join(result.graph.cycle)})"
+        assert spec.message == f"({', '.join(result.graph.problems.cycle)})"
 
 
 @pytest.mark.parametrize("spec", GRAPH_CASES, ids=lambda c: c.name)
@@ -502,7 +502,7 @@ def test_33_ini_recursive_flag_must_be_exactly_true(tmp_path: Path, value: str, 
     ini = write_ini(tmp_path, extra=f"recursive_version_locations = {value}")
     oracle = load_ini(ini)
     assert oracle.ok is recursive, oracle.describe()
-    (env,) = find_environments(tmp_path, config=ini)
+    (env,) = find_environments(tmp_path, EnvironmentSelection(config=ini))
     assert env.recursive is recursive
     result = check_environment(env, Settings(), tmp_path)
     assert_parity(oracle, result, set() if recursive else {"HC102"})
@@ -658,7 +658,7 @@ def test_45_sourceless_is_reported_unsupported(tmp_path: Path) -> None:
     ini = write_ini(tmp_path, extra="sourceless = true")
     oracle = load_ini(ini)
     assert oracle.heads == [B], oracle.describe()
-    (env,) = find_environments(tmp_path, config=ini)
+    (env,) = find_environments(tmp_path, EnvironmentSelection(config=ini))
     assert "HC406" in error_codes(check_environment(env, Settings(), tmp_path))
 
 
@@ -771,7 +771,7 @@ def test_cycle_behind_a_second_head_graph_verdict(tmp_path: Path) -> None:
     assert str(oracle.error) == "Cycle is detected in revisions (cccc3, dddd4, eeee5)"
     result = gate(versions, settings=Settings(max_heads=10))
     assert error_codes(result) == {"HC105"}
-    assert result.graph.cycle == (C, D, E)
+    assert result.graph.problems.cycle == (C, D, E)
 
 
 def test_cycle_behind_a_second_head_terminates(tmp_path: Path) -> None:
@@ -825,6 +825,6 @@ def test_43_wrong_separator_drops_the_location(tmp_path: Path) -> None:
     )
     oracle = load_ini(ini)
     assert oracle.ok and oracle.heads == [], oracle.describe()  # silently empty
-    (env,) = find_environments(tmp_path, config=ini)
+    (env,) = find_environments(tmp_path, EnvironmentSelection(config=ini))
     result = check_environment(env, Settings(), tmp_path)
     assert_parity(oracle, result, {"HC405"})

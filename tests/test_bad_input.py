@@ -449,7 +449,8 @@ def test_one_large_file_costs_about_one_parse(shape: str) -> None:
     """
     import ast
 
-    from headcheck.scan import parse_revision, revision_node
+    from headcheck.records import revision_node
+    from headcheck.scan import parse_revision
 
     data = HOSTILE_SHAPES[shape]
     assert len(data) >= 900_000
@@ -527,7 +528,7 @@ def test_linked_subfolder_is_never_walked_for_the_hint(tmp_path: Path) -> None:
 
 def test_ignored_subfolder_hint_is_bounded(tmp_path: Path) -> None:
     """A huge real subtree costs a bounded walk (the hint stops after a budget of entries)."""
-    from headcheck.scan import HINT_ENTRY_BUDGET, py_files_below
+    from headcheck.version_files import HINT_ENTRY_BUDGET, py_files_below
 
     folder = tmp_path / "big"
     for k in range(30):
@@ -691,17 +692,17 @@ def test_base_with_large_edits_and_deep_expressions_is_fast(tmp_path: Path) -> N
     applied revision compares without RecursionError (ast.dump recursed)."""
     import time
 
-    from headcheck.change import _first_changed_line, _same_code
+    from headcheck.change.history_edits import first_changed_line, same_code
     from tests.git_project import add_revision, alembic_project, commit_all, git
 
     old = b"".join(b"x%d = %d\n" % (k, k) for k in range(200_000))
     new = old.replace(b"x150000 = 150000", b"x150000 = 1")
     start = time.perf_counter()
-    assert _first_changed_line(old, new) == 150_001
+    assert first_changed_line(old, new) == 150_001
     assert time.perf_counter() - start < 2
-    assert _first_changed_line(b"a\nb\n", b"a\nb\nc\n") == 3
-    assert _first_changed_line(b"a\nb\nc\n", b"a\nb\n") == 2
-    assert _first_changed_line(b"a\n", b"a\n") is None
+    assert first_changed_line(b"a\nb\n", b"a\nb\nc\n") == 3
+    assert first_changed_line(b"a\nb\nc\n", b"a\nb\n") == 2
+    assert first_changed_line(b"a\n", b"a\n") is None
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -714,7 +715,7 @@ def test_base_with_large_edits_and_deep_expressions_is_fast(tmp_path: Path) -> N
     git(repo, "checkout", "-q", "-b", "feature")
     path.write_text(path.read_text() + "# only a comment\n")
     commit_all(repo, "comment")
-    assert _same_code(path.read_bytes(), path.read_bytes() + b"\n# c\n")
+    assert same_code(path.read_bytes(), path.read_bytes() + b"\n# c\n")
     proc = headcheck(repo, "--base", "main")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     path.write_text(path.read_text().replace("1 + 1 + 1\n", "1 + 1 + 2\n"))

@@ -24,6 +24,17 @@ def test_examples_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 2b3c4d5e6f70" in capsys.readouterr().out
 
 
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--version`` and the SARIF driver say what pip installed (pyproject's version), not a copy."""
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"headcheck {version('headcheck')}\n"
+    assert main(["--format", "sarif", str(EXAMPLES / "clean")]) == 0
+    driver = json.loads(capsys.readouterr().out)["runs"][0]["tool"]["driver"]
+    assert driver["version"] == driver["semanticVersion"] == version("headcheck")
+
+
 def test_json_report_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(EXAMPLES / "two-heads"), "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from headcheck.config import ConfigError, find_environments
+from headcheck.config import ConfigError, EnvironmentSelection, find_environments
 from tests.project import write_project
 
 
@@ -166,13 +166,13 @@ def test_several_environments_sections_and_files(tmp_path: Path) -> None:
     write_project(tmp_path / "service", {})
     envs = find_environments(tmp_path)
     assert sorted(env.name for env in envs) == ["one", "service/alembic", "two [reporting]"]
-    (only,) = find_environments(tmp_path, config=tmp_path / "alembic.ini", name="reporting")
+    (only,) = find_environments(tmp_path, EnvironmentSelection(config=tmp_path / "alembic.ini", name="reporting"))
     assert only.section == "reporting"
 
 
 def test_config_pin_with_unknown_section(tmp_path: Path) -> None:
     write_project(tmp_path, {})
-    (env,) = find_environments(tmp_path, config=tmp_path / "alembic.ini", name="nope")
+    (env,) = find_environments(tmp_path, EnvironmentSelection(config=tmp_path / "alembic.ini", name="nope"))
     assert codes(env) == ["HC401"]
 
 
@@ -180,7 +180,7 @@ def test_missing_root_and_missing_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file or directory"):
         find_environments(tmp_path / "nope")
     with pytest.raises(ConfigError, match="no such config file"):
-        find_environments(tmp_path, config=tmp_path / "x.ini")
+        find_environments(tmp_path, EnvironmentSelection(config=tmp_path / "x.ini"))
 
 
 def test_skips_virtualenvs_and_hidden_dirs(tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_skips_virtualenvs_and_hidden_dirs(tmp_path: Path) -> None:
 
 def test_versions_pin(tmp_path: Path) -> None:
     versions = write_project(tmp_path, {})
-    (env,) = find_environments(tmp_path, versions=versions)
+    (env,) = find_environments(tmp_path, EnvironmentSelection(versions=versions))
     assert env.kind == "versions"
     assert env.versions_dirs == (versions.absolute(),)
 
@@ -220,7 +220,7 @@ def test_uninterpolatable_script_location_is_reported_not_hidden(tmp_path: Path)
     (env,) = find_environments(tmp_path)
     assert codes(env) == ["HC407"]
     assert env.problems[0].line == 2
-    (pinned,) = find_environments(tmp_path, config=tmp_path / "alembic.ini")
+    (pinned,) = find_environments(tmp_path, EnvironmentSelection(config=tmp_path / "alembic.ini"))
     assert codes(pinned) == ["HC407"], "no extra 'no script_location' on top"
 
 

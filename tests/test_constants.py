@@ -49,7 +49,7 @@ def write(root: Path, rel: str, text: str) -> None:
     path.write_text(textwrap.dedent(text))
 
 
-def both(root: Path, settings: Settings | None = None) -> tuple[list[str], list[str], list[str | None]]:
+def both(root: Path, settings: Settings | None = None) -> tuple[list[str], list[str], list[str]]:
     """(Alembic's heads, headcheck's heads, headcheck's finding codes and messages)."""
     oracle = load_ini(root / "alembic.ini")
     assert oracle.error is None, oracle.describe()

@@ -169,7 +169,9 @@ def test_json_counts_revisions_as_alembic_does_and_files_apart(
         (tmp_path / "alembic" / "versions" / "bbbb_add.py").read_text()
     )
     report = _report(tmp_path, capsys)
-    (env,) = report["environments"]  # type: ignore[misc]
+    envs = report["environments"]
+    assert isinstance(envs, list)
+    (env,) = envs
     assert (env["revisions"], env["files"]) == (2, 3)
     with pytest.warns(UserWarning, match="Revision bbbb is present more than once"):
         alembic_heads(tmp_path)  # Alembic loads it, keeping one bbbb: two revisions

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from alembic.script.revision import Revision, RevisionMap
+from alembic.script.revision import DependencyCycleDetected, Revision, RevisionError, RevisionMap
 
-from headcheck.graph import Node, build
+from headcheck.graph import build
+from headcheck.records import Node
 
 
 def node(rev: str, down: str | tuple[str, ...] | None, labels: Sequence[str] = (), deps: Sequence[str] = ()) -> Node:
@@ -59,16 +60,16 @@ def test_merge_and_branch_points() -> None:
     graph = build(HISTORIES["merged"])
     assert graph.ids(graph.merge_points) == ["m"]
     assert graph.ids(graph.branch_points) == ["a"]
-    m = graph.index["m"]
+    m = graph.by_id["m"]
     assert sorted(graph.ids(graph.ancestors(m))) == ["a", "b", "c", "m"]
-    assert sorted(graph.ids(graph.descendants(graph.index["a"]))) == ["a", "b", "c", "m"]
+    assert sorted(graph.ids(graph.descendants(graph.by_id["a"]))) == ["a", "b", "c", "m"]
 
 
 def test_a_later_duplicate_wins_and_the_loser_stays_a_phantom_head() -> None:
     nodes = [node("a", None), node("b", "a"), node("b", None)]
     graph = build(nodes)
-    assert graph.duplicates == {"b": (1, 2)}
-    assert graph.index["b"] == 2
+    assert graph.problems.duplicates == {"b": (1, 2)}
+    assert graph.by_id["b"] == 2
     with pytest.warns(UserWarning, match="Revision b is present more than once"):
         heads = list(alembic_map(nodes).heads)
     assert graph.ids(graph.heads) == heads
@@ -76,8 +77,8 @@ def test_a_later_duplicate_wins_and_the_loser_stays_a_phantom_head() -> None:
 
 def test_dangling_references_are_collected_not_raised() -> None:
     graph = build([node("a", None), node("b", "zzz"), node("c", "a", deps=["nope"])])
-    assert graph.dangling_down == ((1, "zzz"),)
-    assert graph.dangling_depends == ((2, "nope"),)
+    assert graph.problems.dangling_down == ((1, "zzz"),)
+    assert graph.problems.dangling_depends == ((2, "nope"),)
 
 
 @pytest.mark.parametrize(
@@ -93,11 +94,47 @@ def test_cycles_are_named_as_alembic_names_them(nodes: list[Node]) -> None:
     with pytest.raises(Exception, match=r"(Cycle|Self-loop) is detected in revisions") as raised:
         _ = alembic_map(nodes).heads
     named = str(raised.value).split("(", 1)[1].rstrip(")").split(", ")
-    assert sorted(graph.cycle) == sorted(named)
+    assert sorted(graph.problems.cycle) == sorted(named)
 
 
 def test_labels_flow_to_descendants() -> None:
     graph = build([node("a", None, labels=["core"]), node("b", "a"), node("x", None)])
-    assert graph.branch_labels[graph.index["b"]] == frozenset({"core"})
-    assert graph.index["x"] not in graph.branch_labels
+    assert graph.branch_labels[graph.by_id["b"]] == frozenset({"core"})
+    assert graph.by_id["x"] not in graph.branch_labels
     assert graph.label_owner == {"core": 0}
+
+
+def test_a_taken_branch_name_is_alembics_revision_error() -> None:
+    """``_map_branch_labels``: a label shares the namespace of ids and of earlier labels."""
+    nodes = [node("a", None, labels=["core"]), node("b", "a", labels=["core"])]
+    # Alembic meets the labelled revisions in set order: either may be named first.
+    with pytest.raises(RevisionError, match=r"Branch name 'core' in revision [ab] already used by revision [ab]"):
+        _ = alembic_map(nodes).heads
+    graph = build(nodes)
+    assert graph.problems.label_collisions == ((1, "core", 0),)
+    assert graph.label_owner == {"core": 0}  # the structure keeps only the names that were free
+    # An id is a taken name too.
+    nodes = [node("a", None), node("b", "a", labels=["a"])]
+    with pytest.raises(RevisionError, match="Branch name 'a' in revision b already used by revision a"):
+        _ = alembic_map(nodes).heads
+    assert build(nodes).problems.label_collisions == ((1, "a", 0),)
+
+
+def test_depends_on_resolves_labels_to_ids_and_ties_real_heads() -> None:
+    """``_add_depends_on``: a label resolves to the revision declaring it; the dependency is then no
+    real head (``heads --resolve-dependencies``), while ``heads`` still lists it."""
+    nodes = HISTORIES["depends_on a label"]
+    graph = build(nodes)
+    assert graph.resolved_depends_on[graph.by_id["y"]] == ("a",)
+    assert graph.ids(graph.real_heads) == list(alembic_map(nodes)._real_heads) == ["y"]
+    assert sorted(graph.ids(graph.heads)) == sorted(alembic_map(nodes).heads) == ["a", "y"]
+
+
+def test_a_dependency_cycle_is_named_as_alembic_names_it() -> None:
+    nodes = [node("a", None), node("b", "a", deps=["c"]), node("c", "a", deps=["b"])]
+    with pytest.raises(DependencyCycleDetected) as raised:
+        _ = alembic_map(nodes).heads
+    graph = build(nodes)
+    assert graph.problems.cycle == ()
+    assert list(graph.problems.dependency_cycle) == sorted(raised.value.revisions)
+    assert [graph.ids(group) for group in graph.problems.dependency_cycles] == [["b", "c"]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from headcheck.graph import build
-from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
+from headcheck.heads import branch_root, common_ancestors, fork_points, policy_violation, winning_heads
 from headcheck.settings import Settings
 from tests.test_graph import node
 
@@ -18,15 +18,26 @@ def test_fork_point_and_branch_root() -> None:
     graph = build([node("a", None), node("b", "a"), node("c", "b"), node("x", "b"), node("y", "x")])
     heads = winning_heads(graph)
     assert graph.ids(fork_points(graph, heads)) == ["b"]
-    fork = graph.index["b"]
-    assert graph.nodes[branch_root(graph, graph.index["y"], fork)].revision == "x"
-    assert graph.nodes[branch_root(graph, graph.index["c"], fork)].revision == "c"
+    fork = graph.by_id["b"]
+    assert graph.nodes[branch_root(graph, graph.by_id["y"], fork)].revision == "x"
+    assert graph.nodes[branch_root(graph, graph.by_id["c"], fork)].revision == "c"
+
+
+def test_the_fork_is_the_newest_common_ancestor_across_a_merge() -> None:
+    """Both heads sit on a merge of two branches: everything below the merge is common; the fork
+    the picture and the HC101 message name is the merge itself, not the older branch point."""
+    graph = build(
+        [node("a", None), node("b", "a"), node("c", "a"), node("m", ("b", "c")), node("x", "m"), node("y", "m")]
+    )
+    heads = winning_heads(graph)
+    assert sorted(graph.ids(common_ancestors(graph, heads))) == ["a", "b", "c", "m"]
+    assert graph.ids(fork_points(graph, heads)) == ["m"]
 
 
 def test_separate_roots_have_no_fork_point() -> None:
     graph = build([node("a", None), node("x", None)])
     assert fork_points(graph, winning_heads(graph)) == []
-    assert graph.nodes[branch_root(graph, graph.index["x"], None)].revision == "x"
+    assert graph.nodes[branch_root(graph, graph.by_id["x"], None)].revision == "x"
 
 
 def test_one_head_passes_two_unlabelled_heads_fail() -> None:

@@ -80,14 +80,31 @@ def test_fingerprints_are_stable_when_lines_move(tmp_path: Path, capsys: pytest.
 def test_strict_turns_warnings_into_errors_and_every_finding_is_a_result(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_project(
+    versions = write_project(
         tmp_path, {"a1_x.py": ("a1", None), "b2_x.py": ("b2", "nope"), "c3_x.py": ("c3", "a1"), "d4_x.py": ("d4", "a1")}
     )
+    (versions / "sub").mkdir()
+    (versions / "sub" / "e5_x.py").write_text("revision = 'e5'\n")  # HC302, a warning: recursion is off
+
+    code, log = _sarif(capsys, tmp_path)
+    levels = {r["ruleId"]: r["level"] for r in log["runs"][0]["results"]}
+    assert code == 1 and _validate(log) == []
+    assert levels == {"HC101": "error", "HC102": "error", "HC302": "warning"}
+
     code, log = _sarif(capsys, tmp_path, "--strict")
-    assert code == 1
-    assert _validate(log) == []
-    codes = sorted(r["ruleId"] for r in log["runs"][0]["results"])
-    assert "HC102" in codes and "HC101" in codes
+    levels = {r["ruleId"]: r["level"] for r in log["runs"][0]["results"]}
+    assert code == 1 and _validate(log) == []
+    assert levels == {"HC101": "error", "HC102": "error", "HC302": "error"}
+
+
+def test_strict_fails_on_a_warning_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    versions = write_project(tmp_path, {"a1_x.py": ("a1", None), "b2_x.py": ("b2", "a1")})
+    (versions / "sub").mkdir()
+    (versions / "sub" / "c3_x.py").write_text("revision = 'c3'\n")
+    code, log = _sarif(capsys, tmp_path)
+    assert code == 0 and [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("HC302", "warning")]
+    code, log = _sarif(capsys, tmp_path, "--strict")
+    assert code == 1 and [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("HC302", "error")]
 
 
 def test_the_analysed_commit_is_recorded_on_github(

@@ -6,6 +6,7 @@ itself unusable (``commands.check.run`` raises): only a replay can still answer.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -147,7 +148,12 @@ def test_untrusted_or_malformed_cache_files_are_ignored(
     stored.chmod(0o666)  # anyone could have written it
     runs: list[int] = []
     original = check.run
-    monkeypatch.setattr(check, "run", lambda args: runs.append(1) or original(args))
+
+    def counted(args: argparse.Namespace) -> int:
+        runs.append(1)
+        return original(args)
+
+    monkeypatch.setattr(check, "run", counted)
     assert _run(capsys, str(tmp_path / "p")) == first and runs == [1]
     for garbage in (b"", b"\x00\x01junk", b"\xe9\x02\x00\x00\x00"):
         stored.write_bytes(garbage)

@@ -15,6 +15,7 @@ from headcheck.commands.common import (
     error,
     gate_from_args,
     no_environment,
+    selection_from,
     settings_from,
     use_color,
 )
@@ -50,10 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 Path(args.path),
                 settings,
                 args.base,
-                config=args.config,
-                name=args.name,
-                versions=args.versions,
-                recursive=args.recursive,
+                selection_from(args),
                 allow_history_edits=args.allow_history_edits,
             )
             result = change.gate

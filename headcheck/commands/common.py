@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from headcheck.config import ConfigError
+from headcheck.config import ConfigError, EnvironmentSelection
 from headcheck.fs import exists, write_stdout
 from headcheck.logsafe import line
 from headcheck.rules import RULES
 from headcheck.settings import Settings, load_settings, parse_python_version
+from headcheck.terminal import EXIT_FAIL, EXIT_OK, EXIT_USAGE, use_color
 
 if TYPE_CHECKING:
     from headcheck.gate import GateResult
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "add_environment_arguments",
+    "add_policy_arguments",
+    "emit",
+    "error",
+    "gate_from_args",
+    "no_environment",
+    "selection_from",
+    "settings_from",
+    "use_color",
+]
 
 
 def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,26 +97,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def use_color(stream: object) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+def selection_from(args: argparse.Namespace) -> EnvironmentSelection:
+    """The environments ``--config``, ``--name``, ``--versions`` and ``--recursive`` select."""
+    return EnvironmentSelection(args.config, args.name, args.versions, args.recursive)
 
 
 def gate_from_args(args: argparse.Namespace, *, cache_dir: Path | None = None) -> GateResult:
     """Run the static gate on the environments the common arguments select. Raises ConfigError."""
     from headcheck.gate import run_gate
 
-    return run_gate(
-        Path(args.path),
-        settings_from(args),
-        config=args.config,
-        name=args.name,
-        versions=args.versions,
-        recursive=args.recursive,
-        cache_dir=cache_dir,
-    )
+    return run_gate(Path(args.path), settings_from(args), selection_from(args), cache_dir=cache_dir)
 
 
 def no_environment(args: argparse.Namespace) -> int:

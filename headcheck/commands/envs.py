@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from headcheck.commands.common import EXIT_OK, add_environment_arguments, error
+from headcheck.commands.common import EXIT_OK, add_environment_arguments, error, selection_from
 from headcheck.config import ConfigError, find_environments
 from headcheck.findings import relpath
 from headcheck.logsafe import json_document, line
@@ -21,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = Path(args.path)
     try:
-        environments = find_environments(
-            root, config=args.config, name=args.name, versions=args.versions, recursive=args.recursive
-        )
+        environments = find_environments(root, selection_from(args))
     except ConfigError as exc:
         return error(str(exc))
     base = (root if root.is_dir() else root.parent).absolute()

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, gate_from_args, settings_from
+from headcheck.commands.common import EXIT_FAIL, EXIT_OK, error, gate_from_args, selection_from, settings_from
 from headcheck.config import ConfigError
 from headcheck.logsafe import block, line
 
@@ -58,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
     def gate_result() -> tuple[EnvironmentResult, frozenset[str] | None]:
         settings = settings_from(args)
-        common = {"config": args.config, "name": args.name, "versions": args.versions, "recursive": args.recursive}
         if args.base is not None:
-            change = gate_against_base(Path(args.path), settings, args.base, allow_history_edits=True, **common)
+            change = gate_against_base(
+                Path(args.path), settings, args.base, selection_from(args), allow_history_edits=True
+            )
             env = pick_environment(change.gate.environments)
             match = [c for c in change.environments if c.result is env]
             return env, match[0].base_ids

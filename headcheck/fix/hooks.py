@@ -17,7 +17,6 @@ importing it; headcheck refuses them with a clear message instead.
 
 from __future__ import annotations
 
-import configparser
 import importlib.util
 import re
 import shlex
@@ -28,6 +27,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NamedTuple
 
+from headcheck.alembic_options import ConfigError, ini_section, read_ini
 from headcheck.config import Environment
 from headcheck.fix import FixError
 
@@ -52,17 +52,14 @@ def load_hooks(env: Environment) -> list[Hook]:
     """The hooks Alembic would run for this environment, in order."""
     ini = env.config_path if env.config_path is not None and env.config_path.suffix != ".toml" else None
     if ini is not None and ini.is_file():
-        parser = configparser.ConfigParser(defaults={"here": ini.parent.absolute().as_posix()})
         try:
-            with open(ini, encoding="utf-8") as handle:
-                parser.read_file(handle)
-        except (OSError, configparser.Error, UnicodeDecodeError) as exc:
-            raise FixError(f"{ini}: cannot read post_write_hooks: {str(exc).splitlines()[0]}") from None
+            parser = read_ini(ini)  # the same reading as the gate's (Alembic's ConfigParser)
+        except ConfigError as exc:
+            raise FixError(str(exc)) from None
         if parser.has_section("post_write_hooks"):
-            try:
-                section = dict(parser.items("post_write_hooks"))
-            except configparser.Error as exc:
-                raise FixError(f"{ini} [post_write_hooks]: {str(exc).splitlines()[0]}") from None
+            section, problems = ini_section(parser, ini, "post_write_hooks")
+            if problems:
+                raise FixError(f"{ini} [post_write_hooks]: {problems[0].message}")
             hooks = []
             for name in _SPLIT.split(section.get("hooks", "")):
                 if not name:

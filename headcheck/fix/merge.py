@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.fix import FixError, heads_to_fix, write_revision_file
 from headcheck.gate import EnvironmentResult
-from headcheck.scan import parse_revision, revision_node
+from headcheck.records import as_scalar, illegal_chars, revision_node
+from headcheck.scan import parse_revision
 
 __all__ = ["MergeRevision", "file_name", "merge_heads"]
 
@@ -46,12 +47,6 @@ def comma(value: str | Iterable[str] | None) -> str:
     if isinstance(value, str):
         return value
     return ", ".join(value)
-
-
-def _as_scalar(values: tuple[str, ...]) -> str | tuple[str, ...] | None:
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else values
 
 
 def create_date(timezone: str | None) -> datetime.datetime:
@@ -160,7 +155,7 @@ def merge_heads(
     heads = heads_to_fix(result, "merge")
     head_ids = tuple(graph.nodes[h].revision for h in heads)
     revision = rev_id or uuid.uuid4().hex[-12:]  # alembic.util.rev_id
-    if set(revision) & set("@-+:") or revision in graph.index:
+    if illegal_chars(revision) or revision in graph.by_id:
         raise FixError(f"revision id {revision!r} is not allowed or already used")
     template = env.script_location / "script.py.mako"
     if not template.is_file():
@@ -177,7 +172,7 @@ def merge_heads(
         template,
         {
             "up_revision": revision,
-            "down_revision": _as_scalar(head_ids),
+            "down_revision": as_scalar(head_ids),
             "branch_labels": None,  # util.to_tuple(None) is None
             "depends_on": None,
             "create_date": when,

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from headcheck.fix import FixError, heads_to_fix
 from headcheck.gate import EnvironmentResult
 from headcheck.graph import Graph
-from headcheck.scan import source_encoding
+from headcheck.source import source_encoding
 
 __all__ = ["RebasePlan", "plan", "rewrite_down_revision"]
 
@@ -84,7 +84,7 @@ def plan(
             what = "no head" if not mine else f"{len(mine)} heads"
             raise FixError(f"your change has {what} outside the base; choose: {_choices(result, heads)}")
     if mover is None and rev is not None:
-        node = _find(graph, rev, list(graph.index.values()), "revision")
+        node = _find(graph, rev, list(graph.by_id.values()), "revision")
         owners = [h for h in heads if node in graph.ancestors(h) and h != target]
         if len(owners) != 1:
             raise FixError(

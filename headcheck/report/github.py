@@ -46,7 +46,7 @@ def finding_annotations(result: GateResult, base: Path | None = None) -> list[An
             # One line each (a newline in a revision id stays visible as \n); the fix on the next.
             message = logsafe.line(message) + (f"\nfix: {logsafe.line(finding.fix)}" if finding.fix else "")
             # With --strict (fail-on: warning) a warning fails the gate, so it is shown as an error.
-            kind = "error" if finding.severity == "error" or result.settings.strict else "warning"
+            kind = result.settings.gate_severity(finding.severity)
             items.append(Annotation(kind, message, file, line, f"{finding.code} {finding.name}"))
     items.sort(key=lambda a: a.kind != "error")
     return items

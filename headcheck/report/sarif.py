@@ -57,7 +57,7 @@ def _result(finding: Finding, env: EnvironmentResult, result: GateResult, base: 
     identity = "\0".join(
         [finding.code, config.name, uri, *finding.revisions, "" if finding.revisions else finding.message]
     )
-    level = "error" if finding.severity == "error" or result.settings.strict else "warning"
+    level = result.settings.gate_severity(finding.severity)
     return {
         "ruleId": finding.code,
         "ruleIndex": _RULE_INDEX[finding.code],

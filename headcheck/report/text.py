@@ -10,13 +10,7 @@ from headcheck.findings import relpath
 from headcheck.gate import GateResult
 from headcheck.logsafe import line
 from headcheck.report import environment_label
-
-_COLORS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
-_RESET = "\033[0m"
-
-
-def _paint(text: str, style: str, color: bool) -> str:
-    return f"{_COLORS[style]}{text}{_RESET}" if color else text
+from headcheck.terminal import paint
 
 
 def render(result: GateResult, *, color: bool = False) -> str:
@@ -27,7 +21,7 @@ def render(result: GateResult, *, color: bool = False) -> str:
         heads = ", ".join(env.heads) or "none"
         count = env.revision_count
         title = f"{environment_label(config, result.root)}: {count} revision{'' if count == 1 else 's'}, heads: {heads}"
-        out.append(_paint(line(title), "bold", color))
+        out.append(paint(line(title), "bold", color))
         for finding in sorted(env.findings, key=lambda f: (f.severity != "error", str(f.path), f.line or 0)):
             location = relpath(finding.path, result.root) or where or "."
             if finding.line is not None:
@@ -37,7 +31,7 @@ def render(result: GateResult, *, color: bool = False) -> str:
             # Colour the code only where it still stands after the neutralised location.
             head = f"{line(location)}: {code}: "
             if color and text.startswith(head):
-                text = f"{head[: -len(code) - 2]}{_paint(code, finding.severity, color)}: {text[len(head) :]}"
+                text = f"{head[: -len(code) - 2]}{paint(code, finding.severity, color)}: {text[len(head) :]}"
             out.append(text)
             if finding.fix:
                 out.append(line(f"  fix: {finding.fix}"))
@@ -45,6 +39,6 @@ def render(result: GateResult, *, color: bool = False) -> str:
         errors = sum(f.severity == "error" for f in env.findings)
         warnings = len(env.findings) - errors
         summary = f"{verdict}: {errors} error(s), {warnings} warning(s)"
-        out.append(_paint(summary, "error" if verdict == "failed" else "ok", color))
+        out.append(paint(summary, "error" if verdict == "failed" else "ok", color))
         out.append("")
     return "\n".join(out)
