@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shlex
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -63,8 +65,6 @@ class Layout:
     @property
     def server_user(self) -> str:
         """The name of the OS user the server runs as."""
-        import pwd
-
         return self.os_user or pwd.getpwuid(os.geteuid()).pw_name
 
     def server_subdir(self, name: str) -> Path:
@@ -96,8 +96,6 @@ def temp_parent() -> str:
 def unprivileged_user(candidates: Sequence[str], label: str) -> tuple[str, int, int]:
     """(name, uid, gid) of the first existing user of ``candidates`` (e.g. ``postgres``, ``nobody``).
     Raises ServerError naming ``label`` (the database)."""
-    import pwd
-
     for name in candidates:
         try:
             entry = pwd.getpwnam(name)
@@ -141,8 +139,6 @@ def write_private(path: Path, text: str, uid: int, gid: int) -> None:
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -266,7 +266,9 @@ def project_driver(backend: Backend, project_url: str | None) -> str:
     if not _importable(backend.drivers.get(driver, driver)):
         return backend.default_driver
     if driver in backend.async_drivers and not _importable("greenlet"):
+        extra = f"pip install 'headcheck[{backend.extra}]' (or pip install greenlet)" if backend.extra else ""
         raise RuntimeError(
-            f"the project's driver {driver} needs greenlet for SQLAlchemy's asyncio support: pip install greenlet"
+            f"the project's driver {driver} needs greenlet for SQLAlchemy's asyncio support: "
+            + (extra or "pip install greenlet")
         )
     return driver
