@@ -24,7 +24,10 @@ def sqlite_project(root: Path, revisions: dict[str, str], *, batch: bool = False
     ``render_as_batch=True`` as Alembic's docs say for SQLite."""
     root.mkdir(parents=True)
     subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"], cwd=root, check=True, capture_output=True
+        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"],
+        cwd=root,
+        check=True,
+        capture_output=True,
     )
     ini = root / "alembic.ini"
     url = url or f"sqlite:///{root / 'app.db'}"
@@ -129,7 +132,9 @@ def test_a_batch_mode_migration_passes_up_down_up(tmp_path: Path, capsys: pytest
 
 def test_a_batch_downgrade_that_forgets_a_column_is_caught(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     forgets = BATCH_ALTER.replace('        batch.drop_column("email")\n', "")
-    project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS, "a3.py": forgets}, batch=True)
+    project = sqlite_project(
+        tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS, "a3.py": forgets}, batch=True
+    )
     code, report, _ = run_db(capsys, str(project))
     assert code == 1
     [problem] = failed(report)
@@ -170,6 +175,7 @@ def test_backend_flag_overrides_the_url_and_a_postgres_url_is_refused_by_sqlite(
     project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS}, url="driver://user:pass@localhost/dbname")
     code, report, err = run_db(capsys, str(project), "--backend", "sqlite")
     assert code == 0, err
+    assert ("upgrade", "a1", True) in steps(report)
     code, _, err = run_db(capsys, str(project), "--backend", "sqlite", "--database-url", "postgresql://u:pw@h/db")
     assert code == 2
     assert "not a SQLite URL" in err and "pw" not in err
@@ -187,6 +193,11 @@ def test_database_url_must_be_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     empty = tmp_path / "empty.db"
     code, report, err = run_db(capsys, str(project), "--database-url", f"sqlite:///{empty}")
     assert code == 0, err
+    assert ("downgrade", "a2", True) in steps(report)
+    assert set(backend.take(lambda sql: sqlite3.connect(empty).execute(sql).fetchall())["tables"]) == {
+        "table main.posts",
+        "table main.users",
+    }  # the migrations ran on the given file
 
 
 def test_snapshot_reads_tables_columns_keys_indexes_views_and_triggers(tmp_path: Path) -> None:
