@@ -212,7 +212,7 @@ with open({record!r}, "w") as out:
 
 @needs_postgres
 def test_pytest_postgresql_writes_a_password_file_only_its_creator_can_read(tmp_path: Path) -> None:
-    """Pins the pytest-postgresql behaviour behind the one workaround (``_hand_over_pwfile``):
+    """Pins the pytest-postgresql behaviour behind the one workaround (``headcheck.db.backends.postgres._pg_ctl``):
     ``password=`` makes ``pg_ctl initdb -o "... --pwfile=F"`` with F a 0600 file of the calling
     user in TMPDIR, which initdb, running as the server's user when headcheck is root, cannot read.
     When this fails after an upgrade, see whether the workaround is still needed."""
@@ -272,3 +272,19 @@ def test_password_file_hand_over(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="refusing a password file"):
         _hand_over_pwfile(["initdb", "-o", f"--pwfile={theirs}"], target, 0, 0)
     assert not target.exists()
+
+
+@needs_postgres
+def test_initdb_gets_our_options_and_a_readable_password_file() -> None:
+    """The one workaround at work: the cluster was made by initdb with --no-sync, UTF8 and the C
+    locale (options pytest-postgresql cannot pass), and the superuser's password set by its
+    ``password=`` works (as root: handed over to the server's user); the copy is gone."""
+    with throwaway_server() as srv:
+        with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'postgres'"
+            ).fetchone()
+        assert row == ("UTF8", "C", "C")
+        log = (srv.tempdir / server_module.SERVER_DIR / "postgres.log").read_text()
+        assert "password authentication failed" not in log
+        assert not (srv.tempdir / server_module.SERVER_DIR / "pwfile").exists()
