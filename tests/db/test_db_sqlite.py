@@ -245,3 +245,47 @@ def test_readonly_uri_opens_for_reading_only(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         backend.connect_readonly(tmp_path / "absent.db")
     assert not (tmp_path / "absent.db").exists()
+
+
+MULTIDB_REVISION = '''"""the same table in both databases"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "m1"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name: str) -> None:
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade(engine_name: str) -> None:
+    op.drop_table("t")
+'''
+
+
+def test_each_database_of_a_multidb_project_gets_a_file_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``alembic init -t multidb``: two engines, each creating table ``t``: on one file the second
+    CREATE TABLE would fail. The project's own files are never opened."""
+    project = tmp_path / "p"
+    project.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "multidb", "migrations"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    ini = project / "alembic.ini"
+    text = ini.read_text()
+    for name in ("dbname", "dbname2"):
+        text = text.replace(f"driver://user:pass@localhost/{name}\n", f"sqlite:///{project / name}.db\n")
+    ini.write_text(text)
+    (project / "migrations" / "versions" / "m1.py").write_text(MULTIDB_REVISION)
+    code, report, err = run_db(capsys, str(project), "--backend", "sqlite")
+    assert code == 0, (err, failed(report))
+    assert ("downgrade", "m1", True) in steps(report)
+    assert not list(project.glob("*.db"))
