@@ -4,6 +4,7 @@ projects made by ``alembic init -t generic`` whose sqlalchemy.url is SQLite."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -289,3 +290,26 @@ def test_each_database_of_a_multidb_project_gets_a_file_of_its_own(
     assert code == 0, (err, failed(report))
     assert ("downgrade", "m1", True) in steps(report)
     assert not list(project.glob("*.db"))
+
+
+HANG = revision(
+    "a2", "a1", 'import os, pathlib, time; pathlib.Path(os.environ["HC_MARKER"]).touch(); time.sleep(600)', "pass"
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_killing_headcheck_mid_migration_leaves_nothing(tmp_path: Path, sig: int) -> None:
+    from tests.db.test_db_cleanup import _runner_processes, _start, _wait_for
+
+    project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": HANG})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc, marker = _start(project, tmp)
+    _wait_for(marker, proc)
+    [tempdir] = [p for p in tmp.iterdir() if p.name.startswith(backend.TEMP_PREFIX)]
+    assert (tempdir / "headcheck_0.db").exists()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 143), err
+    assert [p.name for p in tmp.iterdir()] == ["marker"]  # the test's own
+    assert _runner_processes(str(marker)) == []

@@ -75,7 +75,7 @@ def throwaway_server() -> Iterator[Server]:
     """A private folder for the proof's database files, removed on leaving the block (any way)."""
     sweep_stale()
     started = time.perf_counter()
-    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=launch.temp_parent()))  # 0700, ours
+    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))  # 0700, ours (no server user to let in)
     try:
         (tempdir / launch.OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
         yield Server(tempdir, sqlite3.sqlite_version, time.perf_counter() - started)
