@@ -51,7 +51,7 @@ _ORDER = ("tables", "columns", "constraints", "indexes", "triggers")
 
 class Server(NamedTuple):
     tempdir: Path  # the database files live here
-    version: str  # the SQLite library's version
+    version: str  # "SQLite 3.40.1": the library's version, named (reports show it as the server's)
     startup_seconds: float
 
     @property
@@ -78,7 +78,7 @@ def throwaway_server() -> Iterator[Server]:
     tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))  # 0700, ours (no server user to let in)
     try:
         (tempdir / launch.OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
-        yield Server(tempdir, sqlite3.sqlite_version, time.perf_counter() - started)
+        yield Server(tempdir, f"SQLite {sqlite3.sqlite_version}", time.perf_counter() - started)
     finally:
         launch.remove(tempdir)
 
