@@ -313,3 +313,20 @@ def test_killing_headcheck_mid_migration_leaves_nothing(tmp_path: Path, sig: int
     assert proc.returncode in (130, 143), err
     assert [p.name for p in tmp.iterdir()] == ["marker"]  # the test's own
     assert _runner_processes(str(marker)) == []
+
+
+def test_from_schema_loads_an_sqlite_schema_dump_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The state of production as ``sqlite3 app.db .schema`` prints it, stamped at a1: only a2 runs."""
+    project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS})
+    schema = tmp_path / "schema.sql"
+    schema.write_text("CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50), PRIMARY KEY (id));\n")
+    code, report, err = run_db(capsys, str(project), "--from-schema", str(schema), "--stamp", "a1")
+    assert code == 0, (err, failed(report))
+    names = steps(report)
+    assert names[:2] == [("load-schema", None, True), ("load", None, True)]
+    assert ("upgrade", "a1", True) not in names and ("downgrade", "a2", True) in names
+    schema.write_text("CREATE TABLE broken (;\n")
+    code, report, _ = run_db(capsys, str(project), "--from-schema", str(schema), "--stamp", "a1")
+    assert code == 1
+    [problem] = failed(report)
+    assert problem["name"] == "load-schema" and "syntax error" in str(problem["error"])
