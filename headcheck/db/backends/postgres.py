@@ -257,18 +257,15 @@ def _wait_ready(executor: Any, port: int, password: str) -> str:
             raise ServerError("PostgreSQL did not become ready within 60 s") from exc
         if code != 0:
             raise ServerError(f"pg_ctl start exited with code {code}")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with psycopg.connect(
-                host="127.0.0.1", port=port, user=SUPERUSER, password=password, dbname="postgres", autocommit=True
-            ) as conn:
-                row = conn.execute("SHOW server_version").fetchone()
-            return str(row[0]) if row else "unknown"
-        except psycopg.OperationalError as exc:
-            if time.monotonic() > deadline:
-                raise ServerError(f"PostgreSQL does not accept connections: {str(exc).strip()}") from exc
-            time.sleep(0.02)
+
+    def version() -> str:
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user=SUPERUSER, password=password, dbname="postgres", autocommit=True
+        ) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        return str(row[0]) if row else "unknown"
+
+    return launch.wait_ready(version, "PostgreSQL")
 
 
 def _start_failure(serverdir: Path, bindir: Path, exc: Exception) -> ServerError:
