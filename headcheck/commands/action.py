@@ -137,7 +137,7 @@ def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tu
         return EXIT_USAGE, None, "this headcheck has no database proof (`headcheck db`)"
     with tempfile.TemporaryDirectory(prefix="headcheck-action-") as tmp:
         output = Path(tmp, "db.json")
-        argv = ["db", str(path), "--format", "json", "--output", str(output)]
+        argv = ["db", str(path), "--format", "json", "--output", str(output), "--backend", inputs.database]
         if config is not None:
             argv += ["--config", str(config)]
         if inputs.name:
