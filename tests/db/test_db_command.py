@@ -11,7 +11,7 @@ import pytest
 
 from headcheck.cli import main
 from headcheck.db.server import Server, create_database
-from tests.db.harness import database, failed, needs_postgres, run_db, steps
+from tests.db.harness import database, databases, failed, needs_postgres, new_database, run_db, steps
 
 pytestmark = needs_postgres
 Example = Callable[[str], Path]
@@ -344,3 +344,18 @@ def test_a_first_revision_on_a_missing_table_points_at_from_schema(example: Exam
     assert bad["revision"] == "a1b2c3d4e5f6"
     assert "--from-schema FILE --stamp" in str(bad["error"])
     assert f'{first.name}", line 12, in upgrade' in str(bad["error"])  # the file and line of the op.* call
+
+
+# Two tests in file order (pytest keeps it): the first leaves databases behind on the shared server,
+# the second finds them dropped (tests/db/conftest.py drops what a test created there).
+_PROBE = "leftover_probe"
+
+
+def test_a_test_that_creates_databases_on_the_shared_server(server: Server, fresh_db: list[str]) -> None:
+    new_database(server, _PROBE)
+    assert {_PROBE, fresh_db[1].rsplit("/", 1)[1]} <= databases(server)
+
+
+def test_finds_them_dropped_after_it(server: Server) -> None:
+    left = {name for name in databases(server) if name == _PROBE or name.startswith("t_test_a_test_that_creates")}
+    assert left == set()
