@@ -297,20 +297,20 @@ with engine.connect() as connection:
 
 
 def test_env_py_reading_a_missing_variable_suggests_url_env(
-    example: Example, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    example: Example, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch, fresh_db: list[str]
 ) -> None:
     """Issue 10.8: a KeyError in env.py, and the fix is one flag away."""
     monkeypatch.delenv("APP_DATABASE_DSN", raising=False)
     project = example("clean")
     (project / "migrations" / "env.py").write_text(ENV_READS_VARIABLE)
-    code, report, _ = run_db(capsys, str(project))
+    code, report, _ = run_db(capsys, str(project), *fresh_db)
     assert code == 1
     [bad] = failed(report)
     assert "hint: env.py reads the environment variable APP_DATABASE_DSN; pass --url-env APP_DATABASE_DSN" in str(
         bad["error"]
     )
     assert "project frames only" in str(bad["error"]) and "env.py" in str(bad["error"])
-    code, report, _ = run_db(capsys, str(project), "--url-env", "APP_DATABASE_DSN")
+    code, report, _ = run_db(capsys, str(project), "--url-env", "APP_DATABASE_DSN", *fresh_db)
     assert code == 0
 
 
@@ -333,12 +333,14 @@ def downgrade() -> None:
 '''
 
 
-def test_a_first_revision_on_a_missing_table_points_at_from_schema(example: Example, capsys: CaptureFixture) -> None:
+def test_a_first_revision_on_a_missing_table_points_at_from_schema(
+    example: Example, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
     """Issue 10.7: histories that do not start from an empty database."""
     project = example("clean")
     first = next((project / "migrations" / "versions").glob("a1b2c3d4e5f6*.py"))
     first.write_text(FIRST_ALTERS)
-    code, report, _ = run_db(capsys, str(project))
+    code, report, _ = run_db(capsys, str(project), *fresh_db)
     assert code == 1
     [bad] = failed(report)
     assert bad["revision"] == "a1b2c3d4e5f6"
