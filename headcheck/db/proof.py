@@ -7,7 +7,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,7 +20,18 @@ from headcheck.db.backends import get as get_backend
 from headcheck.db.child import Child, ChildDied
 from headcheck.db.trace import StepTrace, step_trace
 
-__all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
+__all__ = [
+    "Options",
+    "Proof",
+    "ProofError",
+    "ProofOptions",
+    "ProofRun",
+    "SchemaDiff",
+    "Step",
+    "prove",
+    "prove_environment",
+    "refuse_nonempty",
+]
 
 SLOWEST = 5
 # --stairway runs this many revisions per run_env(), i.e. per transaction when env.py uses one, as
@@ -362,3 +374,121 @@ def prove_environment(
     finally:
         if own_dir:
             shutil.rmtree(logdir, ignore_errors=True)
+
+
+class ProofError(Exception):
+    """The proof could not run: a usage, configuration or server problem (one line, exit 2)."""
+
+
+@dataclass(frozen=True)
+class ProofOptions:
+    """What ``prove`` needs besides the environments: the plan's options, and where the databases are."""
+
+    plan: Options = field(
+        default_factory=Options
+    )  # stairway, timeout, --from-schema, irreversible, ... (one environment's plan)
+    database_url: str | None = None  # an existing, empty database instead of a throwaway server
+    allow_nonempty: bool = False  # with database_url: accept a database with tables
+    pg_bin: Path | None = None  # the folder of pg_ctl, initdb and postgres (else found on the system)
+    backend: str | None = None  # postgres, mariadb, sqlite (default: the project's sqlalchemy.url dialect)
+    # by environment index: the revisions to judge (--base, merged branches); --stairway judges all
+    focus: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def for_environment(self, index: int) -> Options:
+        if self.plan.stairway or index not in self.focus:
+            return self.plan
+        return self.plan._replace(focus=self.focus[index])
+
+
+class ProofRun(NamedTuple):
+    """The proofs of a run, one per environment, in the order of the environments given."""
+
+    proofs: tuple[Proof, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(proof.ok for proof in self.proofs)
+
+
+def check_environments(environments: Sequence[Environment], options: ProofOptions) -> None:
+    """Raise ProofError when these environments cannot be proved with these options."""
+    if any(env.kind == "versions" for env in environments):
+        raise ProofError("--versions has no env.py to run; point at the alembic.ini or pyproject.toml instead")
+    if options.database_url and len(environments) > 1:
+        names = ", ".join(env.name for env in environments)
+        raise ProofError(
+            f"--database-url needs one environment, found {len(environments)} ({names}); pass --config/--name"
+        )
+
+
+def choose_backend(environments: Sequence[Environment], options: ProofOptions) -> Backend:
+    """The backend to prove on: ``options.backend``, else the dialect of ``--database-url`` or the
+    projects' ``sqlalchemy.url`` (read, never imported), else PostgreSQL. Raises ProofError."""
+    from headcheck.db.backends import BackendError, choose
+
+    urls = (
+        [options.database_url]
+        if options.database_url
+        else [str(url) for env in environments if (url := env.options.get("sqlalchemy.url"))]
+    )
+    try:
+        backend = choose(options.backend, urls)
+    except BackendError as exc:
+        raise ProofError(str(exc)) from exc
+    if options.plan.from_schema is not None and backend.schema_format is None:
+        raise ProofError(f"--from-schema is not supported with --backend {backend.name}")
+    return backend
+
+
+def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRun:
+    """Prove every environment's migrations: on ``options.database_url`` (one environment, an empty
+    database unless ``allow_nonempty``) or on a throwaway server of the chosen backend, started here
+    and always removed, a database each. Raises ProofError when the proof cannot start; a failed
+    step is a result."""
+    check_environments(environments, options)
+    backend = choose_backend(environments, options)
+    if options.database_url:
+        return ProofRun((_prove_on_url(environments[0], options.database_url, options, backend),))
+    from headcheck.db.backends import ServerError, ServerOptions
+
+    proofs: list[Proof] = []
+    try:
+        with backend.throwaway(ServerOptions(options.pg_bin, options.plan.timeout)) as server:
+            for index, env in enumerate(environments):
+                traces: list[StepTrace] = []
+                steps, diffs = prove_environment(
+                    env,
+                    backend.create_database(server, f"headcheck_{index}"),
+                    options.for_environment(index),
+                    pg_bin=server.bin_dir,
+                    workdir=server.tempdir,
+                    traces=traces,
+                    backend=backend,
+                )
+                proofs.append(Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces)))
+    except ServerError as exc:
+        raise ProofError(str(exc)) from exc
+    return ProofRun(tuple(proofs))
+
+
+def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Backend) -> Proof:
+    from headcheck.db.backends import dialect_of
+    from headcheck.db.urls import redact
+
+    if dialect_of(url) not in backend.dialects:
+        raise ProofError(
+            f"--database-url {redact(url)}: not a {backend.label} URL ({backend.dialects[0]}://...) "
+            f"for --backend {backend.name}"
+        )
+    try:
+        nonempty = backend.refuse_nonempty(url)
+    except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else str(exc)
+        raise ProofError(f"cannot connect to {redact(url)}: {detail or type(exc).__name__}") from exc
+    if nonempty and not options.allow_nonempty:
+        raise ProofError(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
+    traces: list[StepTrace] = []
+    steps, diffs = prove_environment(
+        env, url, options.for_environment(0), extra_dbs=False, traces=traces, backend=backend
+    )
+    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))

@@ -47,9 +47,13 @@ def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
         assert settings == {"listen_addresses": "127.0.0.1", "fsync": "off", "synchronous_commit": "off"}
         assert 0 < srv.startup_seconds < 30
         # the version the server reports is the one of the binaries it was started from
-        binaries = subprocess.run(  # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-            [str(find_pg_bin() / "postgres"), "--version"], capture_output=True, text=True, check=True
-        ).stdout.split("(PostgreSQL)")[1].split()[0]
+        binaries = (
+            subprocess.run(  # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+                [str(find_pg_bin() / "postgres"), "--version"], capture_output=True, text=True, check=True
+            )
+            .stdout.split("(PostgreSQL)")[1]
+            .split()[0]
+        )
         assert srv.version.split()[0] == binaries
     assert not srv.tempdir.exists()
     assert postgres_processes(datadir) == []
