@@ -145,12 +145,12 @@ def take(execute: Execute, version_table: str = "alembic_version", *, keep_plan:
     for table, name, ctype in rows_of(_CONSTRAINTS):
         if not own(table) or ctype == "CHECK":
             continue
-        parts = sorted(key_columns.get((table, name), []))
-        line = f"{schema}.{table} {name} {ctype} ({', '.join(p[1] for p in parts)})"
-        if ctype == "FOREIGN KEY" and parts:
-            referenced = ", ".join(str(p[4]) for p in parts)
+        keys = sorted(key_columns.get((table, name), []), key=lambda key: key[0])
+        line = f"{schema}.{table} {name} {ctype} ({', '.join(k[1] for k in keys)})"
+        if ctype == "FOREIGN KEY" and keys:
+            referenced = ", ".join(str(k[4]) for k in keys)
             update, delete = rules.get((table, name), ("?", "?"))
-            line += f" REFERENCES {parts[0][2]}.{parts[0][3]} ({referenced}) ON UPDATE {update} ON DELETE {delete}"
+            line += f" REFERENCES {keys[0][2]}.{keys[0][3]} ({referenced}) ON UPDATE {update} ON DELETE {delete}"
         out["constraints"].append(line)
     for table, name, clause in rows_of(_CHECKS):
         if own(table):
