@@ -119,8 +119,11 @@ class MariaDB(NamedTuple):
 
 def _first(folder: Path, names: tuple[str, ...]) -> Path | None:
     for name in names:
-        if (folder / name).is_file() and os.access(folder / name, os.X_OK):
-            return folder / name
+        try:
+            if (folder / name).is_file() and os.access(folder / name, os.X_OK):
+                return folder / name
+        except OSError:  # a PATH entry this user may not look into
+            continue
     return None
 
 
@@ -400,6 +403,7 @@ def _initialise(
                 "--skip-name-resolve",
                 f"--extra-file={extra}",
                 f"--log-error={serverdir / 'install.log'}",
+                f"--tmpdir={serverdir / 'tmp'}",  # not TMPDIR: the server's user may not write there
                 "--innodb-log-file-size=16M",
                 "--innodb-flush-log-at-trx-commit=0",
                 "--innodb-doublewrite=0",
