@@ -144,15 +144,18 @@ def test_a_server_that_dies_at_start_is_one_error_and_leaves_nothing(tmp_for_ser
 def test_a_server_that_never_answers_is_killed_at_the_start_timeout(tmp_for_server: Path) -> None:
     fake = _fake_bin(tmp_for_server / "bin", "exec sleep 600\n")
     started = time.monotonic()
-    with pytest.raises(ServerError, match="does not accept connections within 2 s"):
-        with throwaway_server(fake, start_timeout=2):
-            raise AssertionError("not reached")
+    with (
+        pytest.raises(ServerError, match="does not accept connections within 2 s"),
+        throwaway_server(fake, start_timeout=2),
+    ):
+        raise AssertionError("not reached")
     assert time.monotonic() - started < 30
     assert list(tmp_for_server.glob(mariadb_module.TEMP_PREFIX + "*")) == []
     leftovers = [
         p.name
         for p in Path("/proc").iterdir()
-        if p.name.isdigit() and b"sleep\x00600" in (p / "cmdline").read_bytes() if (p / "cmdline").exists()
+        if p.name.isdigit() and b"sleep\x00600" in (p / "cmdline").read_bytes()
+        if (p / "cmdline").exists()
     ]
     assert leftovers == []
 
