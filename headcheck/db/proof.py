@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -14,9 +13,11 @@ from typing import Any, NamedTuple
 
 from headcheck.config import Environment
 from headcheck.db import snapshot
+from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
+from headcheck.db.backends import Backend, sqlalchemy_url
+from headcheck.db.backends import get as get_backend
 from headcheck.db.child import Child, ChildDied
 from headcheck.db.trace import StepTrace, step_trace
-from headcheck.db.urls import libpq_url, split_password, sqlalchemy_url
 
 __all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
 
@@ -88,13 +89,6 @@ _DB_URL = re.compile(
     r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb|redshift)(\+\w+)?://", re.I
 )
 URL_VARIABLES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI")
-# a connection whose answer to the first query that works here equals the parent's is on the same
-# server: system_identifier needs privileges a --database-url role may lack; the start time does not
-_GUARD_QUERIES = (
-    "SELECT (SELECT system_identifier FROM pg_control_system())::text || ' '"
-    " || extract(epoch FROM pg_postmaster_start_time())::text",
-    "SELECT current_setting('port') || ' ' || extract(epoch FROM pg_postmaster_start_time())::text",
-)
 
 
 def child_env(url: str, url_env: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -115,23 +109,6 @@ def child_env(url: str, url_env: Sequence[str]) -> tuple[dict[str, str], list[st
         env[name] = url
     env["PYTHONUNBUFFERED"] = "1"
     return env, url_vars
-
-
-def server_guard(url: str) -> dict[str, str]:
-    """What proves a connection is on ``url``'s server: a query and its answer here."""
-    import psycopg
-
-    last: Exception | None = None
-    for query in _GUARD_QUERIES:
-        try:
-            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-                row = conn.execute(query.encode()).fetchone()
-        except psycopg.Error as exc:
-            last = exc
-            continue
-        if row and row[0] is not None:
-            return {"query": query, "expected": str(row[0])}
-    raise RuntimeError(f"cannot identify the database server: {last}")
 
 
 def _cwd(env: Environment) -> Path:
@@ -156,91 +133,17 @@ def _env_description(env: Environment) -> dict[str, Any]:
     }
 
 
-def load_schema(path: Path, conninfo_url: str, pg_bin: Path | None) -> str | None:
-    """Load a ``pg_dump --schema-only`` file with psql (it may hold psql meta-commands such as
-    ``\\restrict``); without psql, run it through psycopg minus the meta-command lines.
-    Returns an error message or None."""
-    psql = (pg_bin / "psql") if pg_bin is not None and (pg_bin / "psql").is_file() else shutil.which("psql")
-    if psql:
-        # the password through the environment: a command line is readable by every local user
-        public_url, password = split_password(conninfo_url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        if password is not None:
-            env["PGPASSWORD"] = password
-        done = subprocess.run(
-            [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", public_url, "-f", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-        )
-        if done.returncode != 0:
-            return (done.stderr or done.stdout).strip() or f"psql exited with code {done.returncode}"
-        return None
-    import psycopg
-
-    sql = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("\\"))
-    try:
-        with psycopg.connect(conninfo_url, autocommit=True) as conn:
-            conn.execute(sql.encode())
-    except psycopg.Error as exc:
-        return str(exc).strip()
-    return None
-
-
-# what a new database holds before anyone uses it
-_EMPTY = {"schemas": {"public"}, "extensions": {"plpgsql"}}
-
-
-def recreate_databases(url: str) -> str | None:
-    """Drop ``url``'s database and the ones made for the project's other databases (``<name>_N``),
-    and create them again, empty. An error message or None."""
-    import psycopg
-    from psycopg import sql
-
-    main = str(psycopg.conninfo.conninfo_to_dict(libpq_url(url)).get("dbname"))
-    admin = psycopg.conninfo.make_conninfo(libpq_url(url), dbname="postgres")
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname = %s OR datname ~ %s",
-                [main, "^" + re.escape(main) + "_[0-9]+$"],
-            ).fetchall()
-            for (name,) in rows:
-                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        return f"cannot rebuild the database: {str(exc).strip()}"
-    return None
-
-
-def refuse_nonempty(url: str) -> str | None:
-    """Why ``url`` is not an empty database (any table, view, type, sequence, function, schema or
-    extension of its own, an alembic_version included), or None when empty."""
-    import psycopg
-
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        snap = snapshot.take(lambda sql: conn.execute(sql.encode()).fetchall(), version_table="")
-    found = [
-        (category, line)
-        for category, lines in snap.items()
-        if category not in ("columns", "constraints", "indexes", "triggers")  # (they belong to a table)
-        for line in lines
-        if line not in _EMPTY.get(category, set())
-    ]
-    if found:
-        shown = ", ".join(
-            (line if category == "tables" else f"{category[:-1]} {line}")[:60] for category, line in found[:5]
-        )
-        return f"the database is not empty ({len(found)} objects: {shown}{', ...' if len(found) > 5 else ''})"
-    return None
+def refuse_nonempty(url: str, backend: Backend | None = None) -> str | None:
+    """Why ``url`` (``--database-url``) is not an empty database, or None (:meth:`Backend.refuse_nonempty`)."""
+    return (backend or get_backend(DEFAULT_BACKEND)).refuse_nonempty(url)
 
 
 class _Run:
     """Turns the child's events into steps and schema differences."""
 
-    def __init__(self, child: Child, timeout: float) -> None:
+    def __init__(self, child: Child, timeout: float, backend: Backend) -> None:
         self.child = child
+        self.backend = backend
         self.timeout = timeout
         self.steps: list[Step] = []
         self.diffs: list[SchemaDiff] = []
@@ -275,6 +178,7 @@ class _Run:
             extra_dbs=extra_dbs,
             irreversible=list(options.irreversible),
             floor=options.downgrade_floor,
+            backend=self.backend.name,
         )
         event = self.wait("load", None, started)
         if event is None:
@@ -351,9 +255,9 @@ class _Run:
         self.child.send(cmd="dispose")
         if self.wait("restore", revision, started) is None:
             return False
-        problem = recreate_databases(url)
+        problem = self.backend.recreate_databases(url)
         if problem is None and options.from_schema is not None:
-            problem = load_schema(options.from_schema, libpq_url(url), pg_bin)
+            problem = self.backend.load_schema(options.from_schema, url, pg_bin)
         commands: list[dict[str, Any]] = [{"mode": "stamp", "stamp": options.stamp}] if options.stamp else []
         for command in [*commands, {"mode": "upgrade", "target": revision}]:
             if problem is not None:
@@ -410,26 +314,29 @@ def prove_environment(
     workdir: Path | None = None,
     extra_dbs: bool = True,
     traces: list[StepTrace] | None = None,
+    backend: Backend | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
     (the throwaway one), else they all go to ``url`` (``--database-url``). ``traces`` receives
-    what every step executed."""
+    what every step executed. ``backend``: the database's (default: PostgreSQL); ``pg_bin`` is
+    its server's programs folder (``--from-schema`` may use them)."""
+    backend = backend or get_backend(DEFAULT_BACKEND)
     steps: list[Step] = []
-    guard = server_guard(url)
+    guard = backend.guard(url)._asdict()
     if options.from_schema is not None:
         started = time.perf_counter()
-        problem = load_schema(options.from_schema, libpq_url(url), pg_bin)
+        problem = backend.load_schema(options.from_schema, url, pg_bin)
         steps.append(Step("load-schema", None, time.perf_counter() - started, problem is None, problem))
         if problem is not None:
             return steps, []
     own_dir = workdir is None
     logdir = Path(tempfile.mkdtemp(prefix="headcheck-run-")) if workdir is None else workdir
     try:
-        sa_url = sqlalchemy_url(url)
+        sa_url = sqlalchemy_url(backend, url)
         environ, url_vars = child_env(sa_url, options.url_env)
         with Child(_cwd(env), environ, logdir / "migrations.log") as child:
-            run = _Run(child, options.timeout)
+            run = _Run(child, options.timeout, backend)
             run.steps = steps
             if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)

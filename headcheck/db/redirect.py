@@ -7,7 +7,7 @@ Two layers, installed before env.py runs:
    engines alike): the host, port, user, password and database are replaced by the throwaway
    server's, the dialect's driver and its other options are kept. Each other database the project
    names gets a database of its own on the same server (the first one: the proof's database).
-   Another dialect is refused before it connects.
+   Another dialect than the backend's is refused before it connects.
 2. **Guard** (the pool's ``connect`` event, which also sees engines built with ``creator=``, and
    :meth:`Guard.check` before every migration step): the connection proves it is on the expected
    server (``system_identifier`` and start time) or the run stops.
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headcheck.db.urls import redact
+
+if TYPE_CHECKING:
+    from headcheck.db.backends import Backend
 
 __all__ = ["Guard", "NotOurServer", "dispose_all", "install"]
 
@@ -70,44 +73,40 @@ class Guard:
 
 
 class _Redirect:
-    def __init__(self, target: str, create_databases: bool) -> None:
+    def __init__(self, target: str, create_databases: bool, backend: Backend) -> None:
         from sqlalchemy.engine import make_url
 
         self.target = make_url(target)
+        self.backend = backend
         self.main = str(self.target.database)
         self.create_databases = create_databases
-        self.mapping: dict[tuple[str, str, str], str] = {}
+        self.mapping: dict[tuple[str, str, str], Any] = {}  # -> the sqlalchemy URL standing in for it
 
-    def database_for(self, key: tuple[str, str, str]) -> str:
-        """The throwaway database standing in for the project's database ``key`` (host, port, name)."""
+    def url_for(self, key: tuple[str, str, str]) -> Any:
+        """The throwaway database standing in for the project's database ``key`` (host, port, name):
+        the first one the proof's, each other one a new database of its own (on ``--database-url``:
+        the proof's too)."""
+        from sqlalchemy.engine import make_url
+
         own = (str(self.target.host), str(self.target.port), self.main)
         if key == own:
-            return self.main
+            return self.target
         if key not in self.mapping:
             if not self.mapping or not self.create_databases:
-                self.mapping[key] = self.main
+                self.mapping[key] = self.target
             else:
-                name = f"{self.main}_{len(self.mapping) + 1}"
-                self._create(name)
-                self.mapping[key] = name
+                url = self.backend.create_extra_database(
+                    self.target.render_as_string(hide_password=False), len(self.mapping) + 1
+                )
+                self.mapping[key] = make_url(url).set(drivername=self.target.drivername)
         return self.mapping[key]
 
-    def _create(self, name: str) -> None:
-        import psycopg
-        from psycopg import sql
-
-        t = self.target
-        with psycopg.connect(
-            host=t.host, port=t.port, user=t.username, password=t.password, dbname=self.main, autocommit=True
-        ) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
     def do_connect(self, dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        if dialect.name != "postgresql":
+        if dialect.name not in self.backend.dialects:
             where = str(cargs[0]) if cargs else " ".join(f"{k}={v}" for k, v in cparams.items() if k in _WHERE)
             raise NotOurServer(
                 f"env.py (or the project) opens a {dialect.name} database ({redact(where)}); headcheck proves "
-                "migrations on PostgreSQL only and connects nowhere else"
+                f"these migrations on {self.backend.label} (--backend {self.backend.name}) and connects nowhere else"
             )
         host = str(cparams.get("host") or "")
         port = str(cparams.get("port") or "5432")
@@ -115,7 +114,7 @@ class _Redirect:
         if cargs and isinstance(cargs[0], str):  # a DSN string: where it points does not matter any more
             host, name = cargs[0], ""
         key = (host, port, name)
-        url = self.target.set(database=self.database_for(key))
+        url = self.url_for(key)
         new_cargs, new_cparams = dialect.create_connect_args(url)
         kept = {k: v for k, v in cparams.items() if k not in _WHERE and not k.startswith("ssl")}
         cargs[:] = list(new_cargs)
@@ -123,13 +122,16 @@ class _Redirect:
         cparams.update({**kept, **new_cparams})
 
 
-def install(target: str, guard: Guard, *, create_databases: bool) -> None:
-    """Point every SQLAlchemy connection of this process at ``target``'s server and guard it."""
+def install(target: str, guard: Guard, *, create_databases: bool, backend: Backend | None = None) -> None:
+    """Point every SQLAlchemy connection of this process at ``target``'s server (a database of
+    ``backend``, PostgreSQL by default) and guard it."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
 
-    redirect = _Redirect(target, create_databases)
+    from headcheck.db import backends
+
+    redirect = _Redirect(target, create_databases, backend or backends.get(backends.DEFAULT))
     event.listen(Engine, "do_connect", redirect.do_connect)
     event.listen(Engine, "engine_connect", lambda connection: _ENGINES.add(connection.engine))
 

@@ -24,11 +24,10 @@ import traceback
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from headcheck.db import backends, snapshot
 from headcheck.db import plan as planning
-from headcheck.db import snapshot
 from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.trace import Tracer
-from headcheck.db.urls import DRIVERS, driver_of, is_postgres, with_driver
 
 TRACEBACK_LINES = 20
 
@@ -77,6 +76,7 @@ class Runner:
         self.mode = "default"
         self.carry: snapshot.Snapshot | None = None  # the last snapshot taken, for the next stairway chunk
         self.guard: Guard | None = None
+        self.backend: backends.Backend = backends.get(backends.DEFAULT)  # set by load()
         self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
         self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
         self.upgraded: set[str] = set()  # revisions whose first upgrade ran (traced with locks)
@@ -94,9 +94,11 @@ class Runner:
         extra_dbs: bool,
         irreversible: list[str],
         floor: str | None,
+        backend: str = backends.DEFAULT,
     ) -> None:
         """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``
-        with the project's own driver; from here on every connection goes to ``url``'s server."""
+        with the project's own driver; from here on every connection goes to ``url``'s server.
+        ``backend``: the name of the database backend (its snapshot, guard and driver rules)."""
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
@@ -107,9 +109,10 @@ class Runner:
         if ini is None and env.get("toml_path") and os.path.isfile("alembic.ini"):
             ini = "alembic.ini"  # what ``alembic`` run here reads too (the pyproject templates' URL)
         config = Config(ini, **kwargs)
+        self.backend = backends.get(backend)
         self.guard = Guard(guard["query"], guard["expected"])
-        install(url, self.guard, create_databases=extra_dbs)
-        url = with_driver(url, _project_driver(config))
+        install(url, self.guard, create_databases=extra_dbs, backend=self.backend)
+        url = backends.with_driver(url, _project_driver(config, self.backend))
         if env["kind"] == "flask":
             _push_flask_app()
         for name in url_vars:  # DATABASE_URL & co. carry the same URL, driver included
@@ -207,8 +210,10 @@ class Runner:
         )
         version_table = str(getattr(ctx, "version_table", "alembic_version"))
         execute = _executor(ctx)
-        tracer = Tracer(execute, version_table)  # headcheck.db.trace: SQL, locks, rewrites per step
-        tracer.install(ctx.connection)
+        tracer = Tracer(execute, version_table) if self.backend.lock_trace else None  # PostgreSQL's
+        if tracer is not None:  # headcheck.db.trace: SQL, locks, rewrites per step
+            tracer.install(ctx.connection)
+        take = self.backend.snapshot
 
         last_use: dict[str, int] = {}
         for k, p in enumerate(plan):
@@ -219,7 +224,7 @@ class Runner:
         if take_initial:
             # a stairway chunk starts where the previous one ended: its last snapshot is "before"
             carried = self.carry if self.carry is not None and heads else None
-            last = saved[planning.INITIAL] = carried or snapshot.take(execute, version_table, keep_plan=True)
+            last = saved[planning.INITIAL] = carried or take(execute, version_table, keep_plan=True)
         for k, p in enumerate(plan):
             script_rev = script.get_revision(p.revision)
             if p.direction == "up":
@@ -236,16 +241,19 @@ class Runner:
             if self.guard is not None and k:  # (the first step: checked at "begin")
                 self.guard.check(execute, "the migration connection")
             first_up = p.direction == "up" and p.revision not in self.upgraded
-            tracer.begin(getattr(script_rev, "path", None), observe=first_up)
+            if tracer is not None:
+                tracer.begin(getattr(script_rev, "path", None), observe=first_up)
             started = time.perf_counter()
             yield step
             seconds = time.perf_counter() - started
-            event: dict[str, Any] = {"index": k, "seconds": seconds, "trace": tracer.end()}
+            event: dict[str, Any] = {"index": k, "seconds": seconds}
+            if tracer is not None:
+                event["trace"] = tracer.end()
             if first_up:
                 self.upgraded.add(p.revision)
             current: snapshot.Snapshot | None = None
             if p.snapshot:
-                current = snapshot.take(execute, version_table, keep_plan=True)
+                current = take(execute, version_table, keep_plan=True)
                 for key in p.save:
                     saved[key] = current
                 if p.compare is not None:
@@ -289,34 +297,14 @@ def _executor(ctx: Any) -> Any:
     return execute
 
 
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _project_driver(config: Any) -> str:
-    """The driver of the project's own ``sqlalchemy.url`` when it is a PostgreSQL one and importable
-    (a plain ``postgresql://`` means psycopg2 to SQLAlchemy), else psycopg 3 (headcheck's own)."""
+def _project_driver(config: Any, backend: backends.Backend) -> str:
+    """The driver of the project's own ``sqlalchemy.url`` when it is one of the backend's and
+    importable (a plain ``postgresql://`` means psycopg2 to SQLAlchemy), else headcheck's own."""
     try:
         original = config.get_main_option("sqlalchemy.url") or ""
     except Exception:  # an interpolation the ini cannot resolve: nothing to keep
         original = ""
-    if not is_postgres(original):
-        return "psycopg"
-    driver = driver_of(original) or "psycopg2"
-    module = DRIVERS.get(driver.removesuffix("_async"), driver)
-    if not _importable(module):
-        return "psycopg"
-    if driver in ("asyncpg", "psycopg_async") and not _importable("greenlet"):
-        raise RuntimeError(
-            f"the project's driver {driver} needs greenlet for SQLAlchemy's asyncio support: "
-            "pip install 'headcheck[postgres]' (or pip install greenlet)"
-        )
-    return driver
+    return backends.project_driver(backend, original)
 
 
 def _no_down(script: Any, irreversible: list[str], floor: str | None) -> set[str]:
@@ -387,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                     command["extra_dbs"],
                     command.get("irreversible", []),
                     command.get("floor"),
+                    command.get("backend", backends.DEFAULT),
                 )
             elif name == "dispose":
                 dispose_all()

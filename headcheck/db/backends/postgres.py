@@ -1,0 +1,507 @@
+"""PostgreSQL: a private, throwaway server on pytest-postgresql's public API, and the proof's
+PostgreSQL-specific parts (guard, schema snapshot, ``--from-schema``, ``--database-url`` checks).
+
+The server (:func:`throwaway_server`) is pytest-postgresql's ``PostgreSQLExecutor`` used through
+its constructor, ``start()`` and ``stop()`` only, with ``password=`` for authentication. Around it,
+``headcheck.db.launch`` does what is not PostgreSQL's business: the temp dir layout, the drop to an
+unprivileged user (every ``pg_ctl`` call goes through a wrapper), the sweep of a killed run's
+leftovers. The server listens on 127.0.0.1 and a unix socket in a 0700 folder, durability off (it
+is thrown away). Every connection, TCP and socket, authenticates with scram-sha-256 and a random
+password only this process knows: pytest-postgresql's ``password=`` sets it at initdb; the
+authentication rules come from our own ``hba_file`` (a server setting, passed with the public
+``postgres_options``), because its ``--auth=password`` would send the password in clear.
+
+One workaround, isolated in :func:`_hand_over_pwfile` (run by the ``pg_ctl`` wrapper) and pinned by
+``tests/db/test_db_server.py::test_password_file_hand_over``: pytest-postgresql writes the password
+file with ``tempfile.NamedTemporaryFile`` (mode 0600, owned by the caller, in TMPDIR) and passes
+``--pwfile=`` to initdb. As root, initdb runs as the server's user, who cannot read a root-owned
+0600 file, so the wrapper (still root) copies it into the server's folder, owned by the server's
+user, before dropping privileges. Not root, the server runs as the caller: nothing to hand over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import secrets
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from headcheck.db import launch
+from headcheck.db.backends import Backend, Execute, GuardSpec, ServerError, ServerOptions, Snapshot
+
+__all__ = [
+    "BACKEND",
+    "PostgresBackend",
+    "Server",
+    "ServerError",
+    "create_database",
+    "find_pg_bin",
+    "guard",
+    "load_schema",
+    "recreate_databases",
+    "refuse_nonempty",
+    "sweep_stale",
+    "throwaway_server",
+]
+
+TEMP_PREFIX = "headcheck-pg-"
+OWNER_FILE = launch.OWNER_FILE
+SERVER_DIR = "pg"  # inside the temp dir: what the server's user may write (data, socket, log)
+SERVER_USERS = ("postgres", "nobody")  # the OS user the server runs as when headcheck is root
+SUPERUSER = "postgres"  # the database role initdb creates (not the OS user)
+PWFILE = "pwfile"  # in SERVER_DIR: the password handed over to initdb (removed once it ran)
+INSTALL_HINT = (
+    "install the PostgreSQL server binaries (Debian/Ubuntu: apt-get install postgresql; "
+    "macOS: brew install postgresql) or pass --pg-bin DIR (the folder holding pg_ctl)"
+)
+# every connection with the password, never without: our pg_hba.conf (initdb's is not used)
+HBA = "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
+
+
+class Server(NamedTuple):
+    host: str
+    port: int
+    user: str  # database superuser
+    password: str  # random, per server; scram-sha-256 for every connection
+    os_user: str  # who the postmaster runs as
+    version: str  # ``SHOW server_version``
+    startup_seconds: float  # initdb + start, until it accepts connections
+    tempdir: Path
+    pg_bin: Path
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.pg_bin
+
+    @property
+    def datadir(self) -> Path:
+        return self.tempdir / SERVER_DIR / "data"
+
+    @property
+    def logfile(self) -> Path:
+        return self.tempdir / SERVER_DIR / "postgres.log"
+
+    def url(self, dbname: str, driver: str | None = "psycopg") -> str:
+        """SQLAlchemy URL of a database on this server (psycopg 3 driver unless told otherwise)."""
+        return f"postgresql+{driver or 'psycopg'}://{self.user}:{self.password}@{self.host}:{self.port}/{dbname}"
+
+    def conninfo(self, dbname: str) -> str:
+        """libpq connection string of a database on this server."""
+        return f"host={self.host} port={self.port} user={self.user} password={self.password} dbname={dbname}"
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    name = Path(path).parent.name
+    return tuple(int(p) for p in name.split(".") if p.isdigit())
+
+
+def find_pg_bin(pg_bin: Path | None = None) -> Path:
+    """The folder holding ``pg_ctl``: ``--pg-bin``, ``pg_config --bindir``, the newest
+    ``/usr/lib/postgresql/*/bin``, then ``PATH``. Raises ServerError naming what to install."""
+    if pg_bin is not None:
+        if (pg_bin / "pg_ctl").is_file():
+            return pg_bin
+        raise ServerError(f"--pg-bin {pg_bin}: no pg_ctl there; {INSTALL_HINT}")
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=False)
+            if out.returncode == 0 and out.stdout.strip():
+                candidates.append(Path(out.stdout.strip()))
+    candidates += [
+        Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_version_key, reverse=True)
+    ]
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for candidate in candidates:
+        if (candidate / "pg_ctl").is_file() and (candidate / "initdb").is_file() and (candidate / "postgres").is_file():
+            return candidate
+    raise ServerError(f"no PostgreSQL server found (pg_ctl, initdb, postgres); {INSTALL_HINT}")
+
+
+def _hand_over_pwfile(argv: list[str], target: Path, uid: int, gid: int) -> list[str]:
+    """THE workaround (see the module docstring): in ``pg_ctl initdb ... -o "... --pwfile=F"``, copy
+    ``F`` (pytest-postgresql's, root's 0600 file) to ``target`` owned by the server's ``uid``/``gid``
+    and point initdb there. Other commands and other options pass through unchanged. Runs as root,
+    in the wrapper, before privileges are dropped: ``F`` must be a regular root-owned file (not a
+    symlink another user planted in TMPDIR)."""
+    if argv[:1] != ["initdb"] or "-o" not in argv[:-1]:
+        return argv
+    at = argv.index("-o") + 1
+    options = shlex.split(argv[at])
+    for k, option in enumerate(options):
+        if option.startswith("--pwfile="):
+            fd = os.open(option.removeprefix("--pwfile="), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+                    raise SystemExit("headcheck: refusing a password file not created by headcheck")
+                secret = os.read(fd, 65536).decode("utf-8")
+            finally:
+                os.close(fd)
+            launch.write_private(target, secret, uid, gid)
+            options[k] = f"--pwfile={target}"
+    return [*argv[:at], " ".join(shlex.quote(o) for o in options), *argv[at + 1 :]]
+
+
+def _pg_ctl(layout: launch.Layout, bindir: Path) -> Path:
+    """``pg_ctl`` as the server's user: the real one when not root; as root, a wrapper in
+    headcheck's own folder that hands the password file over (:func:`_hand_over_pwfile`), then
+    runs ``pg_ctl`` through ``launch.run_as_wrapper``."""
+    pg_ctl = bindir / "pg_ctl"
+    if layout.os_user is None:
+        return pg_ctl
+    as_user = launch.run_as_wrapper(layout.tempdir, pg_ctl, layout.os_user)
+    wrapper = layout.tempdir / "pg_ctl-headcheck"
+    root = str(Path(__file__).resolve().parents[3])
+    wrapper.write_text(
+        f"#!{sys.executable} -I\n"
+        "import os, sys\n"
+        f"sys.path.insert(0, {root!r})\n"
+        "from pathlib import Path\n"
+        "from headcheck.db.backends.postgres import _hand_over_pwfile\n"
+        f"argv = _hand_over_pwfile(sys.argv[1:], Path({str(layout.serverdir / PWFILE)!r}), {layout.uid}, {layout.gid})\n"
+        f"os.execv({str(as_user)!r}, [{str(as_user)!r}, *argv])\n",
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o700)
+    return wrapper
+
+
+def _server_options(statement_timeout: float | None, hba_file: Path) -> str:
+    options = [
+        "listen_addresses=127.0.0.1",
+        f"hba_file={hba_file}",
+        "fsync=off",
+        "full_page_writes=off",
+        "synchronous_commit=off",
+        "wal_level=minimal",
+        "max_wal_senders=0",
+        "archive_mode=off",
+        "autovacuum=off",
+        "max_connections=30",
+    ]
+    if statement_timeout:
+        ms = max(1, int(statement_timeout * 1000))
+        options += [f"statement_timeout={ms}", f"lock_timeout={ms}"]
+    return " ".join(f"-c {o}" for o in options)
+
+
+def _postmaster_pid(datadir: Path) -> int | None:
+    try:
+        return int((datadir / "postmaster.pid").read_text(encoding="utf-8").split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _kill_postmaster(datadir: Path) -> None:
+    """Last resort after ``pg_ctl stop``: immediate shutdown (SIGQUIT), then SIGKILL."""
+    launch.kill(_postmaster_pid(datadir), datadir)
+
+
+def sweep_stale(tmp: Path | None = None) -> list[Path]:
+    """Remove temp dirs (and servers) of headcheck processes that no longer exist, e.g. after
+    ``kill -9``, which no process can clean up after itself. Returns the removed dirs."""
+    return launch.sweep_stale(TEMP_PREFIX, lambda tempdir: _kill_postmaster(tempdir / SERVER_DIR / "data"), tmp)
+
+
+def _wait_ready(executor: Any, port: int, password: str) -> str:
+    """mirakuru is satisfied once the port accepts TCP, which is before PostgreSQL accepts
+    sessions ("the database system is starting up"): wait for ``pg_ctl start -w`` to return,
+    then for a session. Returns ``SHOW server_version``."""
+    import psycopg
+
+    launcher = executor.process
+    if launcher is not None:
+        try:
+            code = launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            raise ServerError("PostgreSQL did not become ready within 60 s") from exc
+        if code != 0:
+            raise ServerError(f"pg_ctl start exited with code {code}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=port, user=SUPERUSER, password=password, dbname="postgres", autocommit=True
+            ) as conn:
+                row = conn.execute("SHOW server_version").fetchone()
+            return str(row[0]) if row else "unknown"
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise ServerError(f"PostgreSQL does not accept connections: {str(exc).strip()}") from exc
+            time.sleep(0.02)
+
+
+def _start_failure(serverdir: Path, bindir: Path, exc: Exception) -> ServerError:
+    log = serverdir / "postgres.log"
+    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:] if log.exists() else []
+    detail = "; ".join(tail) or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    return ServerError(f"PostgreSQL did not start ({bindir}/pg_ctl): {detail}")
+
+
+@contextlib.contextmanager
+def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | None = None) -> Iterator[Server]:
+    """Start a private PostgreSQL; on leaving the block (any way at all) stop it and delete its files.
+
+    Raises ServerError when no server binaries are found or the server does not start.
+    """
+    from pytest_postgresql.executors import PostgreSQLExecutor
+
+    bindir = find_pg_bin(pg_bin)
+    sweep_stale()
+    started = time.perf_counter()
+    with launch.throwaway_dir(TEMP_PREFIX, SERVER_USERS, "PostgreSQL", SERVER_DIR) as layout:
+        serverdir = layout.serverdir
+        password = secrets.token_urlsafe(24)  # URL- and conninfo-safe characters
+        socket_dir = layout.server_subdir("sock")
+        hba_file = serverdir / "pg_hba.conf"
+        launch.write_private(hba_file, HBA, layout.uid, layout.gid)
+        port = launch.free_port()
+        executor = PostgreSQLExecutor(
+            executable=str(_pg_ctl(layout, bindir)),
+            host="127.0.0.1",
+            port=port,
+            datadir=str(serverdir / "data"),
+            unixsocketdir=str(socket_dir),
+            logfile=str(serverdir / "postgres.log"),
+            startparams="-w",
+            dbname="postgres",
+            user=SUPERUSER,
+            password=password,
+            timeout=60,
+            sleep=0.02,
+            postgres_options=_server_options(statement_timeout, hba_file),
+        )
+
+        def stop() -> None:
+            with contextlib.suppress(Exception):  # let ``pg_ctl start -w`` finish its own wait first
+                if executor.process is not None:
+                    executor.process.wait(timeout=5)
+            with contextlib.suppress(Exception):
+                executor.stop()
+            _kill_postmaster(serverdir / "data")
+
+        layout.on_exit(stop)
+        try:
+            executor.start()
+        except Exception as exc:
+            raise _start_failure(serverdir, bindir, exc) from exc
+        finally:
+            (serverdir / PWFILE).unlink(missing_ok=True)
+        version = _wait_ready(executor, port, password)
+        startup = time.perf_counter() - started
+        yield Server(
+            "127.0.0.1", port, SUPERUSER, password, layout.server_user, version, startup, layout.tempdir, bindir
+        )
+
+
+def create_database(server: Server, dbname: str) -> None:
+    """CREATE DATABASE through pytest-postgresql's DatabaseJanitor (dropped with the server)."""
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    DatabaseJanitor(
+        user=server.user, host=server.host, port=server.port, dbname=dbname, password=server.password
+    ).init()
+
+
+# --- the proof's PostgreSQL-specific parts ---------------------------------------------------------
+
+# a connection whose answer to the first query that works here equals the parent's is on the same
+# server: system_identifier needs privileges a --database-url role may lack; the start time does not
+_GUARD_QUERIES = (
+    "SELECT (SELECT system_identifier FROM pg_control_system())::text || ' '"
+    " || extract(epoch FROM pg_postmaster_start_time())::text",
+    "SELECT current_setting('port') || ' ' || extract(epoch FROM pg_postmaster_start_time())::text",
+)
+
+
+def guard(url: str) -> GuardSpec:
+    """What proves a connection is on ``url``'s server: a query and its answer here."""
+    import psycopg
+
+    from headcheck.db.urls import libpq_url
+
+    last: Exception | None = None
+    for query in _GUARD_QUERIES:
+        try:
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                row = conn.execute(query.encode()).fetchone()
+        except psycopg.Error as exc:
+            last = exc
+            continue
+        if row and row[0] is not None:
+            return GuardSpec(query, str(row[0]))
+    raise RuntimeError(f"cannot identify the database server: {last}")
+
+
+def load_schema(path: Path, url: str, pg_bin: Path | None) -> str | None:
+    """Load a ``pg_dump --schema-only`` file with psql (it may hold psql meta-commands such as
+    ``\\restrict``); without psql, run it through psycopg minus the meta-command lines.
+    Returns an error message or None."""
+    from headcheck.db.urls import libpq_url, split_password
+
+    conninfo_url = libpq_url(url)
+    psql = (pg_bin / "psql") if pg_bin is not None and (pg_bin / "psql").is_file() else shutil.which("psql")
+    if psql:
+        # the password through the environment: a command line is readable by every local user
+        public_url, password = split_password(conninfo_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        if password is not None:
+            env["PGPASSWORD"] = password
+        done = subprocess.run(
+            [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", public_url, "-f", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        if done.returncode != 0:
+            return (done.stderr or done.stdout).strip() or f"psql exited with code {done.returncode}"
+        return None
+    import psycopg
+
+    sql = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("\\"))
+    try:
+        with psycopg.connect(conninfo_url, autocommit=True) as conn:
+            conn.execute(sql.encode())
+    except psycopg.Error as exc:
+        return str(exc).strip()
+    return None
+
+
+# what a new database holds before anyone uses it
+_EMPTY = {"schemas": {"public"}, "extensions": {"plpgsql"}}
+
+
+def recreate_databases(url: str) -> str | None:
+    """Drop ``url``'s database and the ones made for the project's other databases (``<name>_N``),
+    and create them again, empty. An error message or None."""
+    import psycopg
+    from psycopg import sql
+
+    from headcheck.db.urls import libpq_url
+
+    main = str(psycopg.conninfo.conninfo_to_dict(libpq_url(url)).get("dbname"))
+    admin = psycopg.conninfo.make_conninfo(libpq_url(url), dbname="postgres")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = %s OR datname ~ %s",
+                [main, "^" + re.escape(main) + "_[0-9]+$"],
+            ).fetchall()
+            for (name,) in rows:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        return f"cannot rebuild the database: {str(exc).strip()}"
+    return None
+
+
+def refuse_nonempty(url: str) -> str | None:
+    """Why ``url`` is not an empty database (any table, view, type, sequence, function, schema or
+    extension of its own, an alembic_version included), or None when empty."""
+    import psycopg
+
+    from headcheck.db import snapshot
+    from headcheck.db.urls import libpq_url
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        snap = snapshot.take(lambda sql: conn.execute(sql.encode()).fetchall(), version_table="")
+    found = [
+        (category, line)
+        for category, lines in snap.items()
+        if category not in ("columns", "constraints", "indexes", "triggers")  # (they belong to a table)
+        for line in lines
+        if line not in _EMPTY.get(category, set())
+    ]
+    if found:
+        shown = ", ".join(
+            (line if category == "tables" else f"{category[:-1]} {line}")[:60] for category, line in found[:5]
+        )
+        return f"the database is not empty ({len(found)} objects: {shown}{', ...' if len(found) > 5 else ''})"
+    return None
+
+
+def create_extra_database(url: str, number: int) -> str:
+    """CREATE DATABASE ``<name>_<number>`` on ``url``'s server; its URL."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = f"{target.database}_{number}"
+    with psycopg.connect(
+        host=target.host,
+        port=target.port,
+        user=target.username,
+        password=target.password,
+        dbname=target.database,
+        autocommit=True,
+    ) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return target.set(database=name).render_as_string(hide_password=False)
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+    label = "PostgreSQL"
+    dialects = ("postgresql", "postgres")
+    drivers = {  # noqa: RUF012 (read-only by convention, as every Backend attribute)
+        "psycopg": "psycopg",
+        "psycopg_async": "psycopg",
+        "psycopg2": "psycopg2",
+        "psycopg2cffi": "psycopg2cffi",
+        "asyncpg": "asyncpg",
+        "pg8000": "pg8000",
+    }
+    implied_driver = "psycopg2"
+    default_driver = "psycopg"
+    async_drivers = frozenset({"asyncpg", "psycopg_async"})
+    extra = "postgres"
+    lock_trace = True
+    schema_format = "pg_dump --schema-only"
+
+    def throwaway(self, options: ServerOptions) -> contextlib.AbstractContextManager[Server]:
+        return throwaway_server(options.bin_dir, statement_timeout=options.statement_timeout)
+
+    def create_database(self, server: Any, dbname: str) -> str:
+        create_database(server, dbname)
+        return str(server.url(dbname))
+
+    def recreate_databases(self, url: str) -> str | None:
+        return recreate_databases(url)
+
+    def guard(self, url: str) -> GuardSpec:
+        return guard(url)
+
+    def refuse_nonempty(self, url: str) -> str | None:
+        return refuse_nonempty(url)
+
+    def load_schema(self, path: Path, url: str, bin_dir: Path | None) -> str | None:
+        return load_schema(path, url, bin_dir)
+
+    def snapshot(
+        self, execute: Execute, version_table: str = "alembic_version", *, keep_plan: bool = False
+    ) -> Snapshot:
+        from headcheck.db import snapshot
+
+        return snapshot.take(execute, version_table, keep_plan=keep_plan)
+
+    def create_extra_database(self, url: str, number: int) -> str:
+        return create_extra_database(url, number)
+
+
+BACKEND = PostgresBackend()
