@@ -21,31 +21,35 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
-import shlex
-import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from headcheck.db import launch
+from headcheck.db.backends import Backend, Execute, GuardSpec, ServerError, ServerOptions, Snapshot
+
 __all__ = [
+    "BACKEND",
     "MariaDB",
+    "MariaDBBackend",
     "ServerError",
+    "create_database",
     "find_mysql_bin",
-    "server_guard",
+    "guard",
     "sweep_stale",
     "throwaway_server",
 ]
 
 TEMP_PREFIX = "headcheck-my-"
-OWNER_FILE = "headcheck.pid"  # pid of the headcheck process owning a temp dir
+OWNER_FILE = launch.OWNER_FILE
 SERVER_DIR = "my"  # inside the temp dir: what the server's user may write (data, socket, logs)
+SERVER_USERS = ("mysql", "nobody")  # the OS user the server runs as when headcheck is root
+INSTALL_TIMEOUT = 120.0  # seconds for mariadb-install-db (0.6 s on an idle machine)
 USER = "root"  # the database account headcheck connects as (not the OS user)
 SERVERS = ("mariadbd", "mysqld")
 INSTALLERS = ("mariadb-install-db", "mysql_install_db")
@@ -53,14 +57,8 @@ INSTALL_HINT = (
     "install the MariaDB server (Debian/Ubuntu: apt-get install mariadb-server, its service need not run; "
     "macOS: brew install mariadb) or pass --mysql-bin DIR (the folder holding mariadbd and mariadb-install-db)"
 )
-# A server listening on a socket path longer than this fails to start (sun_path is 108 bytes).
-_SOCKET_MAX = 100
 # Every privilege: the value mariadb-install-db itself writes for root (see mysql_system_tables_data.sql).
 _ALL_PRIVILEGES = 18446744073709551615
-
-
-class ServerError(Exception):
-    """The server cannot be found or started (the CLI exits 2 with this one line)."""
 
 
 class Binaries(NamedTuple):
@@ -81,6 +79,10 @@ class MariaDB(NamedTuple):
     binaries: Binaries
 
     @property
+    def bin_dir(self) -> Path:
+        return self.binaries.server.parent
+
+    @property
     def datadir(self) -> Path:
         return self.tempdir / SERVER_DIR / "data"
 
@@ -96,11 +98,9 @@ class MariaDB(NamedTuple):
     def logfile(self) -> Path:
         return self.tempdir / SERVER_DIR / "mariadbd.log"
 
-    def url(self, dbname: str, driver: str = "pymysql") -> str:
-        """SQLAlchemy URL of a database on this server (``mysql+pymysql`` unless told otherwise;
-        ``mariadbconnector`` is a driver of SQLAlchemy's ``mariadb`` dialect)."""
-        dialect = "mariadb" if driver == "mariadbconnector" else "mysql"
-        return f"{dialect}+{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{dbname}"
+    def url(self, dbname: str, driver: str | None = None) -> str:
+        """SQLAlchemy URL of a database on this server (``mysql+pymysql`` unless told otherwise)."""
+        return f"mysql+{driver or 'pymysql'}://{self.user}:{self.password}@{self.host}:{self.port}/{dbname}"
 
     def connect(self, dbname: str | None = None, **kwargs: Any) -> Any:
         """A PyMySQL connection (autocommit) to this server."""
@@ -147,55 +147,6 @@ def find_mysql_bin(mysql_bin: Path | None = None) -> Binaries:
         missing = ", ".join(n for n, p in (("mariadbd", server), ("mariadb-install-db", installer)) if p is None)
         raise ServerError(f"no MariaDB server found (missing: {missing}); {INSTALL_HINT}")
     return Binaries(server, installer)
-
-
-def _temp_parent() -> str:
-    """The temp folder, unless the server's user could not reach into it (a private TMPDIR such as
-    /root/tmp, when root) or the socket path would be too long (macOS): then /tmp."""
-    parent = tempfile.gettempdir()
-    if len(parent) + len(TEMP_PREFIX) + 40 > _SOCKET_MAX:
-        return "/tmp"
-    if os.geteuid() != 0:
-        return parent
-    path = Path(parent).resolve()
-    for folder in (path, *path.parents):
-        if not folder.stat().st_mode & 0o001:
-            return "/tmp"
-    return parent
-
-
-def _unprivileged_user() -> tuple[str, int, int]:
-    import pwd
-
-    for name in ("mysql", "nobody"):
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return name, entry.pw_uid, entry.pw_gid
-    raise ServerError("running as root and neither a 'mysql' nor a 'nobody' user exists to run MariaDB as")
-
-
-def _wrapper(tempdir: Path, program: Path, os_user: str | None) -> list[str]:
-    """The command running ``program`` as ``os_user`` (when root): a script in the temp dir (root's,
-    0700) that drops privileges and execs the real binary; the real binary itself when not root."""
-    if os_user is None:
-        return [str(program)]
-    wrapper = tempdir / f"as-{os_user}-{program.name}"
-    if shutil.which("setpriv"):
-        drop = f"setpriv --reuid={shlex.quote(os_user)} --regid={shlex.quote(os_user)} --init-groups --"
-        wrapper.write_text(f'#!/bin/sh\nexec {drop} {shlex.quote(str(program))} "$@"\n', encoding="utf-8")
-    else:  # no util-linux: drop privileges from Python (same interpreter, stdlib only)
-        wrapper.write_text(
-            f"#!{sys.executable}\n"
-            "import os, pwd, sys\n"
-            f"u = pwd.getpwnam({os_user!r})\n"
-            "os.initgroups(u.pw_name, u.pw_gid); os.setgid(u.pw_gid); os.setuid(u.pw_uid)\n"
-            f"os.execv({str(program)!r}, [{str(program)!r}, *sys.argv[1:]])\n",
-            encoding="utf-8",
-        )
-    wrapper.chmod(0o700)
-    return [str(wrapper)]
 
 
 def _native_password_hash(password: str) -> str:
@@ -256,96 +207,31 @@ def _server_options(serverdir: Path, port: int, statement_timeout: float | None)
     return options
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _runs_on(pid: int, datadir: Path) -> bool:
-    """Is ``pid`` really the server of ``datadir`` (not a reused pid, not another user's process)?"""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        owner = os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return not Path("/proc/self").exists()  # no procfs (macOS): trust the pid file
-    with contextlib.suppress(OSError):
-        if owner != datadir.stat().st_uid:
-            return False
-    return f"--datadir={datadir}".encode() in cmdline
-
-
-def _kill_server(serverdir: Path, process: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM (a clean, fast shutdown: nothing is flushed to disk), then SIGKILL."""
-    pid: int | None = process.pid if process is not None else None
-    if pid is None:
-        try:
-            pid = int((serverdir / "mariadbd.pid").read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return
-        if not _alive(pid) or not _runs_on(pid, serverdir / "data"):
-            return
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        if process is not None and process.poll() is not None:
+def _stop(process: subprocess.Popen[bytes], wait: float = 10.0) -> None:
+    """SIGTERM (a clean, fast shutdown: nothing is flushed to disk), then SIGKILL; reaped."""
+    for sig, limit in ((signal.SIGTERM, wait), (signal.SIGKILL, 5.0)):
+        if process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if process is not None:
-                if process.poll() is not None:
-                    return
-            elif not _alive(pid):
-                return
-            else:
-                _reap_if_init()
-            time.sleep(0.01)
+            process.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=limit)
 
 
-def _reap_if_init() -> None:
-    """As PID 1 (a Docker action) we inherit the orphans of a killed headcheck: reap them."""
-    if os.getpid() != 1:
+def _kill_stale(tempdir: Path) -> None:
+    """The server a killed headcheck left in ``tempdir`` (its pid file, checked against /proc)."""
+    serverdir = tempdir / SERVER_DIR
+    try:
+        pid = int((serverdir / "mariadbd.pid").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
         return
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-
-
-def _remove(tempdir: Path) -> None:
-    shutil.rmtree(tempdir, ignore_errors=True)
-    if tempdir.exists():  # a file appeared while removing (a late log line): try once more
-        time.sleep(0.05)
-        shutil.rmtree(tempdir, ignore_errors=True)
+    launch.kill(pid, serverdir / "data", first=signal.SIGTERM)
 
 
 def sweep_stale(tmp: Path | None = None) -> list[Path]:
     """Remove temp dirs (and servers) of headcheck processes that no longer exist, e.g. after
     ``kill -9``, which no process can clean up after itself. Returns the removed dirs."""
-    removed = []
-    parents = {Path(tmp)} if tmp else {Path(tempfile.gettempdir()), Path(_temp_parent())}
-    for tempdir in (found for parent in parents for found in parent.glob(f"{TEMP_PREFIX}*")):
-        try:
-            if tempdir.is_symlink() or tempdir.stat().st_uid != os.geteuid():
-                continue  # another user's (or a planted) folder: not ours to sweep
-            owner = int((tempdir / OWNER_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if _alive(owner):
-            continue
-        _kill_server(tempdir / SERVER_DIR)
-        _remove(tempdir)
-        removed.append(tempdir)
-    return removed
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return launch.sweep_stale(TEMP_PREFIX, _kill_stale, tmp)
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:
@@ -382,47 +268,47 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, password: str, logf
         return str(row[0]) if row else "unknown"
 
 
-def _initialise(
-    command: list[str], serverdir: Path, password: str, owner: tuple[int, int] | None, limit: float
-) -> None:
-    """``mariadb-install-db`` without the test database, our accounts instead of its own."""
+def _initialise(command: list[str], layout: launch.Layout, password: str, limit: float) -> None:
+    """``mariadb-install-db`` without the test database, our accounts instead of its own. Its
+    process group is killed on a timeout or Ctrl-C (it runs ``mariadbd --bootstrap``)."""
+    serverdir = layout.serverdir
     extra = serverdir / "accounts.sql"
-    fd = os.open(extra, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(_accounts_sql(password))
-    if owner is not None:
-        os.chown(extra, *owner)
+    launch.write_private(extra, _accounts_sql(password), layout.uid, layout.gid)
+    process = subprocess.Popen(
+        [
+            *command,
+            "--no-defaults",
+            f"--datadir={serverdir / 'data'}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            "--skip-name-resolve",
+            f"--extra-file={extra}",
+            f"--log-error={serverdir / 'install.log'}",
+            f"--tmpdir={serverdir / 'tmp'}",  # not TMPDIR: the server's user may not write there
+            "--innodb-log-file-size=16M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
+            "--skip-log-bin",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=serverdir,
+        start_new_session=True,  # its own process group: Ctrl-C reaches headcheck, which kills it
+    )
     try:
-        done = subprocess.run(
-            [
-                *command,
-                "--no-defaults",
-                f"--datadir={serverdir / 'data'}",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--skip-name-resolve",
-                f"--extra-file={extra}",
-                f"--log-error={serverdir / 'install.log'}",
-                f"--tmpdir={serverdir / 'tmp'}",  # not TMPDIR: the server's user may not write there
-                "--innodb-log-file-size=16M",
-                "--innodb-flush-log-at-trx-commit=0",
-                "--innodb-doublewrite=0",
-                "--skip-log-bin",
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=limit,
-            check=False,
-            cwd=serverdir,
-            start_new_session=True,  # Ctrl-C reaches headcheck only, which removes everything
-        )
+        output, _ = process.communicate(timeout=limit)
     except subprocess.TimeoutExpired as exc:
         raise ServerError(f"mariadb-install-db did not finish within {limit:g} s") from exc
     finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
         extra.unlink(missing_ok=True)
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
-        detail = _log_tail(serverdir / "install.log") or "; ".join(output[-3:]) or f"exit code {done.returncode}"
+    if process.returncode != 0:
+        lines = output.decode(errors="replace").strip().splitlines()
+        detail = _log_tail(serverdir / "install.log") or "; ".join(lines[-3:]) or f"exit code {process.returncode}"
         raise ServerError(f"mariadb-install-db failed: {detail}")
 
 
@@ -437,39 +323,26 @@ def throwaway_server(
     binaries = find_mysql_bin(mysql_bin)
     sweep_stale()
     started = time.perf_counter()
-    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=_temp_parent()))  # 0700, ours
-    serverdir = tempdir / SERVER_DIR
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        (tempdir / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
-        import pwd
-
-        os_user: str | None = None  # set when root: the user mariadbd runs as
-        own_name = pwd.getpwuid(os.geteuid()).pw_name
+    with launch.throwaway_dir(TEMP_PREFIX, SERVER_USERS, "MariaDB", SERVER_DIR) as layout:
+        serverdir = layout.serverdir
         password = secrets.token_urlsafe(24)  # URL-safe characters
-        serverdir.mkdir(mode=0o700)
-        for sub in ("sock", "tmp"):
-            (serverdir / sub).mkdir(mode=0o700)
-        owner: tuple[int, int] | None = None
-        if os.geteuid() == 0:
-            os_user, uid, gid = _unprivileged_user()
-            owner = (uid, gid)
-            tempdir.chmod(0o711)  # the server's user may pass through to my/, not list or write
-            for path in (serverdir, serverdir / "sock", serverdir / "tmp"):
-                os.chown(path, uid, gid)
-        install_db = _wrapper(tempdir, binaries.install_db, os_user)
-        mariadbd = _wrapper(tempdir, binaries.server, os_user)
-        _initialise(install_db, serverdir, password, owner, start_timeout)
+        layout.server_subdir("sock")
+        layout.server_subdir("tmp")
+        layout.on_exit(lambda: _kill_stale(layout.tempdir))  # a bootstrap server that outlived its installer
+        install_db = launch.run_as_wrapper(layout.tempdir, binaries.install_db, layout.os_user)
+        mariadbd = launch.run_as_wrapper(layout.tempdir, binaries.server, layout.os_user)
+        _initialise([str(install_db)], layout, password, INSTALL_TIMEOUT)
         init_seconds = time.perf_counter() - started
-        port = _free_port()
+        port = launch.free_port()
         process = subprocess.Popen(
-            [*mariadbd, "--no-defaults", *_server_options(serverdir, port, statement_timeout)],
+            [str(mariadbd), "--no-defaults", *_server_options(serverdir, port, statement_timeout)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=serverdir,
             start_new_session=True,  # Ctrl-C reaches headcheck only, which stops the server itself
         )
+        layout.on_exit(lambda: _stop(process))
         version = _wait_ready(process, port, password, serverdir / "mariadbd.log", start_timeout)
         startup = time.perf_counter() - started
         yield MariaDB(
@@ -477,44 +350,13 @@ def throwaway_server(
             port,
             USER,
             password,
-            os_user or own_name,
+            layout.server_user,
             version,
             init_seconds,
             startup,
-            tempdir,
+            layout.tempdir,
             binaries,
         )
-    finally:
-        # Block SIGINT/SIGTERM while stopping: a second Ctrl-C must not leave a server behind.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            if process is not None:
-                _kill_server(serverdir, process)
-            _kill_server(serverdir)  # one started by mariadb-install-db that outlived it
-            _reap_if_init()
-            _remove(tempdir)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-GUARD_QUERY = "SELECT CONCAT_WS(' ', @@hostname, @@port, @@socket, @@pid_file)"
-
-
-def server_guard(connect: Any) -> dict[str, str]:
-    """What proves a connection is on this server: a query and its answer here (its host name,
-    port, socket and pid file: the last two are inside our temp dir for the throwaway server).
-    ``connect``: a callable returning a DB-API connection to it."""
-    conn = connect()
-    try:
-        cursor = conn.cursor()
-        cursor.execute(GUARD_QUERY)
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        conn.close()
-    if not row or row[0] is None:
-        raise RuntimeError("cannot identify the database server")
-    return {"query": GUARD_QUERY, "expected": str(row[0])}
 
 
 def create_database(server: MariaDB, dbname: str) -> None:
@@ -522,6 +364,177 @@ def create_database(server: MariaDB, dbname: str) -> None:
     conn = server.connect()
     try:
         with conn.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{dbname.replace('`', '``')}`")
+            cursor.execute(f"CREATE DATABASE {_quote(dbname)}")
     finally:
         conn.close()
+
+
+# --- the proof's MySQL/MariaDB-specific parts -------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def connect(url: str, database: str | None = "", **kwargs: Any) -> Any:
+    """A PyMySQL connection (autocommit) to the database of the SQLAlchemy URL ``url`` (whatever
+    its driver: headcheck asks with its own), or to ``database`` when given (None: no database)."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in target.query.items()}
+    if query.get("unix_socket"):
+        kwargs.setdefault("unix_socket", query["unix_socket"])
+    if query.get("charset"):
+        kwargs.setdefault("charset", query["charset"])
+    return pymysql.connect(
+        host=target.host or "localhost",
+        port=target.port or 3306,
+        user=target.username or "",
+        password=target.password or "",
+        database=(target.database or None) if database == "" else database,
+        autocommit=True,
+        connect_timeout=10,
+        **kwargs,
+    )
+
+
+def _rows(conn: Any, sql: str) -> list[Any]:
+    with conn.cursor() as cursor:
+        cursor.execute(sql)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+
+
+# its host name, port, socket and pid file: for the throwaway server the last two are in our temp dir
+GUARD_QUERY = "SELECT CONCAT_WS(' ', @@hostname, @@port, @@socket, @@pid_file)"
+
+
+def guard(url: str) -> GuardSpec:
+    """What proves a connection is on ``url``'s server: a query and its answer here."""
+    conn = connect(url)
+    try:
+        rows = _rows(conn, GUARD_QUERY)
+    finally:
+        conn.close()
+    if not rows or rows[0][0] is None:
+        raise RuntimeError("cannot identify the database server")
+    return GuardSpec(GUARD_QUERY, str(rows[0][0]))
+
+
+def _extra_names(main: str, names: list[str]) -> list[str]:
+    pattern = re.compile(re.escape(main) + r"_[0-9]+")
+    return [name for name in names if name == main or pattern.fullmatch(name)]
+
+
+def recreate_databases(url: str) -> str | None:
+    """Drop ``url``'s database and the ones made for the project's other databases (``<name>_N``),
+    and create them again, empty. An error message or None."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    main = str(make_url(url).database)
+    try:
+        conn = connect(url, database=None)
+        try:
+            names = [str(row[0]) for row in _rows(conn, "SHOW DATABASES")]
+            for name in _extra_names(main, names):
+                _rows(conn, f"DROP DATABASE {_quote(name)}")
+                _rows(conn, f"CREATE DATABASE {_quote(name)}")
+        finally:
+            conn.close()
+    except pymysql.err.MySQLError as exc:
+        return f"cannot rebuild the database: {exc}"
+    return None
+
+
+def snapshot_of(url: str, version_table: str = "alembic_version") -> Snapshot:
+    """The schema of ``url``'s database, on a connection of its own."""
+    from headcheck.db.backends import _mysql_snapshot
+
+    conn = connect(url)
+    try:
+        return _mysql_snapshot.take(lambda sql: _rows(conn, sql), version_table)
+    finally:
+        conn.close()
+
+
+def refuse_nonempty(url: str) -> str | None:
+    """Why ``url`` is not an empty database (any table, view, routine or trigger of its own, an
+    alembic_version included), or None when empty."""
+    snap = snapshot_of(url, version_table="")
+    found = [
+        (category, line)
+        for category, lines in snap.items()
+        if category not in ("columns", "constraints", "indexes")  # (they belong to a table)
+        for line in lines
+    ]
+    if found:
+        shown = ", ".join(
+            (line if category in ("tables", "triggers") else f"{category[:-1]} {line}")[:60]
+            for category, line in found[:5]
+        )
+        return f"the database is not empty ({len(found)} objects: {shown}{', ...' if len(found) > 5 else ''})"
+    return None
+
+
+def create_extra_database(url: str, number: int) -> str:
+    """CREATE DATABASE ``<name>_<number>`` on ``url``'s server; its URL."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = f"{target.database}_{number}"
+    conn = connect(url)
+    try:
+        _rows(conn, f"CREATE DATABASE {_quote(name)}")
+    finally:
+        conn.close()
+    return target.set(database=name).render_as_string(hide_password=False)
+
+
+class MariaDBBackend(Backend):
+    name = "mariadb"
+    label = "MariaDB"
+    dialects = ("mysql", "mariadb")
+    drivers = {  # noqa: RUF012 (read-only by convention, as every Backend attribute)
+        "pymysql": "pymysql",
+        "mysqldb": "MySQLdb",
+        "mariadbconnector": "mariadb",
+        "mysqlconnector": "mysql.connector",
+        "aiomysql": "aiomysql",
+        "asyncmy": "asyncmy",
+    }
+    implied_driver = "mysqldb"  # what SQLAlchemy uses for mysql:// (mysqlclient)
+    default_driver = "pymysql"
+    async_drivers = frozenset({"aiomysql", "asyncmy"})
+    extra = "mysql"
+    transactional_ddl = False
+
+    def throwaway(self, options: ServerOptions) -> contextlib.AbstractContextManager[MariaDB]:
+        return throwaway_server(options.bin_dir, statement_timeout=options.statement_timeout)
+
+    def create_database(self, server: Any, dbname: str) -> str:
+        create_database(server, dbname)
+        return str(server.url(dbname))
+
+    def recreate_databases(self, url: str) -> str | None:
+        return recreate_databases(url)
+
+    def guard(self, url: str) -> GuardSpec:
+        return guard(url)
+
+    def refuse_nonempty(self, url: str) -> str | None:
+        return refuse_nonempty(url)
+
+    def snapshot(
+        self, execute: Execute, version_table: str = "alembic_version", *, keep_plan: bool = False
+    ) -> Snapshot:
+        from headcheck.db.backends import _mysql_snapshot
+
+        return _mysql_snapshot.take(execute, version_table, keep_plan=keep_plan)
+
+    def create_extra_database(self, url: str, number: int) -> str:
+        return create_extra_database(url, number)
+
+
+BACKEND = MariaDBBackend()
