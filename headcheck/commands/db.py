@@ -86,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no downgrade checks at or below this revision (also [tool.headcheck] downgrade-floor)",
     )
     parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
+    parser.add_argument(
+        "--backend",
+        metavar="NAME",
+        help="the database to prove on: postgres, mariadb or sqlite (default: the dialect of the project's "
+        "sqlalchemy.url, else postgres)",
+    )
     parser.add_argument("--force", action="store_true", help="run the database proof even when the static gate fails")
     parser.add_argument(
         "--show-sql", action="store_true", help="text: every statement each revision executed, at its op.* line"
@@ -248,10 +254,22 @@ def _merged_branches(graph: Graph) -> tuple[str, ...]:
 
 def _prove(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]]) -> dict[int, Proof] | int:
     """Proofs by environment index, or an exit code for a usage/server error."""
-    from headcheck.db.proof import Options, Proof, prove_environment, refuse_nonempty
-    from headcheck.db.server import ServerError, create_database, throwaway_server
+    from headcheck.db.backends import BackendError, ServerError, ServerOptions, choose, dialect_of
+    from headcheck.db.proof import Options, Proof, prove_environment
     from headcheck.db.trace import StepTrace
-    from headcheck.db.urls import is_postgres, redact
+    from headcheck.db.urls import redact
+
+    project_urls = (
+        [args.database_url]
+        if args.database_url
+        else [e.environment.options.get("sqlalchemy.url") for e in result.environments]
+    )
+    try:
+        backend = choose(args.backend, [str(url) for url in project_urls if url])
+    except BackendError as exc:
+        return error(str(exc))
+    if args.from_schema is not None and backend.schema_format is None:
+        return error(f"--from-schema is not supported with --backend {backend.name}")
 
     options = Options(
         stairway=args.stairway,
@@ -269,33 +287,35 @@ def _prove(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[
     proofs: dict[int, Proof] = {}
     if args.database_url:
         url = args.database_url
-        if not is_postgres(url):
-            return error(f"--database-url {redact(url)}: only PostgreSQL URLs (postgresql://...) are supported")
+        if dialect_of(url) not in backend.dialects:
+            return error(
+                f"--database-url {redact(url)}: not a {backend.label} URL ({backend.dialects[0]}://...) "
+                f"for --backend {backend.name}"
+            )
         try:
-            nonempty = refuse_nonempty(url)
+            nonempty = backend.refuse_nonempty(url)
         except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
             return error(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
         if nonempty and not args.allow_nonempty:
             return error(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
         traces: list[StepTrace] = []
         steps, diffs = prove_environment(
-            result.environments[0].environment, url, focused(0), extra_dbs=False, traces=traces
+            result.environments[0].environment, url, focused(0), extra_dbs=False, traces=traces, backend=backend
         )
         proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
         return proofs
     try:
-        with throwaway_server(args.pg_bin, statement_timeout=args.timeout) as server:
+        with backend.throwaway(ServerOptions(args.pg_bin, args.timeout)) as server:
             for index, env_result in enumerate(result.environments):
-                dbname = f"headcheck_{index}"
-                create_database(server, dbname)
                 traces = []
                 steps, diffs = prove_environment(
                     env_result.environment,
-                    server.url(dbname),
+                    backend.create_database(server, f"headcheck_{index}"),
                     focused(index),
-                    pg_bin=server.pg_bin,
+                    pg_bin=server.bin_dir,
                     workdir=server.tempdir,
                     traces=traces,
+                    backend=backend,
                 )
                 proofs[index] = Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces))
     except ServerError as exc:
