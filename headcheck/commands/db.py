@@ -87,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
     parser.add_argument(
+        "--mysql-bin", type=Path, metavar="DIR", help="--backend mariadb: folder with mariadbd and mariadb-install-db"
+    )
+    parser.add_argument(
         "--backend",
         metavar="NAME",
         help="the database to prove on: postgres, mariadb or sqlite (default: the dialect of the project's "
@@ -144,7 +147,8 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]
 def run(args: argparse.Namespace) -> int:
     from headcheck.extras import missing_extra
 
-    problem = _validate(args) or missing_extra("headcheck db", "postgres")
+    # the modules every backend needs; the chosen backend's driver is checked once it is known
+    problem = _validate(args) or missing_extra("headcheck db", "postgres", ("alembic", "sqlalchemy"))
     if problem:
         return error(problem)
 
@@ -268,6 +272,11 @@ def _prove(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[
         backend = choose(args.backend, [str(url) for url in project_urls if url])
     except BackendError as exc:
         return error(str(exc))
+    from headcheck.extras import missing_extra
+
+    missing = missing_extra("headcheck db", backend.extra) if backend.extra else None
+    if missing:
+        return error(missing)
     if args.from_schema is not None and backend.schema_format is None:
         return error(f"--from-schema is not supported with --backend {backend.name}")
 
@@ -305,7 +314,8 @@ def _prove(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[
         proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
         return proofs
     try:
-        with backend.throwaway(ServerOptions(args.pg_bin, args.timeout)) as server:
+        bin_dir = args.mysql_bin if backend.name == "mariadb" else args.pg_bin
+        with backend.throwaway(ServerOptions(bin_dir, args.timeout)) as server:
             for index, env_result in enumerate(result.environments):
                 traces = []
                 steps, diffs = prove_environment(
