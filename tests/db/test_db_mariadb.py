@@ -367,3 +367,38 @@ def _cmdline_has(proc: Path, needle: bytes) -> bool:
         return needle in (proc / "cmdline").read_bytes()
     except OSError:
         return False
+
+
+def test_a_project_url_with_a_unix_socket_still_reaches_only_our_server(tmp_path: Path, capsys: CaptureFixture) -> None:
+    """env.py's own URL with ``?unix_socket=`` (PyMySQL, mysqlclient: it wins over host and port):
+    the redirect drops it, so the connection still goes to headcheck's server."""
+    project = mysql_project(tmp_path / "p", CLEAN)
+    env = project / "migrations" / "env.py"
+    hard_coded = "mysql+pymysql://app:secret@localhost/app?unix_socket=/nonexistent/mysqld.sock&charset=utf8mb4"
+    text = env.read_text().replace(
+        "    connectable = engine_from_config(",
+        f"    from sqlalchemy import create_engine\n"
+        f"    connectable = create_engine({hard_coded!r}, poolclass=pool.NullPool)\n    _unused = dict(",
+    )
+    env.write_text(text)
+    code, report, err = run_db(capsys, str(project))
+    assert code == 0, (report, err)
+
+
+def test_stairway_rebuilds_the_database_after_a_broken_revision_and_goes_on(
+    tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """--stairway: every revision up, down, up; a broken one is reported, the state after it rebuilt
+    (drop and create the databases again) and the next revisions still checked."""
+    broken = EMAIL.replace('op.drop_index("ix_users_email", "users")', "pass").replace(
+        'op.drop_column("users", "email")', "pass"
+    )
+    forgets = ORDERS.replace('op.drop_table("orders")', "pass")
+    project = mysql_project(tmp_path / "p", {"a1_users.py": USERS, "b2_email.py": broken, "c3_orders.py": forgets})
+    code, report, _ = run_db(capsys, str(project), "--stairway")
+    assert code == 1
+    assert sorted((d["revision"], d["check"]) for d in database(report)["schema_diffs"]) == [  # type: ignore[union-attr]
+        ("b2", "downgrade"),
+        ("c3", "downgrade"),
+    ]
+    assert ("restore", "b2", True) in steps(report)
