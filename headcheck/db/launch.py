@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from headcheck.db.backends import ServerError
 
@@ -45,10 +46,12 @@ __all__ = [
     "temp_parent",
     "throwaway_dir",
     "unprivileged_user",
+    "wait_ready",
     "write_private",
 ]
 
 OWNER_FILE = "headcheck.pid"  # pid of the headcheck process owning a temp dir
+T = TypeVar("T")
 
 
 class Layout:
@@ -142,6 +145,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_ready(connect: Callable[[], T], label: str, seconds: float = 30.0, retry: float = 0.02) -> T:
+    """Call ``connect`` (open a session, ask the server something) until it returns instead of
+    raising, at most ``seconds``: a server accepts TCP before it accepts sessions. Raises
+    ServerError with the last error (one line) when it never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return connect()
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ServerError(f"{label} does not accept connections: {detail}") from exc
+            time.sleep(retry)
 
 
 def alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""Schema snapshots from PostgreSQL's catalogs, and their differences.
+"""Schema snapshots from PostgreSQL's catalogs, and the differences of any backend's snapshots.
 
 A snapshot maps a category (tables, columns, constraints, indexes, types, sequences, functions,
 triggers, schemas, extensions) to the sorted lines describing every object in the user's schemas.
@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["Snapshot", "diff", "diff_lines", "take"]
 
-Snapshot = dict[str, tuple[str, ...]]
+Snapshot = dict[str, tuple[str, ...]]  # the format every backend's snapshot has (headcheck.db.backends)
 Execute = Callable[[str], Iterable[Sequence[Any]]]  # SQL -> rows
 
 _USER = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
@@ -196,7 +196,12 @@ def diff(expected: Snapshot, actual: Snapshot) -> dict[str, dict[str, list[str]]
         want, have = set(expected.get(category, ())), set(actual.get(category, ()))
         if want != have:
             out[category] = {"extra": sorted(have - want), "missing": sorted(want - have)}
-    return {category: out[category] for category in sorted(out, key=_ORDER.index)}
+    return {category: out[category] for category in sorted(out, key=_position)}
+
+
+def _position(category: str) -> tuple[int, str]:
+    """PostgreSQL's categories in their order, any other backend's after them by name."""
+    return (_ORDER.index(category), "") if category in _ORDER else (len(_ORDER), category)
 
 
 def diff_lines(difference: dict[str, dict[str, list[str]]]) -> list[str]:

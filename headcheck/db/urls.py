@@ -1,4 +1,5 @@
-"""Database URLs: SQLAlchemy's and libpq's spellings, the driver, and the one redaction function.
+"""PostgreSQL URLs (SQLAlchemy's and libpq's spellings, the driver) and the one redaction function.
+Any database's URL parts: :mod:`headcheck.db.backends` (``dialect_of``, ``driver_of``, ``with_driver``).
 
 Standard library only: :func:`redact` is also used on the static path (the Action's log).
 """
@@ -9,7 +10,6 @@ import re
 from urllib.parse import unquote
 
 __all__ = [
-    "DRIVERS",
     "driver_of",
     "is_postgres",
     "libpq_url",
@@ -20,8 +20,6 @@ __all__ = [
 ]
 
 _SCHEME = re.compile(r"^(postgres|postgresql)(\+[A-Za-z0-9_]+)?://")
-# PostgreSQL drivers SQLAlchemy knows, by the name in ``postgresql+NAME://`` -> the module to import
-DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "asyncpg": "asyncpg", "pg8000": "pg8000"}
 
 # scheme://user:PASSWORD@ -- the password runs to the LAST "@" of the token, so a raw "@" in it is
 # hidden too (a query string holding "@" is then hidden as well: more, never less).

@@ -221,3 +221,58 @@ def test_background_processes_in_a_new_session_do_not_survive(
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [pid for pid in pids if _alive(pid)] == []
+
+
+def test_throwaway_dir_runs_the_stop_callbacks_and_removes_everything_on_an_exception() -> None:
+    """headcheck.db.launch, what every server backend builds on: the layout, and the exit path."""
+    import stat
+
+    from headcheck.db import launch
+
+    calls: list[str] = []
+    with (
+        pytest.raises(KeyboardInterrupt),
+        launch.throwaway_dir("headcheck-test-", ("nobody",), "Test", "srv") as layout,
+    ):
+        layout.on_exit(lambda: calls.append("first registered"))
+        layout.on_exit(
+            lambda: calls.append(
+                "blocked" if signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []) else "not blocked"
+            )
+        )
+        top = layout.tempdir.stat()
+        assert stat.S_IMODE(top.st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
+        assert (layout.tempdir / OWNER_FILE).read_text() == str(os.getpid())
+        server = layout.serverdir.stat()
+        assert stat.S_IMODE(server.st_mode) == 0o700 and server.st_uid == layout.uid
+        if os.geteuid() == 0:
+            assert layout.os_user == "nobody" and layout.server_user == "nobody"
+        raise KeyboardInterrupt
+    assert calls == ["blocked", "first registered"]  # last registered first, SIGINT blocked meanwhile
+    assert not layout.tempdir.exists()
+    assert SIGINT_UNBLOCKED()
+
+
+def SIGINT_UNBLOCKED() -> bool:
+    return signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def test_the_sweep_leaves_other_users_dirs_and_symlinks_alone(tmp_path: Path) -> None:
+    from headcheck.db import launch
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / "headcheck-test-stale"
+    stale.mkdir()
+    (stale / OWNER_FILE).write_text(str(dead.pid))
+    link = tmp_path / "headcheck-test-link"
+    link.symlink_to(stale)
+    stopped: list[Path] = []
+    if os.geteuid() == 0:
+        theirs = tmp_path / "headcheck-test-theirs"
+        theirs.mkdir()
+        (theirs / OWNER_FILE).write_text(str(dead.pid))
+        os.chown(theirs, 65534, 65534)
+    assert launch.sweep_stale("headcheck-test-", stopped.append, tmp_path) == [stale]
+    assert stopped == [stale]
+    assert link.is_symlink() and (os.geteuid() != 0 or (tmp_path / "headcheck-test-theirs").exists())

@@ -177,3 +177,11 @@ def test_a_kept_plan_reads_the_same_schema_and_never_breaks_the_transaction(serv
         snap = take(execute, keep_plan=True)
         assert snap["tables"] == ("table public.t",)
         assert conn.execute("SELECT 2").fetchall() == [(2,)]
+
+
+def test_diff_orders_any_backends_categories() -> None:
+    """Other backends' snapshots have the same format, with categories PostgreSQL lacks."""
+    before = {"tables": ("table main.a",), "routines": (), "events": ("e1",)}
+    after = {"tables": ("table main.a", "table main.b"), "routines": ("r1",), "events": ()}
+    assert list(diff(before, after)) == ["tables", "events", "routines"]
+    assert diff_lines(diff(before, after)) == ["+ table main.b", "- event e1", "+ routine r1"]

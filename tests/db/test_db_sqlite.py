@@ -4,6 +4,7 @@ projects made by ``alembic init -t generic`` whose sqlalchemy.url is SQLite."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -245,3 +246,87 @@ def test_readonly_uri_opens_for_reading_only(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         backend.connect_readonly(tmp_path / "absent.db")
     assert not (tmp_path / "absent.db").exists()
+
+
+MULTIDB_REVISION = '''"""the same table in both databases"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "m1"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name: str) -> None:
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade(engine_name: str) -> None:
+    op.drop_table("t")
+'''
+
+
+def test_each_database_of_a_multidb_project_gets_a_file_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``alembic init -t multidb``: two engines, each creating table ``t``: on one file the second
+    CREATE TABLE would fail. The project's own files are never opened."""
+    project = tmp_path / "p"
+    project.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "multidb", "migrations"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    ini = project / "alembic.ini"
+    text = ini.read_text()
+    for name in ("dbname", "dbname2"):
+        text = text.replace(f"driver://user:pass@localhost/{name}\n", f"sqlite:///{project / name}.db\n")
+    ini.write_text(text)
+    (project / "migrations" / "versions" / "m1.py").write_text(MULTIDB_REVISION)
+    code, report, err = run_db(capsys, str(project), "--backend", "sqlite")
+    assert code == 0, (err, failed(report))
+    assert ("downgrade", "m1", True) in steps(report)
+    assert not list(project.glob("*.db"))
+
+
+HANG = revision(
+    "a2", "a1", 'import os, pathlib, time; pathlib.Path(os.environ["HC_MARKER"]).touch(); time.sleep(600)', "pass"
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_killing_headcheck_mid_migration_leaves_nothing(tmp_path: Path, sig: int) -> None:
+    from tests.db.test_db_cleanup import _runner_processes, _start, _wait_for
+
+    project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": HANG})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc, marker = _start(project, tmp)
+    _wait_for(marker, proc)
+    [tempdir] = [p for p in tmp.iterdir() if p.name.startswith(backend.TEMP_PREFIX)]
+    assert (tempdir / "headcheck_0.db").exists()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 143), err
+    assert [p.name for p in tmp.iterdir()] == ["marker"]  # the test's own
+    assert _runner_processes(str(marker)) == []
+
+
+def test_from_schema_loads_an_sqlite_schema_dump_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The state of production as ``sqlite3 app.db .schema`` prints it, stamped at a1: only a2 runs."""
+    project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS})
+    schema = tmp_path / "schema.sql"
+    schema.write_text("CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50), PRIMARY KEY (id));\n")
+    code, report, err = run_db(capsys, str(project), "--from-schema", str(schema), "--stamp", "a1")
+    assert code == 0, (err, failed(report))
+    names = steps(report)
+    assert names[:2] == [("load-schema", None, True), ("load", None, True)]
+    assert ("upgrade", "a1", True) not in names and ("downgrade", "a2", True) in names
+    schema.write_text("CREATE TABLE broken (;\n")
+    code, report, _ = run_db(capsys, str(project), "--from-schema", str(schema), "--stamp", "a1")
+    assert code == 1
+    [problem] = failed(report)
+    assert problem["name"] == "load-schema" and "syntax error" in str(problem["error"])

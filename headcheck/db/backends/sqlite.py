@@ -3,7 +3,7 @@
 The "server" (:func:`throwaway_server`) is a 0700 temp dir that holds the database files and is
 removed on leaving the block (a ``kill -9``'s leftovers are swept like PostgreSQL's). The guard
 asks the connection which file it writes to (``pragma_database_list``): the child stops a
-project that opens any other file. Snapshots come from ``sqlite_master`` and the pragmas
+project that opens a file outside that folder (or, with ``--database-url``, any other file). Snapshots come from ``sqlite_master`` and the pragmas
 (``table_info``, ``index_list``/``index_xinfo``, ``foreign_key_list``) in the format of
 ``headcheck.db.snapshot`` (categories ``tables``, ``columns``, ``constraints``, ``indexes``,
 ``triggers``), so differences read the same as PostgreSQL's. Not in a snapshot: CHECK
@@ -44,12 +44,14 @@ __all__ = [
 TEMP_PREFIX = "headcheck-sqlite-"
 SUFFIX = ".db"
 GUARD_QUERY = "SELECT file FROM pragma_database_list WHERE name = 'main'"
+# the folder of that file, with its trailing "/" (rtrim drops every character but "/" from the right)
+GUARD_FOLDER_QUERY = "SELECT rtrim(file, replace(file, '/', '')) FROM pragma_database_list WHERE name = 'main'"
 _ORDER = ("tables", "columns", "constraints", "indexes", "triggers")
 
 
 class Server(NamedTuple):
     tempdir: Path  # the database files live here
-    version: str  # the SQLite library's version
+    version: str  # "SQLite 3.40.1": the library's version, named (reports show it as the server's)
     startup_seconds: float
 
     @property
@@ -73,10 +75,10 @@ def throwaway_server() -> Iterator[Server]:
     """A private folder for the proof's database files, removed on leaving the block (any way)."""
     sweep_stale()
     started = time.perf_counter()
-    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=launch.temp_parent()))  # 0700, ours
+    tempdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))  # 0700, ours (no server user to let in)
     try:
         (tempdir / launch.OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
-        yield Server(tempdir, sqlite3.sqlite_version, time.perf_counter() - started)
+        yield Server(tempdir, f"SQLite {sqlite3.sqlite_version}", time.perf_counter() - started)
     finally:
         launch.remove(tempdir)
 
@@ -172,12 +174,14 @@ def take(execute: Execute, version_table: str = "alembic_version") -> Snapshot:
 
 
 def guard(url: str) -> GuardSpec:
-    """The file the connection writes to: ours, by its real path."""
+    """The file the connection writes to, by its real path: in headcheck's temp dir any file there
+    (a project with several databases gets a file each), else (``--database-url``) that file."""
+    query = GUARD_FOLDER_QUERY if database_path(url).parent.name.startswith(TEMP_PREFIX) else GUARD_QUERY
     with contextlib.closing(_connect(url)) as conn:
-        row = conn.execute(GUARD_QUERY).fetchone()
+        row = conn.execute(query).fetchone()
     if not row or not row[0]:
         raise RuntimeError(f"cannot identify the SQLite database file of {url}")
-    return GuardSpec(GUARD_QUERY, str(row[0]))
+    return GuardSpec(query, str(row[0]))
 
 
 def _family(url: str) -> list[Path]:
