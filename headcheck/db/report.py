@@ -64,7 +64,10 @@ def _count(n: int, noun: str) -> str:
 
 
 def _server_label(version: str) -> str:
-    """``PostgreSQL 16.4``; ``MariaDB 10.11.19`` for MariaDB's ``10.11.19-MariaDB-0+deb12u1``."""
+    """``PostgreSQL 16.4``; ``MariaDB 10.11.19`` for MariaDB's ``10.11.19-MariaDB-0+deb12u1``;
+    ``SQLite 3.40.1`` as the SQLite backend names itself."""
+    if version.startswith("SQLite"):
+        return version.split("-")[0]
     if "mariadb" in version.lower():
         return f"MariaDB {version.split('-')[0]}"
     return f"PostgreSQL {version.split(' ')[0]}"
