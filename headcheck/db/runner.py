@@ -176,7 +176,9 @@ class Runner:
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
             self._carry_from(state.get("revision"))
             extra = {}
-            if not self.backend.transactional_ddl and state["index"] is not None and "plan" in state:
+            # (measured on the first database only: the others replay its steps, see steps() above)
+            first_db = not state["finished"]
+            if not self.backend.transactional_ddl and first_db and state["index"] is not None and "plan" in state:
                 extra["before"] = self._heads_before(state["start"], state["plan"], state["index"])
             self.emit("error", index=state["index"], error=_tail(exc, self.script.dir), **extra)
             return

@@ -402,3 +402,72 @@ def test_stairway_rebuilds_the_database_after_a_broken_revision_and_goes_on(
         ("c3", "downgrade"),
     ]
     assert ("restore", "b2", True) in steps(report)
+
+
+MULTI = '''"""a1"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "a1"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name: str) -> None:
+    globals()[f"upgrade_{engine_name}"]()
+
+
+def downgrade(engine_name: str) -> None:
+    globals()[f"downgrade_{engine_name}"]()
+
+
+def upgrade_engine1() -> None:
+    op.create_table("one", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_engine1() -> None:
+    op.drop_table("one")
+
+
+def upgrade_engine2() -> None:
+    op.create_table("two", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_engine2() -> None:
+    op.drop_table("two")
+'''
+
+
+def multidb_project(root: Path, revision_source: str) -> Path:
+    """``alembic init -t multidb``: two databases (engine1, engine2) on two MySQL servers."""
+    root.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "multidb", "migrations"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    ini = root / "alembic.ini"
+    text = ini.read_text()
+    text = text.replace("driver://user:pass@localhost/dbname2", "mysql+pymysql://u:p@db2.example.invalid/second")
+    text = text.replace("driver://user:pass@localhost/dbname", "mysql+pymysql://u:p@db1.example.invalid/first")
+    ini.write_text(text)
+    (root / "migrations" / "versions" / "a1_multi.py").write_text(revision_source)
+    return root
+
+
+def test_multidb_gets_a_database_per_engine_and_a_replayed_failure_is_not_called_half_applied(
+    tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    code, report, err = run_db(capsys, str(multidb_project(tmp_path / "ok", MULTI)), "--backend", "mariadb")
+    assert code == 0, (report, err)
+    broken = MULTI.replace(
+        'def downgrade_engine2() -> None:\n    op.drop_table("two")', "def downgrade_engine2() -> None:\n    pass"
+    )
+    code, report, _ = run_db(capsys, str(multidb_project(tmp_path / "broken", broken)), "--backend", "mariadb")
+    assert code == 1
+    [bad] = failed(report)
+    # engine2's downgrade left its table: its re-upgrade (the steps of engine1, replayed) fails there
+    assert (bad["name"], bad["revision"]) == ("upgrade", "a1") and "Table 'two' already exists" in str(bad["error"])
+    assert "half-applied" not in str(bad["error"]) and database(report)["schema_diffs"] == []
