@@ -471,3 +471,25 @@ def test_multidb_gets_a_database_per_engine_and_a_replayed_failure_is_not_called
     # engine2's downgrade left its table: its re-upgrade (the steps of engine1, replayed) fails there
     assert (bad["name"], bad["revision"]) == ("upgrade", "a1") and "Table 'two' already exists" in str(bad["error"])
     assert "half-applied" not in str(bad["error"]) and database(report)["schema_diffs"] == []
+
+
+def test_with_database_url_a_failed_step_may_be_half_applied_and_the_database_is_never_rebuilt(
+    tmp_path: Path, capsys: CaptureFixture, mariadb: MariaDB, mariadb_db: str
+) -> None:
+    half = revision(
+        "b2",
+        "a1",
+        'op.create_table("audit", sa.Column("id", sa.Integer, primary_key=True))\nop.drop_table("nope")',
+        "pass",
+    )
+    project = mysql_project(tmp_path / "p", {"a1_users.py": USERS, "b2_half.py": half})
+    code, report, _ = run_db(capsys, str(project), "--database-url", mariadb.url(mariadb_db))
+    assert code == 1
+    [bad] = failed(report)
+    assert "b2 may be left half-applied" in str(bad["error"]) and "never rebuilt" in str(bad["error"])
+    conn = mariadb.connect(mariadb_db)
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW TABLES")
+        tables = sorted(str(row[0]) for row in cursor.fetchall())
+    conn.close()
+    assert tables == ["alembic_version", "audit", "users"]  # the caller's database, as the failure left it
