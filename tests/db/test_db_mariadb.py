@@ -493,3 +493,33 @@ def test_with_database_url_a_failed_step_may_be_half_applied_and_the_database_is
         tables = sorted(str(row[0]) for row in cursor.fetchall())
     conn.close()
     assert tables == ["alembic_version", "audit", "users"]  # the caller's database, as the failure left it
+
+
+def test_from_schema_loads_a_dump_then_stamps_and_upgrades(
+    tmp_path: Path, capsys: CaptureFixture, mariadb: MariaDB, mariadb_db: str
+) -> None:
+    """Production's schema from ``mariadb-dump --no-data`` (a trigger included: DELIMITER lines),
+    stamped at a1, then b2 and c3 on top; the password never on a command line."""
+    conn = mariadb.connect(mariadb_db)
+    with conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE users (id int PRIMARY KEY AUTO_INCREMENT, name varchar(50))")
+        cursor.execute("CREATE TRIGGER users_name BEFORE INSERT ON users FOR EACH ROW SET NEW.name = TRIM(NEW.name)")
+    conn.close()
+    dump = tmp_path / "schema.sql"
+    with dump.open("wb") as out:
+        subprocess.run(
+            ["mariadb-dump", "--no-data", "--protocol=TCP", f"--port={mariadb.port}", "-uroot", mariadb_db],
+            stdout=out,
+            check=True,
+            env={**os.environ, "MYSQL_PWD": mariadb.password},
+        )
+    assert b"DELIMITER" in dump.read_bytes()
+    project = mysql_project(tmp_path / "p", CLEAN)
+    code, report, err = run_db(capsys, str(project), "--from-schema", str(dump), "--stamp", "a1")
+    assert code == 0, (report, err)
+    assert steps(report)[:4] == [
+        ("load-schema", None, True),
+        ("load", None, True),
+        ("stamp", "a1", True),
+        ("upgrade", "b2", True),
+    ]

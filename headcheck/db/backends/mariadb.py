@@ -41,6 +41,7 @@ __all__ = [
     "create_database",
     "find_mysql_bin",
     "guard",
+    "load_schema",
     "sweep_stale",
     "throwaway_server",
 ]
@@ -478,6 +479,69 @@ def refuse_nonempty(url: str) -> str | None:
     return None
 
 
+CLIENTS = ("mariadb", "mysql")
+
+
+def _client(bin_dir: Path | None) -> Path | None:
+    """The command-line client: beside the server's programs (or in their ``bin`` neighbour), else on PATH."""
+    import shutil
+
+    folders = [bin_dir, bin_dir.parent / "bin"] if bin_dir is not None else []
+    for folder in folders:
+        if folder is not None and (found := _first(folder, CLIENTS)):
+            return found
+    for name in CLIENTS:
+        if on_path := shutil.which(name):
+            return Path(on_path)
+    return None
+
+
+def _option_value(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load_schema(path: Path, url: str, bin_dir: Path | None) -> str | None:
+    """Load a ``mariadb-dump --no-data`` / ``mysqldump --no-data`` file with the ``mariadb`` (or
+    ``mysql``) client, which understands its ``DELIMITER`` lines. The password goes through an
+    option file in a private temp folder (a command line is readable by every local user).
+    Returns an error message or None."""
+    import tempfile
+
+    from sqlalchemy.engine import make_url
+
+    client = _client(bin_dir)
+    if client is None:
+        return "--from-schema needs the mariadb (or mysql) command-line client: apt-get install mariadb-client"
+    target = make_url(url)
+    with tempfile.TemporaryDirectory(prefix="headcheck-my-client-") as folder:
+        options = Path(folder) / "client.cnf"
+        lines = ["[client]", f"host={target.host or 'localhost'}", f"port={target.port or 3306}"]
+        lines += [f"user={_option_value(target.username or '')}", f"password={_option_value(target.password or '')}"]
+        launch.write_private(options, "\n".join(lines) + "\n", os.geteuid(), os.getegid())
+        try:
+            with path.open("rb") as dump:
+                done = subprocess.run(
+                    [
+                        str(client),
+                        f"--defaults-extra-file={options}",
+                        "--protocol=TCP",
+                        "--batch",
+                        str(target.database),
+                    ],
+                    stdin=dump,
+                    capture_output=True,
+                    timeout=600,
+                    check=False,
+                )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"cannot load {path.name}: {exc}"
+    if done.returncode != 0:
+        return (done.stderr or done.stdout).decode(
+            errors="replace"
+        ).strip() or f"{client.name} exited {done.returncode}"
+    return None
+
+
 def create_extra_database(url: str, number: int) -> str:
     """CREATE DATABASE ``<name>_<number>`` on ``url``'s server; its URL."""
     from sqlalchemy.engine import make_url
@@ -509,6 +573,7 @@ class MariaDBBackend(Backend):
     async_drivers = frozenset({"aiomysql", "asyncmy"})
     extra = "mysql"
     transactional_ddl = False
+    schema_format = "mariadb-dump --no-data (or mysqldump --no-data)"
 
     def throwaway(self, options: ServerOptions) -> contextlib.AbstractContextManager[MariaDB]:
         return throwaway_server(options.bin_dir, statement_timeout=options.statement_timeout)
@@ -525,6 +590,9 @@ class MariaDBBackend(Backend):
 
     def refuse_nonempty(self, url: str) -> str | None:
         return refuse_nonempty(url)
+
+    def load_schema(self, path: Path, url: str, bin_dir: Path | None) -> str | None:
+        return load_schema(path, url, bin_dir)
 
     def snapshot(
         self, execute: Execute, version_table: str = "alembic_version", *, keep_plan: bool = False
