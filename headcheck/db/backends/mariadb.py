@@ -269,6 +269,78 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, password: str, logf
         return str(row[0]) if row else "unknown"
 
 
+# What mariadb-install-db feeds ``mariadbd --bootstrap``, minus the help tables (2.4 MB of INSERTs)
+# and the sys schema (600 kB of views and procedures) that no migration needs: 2-3x faster.
+SYSTEM_SQL = (
+    "mysql_system_tables.sql",
+    "mysql_performance_tables.sql",
+    "mysql_system_tables_data.sql",
+    "maria_add_gis_sp_bootstrap.sql",
+)
+
+
+def _system_sql(server: Path) -> list[Path] | None:
+    """The system tables' SQL of this server's installation (``<prefix>/share/mariadb`` or
+    ``share/mysql``), or None when not all of it is there (then mariadb-install-db does it all)."""
+    for share in (server.parent.parent / "share" / "mariadb", server.parent.parent / "share" / "mysql"):
+        files = [share / name for name in SYSTEM_SQL]
+        if all(f.is_file() for f in files):
+            return files
+    return None
+
+
+def _run_bootstrap(command: list[str], script: bytes, limit: float, what: str, log: Path) -> None:
+    """``command`` in its own process group fed ``script``; killed on a timeout or Ctrl-C."""
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=log.parent,
+        start_new_session=True,  # its own process group: Ctrl-C reaches headcheck, which kills it
+    )
+    try:
+        output, _ = process.communicate(script, timeout=limit)
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"{what} did not finish within {limit:g} s") from exc
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    if process.returncode != 0:
+        lines = output.decode(errors="replace").strip().splitlines()
+        detail = _log_tail(log) or "; ".join(lines[-3:]) or f"exit code {process.returncode}"
+        raise ServerError(f"{what} failed: {detail}")
+
+
+def _bootstrap(mariadbd: Path, system_sql: list[Path], layout: launch.Layout, password: str, limit: float) -> None:
+    """What mariadb-install-db does (``mariadbd --bootstrap`` fed the system tables' SQL), with our
+    accounts; the password reaches the server through the pipe only, never a file or command line."""
+    serverdir = layout.serverdir
+    layout.server_subdir("data")
+    script = b"CREATE DATABASE IF NOT EXISTS mysql;\nUSE mysql;\nSET @auth_root_socket=NULL;\n"
+    script += b"".join(path.read_bytes() + b"\n" for path in system_sql)
+    script += _accounts_sql(password).encode()
+    command = [
+        str(mariadbd),
+        "--no-defaults",
+        "--bootstrap",
+        f"--datadir={serverdir / 'data'}",
+        f"--tmpdir={serverdir / 'tmp'}",  # not TMPDIR: the server's user may not write there
+        f"--log-error={serverdir / 'install.log'}",
+        "--log-warnings=0",
+        "--enforce-storage-engine=",
+        "--max-allowed-packet=8M",
+        "--net-buffer-length=16K",
+        "--innodb-log-file-size=16M",
+        "--innodb-flush-log-at-trx-commit=0",
+        "--innodb-doublewrite=0",
+        "--skip-log-bin",
+    ]
+    _run_bootstrap(command, script, limit, "mariadbd --bootstrap", serverdir / "install.log")
+
+
 def _initialise(command: list[str], layout: launch.Layout, password: str, limit: float) -> None:
     """``mariadb-install-db`` without the test database, our accounts instead of its own. Its
     process group is killed on a timeout or Ctrl-C (it runs ``mariadbd --bootstrap``)."""
@@ -330,9 +402,13 @@ def throwaway_server(
         layout.server_subdir("sock")
         layout.server_subdir("tmp")
         layout.on_exit(lambda: _kill_stale(layout.tempdir))  # a bootstrap server that outlived its installer
-        install_db = launch.run_as_wrapper(layout.tempdir, binaries.install_db, layout.os_user)
         mariadbd = launch.run_as_wrapper(layout.tempdir, binaries.server, layout.os_user)
-        _initialise([str(install_db)], layout, password, INSTALL_TIMEOUT)
+        system_sql = _system_sql(binaries.server)
+        if system_sql is not None:
+            _bootstrap(mariadbd, system_sql, layout, password, INSTALL_TIMEOUT)
+        else:
+            install_db = launch.run_as_wrapper(layout.tempdir, binaries.install_db, layout.os_user)
+            _initialise([str(install_db)], layout, password, INSTALL_TIMEOUT)
         init_seconds = time.perf_counter() - started
         port = launch.free_port()
         process = subprocess.Popen(
