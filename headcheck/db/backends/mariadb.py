@@ -1,19 +1,22 @@
 """A private, throwaway MariaDB (or MySQL-compatible ``mysqld``) for the database proof.
 
-Debian's ``mariadb-server`` binaries: ``mariadb-install-db`` builds the system tables, ``mariadbd``
-serves them. Neither runs as root: when headcheck is root (a GitHub Docker action) both are
-exec'ed through a small wrapper in the temp dir that drops to the ``mysql`` user (else ``nobody``)
-with ``setpriv``, the way the throwaway PostgreSQL does. The server listens on 127.0.0.1 and a
-unix socket inside a 0700 folder, with durability off (it is thrown away).
+Debian's ``mariadb-server`` binaries: ``mariadbd --bootstrap`` builds the system tables from the
+installation's own SQL (what ``mariadb-install-db`` feeds it, minus the help tables and the sys
+schema; ``mariadb-install-db`` itself when that SQL is not found), then ``mariadbd`` serves them.
+Neither runs as root: when headcheck is root (a GitHub Docker action) both are exec'ed through a
+small wrapper in the temp dir that drops to the ``mysql`` user (else ``nobody``) with ``setpriv``
+(headcheck.db.launch), as for PostgreSQL. The server listens on 127.0.0.1 and a unix socket inside
+a 0700 folder, with durability off (it is thrown away).
 
-Nobody logs in without the password: the initialisation replaces every account
-``mariadb-install-db`` makes (password-less ``root``, anonymous users) with ``root`` on
-127.0.0.1 and on the socket, both with a random password only this process knows; the SQL doing
-that is read during bootstrap, before the server listens anywhere, and deleted right after. The temp dir
-belongs to headcheck's user (0711 when root) and holds the wrappers root runs; everything the
-server writes (data, socket, logs) lives in ``my/`` (0700, the server's user), so the server's user
-cannot replace anything headcheck executes. :func:`throwaway_server` stops the server and removes
-the temp dir on every exit path; :func:`sweep_stale` collects what a ``kill -9`` left behind.
+Nobody logs in without the password: the bootstrap replaces every account the system tables'
+SQL makes (password-less ``root``, anonymous users) with ``root`` on 127.0.0.1 and on the socket,
+both with a random password only this process knows, sent through the bootstrap's stdin before
+the server listens anywhere (with ``mariadb-install-db``: a 0600 file of the server's user, deleted
+right after). The temp dir belongs to headcheck's user (0711 when root) and holds the wrappers
+root runs; everything the server writes (data, socket, logs) lives in ``my/`` (0700, the server's
+user), so the server's user cannot replace anything headcheck executes. :func:`throwaway_server`
+stops the server and removes the temp dir on every exit path; :func:`sweep_stale` collects what a
+``kill -9`` left behind.
 """
 
 from __future__ import annotations
