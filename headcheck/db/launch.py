@@ -74,7 +74,7 @@ class Layout:
         """A 0700 folder in ``serverdir`` belonging to the server's user (e.g. for its socket)."""
         path = self.serverdir / name
         path.mkdir(mode=0o700)
-        os.chown(path, self.uid, self.gid)
+        os.chown(path, self.uid, self.gid, follow_symlinks=False)
         return path
 
     def on_exit(self, callback: Callable[[], None]) -> None:
@@ -132,12 +132,13 @@ def run_as_wrapper(tempdir: Path, program: Path, os_user: str | None) -> Path:
 
 
 def write_private(path: Path, text: str, uid: int, gid: int) -> None:
-    """Create ``path`` (it must not exist) readable by its owner only, owned by ``uid``:``gid``."""
+    """Create ``path`` (it must not exist, a symlink there is refused) readable by its owner only,
+    owned by ``uid``:``gid`` (when root; changed through the open file, never by name)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        if os.geteuid() == 0:  # through the descriptor: the folder may be the server user's
+            os.fchown(handle.fileno(), uid, gid)
         handle.write(text)
-    if os.geteuid() == 0:
-        os.chown(path, uid, gid)
 
 
 def free_port() -> int:

@@ -276,3 +276,21 @@ def test_the_sweep_leaves_other_users_dirs_and_symlinks_alone(tmp_path: Path) ->
     assert launch.sweep_stale("headcheck-test-", stopped.append, tmp_path) == [stale]
     assert stopped == [stale]
     assert link.is_symlink() and (os.geteuid() != 0 or (tmp_path / "headcheck-test-theirs").exists())
+
+
+def test_private_files_refuse_a_planted_symlink_and_belong_to_the_server_user(tmp_path: Path) -> None:
+    """Root writes the password and pg_hba files into the server user's folder: never through a link."""
+    import stat
+
+    from headcheck.db import launch
+
+    target = tmp_path / "victim"
+    target.write_text("root's")
+    (tmp_path / "planted").symlink_to(target)
+    with pytest.raises(OSError):
+        launch.write_private(tmp_path / "planted", "secret", 65534, 65534)
+    assert target.read_text() == "root's" and target.stat().st_uid == os.geteuid()
+    launch.write_private(tmp_path / "pwfile", "secret", 65534, 65534)
+    info = (tmp_path / "pwfile").stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == (65534 if os.geteuid() == 0 else os.geteuid())

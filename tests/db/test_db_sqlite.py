@@ -191,6 +191,8 @@ def test_database_url_must_be_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
         conn.execute("CREATE TABLE keep_me (id integer)")
     code, _, err = run_db(capsys, str(project), "--database-url", f"sqlite:///{target}")
     assert code == 2 and "not empty" in err and "keep_me" in err
+    code, _, err = run_db(capsys, str(project), "--database-url", "sqlite:///relative.db")
+    assert code == 2 and "absolute path: sqlite:////" in err
     empty = tmp_path / "empty.db"
     code, report, err = run_db(capsys, str(project), "--database-url", f"sqlite:///{empty}")
     assert code == 0, err

@@ -205,8 +205,10 @@ def recreate_databases(url: str) -> str | None:
 
 def refuse_nonempty(url: str) -> str | None:
     """Why the file is not an empty database (any table, view, index or trigger, an
-    alembic_version included), or None when empty or absent."""
+    alembic_version included), or None when empty or absent. Raises ValueError for a relative path."""
     path = database_path(url)
+    if not path.is_absolute():  # the migrations run in the project's folder, headcheck maybe elsewhere
+        raise ValueError(f"name the file by its absolute path: sqlite:///{path.absolute()}")
     if not path.exists():
         return None
     with contextlib.closing(connect_readonly(path)) as conn:
