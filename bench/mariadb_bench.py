@@ -4,7 +4,7 @@
     python bench/mariadb_bench.py [--revisions 200] [--repeat 3]
 
 Measures, on this machine:
-1. throwaway MariaDB start (``mariadb-install-db`` + ``mariadbd`` until a login works), ``--repeat``
+1. throwaway MariaDB start (``mariadbd --bootstrap`` + ``mariadbd`` until a login works), ``--repeat``
    times, with the initialisation on its own;
 2. on one already-running throwaway MariaDB, for a generated linear history of ``--revisions``
    revisions (each creates a table with an index, or adds a column), the same as bench/db_bench.py
@@ -53,7 +53,7 @@ def main() -> int:
     results["server_start_seconds"] = {"min": min(starts), "median": statistics.median(starts), "all": starts}
     results["init_seconds"] = {"min": min(inits), "median": statistics.median(inits)}
     print(
-        f"server start: min {min(starts):.2f} s (of which mariadb-install-db {min(inits):.2f} s), "
+        f"server start: min {min(starts):.2f} s (of which initialisation {min(inits):.2f} s), "
         f"median {statistics.median(starts):.2f} s  ({version})"
     )
 
