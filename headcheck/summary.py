@@ -95,7 +95,10 @@ def _database(db: Mapping[str, Any]) -> list[str]:
     """The database proof's steps (``headcheck db --format json``: environments[].database)."""
     verdict = _verdict(bool(db.get("ok")))
     server = str(db.get("server_version") or "")
-    server = server if server.startswith("PostgreSQL") else f"PostgreSQL {server}".rstrip()
+    if "mariadb" in server.lower() and not server.startswith("MariaDB"):  # 10.11.19-MariaDB-0+deb12u1
+        server = f"MariaDB {server.split('-')[0]}"
+    elif not server.startswith(("PostgreSQL", "SQLite", "MariaDB")):
+        server = f"PostgreSQL {server}".rstrip()
     started = _duration(db.get("startup_seconds"))
     out = [f"**Database proof** {verdict}: {markdown.text(server)}, started in {started}", ""]
     steps = [s for s in db.get("steps") or [] if isinstance(s, Mapping)]

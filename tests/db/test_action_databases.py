@@ -63,7 +63,7 @@ def test_mariadb_on_a_machine_that_has_it_starts_its_own(action: Any, workspace:
     mysql_project(workspace, CLEAN)
     run = action(None, INPUT_DATABASE="mariadb")
     assert run.code == 0, (run.out, run.err)
-    assert "MariaDB" in run.summary
+    assert "**Database proof** ✅: MariaDB 1" in run.summary  # (its version, not "PostgreSQL 10.11-MariaDB")
 
 
 def test_sqlite_runs_the_proof_on_a_file_of_its_own(action: Any, workspace: Path) -> None:
