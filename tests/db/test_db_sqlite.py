@@ -332,3 +332,31 @@ def test_from_schema_loads_an_sqlite_schema_dump_first(tmp_path: Path, capsys: p
     assert code == 1
     [problem] = failed(report)
     assert problem["name"] == "load-schema" and "syntax error" in str(problem["error"])
+
+
+def test_stairway_rebuilds_the_file_after_a_broken_revision_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every broken revision in one run: after a3's downgrade leaves its index, the databases are
+    recreated at a3's state (a ``restore`` step) and a4, broken too, is still judged."""
+    a4 = revision("a4", "a3", 'op.add_column("posts", sa.Column("body", sa.Text))', "pass  # forgot drop_column")
+    project = sqlite_project(
+        tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS, "a3.py": LEAVES_INDEX, "a4.py": a4}
+    )
+    code, report, _ = run_db(capsys, str(project), "--stairway")
+    assert code == 1
+    assert [(s["name"], s["revision"]) for s in failed(report)] == [("downgrade", "a3"), ("downgrade", "a4")]
+    assert ("restore", "a3", True) in steps(report)
+    assert "+ column main.posts.body TEXT" in str(failed(report)[1]["error"])
+
+
+def test_two_heads_are_both_upgraded_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b2 = revision(
+        "b2", "a1", 'op.create_table("other", sa.Column("id", sa.Integer, primary_key=True))', 'op.drop_table("other")'
+    )
+    project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS, "b2.py": b2})
+    code, report, err = run_db(capsys, str(project), "--max-heads", "2")
+    assert code == 0, (err, failed(report))
+    downs = sorted(rev for name, rev, _ in steps(report) if name == "downgrade")
+    assert downs == ["a2", "b2"]
+    assert steps(report).count(("check-heads", None, True)) >= 1
