@@ -44,12 +44,13 @@ RUN apt-get update \
 COPY .ci/docker-collect /usr/local/sbin/docker-collect
 RUN /usr/local/sbin/docker-collect /collect /runtime-files
 
-# headcheck with the database proof's dependencies, in a venv without pip. psycopg uses the
+# headcheck with the database proof's dependencies (PyMySQL too, for database: mariadb through a
+# MariaDB service container: the image itself carries no MariaDB server), in a venv without pip. psycopg uses the
 # server's libpq (collected above, as are the libssl and libkrb5 it links), not the second copies
 # the psycopg-binary wheel bundles (10 MB).
 COPY . /opt/headcheck-src
 RUN python3 -m venv /opt/headcheck
-RUN pip install --no-cache-dir "/opt/headcheck-src[postgres]" -c /opt/headcheck-src/constraints.txt \
+RUN pip install --no-cache-dir "/opt/headcheck-src[postgres,mysql]" -c /opt/headcheck-src/constraints.txt \
     && pip uninstall -y pip setuptools psycopg-binary
 
 

@@ -14,6 +14,7 @@ __all__ = ["EXTRAS", "for_missing_module", "missing_extra"]
 # The modules each extra of pyproject.toml brings, as imported.
 EXTRAS = {
     "postgres": ("alembic", "sqlalchemy", "psycopg", "pytest_postgresql", "port_for", "mirakuru", "greenlet"),
+    "mysql": ("alembic", "sqlalchemy", "pymysql"),
     "fix": ("mako",),
 }
 

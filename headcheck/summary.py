@@ -99,7 +99,10 @@ def _database(proof: Proof) -> list[str]:
     """The database proof's steps."""
     verdict = _verdict(proof.ok)
     server = proof.server_version
-    server = server if server.startswith("PostgreSQL") else f"PostgreSQL {server}".rstrip()
+    if "mariadb" in server.lower() and not server.startswith("MariaDB"):  # 10.11.19-MariaDB-0+deb12u1
+        server = f"MariaDB {server.split('-')[0]}"
+    elif not server.startswith(("PostgreSQL", "SQLite", "MariaDB")):
+        server = f"PostgreSQL {server}".rstrip()
     started = _duration(proof.startup_seconds)
     out = [f"**Database proof** {verdict}: {markdown.text(server)}, started in {started}", ""]
     steps = proof.steps

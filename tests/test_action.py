@@ -201,12 +201,15 @@ def test_annotations_and_summary_can_be_switched_off(action: Any) -> None:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({"INPUT_DATABASE": "mysql"}, "input 'database' must be none or postgres"),
+        ({"INPUT_DATABASE": "mysql"}, "input 'database' must be none, postgres, mariadb or sqlite"),
         ({"INPUT_FAIL-ON": "info"}, "input 'fail-on' must be error or warning"),
         ({"INPUT_STAIRWAY": "yes"}, "input 'stairway' must be true or false"),
         ({"INPUT_PATH": "../elsewhere"}, "input 'path' must stay inside the workspace"),
         ({"INPUT_PATH": "nope"}, "input 'path': nope does not exist"),
-        ({"INPUT_DATABASE-URL": "postgresql://x/y"}, "input 'database-url' needs 'database: postgres'"),
+        (
+            {"INPUT_DATABASE-URL": "postgresql://x/y"},
+            "input 'database-url' needs 'database: postgres' or 'database: mariadb'",
+        ),
         ({"INPUT_IGNORE": "HC999"}, "unknown rule code(s): HC999"),
     ],
 )
@@ -427,13 +430,13 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Path:
     context = _build_context(base / "src")
     assert {"headcheck", "pyproject.toml", "README.md"} <= {p.name for p in context.iterdir()}
     assert not (context / "tests").exists() and not (context / "examples").exists()
-    match = re.search(r'^RUN pip install --no-cache-dir "(?P<src>[^"\[]+)\[postgres\]"', _dockerfile(), re.M)
+    match = re.search(r'^RUN pip install --no-cache-dir "(?P<src>[^"\[]+)\[postgres,mysql\]"', _dockerfile(), re.M)
     assert match, "the Dockerfile's pip install line changed; update this test"
     venv.EnvBuilder(with_pip=False, system_site_packages=True).create(base / "venv")
     python = base / "venv" / "bin" / "python"
     # This interpreter's pip installs into the venv (--python): no ensurepip, seconds saved.
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-cache-dir", "--no-deps"]
-    install.append(f"{context}[postgres]")
+    install.append(f"{context}[postgres,mysql]")
     result = subprocess.run(install, capture_output=True, text=True, cwd=base)
     assert result.returncode == 0, result.stderr
     where = subprocess.run(

@@ -120,7 +120,7 @@ def test_postgresql_from_debian_without_a_default_cluster() -> None:
 def test_pip_installs_this_repository_with_the_postgres_extra_pinned_and_no_cache() -> None:
     pips = [args for word, args in _instructions() if word == "RUN" and "pip install" in args]
     assert len(pips) == 1
-    assert "--no-cache-dir" in pips[0] and '"/opt/headcheck-src[postgres]"' in pips[0]
+    assert "--no-cache-dir" in pips[0] and '"/opt/headcheck-src[postgres,mysql]"' in pips[0]
     assert "-c /opt/headcheck-src/constraints.txt" in pips[0]  # the versions the test suite passes with
 
 

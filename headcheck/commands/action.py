@@ -60,7 +60,7 @@ class ActionInputs(NamedTuple):
     config: str
     name: str  # ini section, "" for every section
     base: str  # git ref to check the post-merge history against, "" for none
-    database: str  # "none" or "postgres"
+    database: str  # "none", "postgres", "mariadb" or "sqlite"
     database_url: str
     stairway: bool
     fail_on: str  # "error" or "warning"
@@ -75,11 +75,11 @@ def read_inputs(environ: Mapping[str, str] | None = None) -> ActionInputs:
     """``INPUT_*`` as the runner sets them; raises InputError for a value the action cannot use."""
     env = os.environ if environ is None else environ
     database = get_input("database", env).lower() or "none"
-    if database not in ("none", "postgres"):
-        raise InputError(f"input 'database' must be none or postgres, got {database!r}")
+    if database not in ("none", "postgres", "mariadb", "sqlite"):
+        raise InputError(f"input 'database' must be none, postgres, mariadb or sqlite, got {database!r}")
     database_url = get_input("database-url", env)
-    if database_url and database != "postgres":
-        raise InputError("input 'database-url' needs 'database: postgres'")
+    if database_url and database not in ("postgres", "mariadb"):
+        raise InputError("input 'database-url' needs 'database: postgres' or 'database: mariadb'")
     fail_on = get_input("fail-on", env).lower() or "error"
     if fail_on not in ("error", "warning"):
         raise InputError(f"input 'fail-on' must be error or warning, got {fail_on!r}")
@@ -129,6 +129,24 @@ def _redact(text: str) -> str:
     return redact(text)
 
 
+# The image carries no MariaDB server (it would take the image past its size goal): a MariaDB service
+# container of the job, reached through database-url (docs/github-action.md, "MariaDB").
+MARIADB_NEEDS_A_SERVICE = (
+    "database: mariadb needs a MariaDB server, and this image carries none: add a mariadb service container to "
+    "the job and pass database-url: mysql+pymysql://root:PASSWORD@mariadb:3306/DATABASE (docs/github-action.md, MariaDB)"
+)
+
+
+def _have_mariadb() -> bool:
+    from headcheck.db.backends.mariadb import ServerError, find_mysql_bin
+
+    try:
+        find_mysql_bin()
+    except ServerError:
+        return False
+    return True
+
+
 class _Proved(NamedTuple):
     result: GateResult  # with what production will feel (locks, rewrites, squawk) as findings
     proofs: tuple[Proof | None, ...]  # by environment index; None where the proof did not run
@@ -145,9 +163,11 @@ def _database_proof(
     from headcheck.db.proof import Options, ProofError, ProofOptions, check_environments
     from headcheck.extras import missing_extra
 
-    problem = missing_extra("headcheck db", "postgres")
+    problem = missing_extra("headcheck db", "postgres", ("alembic", "sqlalchemy"))
     if problem:
         raise ProofError(problem)
+    if inputs.database == "mariadb" and not inputs.database_url and not _have_mariadb():
+        raise ProofError(MARIADB_NEEDS_A_SERVICE)
     plan = Options(
         stairway=inputs.stairway,
         irreversible=result.settings.irreversible,

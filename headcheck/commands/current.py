@@ -5,7 +5,9 @@ row in the history found on disk: a head, N revisions behind, a revision no migr
 defines (every Alembic command then fails with ``Can't locate revision identified by '<rev>'``),
 or two rows on one branch (``alembic upgrade`` fails: "overlaps with other requested
 revisions"). The URL is ``--database-url``, else the variable ``--url-env`` names, else the
-config's ``sqlalchemy.url``, as Alembic reads it. PostgreSQL only for now.
+config's ``sqlalchemy.url``, as Alembic reads it. PostgreSQL (psycopg, a read-only session),
+MySQL/MariaDB (PyMySQL, whatever the URL's driver: ``START TRANSACTION READ ONLY``) and SQLite
+(the file opened read-only: ``file:PATH?mode=ro``, so a missing file is not created).
 Exit 0 when the database is at all heads, 1 when it is not, 2 for usage errors or a failed
 connection.
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from typing import Any
 
@@ -33,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_environment_arguments(parser)
     parser.add_argument(
         "--database-url",
-        help="the PostgreSQL database to read (default: --url-env's variable, else the config's sqlalchemy.url)",
+        help="the PostgreSQL, MySQL/MariaDB or SQLite database to read (default: --url-env's variable, else the "
+        "config's sqlalchemy.url)",
     )
     parser.add_argument(
         "--url-env", metavar="NAME", help="read the database URL from this environment variable (as env.py does)"
@@ -47,8 +52,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_MYSQL = re.compile(r"^(mysql|mariadb)(\+[A-Za-z0-9_]+)?://", re.I)
+_SQLITE = re.compile(r"^sqlite(\+[A-Za-z0-9_]+)?://", re.I)
+
+
 def _read_rows(url: str, table: str, schema: str | None) -> list[str] | None:
     """The version_num rows, or None when there is no version table. SELECTs only, read-only."""
+    if _MYSQL.match(url):
+        return _read_mysql_rows(url, table, schema)
+    if _SQLITE.match(url):
+        return _read_sqlite_rows(url, table, schema)
+    return _read_postgres_rows(url, table, schema)
+
+
+def _read_postgres_rows(url: str, table: str, schema: str | None) -> list[str] | None:
     import psycopg
     from psycopg import sql
 
@@ -60,6 +77,90 @@ def _read_rows(url: str, table: str, schema: str | None) -> list[str] | None:
         if not exists or exists[0] is None:
             return None
         rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(qualified)).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _mysql_quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _read_mysql_rows(url: str, table: str, schema: str | None) -> list[str] | None:
+    """MySQL/MariaDB through PyMySQL (the URL's own driver does not matter: only a SELECT is sent),
+    inside ``START TRANSACTION READ ONLY`` on a session that is read-only too; rolled back."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in parsed.query.items()}
+    kwargs: dict[str, Any] = {"connect_timeout": 10, "autocommit": False}
+    if query.get("unix_socket"):
+        kwargs["unix_socket"] = query["unix_socket"]
+    if query.get("charset"):
+        kwargs["charset"] = query["charset"]
+    conn = pymysql.connect(
+        host=parsed.host or "localhost",
+        port=parsed.port or 3306,
+        user=parsed.username or "",
+        password=parsed.password or "",
+        database=parsed.database or None,
+        **kwargs,
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.execute("START TRANSACTION READ ONLY")
+            cursor.execute(
+                "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) "
+                "AND TABLE_NAME = %s",
+                [schema, table],
+            )
+            if cursor.fetchone() is None:
+                return None
+            qualified = f"{_mysql_quote(schema)}.{_mysql_quote(table)}" if schema else _mysql_quote(table)
+            cursor.execute(f"SELECT version_num FROM {qualified}")
+            rows = cursor.fetchall()
+        conn.rollback()
+    finally:
+        conn.close()
+    return [row[0].decode() if isinstance(row[0], bytes) else str(row[0]) for row in rows]
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL (query string dropped);
+    None for an in-memory database (``sqlite://``, ``:memory:``)."""
+    from urllib.parse import unquote
+
+    rest = _SQLITE.sub("", url, count=1)
+    if not rest.startswith("/"):
+        return None
+    path = unquote(rest[1:].split("?", 1)[0])
+    return None if path in ("", ":memory:") else path
+
+
+def _read_sqlite_rows(url: str, table: str, schema: str | None) -> list[str] | None:
+    """The file opened read-only (``mode=ro``: SQLite refuses every write and never creates it)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    path = sqlite_path(url)
+    if path is None:
+        raise ValueError("an in-memory SQLite database has no revision to read; name the database file")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"no such SQLite database file: {path} (a relative path is read from the current folder, as SQLAlchemy does)"
+        )
+    conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+    try:
+        master = f'"{schema.replace(chr(34), chr(34) * 2)}".sqlite_master' if schema else "sqlite_master"
+        found = conn.execute(f"SELECT 1 FROM {master} WHERE type = 'table' AND name = ?", [table]).fetchone()
+        if found is None:
+            return None
+        qualified = '"' + table.replace('"', '""') + '"'
+        if schema:
+            qualified = '"' + schema.replace('"', '""') + '".' + qualified
+        rows = conn.execute(f"SELECT version_num FROM {qualified}").fetchall()
+    finally:
+        conn.close()
     return [str(row[0]) for row in rows]
 
 
@@ -138,8 +239,6 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
 
 def _database_url(args: argparse.Namespace, env: Any) -> tuple[str | None, str]:
     """The URL to read and where it came from, as Alembic's env.py would find it."""
-    import os
-
     if args.database_url:
         return args.database_url, "--database-url"
     if args.url_env:
@@ -175,11 +274,10 @@ def run(args: argparse.Namespace) -> int:
             else f"no database URL: {origin} is not set; pass --database-url URL, or --url-env NAME for the "
             "variable your env.py reads"
         )
-    if not is_postgres(url):
+    if not (is_postgres(url) or _MYSQL.match(url) or _SQLITE.match(url)):
         return error(
-            f"{origin}: {redact(url)}: headcheck current reads PostgreSQL databases only "
-            "(postgresql://, postgresql+psycopg://, postgresql+asyncpg://, ...); MySQL, MariaDB and SQLite are not "
-            "supported yet"
+            f"{origin}: {redact(url)}: headcheck current reads PostgreSQL, MySQL/MariaDB and SQLite databases "
+            "(postgresql://, mysql+pymysql://, mariadb://, sqlite:///FILE, ...)"
         )
     where = relpath(env.environment.script_location, result.root) or str(env.environment.script_location)
     try:

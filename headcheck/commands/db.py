@@ -93,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pg-bin", type=Path, metavar="DIR", help="folder with pg_ctl, initdb and postgres")
     parser.add_argument(
+        "--mysql-bin", type=Path, metavar="DIR", help="--backend mariadb: folder with mariadbd and mariadb-install-db"
+    )
+    parser.add_argument(
         "--backend",
         metavar="NAME",
         help="the database to prove on: postgres, mariadb or sqlite (default: the dialect of the project's "
@@ -152,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
     from headcheck.db.proof import ProofError, check_environments
     from headcheck.extras import missing_extra
 
-    problem = _validate(args) or missing_extra("headcheck db", "postgres")
+    # the modules every backend needs; the chosen backend's driver is checked once it is known
+    problem = _validate(args) or missing_extra("headcheck db", "postgres", ("alembic", "sqlalchemy"))
     if problem:
         return error(problem)
 
@@ -203,6 +207,7 @@ def _options(
         database_url=args.database_url or None,
         allow_nonempty=args.allow_nonempty,
         pg_bin=args.pg_bin,
+        mysql_bin=args.mysql_bin,
         backend=args.backend,
         focus=focus or {},
     )

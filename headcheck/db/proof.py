@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.db import snapshot
 from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
-from headcheck.db.backends import Backend, sqlalchemy_url
+from headcheck.db.backends import Backend, Snapshot, sqlalchemy_url
 from headcheck.db.backends import get as get_backend
 from headcheck.db.child import Child, ChildDied
 from headcheck.db.trace import StepTrace, step_trace
@@ -61,7 +61,7 @@ class Step(NamedTuple):
 
 class SchemaDiff(NamedTuple):
     revision: str
-    check: str  # "downgrade" or "reupgrade"
+    check: str  # "downgrade", "reupgrade" or "half-applied" (a failed step's changes, DDL not transactional)
     message: str
     lines: tuple[str, ...]  # "+ table public.x" (left behind) / "- ..." (missing)
 
@@ -163,6 +163,9 @@ class _Run:
         self.irreversible: set[str] = set()  # of the running plan
         self.reported: set[str] = set()  # "irreversible" steps already shown
         self.traces: list[StepTrace] = []
+        # (url, options, server programs) when the database may be dropped and rebuilt (the throwaway
+        # server's): what a half-applied step changed is then measured against a rebuilt "before"
+        self.rebuild: tuple[str, Options, Path | None] | None = None
 
     def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
         """The next event; a failed step (and None) on timeout or a dead child."""
@@ -253,11 +256,73 @@ class _Run:
                         "\nhint: the first revision expects a table that exists before it (created by the "
                         "application?): start from a schema dump: --from-schema FILE --stamp REV (or base)"
                     )
-                self.steps.append(Step(name, revision, time.perf_counter() - started, False, error))
+                seconds = time.perf_counter() - started
+                if "before" in event and revision is not None:  # DDL is not transactional (MySQL)
+                    error = self._half_applied(name, revision, event["before"], error)
+                self.steps.append(Step(name, revision, seconds, False, error))
                 return False
             elif kind == "done":
                 self.broken = event.get("stopped")
                 return bool(event.get("more"))
+
+    def _snapshot(self, revision: str, started: float) -> Snapshot | None:
+        self.child.send(cmd="snapshot")
+        while True:
+            event = self.wait("half-applied", revision, started)
+            if event is None or event["event"] == "error":
+                return None
+            if event["event"] == "snapshot":
+                return {k: tuple(v) for k, v in event["snapshot"].items()}
+
+    def _half_applied(self, name: str, revision: str, before_heads: list[str], error: str) -> str:
+        """On a database whose DDL is not transactional (MySQL, MariaDB) a failed step keeps every
+        statement it ran before the failing one, while alembic_version still names the revision
+        before it. Compare the schema now with the one the step began on (rebuilt in a fresh database:
+        upgraded to ``before_heads``) and add what changed to ``error`` and to the schema diffs."""
+        started = time.perf_counter()
+        label = self.backend.label
+        after = self._snapshot(revision, started)
+        if after is None:
+            return error
+        if self.rebuild is None:
+            return (
+                f"{error}\n{revision} may be left half-applied: {label} DDL is not transactional, so what its "
+                f"{name} ran before failing stays applied (not measured: a --database-url database is never rebuilt)"
+            )
+        url, options, bin_dir = self.rebuild
+        self.child.send(cmd="dispose")
+        if self.wait("half-applied", revision, started) is None:
+            return error
+        problem = self.backend.recreate_databases(url)
+        if problem is None and options.from_schema is not None:
+            problem = self.backend.load_schema(options.from_schema, url, bin_dir)
+        commands: list[dict[str, Any]] = [{"mode": "stamp", "stamp": options.stamp}] if options.stamp else []
+        for command in [*commands, *({"mode": "upgrade", "target": head} for head in before_heads)]:
+            if problem is not None:
+                break
+            self.child.send(cmd="run", **command)
+            while True:
+                event = self.wait("half-applied", revision, started)
+                if event is None:
+                    return error
+                if event["event"] in ("done", "error"):
+                    problem = event.get("error") if event["event"] == "error" else None
+                    break
+        before = self._snapshot(revision, started) if problem is None else None
+        if before is None:
+            return f"{error}\n{revision} may be left half-applied ({label} DDL is not transactional); not measured: {problem}"
+        difference = snapshot.diff(before, after)
+        if not difference:
+            return error  # it failed before changing anything
+        lines = tuple(snapshot.diff_lines(difference))
+        message = (
+            f"{revision} left half-applied: its {name} changed the schema before failing, and {label} DDL is not "
+            f"transactional, so nothing was rolled back; alembic_version still names the revision before it, so "
+            f"the next run starts {revision} again on a schema it already half-changed"
+        )
+        self.diffs.append(SchemaDiff(revision, "half-applied", message, lines))
+        shown = list(lines[:DIFF_LINES]) + ([f"... {len(lines) - DIFF_LINES} more"] if len(lines) > DIFF_LINES else [])
+        return "\n".join([error, message, *shown])
 
     def restore(self, url: str, revision: str, options: Options, pg_bin: Path | None) -> bool:
         """Rebuild the database(s) as they were after ``revision``'s first upgrade: drop and create
@@ -350,6 +415,8 @@ def prove_environment(
         with Child(_cwd(env), environ, logdir / "migrations.log") as child:
             run = _Run(child, options.timeout, backend)
             run.steps = steps
+            if extra_dbs:  # the throwaway server's database: ours to drop and rebuild
+                run.rebuild = (url, options, pg_bin)
             if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
@@ -390,6 +457,7 @@ class ProofOptions:
     database_url: str | None = None  # an existing, empty database instead of a throwaway server
     allow_nonempty: bool = False  # with database_url: accept a database with tables
     pg_bin: Path | None = None  # the folder of pg_ctl, initdb and postgres (else found on the system)
+    mysql_bin: Path | None = None  # --backend mariadb: the folder of mariadbd (else found on the system)
     backend: str | None = None  # postgres, mariadb, sqlite (default: the project's sqlalchemy.url dialect)
     # by environment index: the revisions to judge (--base, merged branches); --stairway judges all
     focus: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
@@ -435,6 +503,11 @@ def choose_backend(environments: Sequence[Environment], options: ProofOptions) -
         backend = choose(options.backend, urls)
     except BackendError as exc:
         raise ProofError(str(exc)) from exc
+    from headcheck.extras import missing_extra
+
+    missing = missing_extra("headcheck db", backend.extra) if backend.extra else None
+    if missing:
+        raise ProofError(missing)
     if options.plan.from_schema is not None and backend.schema_format is None:
         raise ProofError(f"--from-schema is not supported with --backend {backend.name}")
     return backend
@@ -453,7 +526,8 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
 
     proofs: list[Proof] = []
     try:
-        with backend.throwaway(ServerOptions(options.pg_bin, options.plan.timeout)) as server:
+        bin_dir = options.mysql_bin if backend.name == "mariadb" else options.pg_bin
+        with backend.throwaway(ServerOptions(bin_dir, options.plan.timeout)) as server:
             for index, env in enumerate(environments):
                 traces: list[StepTrace] = []
                 steps, diffs = prove_environment(

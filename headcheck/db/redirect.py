@@ -42,6 +42,9 @@ _WHERE = {
     "service",
     "passfile",
     "unix_sock",
+    "unix_socket",  # PyMySQL, mysqlclient: would win over host and port
+    "read_default_file",  # mysqlclient, PyMySQL: an option file naming another server
+    "read_default_group",
 }
 
 

@@ -73,10 +73,20 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _server_label(version: str) -> str:
+    """``PostgreSQL 16.4``; ``MariaDB 10.11.19`` for MariaDB's ``10.11.19-MariaDB-0+deb12u1``;
+    ``SQLite 3.40.1`` as the SQLite backend names itself."""
+    if version.startswith("SQLite"):
+        return version.split("-")[0]
+    if "mariadb" in version.lower():
+        return f"MariaDB {version.split('-')[0]}"
+    return f"PostgreSQL {version.split(' ')[0]}"
+
+
 def text_section(
     name: str, proof: Proof, *, color: bool = False, show_sql: bool = False, root: Path | None = None
 ) -> str:
-    where = "external database" if not proof.server_version else f"PostgreSQL {proof.server_version.split(' ')[0]}"
+    where = "external database" if not proof.server_version else _server_label(proof.server_version)
     started = f", started in {proof.startup_seconds:.2f} s" if proof.startup_seconds else ""
     out = [_paint(line(f"{name}: database proof on {where}{started}"), "bold", color)]
     width = max((len(step.name) for step in proof.steps), default=0)

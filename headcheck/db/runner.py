@@ -80,6 +80,7 @@ class Runner:
         self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
         self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
         self.upgraded: set[str] = set()  # revisions whose first upgrade ran (traced with locks)
+        self.version_table = "alembic_version"  # the project's, once a plan ran
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -174,12 +175,47 @@ class Runner:
                 self.script.run_env()
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
             self._carry_from(state.get("revision"))
-            self.emit("error", index=state["index"], error=_tail(exc, self.script.dir))
+            extra = {}
+            # (measured on the first database only: the others replay its steps, see steps() above)
+            first_db = not state["finished"]
+            if not self.backend.transactional_ddl and first_db and state["index"] is not None and "plan" in state:
+                extra["before"] = self._heads_before(state["start"], state["plan"], state["index"])
+            self.emit("error", index=state["index"], error=_tail(exc, self.script.dir), **extra)
             return
         if not state["finished"]:
             self.emit("error", index=None, error="env.py returned without calling context.run_migrations()")
             return
         self.emit("done", more=bool(state.get("more")), stopped=state.get("stopped"))
+
+    def _heads_before(self, start: list[str], plan: list[Any], index: int) -> list[str]:
+        """The heads of what was applied just before step ``index`` of ``plan`` (from the database's
+        ``start`` heads): upgrading a fresh database to them rebuilds the schema that step began on."""
+        applied: set[str] = set()
+        for head in start:
+            applied |= {rev.revision for rev in self.script.revision_map.iterate_revisions(head, "base")}
+        for step in plan[:index]:
+            if step.direction == "up":
+                applied.add(step.revision)
+            else:
+                applied.discard(step.revision)
+        below: set[str] = set()
+        for revision in applied:
+            below |= set(self.script.get_revision(revision)._all_down_revisions)
+        return sorted(applied - below)
+
+    def snapshot(self) -> None:
+        """The schema now, on a connection of its own (the project's URL, redirected to our database,
+        with the backend's own driver): after a failed step, or after rebuilding the state before it."""
+        from sqlalchemy import create_engine, pool
+
+        url = backends.with_driver(self.config.get_main_option("sqlalchemy.url"), self.backend.default_driver)
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                found = self.backend.snapshot(lambda sql: conn.exec_driver_sql(sql).fetchall(), self.version_table)
+        finally:
+            engine.dispose()
+        self.emit("snapshot", snapshot={k: list(v) for k, v in found.items()})
 
     def _carry_from(self, revision: str | None) -> None:
         """After a broken revision the parent rebuilds the state after its first upgrade: that is
@@ -205,10 +241,11 @@ class Runner:
             take_initial, plan = planning.focused_plan(pending, focus, no_down, parents=parents)
         else:
             take_initial, plan = planning.default_plan(pending, real_heads, no_down)
+        state["plan"], state["start"] = plan, list(heads)  # (what a half-applied step is compared with)
         self.emit(
             "plan", steps=[[p.direction, p.revision] for p in plan], heads=real_heads, irreversible=sorted(no_down)
         )
-        version_table = str(getattr(ctx, "version_table", "alembic_version"))
+        version_table = self.version_table = str(getattr(ctx, "version_table", "alembic_version"))
         execute = _executor(ctx)
         tracer = Tracer(execute, version_table) if self.backend.lock_trace else None  # PostgreSQL's
         if tracer is not None:  # headcheck.db.trace: SQL, locks, rewrites per step
@@ -377,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("floor"),
                     command.get("backend", backends.DEFAULT),
                 )
+            elif name == "snapshot":
+                runner.snapshot()
             elif name == "dispose":
                 dispose_all()
                 runner.emit("disposed")
