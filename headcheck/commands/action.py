@@ -133,7 +133,7 @@ def _redact(text: str) -> str:
 # container of the job, reached through database-url (docs/github-action.md, "MariaDB").
 MARIADB_NEEDS_A_SERVICE = (
     "database: mariadb needs a MariaDB server, and this image carries none: add a mariadb service container to "
-    "the job and pass database-url: mysql+pymysql://root:PASSWORD@mariadb:3306/DATABASE (docs/github-action.md, MariaDB)"
+    "the job and pass its URL as database-url: mysql+pymysql://... (docs/github-action.md, MariaDB)"
 )
 
 
@@ -295,7 +295,7 @@ def _verdict(
 ) -> _Verdict:
     """The database proof when asked for and the gate passed; raises ProofError, ConfigError."""
     result, change, notes = gated
-    if inputs.database != "postgres":
+    if inputs.database == "none":
         return _Verdict(result, (), {}, [], notes, result.ok)
     if not result.ok:
         skipped = "The database proof was skipped: the static gate failed, so the migrations cannot run."
