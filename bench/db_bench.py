@@ -15,6 +15,10 @@ Measures, on this machine:
      against pytest-alembic's test_single_head_revision, test_upgrade and
      test_up_down_consistency in one pytest process.
 Every run gets a fresh, empty database on the same server. Wall-clock seconds, best of ``--repeat``.
+
+``--rows``: instead, what the generated rows cost (headcheck.db.rows): ``headcheck db`` and
+``headcheck db --stairway`` with the default rows against the same with ``--no-rows``, runs
+interleaved (targets: at most +30% and +50%).
 """
 
 from __future__ import annotations
@@ -119,7 +123,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--revisions", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rows", action="store_true", help="compare headcheck db with and without generated rows")
     args = parser.parse_args()
+    if args.rows:
+        return rows_comparison(args.revisions, args.repeat)
     results: dict[str, object] = {"revisions": args.revisions, "repeat": args.repeat}
 
     starts = []
@@ -180,6 +187,45 @@ def main() -> int:
     results["pytest_alembic"] = row("pytest-alembic: single_head + upgrade + up_down_consistency", pa)
     print(f"headcheck db / plain alembic: {min(ours) / min(plain):.2f}x (target <= 1.5x)")
     print(f"headcheck --stairway / pytest-alembic: {min(stair) / min(pa):.2f}x (target <= 1.0x)")
+    print(json.dumps(results))
+    return 0
+
+
+def rows_comparison(revisions: int, repeat: int) -> int:
+    """``headcheck db`` (default steps, and ``--stairway``) with rows and with ``--no-rows``."""
+    work = Path(tempfile.mkdtemp(prefix="headcheck-bench-"))
+    counter = iter(range(10_000))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs: dict[str, list[float]] = {}
+    try:
+        with throwaway_server() as server:
+
+            def fresh() -> str:
+                name = f"bench_{next(counter)}"
+                create_database(server, name)
+                return server.url(name)
+
+            project = work / "project"
+            write_history(project, revisions, fresh())
+            headcheck = [sys.executable, "-m", "headcheck", "db", str(project), "--format", "json", "--no-squawk"]
+            for _ in range(repeat):
+                for mode in ([], ["--stairway"]):
+                    for rows in ([], ["--no-rows"]):
+                        key = " ".join(["headcheck db", *mode, *(rows or ["(rows)"])])
+                        runs.setdefault(key, []).append(
+                            timed([*headcheck, *mode, *rows, "--database-url", fresh()], project, env)
+                        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results: dict[str, object] = {"revisions": revisions, "repeat": repeat}
+    for key, values in runs.items():
+        print(f"{key:<45} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
+        results[key] = {"best": min(values), "median": statistics.median(values)}
+    for mode, target in (("", 30), (" --stairway", 50)):
+        with_rows, without = min(runs[f"headcheck db{mode} (rows)"]), min(runs[f"headcheck db{mode} --no-rows"])
+        extra = (with_rows / without - 1) * 100
+        results[f"rows_overhead{mode.replace(' --', '_')}_percent"] = round(extra, 1)
+        print(f"rows cost{mode or ' (default steps)'}: {extra:+.0f}% (target <= +{target}%)")
     print(json.dumps(results))
     return 0
 

@@ -378,6 +378,24 @@ _RULES = (
         "Follow squawk's help text for the named rule, or ignore it per revision.",
         'op.execute("ALTER TABLE users ADD COLUMN n serial")',
     ),
+    Rule(
+        "HC630",
+        "fails-with-rows",
+        "error",
+        "Observed: a migration step fails when the tables hold rows (generated from the schema before it: NULLs, repeated values, edge values) and passes on the same tables emptied.",
+        "Production tables are not empty: the deploy fails there (a NOT NULL column without a default, a unique constraint over repeated values, a failing cast, a foreign key over orphan rows, a data migration crashing on NULL).",
+        "Make the step work on existing rows: add the column nullable or with a server_default, backfill, then tighten; clean the data before adding the constraint; handle NULL in the data migration.",
+        'op.add_column("users", sa.Column("age", sa.Integer, nullable=False))',
+    ),
+    Rule(
+        "HC631",
+        "downgrade-loses-data",
+        "warning",
+        "Observed: a checked downgrade drops a column or table holding values that existed before the upgrade (moved there by the upgrade, or never touched by it) and are found nowhere after the downgrade.",
+        "Rolling back deletes production data that the upgrade kept: the values cannot be recovered after the downgrade.",
+        "Copy the values back (op.execute UPDATE ... FROM ...) before dropping, or declare the revision irreversible (raise NotImplementedError in downgrade()).",
+        'op.drop_column("users", "full_name")  # after the upgrade moved "name" into it',
+    ),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

@@ -51,6 +51,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from headcheck.db.rows import DEFAULT_ROWS, DEFAULT_SEED  # (standard library only)
+
     add_environment_arguments(parser)
     add_policy_arguments(parser)
     parser.add_argument(
@@ -107,6 +109,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-squawk", action="store_true", help="do not lint the captured SQL with squawk")
     parser.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        metavar="N",
+        help=f"generated rows per table before each judged revision (default: {DEFAULT_ROWS}; docs/rows.md)",
+    )
+    parser.add_argument("--no-rows", action="store_true", help="run the migrations on empty tables (no HC630/HC631)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the generated rows (default: {DEFAULT_SEED})"
+    )
+    parser.add_argument(
         "--base",
         metavar="REF",
         help="judge only the revisions the work tree adds to git REF: upgrade to REF's revisions, then "
@@ -123,6 +136,10 @@ def _validate(args: argparse.Namespace) -> str | None:
         return f"--from-schema {args.from_schema}: no such file"
     if args.timeout <= 0:
         return "--timeout must be a positive number of seconds"
+    from headcheck.db.rows import MAX_ROWS
+
+    if not 0 <= args.rows <= MAX_ROWS:
+        return f"--rows must be between 0 and {MAX_ROWS}"
     if args.allow_nonempty and not args.database_url:
         return "--allow-nonempty only applies with --database-url"
     for name in args.url_env:
@@ -201,6 +218,8 @@ def _options(
         stamp=args.stamp,
         irreversible=(*result.settings.irreversible, *args.irreversible),
         downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
+        rows=0 if args.no_rows else args.rows,
+        seed=args.seed,
     )
     return ProofOptions(
         plan=plan,

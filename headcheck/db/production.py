@@ -36,6 +36,10 @@ def with_production_findings(
             traces = tuple(t for t in traces if t.revision in keep)
             paths = {Path(t.path) for t in traces if t.path}
             found = [f for f in found if f.path is not None and Path(f.path) in paths]
+        if proof.rows:  # what the generated rows showed (HC630, HC631)
+            from headcheck.db.rows_findings import rows_findings
+
+            found += rows_findings(proof.rows, ignore, keep)
         if squawk:
             from headcheck.db.squawk import squawk_findings
 

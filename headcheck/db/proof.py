@@ -18,6 +18,8 @@ from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
 from headcheck.db.backends import Backend, Snapshot, sqlalchemy_url
 from headcheck.db.backends import get as get_backend
 from headcheck.db.child import Child, ChildDied
+from headcheck.db.rows import DEFAULT_ROWS, DEFAULT_SEED
+from headcheck.db.rows_findings import RowsObservation, rows_observations
 from headcheck.db.trace import StepTrace, step_trace
 
 __all__ = [
@@ -49,6 +51,8 @@ class Options(NamedTuple):
     irreversible: tuple[str, ...] = ()  # declared: their downgrade is not checked
     downgrade_floor: str | None = None  # no downgrade checks at or below this revision
     focus: tuple[str, ...] | None = None  # judge these revisions only (headcheck.db.plan.focused_plan)
+    rows: int = DEFAULT_ROWS  # rows per table before each judged revision (headcheck.db.rows); 0: none (--no-rows)
+    seed: int = DEFAULT_SEED  # of the generated rows (--seed)
 
 
 class Step(NamedTuple):
@@ -72,6 +76,7 @@ class Proof(NamedTuple):
     steps: tuple[Step, ...]
     schema_diffs: tuple[SchemaDiff, ...]
     traces: tuple[StepTrace, ...] = ()  # what each step executed (headcheck.db.trace)
+    rows: tuple[RowsObservation, ...] = ()  # what the rows in the tables showed (headcheck.db.rows_findings)
 
     @property
     def ok(self) -> bool:
@@ -166,6 +171,8 @@ class _Run:
         # (url, options, server programs) when the database may be dropped and rebuilt (the throwaway
         # server's): what a half-applied step changed is then measured against a rebuilt "before"
         self.rebuild: tuple[str, Options, Path | None] | None = None
+        self.rows_options: dict[str, int] | None = None  # sent with each run (headcheck.db.rows)
+        self.rows: list[RowsObservation] = []
 
     def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
         """The next event; a failed step (and None) on timeout or a dead child."""
@@ -221,7 +228,7 @@ class _Run:
         after its first upgrade can be rebuilt and the stairway go on from there."""
         self.broken = None
         started = time.perf_counter()
-        self.child.send(cmd="run", mode=mode, limit=limit, focus=list(focus or ()))
+        self.child.send(cmd="run", mode=mode, limit=limit, focus=list(focus or ()), rows=self.rows_options)
         plan: list[list[str]] = []
         heads: list[str] = []
         done = 0
@@ -354,6 +361,9 @@ class _Run:
         direction, revision = planned
         if "trace" in event:
             self.traces.append(step_trace(direction, revision, event["trace"].get("path"), event["trace"]))
+        if self.rows_options is not None:
+            path = event["trace"].get("path") if "trace" in event else None
+            self.rows += rows_observations(direction, revision, path, self.rows_options["seed"], event)
         name = "upgrade" if direction == "up" else "downgrade"
         error = None
         difference = event.get("diff")
@@ -392,12 +402,14 @@ def prove_environment(
     extra_dbs: bool = True,
     traces: list[StepTrace] | None = None,
     backend: Backend | None = None,
+    rows: list[RowsObservation] | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
     (the throwaway one), else they all go to ``url`` (``--database-url``). ``traces`` receives
     what every step executed. ``backend``: the database's (default: PostgreSQL); ``pg_bin`` is
-    its server's programs folder (``--from-schema`` may use them)."""
+    its server's programs folder (``--from-schema`` may use them); ``rows`` what the generated
+    rows showed."""
     backend = backend or get_backend(DEFAULT_BACKEND)
     steps: list[Step] = []
     guard = backend.guard(url)._asdict()
@@ -417,6 +429,8 @@ def prove_environment(
             run.steps = steps
             if extra_dbs:  # the throwaway server's database: ours to drop and rebuild
                 run.rebuild = (url, options, pg_bin)
+            if options.rows > 0 and backend.name == "postgres":  # rows.py reads PostgreSQL's catalogs
+                run.rows_options = {"count": options.rows, "seed": options.seed}
             if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
@@ -437,6 +451,8 @@ def prove_environment(
                     run.migrate("default")
             if traces is not None:
                 traces.extend(run.traces)
+            if rows is not None:
+                rows.extend(run.rows)
             return run.steps, run.diffs
     finally:
         if own_dir:
@@ -530,6 +546,7 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
         with backend.throwaway(ServerOptions(bin_dir, options.plan.timeout)) as server:
             for index, env in enumerate(environments):
                 traces: list[StepTrace] = []
+                rows: list[RowsObservation] = []
                 steps, diffs = prove_environment(
                     env,
                     backend.create_database(server, f"headcheck_{index}"),
@@ -538,8 +555,13 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
                     workdir=server.tempdir,
                     traces=traces,
                     backend=backend,
+                    rows=rows,
                 )
-                proofs.append(Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces)))
+                proofs.append(
+                    Proof(
+                        server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces), tuple(rows)
+                    )
+                )
     except ServerError as exc:
         raise ProofError(str(exc)) from exc
     return ProofRun(tuple(proofs))
@@ -562,7 +584,8 @@ def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Ba
     if nonempty and not options.allow_nonempty:
         raise ProofError(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
     traces: list[StepTrace] = []
+    rows: list[RowsObservation] = []
     steps, diffs = prove_environment(
-        env, url, options.for_environment(0), extra_dbs=False, traces=traces, backend=backend
+        env, url, options.for_environment(0), extra_dbs=False, traces=traces, backend=backend, rows=rows
     )
-    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
+    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces), tuple(rows))

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from headcheck.db import backends, snapshot
 from headcheck.db import plan as planning
 from headcheck.db.redirect import Guard, dispose_all, install
+from headcheck.db.rows import Rows
 from headcheck.db.trace import Tracer
 
 TRACEBACK_LINES = 20
@@ -81,6 +82,8 @@ class Runner:
         self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
         self.upgraded: set[str] = set()  # revisions whose first upgrade ran (traced with locks)
         self.version_table = "alembic_version"  # the project's, once a plan ran
+        self.rows_options: dict[str, int] | None = None  # {"count": N, "seed": S}: rows before judged revisions
+        self.rows: Rows | None = None  # (headcheck.db.rows), kept across runs: which tables it filled
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -134,13 +137,16 @@ class Runner:
         limit: int | None = None,
         target: str | None = None,
         focus: list[str] | None = None,
+        rows: dict[str, int] | None = None,
     ) -> None:
         """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway", "focus": judge the
         ``focus`` revisions only, "stamp", or "upgrade": plain upgrade to ``target``, no checks, to
-        rebuild a state after a broken revision)."""
+        rebuild a state after a broken revision). ``rows``: fill the tables before each judged
+        revision (headcheck.db.rows)."""
         from alembic.runtime.environment import EnvironmentContext
 
         self.mode = mode
+        self.rows_options = rows
         state: dict[str, Any] = {"index": None, "finished": False}
         executed: list[Any] = []  # the steps the first database went through
 
@@ -252,6 +258,8 @@ class Runner:
             tracer.install(ctx.connection)
         take = self.backend.snapshot
 
+        rows = self._rows(version_table)
+        downgraded = {p.revision for p in plan if p.direction == "down" and p.check == "downgrade"}
         last_use: dict[str, int] = {}
         for k, p in enumerate(plan):
             if p.compare:
@@ -278,14 +286,29 @@ class Runner:
             if self.guard is not None and k:  # (the first step: checked at "begin")
                 self.guard.check(execute, "the migration connection")
             first_up = p.direction == "up" and p.revision not in self.upgraded
+            path = getattr(script_rev, "path", None)
+            watch = False
+            if rows is not None and tracer is not None:  # (rows: PostgreSQL only, as the tracer)
+                # rows in the tables before each judged revision, each step in a savepoint
+                if first_up and (self.mode != "focus" or p.revision in focus):
+                    rows.fill(execute)
+                    if p.revision in downgraded:
+                        rows.remember(p.revision)
+                watch = p.direction == "down" and p.check == "downgrade" and p.revision in rows.before
+                if rows.filled:
+                    restart = lambda path=path, observe=first_up: tracer.begin(path, observe=observe)  # noqa: E731
+                    record = first_up and p.revision in rows.before  # (remembered above)
+                    step = rows.guard(step, execute, ctx, path, restart, watch, record=record)
             if tracer is not None:
-                tracer.begin(getattr(script_rev, "path", None), observe=first_up)
+                tracer.begin(path, observe=first_up)
             started = time.perf_counter()
             yield step
             seconds = time.perf_counter() - started
             event: dict[str, Any] = {"index": k, "seconds": seconds}
             if tracer is not None:
                 event["trace"] = tracer.end()
+            if rows is not None and tracer is not None:
+                event.update(rows.step_event(execute, p.revision, watch))
             if first_up:
                 self.upgraded.add(p.revision)
             current: snapshot.Snapshot | None = None
@@ -313,6 +336,13 @@ class Runner:
                 state["stopped"] = p.revision
                 break
         state["index"] = None
+
+    def _rows(self, version_table: str) -> Rows | None:
+        if self.rows_options is None or self.mode in ("stamp", "upgrade"):
+            return None
+        if self.rows is None or self.rows.version_table != version_table:
+            self.rows = Rows(self.rows_options["count"], self.rows_options["seed"], version_table)
+        return self.rows
 
 
 def _executor(ctx: Any) -> Any:
@@ -426,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("limit"),
                     command.get("target"),
                     command.get("focus"),
+                    command.get("rows"),
                 )
         except Exception as exc:
             project = runner.script.dir if runner.script is not None else None
