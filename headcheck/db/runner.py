@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from headcheck.db import plan as planning
 from headcheck.db import snapshot
+from headcheck.db.models import MetadataCapture, compare_models
 from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.trace import Tracer
 from headcheck.db.urls import DRIVERS, driver_of, is_postgres, with_driver
@@ -80,6 +81,7 @@ class Runner:
         self.saved: dict[str, snapshot.Snapshot] = {}  # snapshots by plan key, of the running plan
         self.no_down: set[str] = set()  # declared irreversible, or at/below the downgrade floor
         self.upgraded: set[str] = set()  # revisions whose first upgrade ran (traced with locks)
+        self.models = MetadataCapture()  # env.py's target_metadata, for the model comparison
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -167,7 +169,9 @@ class Runner:
             state["finished"] = True
 
         try:
-            with EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads"):
+            environment = EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads")
+            self.models.observe(environment)  # keeps target_metadata; configure() works as before
+            with environment:
                 self.script.run_env()
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
             self._carry_from(state.get("revision"))
@@ -388,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("irreversible", []),
                     command.get("floor"),
                 )
+            elif name == "models":  # headcheck.db.models: create_all in another database, compare
+                url = runner.config.get_main_option("sqlalchemy.url")
+                runner.emit("models", **compare_models(runner.models, url, command["database"], command["ignore"]))
             elif name == "dispose":
                 dispose_all()
                 runner.emit("disposed")
