@@ -1,0 +1,521 @@
+"""Issue 12.4: models vs migrations, by catalog (HC640-HC642), on real PostgreSQL.
+
+Each project is made by ``alembic init -t generic``, with a real ``models.py`` that env.py hands to
+``context.configure(target_metadata=...)``; headcheck creates the models with
+``metadata.create_all`` in a second database and compares what PostgreSQL made of both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from headcheck.cli import main
+from headcheck.db.server import Server, create_database
+from tests.db.harness import database, needs_postgres, revision_source, run_db
+
+pytestmark = needs_postgres
+CaptureFixture = pytest.CaptureFixture[str]
+REV = "aaaa00000001"
+DRIFT = ("HC640", "HC641", "HC642")
+
+
+def project(
+    root: Path, models: str, upgrade: str, *, metadata: str | None = "models.Base.metadata", pyproject: str = ""
+) -> Path:
+    """``alembic init -t generic migrations`` with ``models.py``, env.py's target_metadata pointing at
+    ``metadata`` (None: the template's ``target_metadata = None``), one revision running ``upgrade``."""
+    root.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"], cwd=root, check=True, capture_output=True
+    )
+    env = root / "migrations" / "env.py"
+    if metadata is not None:
+        text = env.read_text()
+        assert "target_metadata = None" in text
+        env.write_text(text.replace("target_metadata = None", f"import models\ntarget_metadata = {metadata}", 1))
+    (root / "models.py").write_text(textwrap.dedent(models).lstrip())
+    upgrade = textwrap.dedent(upgrade).strip()
+    (root / "migrations" / "versions" / f"{REV}_init.py").write_text(revision_source(REV, None, upgrade, "pass"))
+    if pyproject:
+        (root / "pyproject.toml").write_text(textwrap.dedent(pyproject))
+    return root
+
+
+def prove(capsys: CaptureFixture, root: Path, db: list[str], *extra: str) -> tuple[int, dict[str, object]]:
+    # the only revision is declared irreversible: these tests are about the state at the heads
+    code, report, err = run_db(capsys, str(root), *db, "--irreversible", REV, *extra)
+    assert report, err
+    return code, report
+
+
+def drift(report: dict[str, object]) -> list[tuple[str, str, str | None, int | None]]:
+    """(code, message, file name, line) of every model finding."""
+    findings = report["environments"][0]["findings"]  # type: ignore[index]
+    return sorted(
+        (f["code"], f["message"], Path(f["path"]).name if f["path"] else None, f["line"])
+        for f in findings
+        if f["code"] in DRIFT
+    )
+
+
+def line_of(root: Path, needle: str) -> int:
+    lines = (root / "models.py").read_text().splitlines()
+    [found] = [k + 1 for k, text in enumerate(lines) if needle in text]
+    return found
+
+
+HEADER = """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+"""
+
+MODELS_AHEAD = (
+    HEADER
+    + """
+
+MOOD = sa.Enum("happy", "sad", "meh", name="mood")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("age >= 0", name="ck_users_age"),
+        sa.UniqueConstraint("email", name="uq_users_email"),
+        sa.Index("ix_users_age", "age"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(200))
+    age: Mapped[int] = mapped_column(server_default="0")
+    feeling = mapped_column(MOOD)
+    nickname: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+)
+
+MIGRATION_BEHIND = """
+op.create_table(
+    "users",
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(200), nullable=False),
+    sa.Column("age", sa.Integer, nullable=False),
+    sa.Column("feeling", sa.Enum("happy", "sad", name="mood")),
+)
+"""
+
+
+def test_every_kind_in_the_models_only_is_reported_at_the_models_line(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str], server: Server
+) -> None:
+    root = project(tmp_path / "p", MODELS_AHEAD, MIGRATION_BEHIND)
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 1
+    user = line_of(root, "class User")
+    assert drift(report) == sorted(
+        [
+            ("HC640", "models declare table tags that no migration creates", "models.py", line_of(root, "class Tag")),
+            (
+                "HC640",
+                "models declare column users.nickname (text) that no migration creates",
+                "models.py",
+                line_of(root, "nickname:"),
+            ),
+            ("HC640", "models declare default 0 on users.age that no migration creates", "models.py", line_of(root, "age:")),
+            (
+                "HC640",
+                "models declare check constraint ck_users_age on users (CHECK ((age >= 0))) that no migration creates",
+                "models.py",
+                user,
+            ),
+            (
+                "HC640",
+                "models declare unique constraint uq_users_email on users (UNIQUE (email)) that no migration creates",
+                "models.py",
+                user,
+            ),
+            (
+                "HC640",
+                "models declare index ix_users_age on users (btree (age)) that no migration creates",
+                "models.py",
+                user,
+            ),
+            ("HC640", "models declare value 'meh' of enum type mood that no migration creates", "models.py", user),
+        ]
+    )
+    models = database(report)["models"]
+    assert models["compared"] is True and models["notice"] is None and models["differences"] == 7  # type: ignore[index]
+    # the second database is gone again (a --database-url server keeps nothing of the proof)
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
+        assert conn.execute("SELECT datname FROM pg_database WHERE datname LIKE '%\\_models'").fetchall() == []
+
+
+MODELS_BEHIND = (
+    HEADER
+    + """
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(200))
+    age: Mapped[int]
+    feeling = mapped_column(sa.Enum("happy", "sad", name="mood"))
+"""
+)
+
+MIGRATION_AHEAD = """
+op.create_table(
+    "users",
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(200), nullable=False),
+    sa.Column("age", sa.Integer, nullable=False, server_default=sa.text("18")),
+    sa.Column("feeling", sa.Enum("happy", "sad", "angry", name="mood")),
+    sa.Column("legacy", sa.Integer),
+    sa.CheckConstraint("age < 200", name="ck_users_age"),
+    sa.UniqueConstraint("email", name="uq_users_email"),
+)
+op.create_index("ix_users_age", "users", ["age"])
+op.create_table("audit_log", sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+
+def test_every_kind_in_the_migrations_only_is_reported(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    root = project(tmp_path / "p", MODELS_BEHIND, MIGRATION_AHEAD)
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 1
+    user = line_of(root, "class User")
+    assert drift(report) == sorted(
+        [
+            ("HC641", "migrations create table audit_log that no model declares", None, None),  # no model to point at
+            (
+                "HC641",
+                "migrations create column users.legacy (integer) that no model declares",
+                "models.py",
+                user,
+            ),
+            ("HC641", "migrations create default 18 on users.age that no model declares", "models.py", line_of(root, "age:")),
+            (
+                "HC641",
+                "migrations create check constraint ck_users_age on users (CHECK ((age < 200))) that no model declares",
+                "models.py",
+                user,
+            ),
+            (
+                "HC641",
+                "migrations create unique constraint uq_users_email on users (UNIQUE (email)) that no model declares",
+                "models.py",
+                user,
+            ),
+            ("HC641", "migrations create index ix_users_age on users (btree (age)) that no model declares", "models.py", user),
+            ("HC641", "migrations create value 'angry' of enum type mood that no model declares", "models.py", user),
+        ]
+    )
+
+
+def test_same_object_defined_differently_is_one_finding(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    models = (
+        HEADER
+        + """
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    qty: Mapped[int]
+    note: Mapped[str | None] = mapped_column(sa.String(50))
+    status: Mapped[str] = mapped_column(sa.Text, server_default="new")
+"""
+    )
+    upgrade = """
+    op.create_table(
+        "items",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("qty", sa.BigInteger, nullable=False),
+        sa.Column("note", sa.String(50), nullable=False),
+        sa.Column("status", sa.Text, nullable=False, server_default="draft"),
+    )
+    """
+    root = project(tmp_path / "p", models, upgrade)
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 1
+    assert drift(report) == sorted(
+        [
+            (
+                "HC642",
+                "column items.qty is integer NOT NULL in the models but bigint NOT NULL after the migrations",
+                "models.py",
+                line_of(root, "qty:"),
+            ),
+            (
+                "HC642",
+                "column items.note is character varying(50) in the models but character varying(50) NOT NULL after "
+                "the migrations",
+                "models.py",
+                line_of(root, "note:"),
+            ),
+            (
+                "HC642",
+                "default of items.status is 'new'::text in the models but 'draft'::text after the migrations",
+                "models.py",
+                line_of(root, "status:"),
+            ),
+        ]
+    )
+
+
+# What autogenerate (``alembic check``) is known to report although the schemas are the same: each
+# case is a model and a migration that PostgreSQL turns into the same schema, written differently.
+SAME_SCHEMA = {
+    "server-defaults": (
+        HEADER
+        + """
+
+class T(Base):
+    __tablename__ = "t"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(server_default="0")
+    flag: Mapped[bool] = mapped_column(server_default=sa.false())
+    label: Mapped[str] = mapped_column(sa.String(20), server_default="new")
+    created = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    stamped = mapped_column(sa.DateTime, server_default=sa.text("(now() at time zone 'utc')"))
+""",
+        """
+        op.create_table(
+            "t",
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("n", sa.Integer, nullable=False, server_default=sa.text("0")),
+            sa.Column("flag", sa.Boolean, nullable=False, server_default=sa.text("false")),
+            sa.Column("label", sa.String(20), nullable=False, server_default=sa.text("'new'::character varying")),
+            sa.Column("created", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP")),
+            sa.Column("stamped", sa.DateTime, server_default=sa.text("timezone('utc', now())")),
+        )
+        """,
+    ),
+    "enum-types": (
+        HEADER
+        + """
+import enum
+
+
+class Color(enum.Enum):
+    RED = "r"
+    GREEN = "g"
+
+
+class T(Base):
+    __tablename__ = "t"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    color = mapped_column(sa.Enum(Color, name="color"))
+    kind = mapped_column(sa.Enum("a", "b", name="kind", native_enum=False, create_constraint=True))
+""",
+        """
+        from sqlalchemy.dialects import postgresql
+
+        op.execute("CREATE TYPE color AS ENUM ('RED', 'GREEN')")
+        op.create_table(
+            "t",
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("color", postgresql.ENUM("RED", "GREEN", name="color", create_type=False)),
+            sa.Column("kind", sa.String(1)),
+            sa.CheckConstraint("kind in ('a','b')", name="t_kind_values"),
+        )
+        """,
+    ),
+    "sequences": (
+        HEADER
+        + """
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Ledger(Base):
+    __tablename__ = "ledgers"
+
+    id = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+"""
+        + "\n\nextra = sa.Sequence('invoice_no', metadata=Base.metadata)\n",
+        """
+        op.create_table("users_old", sa.Column("id", sa.Integer, primary_key=True))
+        op.rename_table("users_old", "accounts")  # the serial sequence keeps its name: users_old_id_seq
+        op.create_table("books", sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True))
+        op.rename_table("books", "ledgers")
+        op.execute("CREATE SEQUENCE invoice_no")
+        """,
+    ),
+    "check-expressions": (
+        HEADER
+        + """
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        sa.CheckConstraint("price > 0 AND price < 1000", name="price_range"),
+        sa.CheckConstraint("status IN ('a', 'b')", name="status_values"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    price: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.Text)
+""",
+        """
+        op.create_table(
+            "products",
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("price", sa.Integer, nullable=False),
+            sa.Column("status", sa.Text, nullable=False),
+            sa.CheckConstraint("(price>0) and (price<1000)", name="price_range"),
+            sa.CheckConstraint("status in ('a','b')", name="status_values"),
+        )
+        """,
+    ),
+    "naming-conventions": (
+        """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint("age >= 0", name="age"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.Text, unique=True)
+    age: Mapped[int]
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+""",
+        # a schema from before the convention: PostgreSQL's own names (users_pkey, users_email_key, ...)
+        """
+        op.execute("CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE, age integer NOT NULL CHECK (age >= 0))")
+        op.execute("CREATE TABLE posts (id serial PRIMARY KEY, user_id integer NOT NULL REFERENCES users (id))")
+        op.execute("CREATE INDEX posts_user_idx ON posts (user_id)")
+        """,
+    ),
+    "unique-index-for-unique-constraint": (
+        HEADER
+        + """
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.Text, unique=True)
+""",
+        """
+        op.create_table("users", sa.Column("id", sa.Integer, primary_key=True), sa.Column("email", sa.Text, nullable=False))
+        op.create_index("ix_users_email", "users", ["email"], unique=True)
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAME_SCHEMA))
+def test_the_same_schema_written_differently_is_not_reported(
+    case: str, tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    models, upgrade = SAME_SCHEMA[case]
+    root = project(tmp_path / "p", models, upgrade)
+    code, report = prove(capsys, root, fresh_db)
+    assert drift(report) == []
+    assert database(report)["models"] == {"compared": True, "notice": None, "differences": 0, "seconds": pytest.approx(0.5, abs=5)}
+    assert code == 0
+
+
+def test_no_models_turns_the_comparison_off(tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]) -> None:
+    root = project(tmp_path / "p", MODELS_BEHIND, MIGRATION_AHEAD)
+    code, report = prove(capsys, root, fresh_db, "--no-models")
+    assert code == 0 and drift(report) == []
+    assert database(report)["models"] is None
+
+
+def test_env_py_without_target_metadata_is_one_notice(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str], server: Server
+) -> None:
+    root = project(tmp_path / "p", MODELS_BEHIND, MIGRATION_AHEAD, metadata=None)  # the template as generated
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 0 and drift(report) == []
+    notice = "env.py passes no target_metadata to context.configure()"
+    assert database(report)["models"]["notice"] == notice  # type: ignore[index]
+    create_database(server, "t_notice_text")
+    assert main(["db", str(root), "--database-url", server.url("t_notice_text"), "--irreversible", REV]) == 0
+    out = capsys.readouterr().out
+    assert out.count(notice) == 1 and f"models: not compared: {notice}" in out
+
+
+def test_models_ignore_leaves_out_what_the_models_do_not_own(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    upgrade = (
+        MIGRATION_AHEAD
+        + """
+op.execute("CREATE SCHEMA audit")
+op.create_table("trail", sa.Column("id", sa.Integer, primary_key=True), schema="audit")
+op.create_table("audit_extra", sa.Column("id", sa.Integer, primary_key=True))
+"""
+    )
+    pyproject = """
+    [tool.headcheck]
+    models-ignore = ["audit_*", "audit.trail", "users"]
+    """
+    root = project(tmp_path / "p", MODELS_BEHIND, upgrade, pyproject=pyproject)
+    code, report = prove(capsys, root, fresh_db)
+    # users (every difference on it), audit_log, audit_extra and audit.trail are the ignored ones; the
+    # enum type mood is not a table of theirs
+    assert drift(report) == [
+        (
+            "HC641",
+            "migrations create value 'angry' of enum type mood that no model declares",
+            "models.py",
+            line_of(root, "class User"),
+        )
+    ]
+    assert code == 1
+
+
+def test_no_comparison_when_the_upgrade_failed(tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]) -> None:
+    root = project(tmp_path / "p", MODELS_AHEAD, MIGRATION_BEHIND + '\nop.execute("SELECT * FROM nowhere")\n')
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 1 and drift(report) == []
+    assert database(report)["models"]["compared"] is False  # type: ignore[index]
+    assert "did not reach the heads" in database(report)["models"]["notice"]  # type: ignore[index]
