@@ -18,13 +18,16 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from headcheck import markdown, picture
 from headcheck.findings import Finding
 from headcheck.gate import EnvironmentResult, GateResult
 from headcheck.github import workspace_relative
+
+if TYPE_CHECKING:
+    from headcheck.db.proof import Proof
 
 __all__ = ["MAX_FINDINGS", "SIZE_BUDGET", "error_headline", "render"]
 
@@ -84,56 +87,42 @@ def error_headline(error: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _duration(value: Any) -> str:
-    """``0.0028`` -> "2.8 ms", ``1.93`` -> "1.93 s"; "—" when the report has no number."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return "—"
+def _duration(value: float) -> str:
+    """``0.0028`` -> "2.8 ms", ``1.93`` -> "1.93 s"."""
     return f"{value * 1000:.1f}\u00a0ms" if value < 1 else f"{value:.2f}\u00a0s"  # no-break space
 
 
-def _database(db: Mapping[str, Any]) -> list[str]:
-    """The database proof's steps (``headcheck db --format json``: environments[].database)."""
-    verdict = _verdict(bool(db.get("ok")))
-    server = str(db.get("server_version") or "")
+def _database(proof: Proof) -> list[str]:
+    """The database proof's steps."""
+    verdict = _verdict(proof.ok)
+    server = proof.server_version
     server = server if server.startswith("PostgreSQL") else f"PostgreSQL {server}".rstrip()
-    started = _duration(db.get("startup_seconds"))
+    started = _duration(proof.startup_seconds)
     out = [f"**Database proof** {verdict}: {markdown.text(server)}, started in {started}", ""]
-    steps = [s for s in db.get("steps") or [] if isinstance(s, Mapping)]
+    steps = proof.steps
     if steps:
         out += ["| step | revision | time | result |", "|---|---|---:|---|"]
         failures: list[str] = []
         # Over the limit: every failed step, then the earliest others, in the proof's order.
-        failed = [k for k, step in enumerate(steps) if not step.get("ok")][:MAX_FINDINGS]
+        failed = [k for k, step in enumerate(steps) if not step.ok][:MAX_FINDINGS]
         keep = set(failed) | set(range(len(steps))[: MAX_FINDINGS - len(failed)])
         for step in (step for k, step in enumerate(steps) if k in keep):
-            error = str(step.get("error") or "").strip()
+            error = (step.error or "").strip()
             last = error_headline(error)
-            result = _verdict(bool(step.get("ok"))) + (f" {markdown.cell(last, 300)}" if last else "")
+            result = _verdict(step.ok) + (f" {markdown.cell(last, 300)}" if last else "")
             if error and "\n" in error:
                 failures.append(error)
-            revision = markdown.code(str(step["revision"]), table=True) if step.get("revision") else ""
-            out.append(
-                f"| {markdown.cell(str(step.get('name', '')))} | {revision} | {_duration(step.get('seconds'))} | "
-                f"{result} |"
-            )
+            revision = markdown.code(step.revision, table=True) if step.revision else ""
+            out.append(f"| {markdown.cell(step.name)} | {revision} | {_duration(step.seconds)} | {result} |")
         if len(steps) > MAX_FINDINGS:
             out.append(f"| … {len(steps) - MAX_FINDINGS} more steps | | | |")
-        total = sum(s["seconds"] for s in steps if isinstance(s.get("seconds"), int | float))
+        total = sum(step.seconds for step in steps)
         out += ["", f"{len(steps)} step(s), {_duration(total)} in total."]
         for error in failures[:3]:
             text = error if len(error) <= 4000 else error[:4000] + "\n…"
             out += ["", "<details><summary>Error output</summary>", "", *markdown.fenced(text), "", "</details>"]
-    slowest = db.get("slowest") or []
-    if slowest:
-        names = []
-        for entry in slowest[:5]:
-            if isinstance(entry, Mapping):
-                what = entry.get("revision") or entry.get("name") or "?"
-                names.append(f"{markdown.code(str(what))} {_duration(entry.get('seconds'))}")
-            elif isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) >= 2:
-                names.append(f"{markdown.code(str(entry[0]))} {_duration(entry[1])}")
-            else:
-                names.append(markdown.code(str(entry)))
+    if proof.slowest:
+        names = [f"{markdown.code(revision)} {_duration(seconds)}" for revision, seconds in proof.slowest[:5]]
         out += ["", "Slowest migrations: " + ", ".join(names)]
     return [*out, ""]
 
@@ -142,14 +131,14 @@ def _environment(
     env: EnvironmentResult,
     result: GateResult,
     base: Path,
-    db: Mapping[str, Any] | None,
+    db: Proof | None,
     environ: Mapping[str, str],
     pictures: bool,
     expand: bool,
 ) -> list[str]:
     """One environment's section; its graph is unfolded when it failed or is the only one."""
     config = env.environment
-    failed = env.failed(result.settings) or (db is not None and not db.get("ok"))
+    failed = env.failed(result.settings) or (db is not None and not db.ok)
     where = config.config_path or config.script_location
     title = f"{markdown.heading(config.name)}: {markdown.code(workspace_relative(where, base))}"
     out = [f"### {_verdict(not failed)} {title}", ""]
@@ -178,7 +167,7 @@ def _environment(
             "</details>",
             "",
         ]
-    if db:
+    if db is not None:
         out += _database(db)
     return out
 
@@ -187,18 +176,18 @@ def render(
     result: GateResult,
     *,
     base: Path,
-    databases: Sequence[Mapping[str, Any] | None] = (),
+    proofs: Sequence[Proof | None] = (),
     notes: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     budget: int = SIZE_BUDGET,
 ) -> str:
-    """The summary for ``result``; ``databases[i]`` is the database proof of environment i, if any.
+    """The summary for ``result``; ``proofs[i]`` is the database proof of environment i, if any.
 
     ``base`` is the workspace: every path is shown relative to it.
     """
     env_vars = os.environ if environ is None else environ
-    dbs = list(databases) + [None] * (len(result.environments) - len(databases))
-    ok = result.ok and all(db is None or db.get("ok") for db in dbs)
+    dbs = list(proofs) + [None] * (len(result.environments) - len(proofs))
+    ok = result.ok and all(db is None or db.ok for db in dbs)
 
     def build(pictures: bool, limit: int | None) -> str:
         out = [f"## {_verdict(ok)} headcheck: {'passed' if ok else 'failed'}", ""]

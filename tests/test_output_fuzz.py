@@ -22,7 +22,6 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,6 +31,7 @@ from markdown_it.token import Token
 
 from headcheck import logsafe, picture, summary
 from headcheck.commands.common import error
+from headcheck.db.proof import Proof, Step
 from headcheck.gate import GateResult, run_gate
 from headcheck.github import annotation_lines
 from headcheck.report import render
@@ -161,9 +161,7 @@ def _shown(inline: Token) -> str:
     return "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline", "html_inline"))
 
 
-def check_summary(
-    text: str, result: GateResult, notes: list[str], databases: list[dict[str, Any]], links: bool
-) -> None:
+def check_summary(text: str, result: GateResult, notes: list[str], proofs: list[Proof], links: bool) -> None:
     tokens = MARKDOWN.parse(text)
     everything = _children(tokens)
     headings = [(t.tag, tokens[k + 1]) for k, t in enumerate(tokens) if t.type == "heading_open"]
@@ -186,8 +184,8 @@ def check_summary(
         for row in fence.content.splitlines():
             assert _MERMAID_LINE.fullmatch(row), row
     errors = [t for t in fences if t.info == "text"]
-    failing = [s for db in databases for s in db["steps"] if not s["ok"] and "\n" in s["error"].strip()]
-    assert [t.content for t in errors] == [logsafe.block(s["error"].strip()) + "\n" for s in failing]
+    failing = [s.error for p in proofs for s in p.steps if not s.ok and s.error and "\n" in s.error.strip()]
+    assert [t.content for t in errors] == [logsafe.block(error.strip()) + "\n" for error in failing]
     items = sum(1 for t in tokens if t.type == "list_item_open")
     assert items == sum(min(len(env.findings), summary.MAX_FINDINGS) for env in result.environments)
     assert sum(1 for t in tokens if t.type == "blockquote_open") == len(notes)
@@ -203,7 +201,7 @@ def check_summary(
         assert cells == width, row
     rows = sum(1 for t in tokens if t.type == "tr_open")
     expected = (len(result.environments) + 1 if len(result.environments) > 1 else 0) + sum(
-        len(db["steps"]) + 1 for db in databases
+        len(p.steps) + 1 for p in proofs
     )
     assert rows == expected, text
 
@@ -241,23 +239,23 @@ def test_hostile_strings_never_start_a_command_or_change_the_summary(h: list[str
             table = picture.render(env, "table")
             assert all(len(_UNESCAPED_PIPE.findall(row)) == 5 for row in table.splitlines()), table
 
-        database = {
-            "server_version": h[6],
-            "startup_seconds": 1.0,
-            "ok": False,
-            "steps": [
-                {"name": h[0], "revision": h[1], "seconds": 0.1, "ok": True, "error": None},
-                {"name": "upgrade", "revision": h[3], "seconds": 0.2, "ok": False, "error": f"Trace\n{h[5]}\n{h[6]}"},
-            ],
-            "slowest": [{"revision": h[2], "seconds": 0.2}],
-        }
+        proof = Proof(
+            h[6],
+            1.0,
+            (
+                Step(h[0], h[1], 0.1, True, None),
+                Step("upgrade", h[3], 0.2, False, f"Trace\n{h[5]}\n{h[6]}"),
+                Step("upgrade", h[2], 0.3, True, None),  # the slowest: its revision in the summary's text
+            ),
+            (),
+        )
         notes = [f"checking the history after merging into main; {h[6]}"]
         for environ in (
             {},
             {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0123abc"},
         ):
-            text = summary.render(result, base=root, databases=[database], notes=notes, environ=environ)
-            check_summary(text, result, notes, [database], links=bool(environ))
+            text = summary.render(result, base=root, proofs=[proof], notes=notes, environ=environ)
+            check_summary(text, result, notes, [proof], links=bool(environ))
 
 
 @given(hostile)

@@ -163,8 +163,7 @@ def test_the_database_proof_log_keeps_migration_output_inert(capsys: pytest.Capt
     assert "       :\\x3aerror title=From the migration::owned" in section  # one log line per error line
 
     result = run_gate(EXAMPLES / "clean", Settings())
-    database = {"ok": False, "steps": [{"name": "upgrade", "revision": SPOOF, "ok": False, "error": MIGRATION_ERROR}]}
-    _print_database_log(result, [database])
+    _print_database_log(result, [proof])
     out, _ = capsys.readouterr()
     assert runner_commands(out) == []
     assert "RuntimeError: boom" in out

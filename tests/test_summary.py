@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from headcheck import summary
+from headcheck.db.proof import Proof, Step
 from headcheck.gate import GateResult, run_gate
 from headcheck.settings import Settings
 from tests.project import write_project
@@ -52,34 +53,27 @@ def test_clean_summary_passes(tmp_path: Path) -> None:
     assert "the latest revisions" in text
 
 
-def test_database_proof_timings_from_the_db_report_contract(tmp_path: Path) -> None:
-    """environments[].database as ``headcheck db --format json`` writes it."""
-    database = {
-        "server_version": "PostgreSQL 15.18",
-        "startup_seconds": 1.934,
-        "ok": False,
-        "steps": [
-            {"name": "upgrade", "revision": "1a2b3c4d5e6f", "seconds": 0.125, "ok": True, "error": None},
-            {
-                "name": "downgrade -1",
-                "revision": "3c4d5e6f7081",
-                "seconds": 0.05,
-                "ok": False,
-                "error": 'relation | "orders" does not exist',
-            },
-        ],
-        "slowest": [{"name": "upgrade", "revision": "1a2b3c4d5e6f", "seconds": 0.125}],
-    }
+def test_database_proof_timings_from_the_typed_proof(tmp_path: Path) -> None:
+    """The database proof's steps as ``headcheck.db.prove`` returns them."""
+    proof = Proof(
+        "15.18 (Debian 15.18-1)",
+        1.934,
+        (
+            Step("upgrade", "1a2b3c4d5e6f", 0.125, True, None),
+            Step("downgrade -1", "3c4d5e6f7081", 0.05, False, 'relation | "orders" does not exist'),
+        ),
+        (),
+    )
     result = _gate(_example(tmp_path, "clean"))
-    text = summary.render(result, base=tmp_path, databases=[database], environ={})
+    text = summary.render(result, base=tmp_path, proofs=[proof], environ={})
     assert text.startswith("## ❌ headcheck: failed")  # the static gate passed, the proof did not
     assert "### ❌ alembic:" in text and "· **failed**" in text
-    assert "**Database proof** ❌: PostgreSQL 15.18, started in 1.93\u00a0s" in text
+    assert "**Database proof** ❌: PostgreSQL 15.18 (Debian 15.18-1), started in 1.93\u00a0s" in text
     assert "| upgrade | `1a2b3c4d5e6f` | 125.0\u00a0ms | ✅ |" in text
     assert '| downgrade -1 | `3c4d5e6f7081` | 50.0\u00a0ms | ❌ relation \\| "orders" does not exist |' in text
     assert "2 step(s), 175.0\u00a0ms in total." in text
     assert "Slowest migrations: `1a2b3c4d5e6f` 125.0\u00a0ms" in text
-    passed = summary.render(result, base=tmp_path, databases=[{**database, "ok": True, "steps": []}], environ={})
+    passed = summary.render(result, base=tmp_path, proofs=[proof._replace(steps=())], environ={})
     assert passed.startswith("## ✅ headcheck: passed")
 
 
@@ -111,12 +105,10 @@ def test_huge_histories_stay_far_below_the_step_limit(tmp_path: Path) -> None:
 
 
 def test_long_stairways_keep_every_failed_step_in_the_table(tmp_path: Path) -> None:
-    steps = [
-        {"name": "upgrade", "revision": f"r{k:04d}", "seconds": 0.001, "ok": True, "error": None} for k in range(300)
-    ]
-    steps[250] = {**steps[250], "ok": False, "error": "Traceback ...\nValueError: boom"}
-    database = {"server_version": "15.18", "startup_seconds": 1.0, "ok": False, "steps": steps, "slowest": []}
-    text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, databases=[database], environ={})
+    steps = [Step("upgrade", f"r{k:04d}", 0.001, True, None) for k in range(300)]
+    steps[250] = steps[250]._replace(ok=False, error="Traceback ...\nValueError: boom")
+    proof = Proof("15.18", 1.0, tuple(steps), ())
+    text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, proofs=[proof], environ={})
     assert "| upgrade | `r0250` | 1.0\u00a0ms | ❌ ValueError: boom |" in text
     assert text.count("| upgrade | `r0") == summary.MAX_FINDINGS
     assert "| … 250 more steps | | | |" in text

@@ -3,7 +3,8 @@
 The runner starts the container with ``--workdir /github/workspace`` and passes every input as
 ``INPUT_<NAME>`` (upper case, hyphens kept: ``INPUT_FAIL-ON``), empty when the workflow leaves it
 out and action.yml has no default. This command reads those, runs the static gate (and, with
-``database: postgres``, the database proof through ``headcheck db``), then writes:
+``database: postgres``, the database proof: ``headcheck.db.prove`` as ``headcheck db`` calls it),
+then writes:
 
 - annotations on stdout (at most 10 per kind, then one notice with the count);
 - the JSON report (and the SARIF file when asked) into the workspace, never through a symbolic
@@ -16,13 +17,10 @@ Exit codes as everywhere: 0 passed, 1 the gate failed, 2 an input or configurati
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -48,6 +46,8 @@ from headcheck.github import (
 from headcheck.logsafe import block, json_document, line
 
 if TYPE_CHECKING:
+    from headcheck.change import ChangeResult
+    from headcheck.db.proof import Proof
     from headcheck.gate import GateResult
 
 __all__ = ["ActionInputs", "add_arguments", "database_annotations", "read_inputs", "run"]
@@ -129,94 +129,86 @@ def _redact(text: str) -> str:
     return redact(text)
 
 
-def _database_proof(inputs: ActionInputs, path: Path, config: Path | None) -> tuple[int, dict[str, Any] | None, str]:
-    """Run ``headcheck db`` in-process; (exit code, its JSON report or None, its stderr)."""
-    from headcheck.cli import COMMANDS, main
+class _Proved(NamedTuple):
+    result: GateResult  # with what production will feel (locks, rewrites, squawk) as findings
+    proofs: tuple[Proof | None, ...]  # by environment index; None where the proof did not run
+    failure: str  # why the proof stopped ("" when it ran to the end)
 
-    if "db" not in COMMANDS:
-        return EXIT_USAGE, None, "this headcheck has no database proof (`headcheck db`)"
-    with tempfile.TemporaryDirectory(prefix="headcheck-action-") as tmp:
-        output = Path(tmp, "db.json")
-        argv = ["db", str(path), "--format", "json", "--output", str(output)]
-        if config is not None:
-            argv += ["--config", str(config)]
-        if inputs.name:
-            argv += ["--name", inputs.name]
-        if inputs.stairway:
-            argv.append("--stairway")
-        if inputs.database_url:
-            argv += ["--database-url", inputs.database_url]
-        if inputs.base:  # judge the revisions the pull request adds, on top of the base's
-            argv += ["--base", inputs.base]
-        errors = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(errors):
-                code = main(argv)
-        except ImportError as exc:  # the postgres extra is not installed
-            return EXIT_USAGE, None, f"the database proof needs `pip install headcheck[postgres]` ({exc})"
-        text = _redact(errors.getvalue())
-        if code != EXIT_USAGE and text.strip():  # a usage error is repeated, once, by the caller
-            sys.stderr.write(block(text.rstrip("\n")) + "\n")
-        try:
-            report = json.loads(output.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            report = None
-        message = "; ".join(line.removeprefix("headcheck: error: ") for line in text.strip().splitlines())
-        return code, report if isinstance(report, dict) else None, message
+
+def _database_proof(
+    inputs: ActionInputs, path: Path, config: Path | None, result: GateResult, change: ChangeResult | None
+) -> _Proved:
+    """The database proof as ``headcheck db`` runs it (``headcheck.commands.db.prove_gate``).
+    Raises ProofError when it cannot start."""
+    from headcheck.commands.db import EXIT_TERMINATED, Terminated, prove_gate, revisions_to_judge
+    from headcheck.db.proof import Options, ProofError, ProofOptions, check_environments
+    from headcheck.extras import missing_extra
+
+    problem = missing_extra("headcheck db", "postgres")
+    if problem:
+        raise ProofError(problem)
+    plan = Options(
+        stairway=inputs.stairway,
+        irreversible=result.settings.irreversible,
+        downgrade_floor=result.settings.downgrade_floor,
+    )
+    options = ProofOptions(plan=plan, database_url=inputs.database_url or None)
+    check_environments([env.environment for env in result.environments], options)
+    work = result
+    if change is not None:  # the proof runs the work tree's files: the focus is judged on them
+        from headcheck.gate import run_gate
+
+        work = run_gate(path, result.settings, config=config, name=inputs.name or None)
+    try:
+        options = ProofOptions(
+            plan=plan, database_url=inputs.database_url or None, focus=revisions_to_judge(work, change)
+        )
+        proved_result, proved = prove_gate(result, options)
+    except Terminated:
+        message = "headcheck: terminated; the database server and its files were removed"
+        print(message, file=sys.stderr)
+        return _Proved(result, (None,) * len(result.environments), f"{message} (exit {EXIT_TERMINATED})")
+    return _Proved(proved_result, proved.proofs, "")
 
 
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)', re.M)
 
 
-def database_annotations(databases: Sequence[Mapping[str, Any] | None], base: Path) -> list[Annotation]:
+def database_annotations(proofs: Sequence[Proof | None], base: Path) -> list[Annotation]:
     """An error annotation per failed database step, on the revision file's line when the
     traceback shows it (the last frame inside the workspace that is not env.py)."""
     from headcheck.summary import error_headline
 
     found: list[Annotation] = []
-    for db in databases:
-        for step in (db or {}).get("steps") or []:
-            if not isinstance(step, Mapping) or step.get("ok") or not step.get("error"):
+    for proof in proofs:
+        for step in proof.steps if proof is not None else ():
+            if step.ok or not step.error:
                 continue
-            error = str(step["error"]).strip()
+            error = step.error.strip()
             file, line = None, None
             for frame in _FRAME.finditer(error):
                 path = Path(frame["path"])
                 if path.name != "env.py" and path.is_absolute() and path.is_relative_to(base):
                     file, line = workspace_relative(path, base), int(frame["line"])
-            what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
+            what = " ".join(part for part in (step.name, step.revision) if part)
             found.append(Annotation("error", error_headline(error), file, line, f"headcheck db: {what} failed"))
     return found
 
 
-def _databases(
-    report: Mapping[str, Any] | None, names: Sequence[tuple[str, str | None]]
-) -> list[dict[str, Any] | None]:
-    """``environments[i].database`` of the db report, matched to the gate's environments."""
-    if not report:
-        return [None] * len(names)
-    envs = [e for e in report.get("environments") or [] if isinstance(e, dict)]
-    by_key = {(e.get("name"), e.get("config")): e.get("database") for e in envs}
-    found: list[dict[str, Any] | None] = []
-    for k, key in enumerate(names):
-        db = by_key.get(key, envs[k].get("database") if k < len(envs) and len(envs) == len(names) else None)
-        found.append(db if isinstance(db, dict) else None)
-    return found
-
-
-def _print_database_log(result: GateResult, databases: Sequence[Mapping[str, Any] | None]) -> None:
+def _print_database_log(result: GateResult, proofs: Sequence[Proof | None]) -> None:
     """The database proof's verdict for the log, with the full error of each failed step."""
-    for env, db in zip(result.environments, databases, strict=True):
-        if db is None:
+    for env, proof in zip(result.environments, proofs, strict=False):
+        if proof is None:
             continue
-        steps = [step for step in db.get("steps") or [] if isinstance(step, Mapping)]
-        failed = [step for step in steps if not step.get("ok")]
-        verdict = "passed" if db.get("ok") else "failed"
-        print(line(f"{env.environment.name}: database proof {verdict}: {len(steps)} step(s), {len(failed)} failed"))
+        failed = [step for step in proof.steps if not step.ok]
+        verdict = "passed" if proof.ok else "failed"
+        print(
+            line(f"{env.environment.name}: database proof {verdict}: {len(proof.steps)} step(s), {len(failed)} failed")
+        )
         for step in failed:  # names, revisions and the migration's output are the pull request's
-            what = " ".join(str(part) for part in (step.get("name"), step.get("revision")) if part)
+            what = " ".join(part for part in (step.name, step.revision) if part)
             print(line(f"  {what}:"))
-            print(block(str(step.get("error") or "failed").strip(), indent="    "))
+            print(block((step.error or "failed").strip(), indent="    "))
 
 
 def _write_json(relative: str, data: Mapping[str, Any], base: Path, what: str) -> str:
@@ -227,8 +219,10 @@ def _write_json(relative: str, data: Mapping[str, Any], base: Path, what: str) -
 
 
 def run(args: argparse.Namespace) -> int:
+    from headcheck.db.proof import ProofError
+    from headcheck.db.report import report_dict
     from headcheck.gate import run_gate
-    from headcheck.report import json_report, text
+    from headcheck.report import text
     from headcheck.report.github import finding_annotations
     from headcheck.report.sarif import sarif_log
     from headcheck.summary import render as render_summary
@@ -253,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
     strict = True if inputs.fail_on == "warning" else None
     namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
     notes: list[str] = []
+    change: ChangeResult | None = None
     try:
         settings = settings_from(namespace)
         if inputs.base:
@@ -273,41 +268,45 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"no Alembic environment found under {inputs.path}; set the 'config' input")
 
     extra: list[Annotation] = []
-    db_report: dict[str, Any] | None = None
-    db_code = EXIT_OK
-    db_errors = ""
+    proofs: tuple[Proof | None, ...] = ()
+    proof_ok = True
     if inputs.database == "postgres":
         if result.ok:
-            db_code, db_report, db_errors = _database_proof(inputs, path, config)
-            if db_code == EXIT_USAGE:
-                return _fail(f"database proof: {db_errors or 'failed to start'}")
+            try:
+                proved = _database_proof(inputs, path, config, result, change)
+            except (ProofError, ConfigError) as exc:
+                return _fail(f"database proof: {_redact(str(exc))}")
+            result, proofs = proved.result, proved.proofs
+            proof_ok = not proved.failure and all(proof is None or proof.ok for proof in proofs)
+            if not proof_ok:
+                extra += database_annotations(proofs, base) or [
+                    Annotation(
+                        "error",
+                        f"database proof failed: {proved.failure or 'see the job summary'}",
+                        title="headcheck db",
+                    )
+                ]
         else:
             notes.append("The database proof was skipped: the static gate failed, so the migrations cannot run.")
-    names = [(env.environment.name, json_report.environment_dict(env, result)["config"]) for env in result.environments]
-    databases = _databases(db_report, names)
-    if db_code not in (EXIT_OK, EXIT_USAGE):
-        extra += database_annotations(databases, base) or [
-            Annotation("error", f"database proof failed: {db_errors or 'see the job summary'}", title="headcheck db")
-        ]
-    ok = result.ok and db_code == EXIT_OK
+    ok = result.ok and proof_ok
 
     if inputs.annotations:
         for line in annotation_lines([*finding_annotations(result, base), *extra]):
             print(line)
     sys.stdout.write(text.render(result))
-    _print_database_log(result, databases)
+    _print_database_log(result, proofs)
     sys.stdout.flush()
 
     written: dict[str, str] = {}
     try:
         if inputs.report:
-            report = db_report if db_report is not None else json_report.report_dict(result)
+            report = report_dict(result, proofs)
             written["report"] = _write_json(inputs.report, report, base, "report")
         if inputs.sarif:
             written["sarif"] = _write_json(inputs.sarif, sarif_log(result, base), base, "sarif")
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if inputs.summary and summary_file:
-            markdown = render_summary(result, base=base, databases=databases, notes=notes)
+            markdown = render_summary(result, base=base, proofs=proofs, notes=notes)
             append_summary(Path(summary_file), markdown + "\n")
         output_file = os.environ.get("GITHUB_OUTPUT")
         if output_file:

@@ -29,7 +29,10 @@ from headcheck.commands.common import (
 from headcheck.config import ConfigError
 
 if TYPE_CHECKING:
-    from headcheck.db.proof import Proof
+    from collections.abc import Sequence
+
+    from headcheck.change import ChangeResult
+    from headcheck.db.proof import Proof, ProofOptions, ProofRun
     from headcheck.gate import GateResult
     from headcheck.graph import Graph
 
@@ -116,7 +119,7 @@ def _validate(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]) -> int | None:
+def _emit(args: argparse.Namespace, result: GateResult, proofs: Sequence[Proof | None]) -> int | None:
     """Write the report; an exit code when writing failed."""
     if args.format == "json":
         from headcheck.db.report import json_report
@@ -128,14 +131,16 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: dict[int, Proof]
 
         color = args.output is None and use_color(sys.stdout)
         parts = [render("text", result, color=color)]
-        for index, proof in sorted(proofs.items()):
-            name = result.environments[index].environment.name or "environment"
-            parts.append(text_section(name, proof, color=color, show_sql=args.show_sql, root=result.root))
+        for env, proof in zip(result.environments, proofs, strict=False):
+            if proof is not None:
+                name = env.environment.name or "environment"
+                parts.append(text_section(name, proof, color=color, show_sql=args.show_sql, root=result.root))
         text = "\n".join(parts)
     return emit(text, args.output)
 
 
 def run(args: argparse.Namespace) -> int:
+    from headcheck.db.proof import ProofError
     from headcheck.extras import missing_extra
 
     problem = _validate(args) or missing_extra("headcheck db", "postgres")
@@ -153,72 +158,102 @@ def run(args: argparse.Namespace) -> int:
             "headcheck: the static gate failed; the database proof did not run (--force runs it anyway)",
             file=sys.stderr,
         )
-        return _emit(args, result, {}) or EXIT_FAIL
-    for env_result in result.environments:
-        if env_result.environment.kind == "versions":
-            return error("--versions has no env.py to run; point at the alembic.ini or pyproject.toml instead")
-    if args.database_url and len(result.environments) > 1:
-        names = ", ".join(e.environment.name for e in result.environments)
-        return error(
-            f"--database-url needs one environment, found {len(result.environments)} ({names}); pass --config/--name"
-        )
-
-    focus = _focus(args, result)
-    if isinstance(focus, int):
-        return focus
-    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        return _emit(args, result, ()) or EXIT_FAIL
     try:
-        proofs = _prove(args, result, focus)
+        from headcheck.db.proof import check_environments
+
+        options = _options(args, result, {})
+        check_environments([env.environment for env in result.environments], options)
+        change = _change(args) if args.base is not None else None
+        options = _options(args, result, revisions_to_judge(result, change))
+        result, proved = prove_gate(result, options, squawk=not args.no_squawk)
+    except ProofError as exc:
+        return error(str(exc))
+    except ConfigError as exc:
+        return error(str(exc))
     except Terminated:
         print("headcheck: terminated; the database server and its files were removed", file=sys.stderr)
         return EXIT_TERMINATED
+    written = _emit(args, result, proved.proofs)
+    if written is not None:
+        return written
+    return EXIT_OK if result.ok and proved.ok else EXIT_FAIL
+
+
+def _options(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]]) -> ProofOptions:
+    from headcheck.db.proof import Options, ProofOptions
+
+    plan = Options(
+        stairway=args.stairway,
+        timeout=args.timeout,
+        url_env=tuple(args.url_env),
+        from_schema=args.from_schema,
+        stamp=args.stamp,
+        irreversible=(*result.settings.irreversible, *args.irreversible),
+        downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
+    )
+    return ProofOptions(
+        plan=plan,
+        database_url=args.database_url or None,
+        allow_nonempty=args.allow_nonempty,
+        pg_bin=args.pg_bin,
+        focus=focus,
+    )
+
+
+def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True) -> tuple[GateResult, ProofRun]:
+    """Prove ``result``'s environments (``headcheck.db.prove``) with SIGTERM/SIGHUP raising
+    Terminated, so that every ``finally`` (server, child) runs; then ``result`` with what production
+    will feel (locks, rewrites, squawk) as findings. Raises ProofError (exit 2) and Terminated."""
+    from headcheck.db import prove
+    from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
+
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        proved = prove([env.environment for env in result.environments], options)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if isinstance(proofs, int):
-        return proofs
-    from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
-
-    result = with_production_findings(result, proofs, squawk=not args.no_squawk, focus=focus)
-    written = _emit(args, result, proofs)
-    if written is not None:
-        return written
-    return EXIT_OK if result.ok and all(p.ok for p in proofs.values()) else EXIT_FAIL
+    proofs = dict(enumerate(proved.proofs))
+    return with_production_findings(result, proofs, squawk=squawk, focus=options.focus), proved
 
 
-def _focus(args: argparse.Namespace, result: GateResult) -> dict[int, tuple[str, ...]] | int:
-    """The revisions to judge, by environment index (none: judge as the default plan does), or an
-    exit code. ``--base REF``: the revisions the work tree adds to REF's. Else, where a head merges
-    branches: every head, and the merged branches' revisions back to their fork point."""
-    if args.base is None:
-        return {index: found for index, env in enumerate(result.environments) if (found := _merged_branches(env.graph))}
+def _change(args: argparse.Namespace) -> ChangeResult:
     from headcheck.change import gate_against_base
     from headcheck.commands.common import settings_from
 
-    try:
-        change = gate_against_base(
-            Path(args.path),
-            settings_from(args),
-            args.base,
-            config=args.config,
-            name=args.name,
-            versions=args.versions,
-            recursive=args.recursive,
-            allow_history_edits=True,
-        )
-    except ConfigError as exc:
-        return error(str(exc))
+    return gate_against_base(
+        Path(args.path),
+        settings_from(args),
+        args.base,
+        config=args.config,
+        name=args.name,
+        versions=args.versions,
+        recursive=args.recursive,
+        allow_history_edits=True,
+    )
+
+
+def revisions_to_judge(result: GateResult, change: ChangeResult | None) -> dict[int, tuple[str, ...]]:
+    """The revisions to judge, by environment index (none: judge as the default plan does).
+    ``result`` is the work tree's gate. With ``change`` (``--base REF``): the revisions the work tree
+    adds to REF's. Else, where a head merges branches: every head, and the merged branches'
+    revisions back to their fork point. Raises ProofError."""
+    from headcheck.db.proof import ProofError
+
+    if change is None:
+        return {index: found for index, env in enumerate(result.environments) if (found := _merged_branches(env.graph))}
     if [c.result.environment for c in change.environments] != [e.environment for e in result.environments]:
-        return error(f"--base {args.base}: the environments differ from the work tree's")
+        raise ProofError(f"--base {change.ref}: the environments differ from the work tree's")
     focus: dict[int, tuple[str, ...]] = {}
     for index, (env, env_change) in enumerate(zip(result.environments, change.environments, strict=True)):
         work = {node.revision for node in env.graph.nodes}
         missing = sorted(env_change.base_ids - work)
         if missing:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-            return error(
-                f"the work tree lacks {len(missing)} revision(s) of {args.base} ({shown}): the proof runs the "
-                f"work tree's files, merge {args.base} first (git merge {args.base})"
+            raise ProofError(
+                f"the work tree lacks {len(missing)} revision(s) of {change.ref} ({shown}): the proof runs the "
+                f"work tree's files, merge {change.ref} first (git merge {change.ref})"
             )
         focus[index] = tuple(
             dict.fromkeys(n.revision for n in env.graph.nodes if n.revision not in env_change.base_ids)
@@ -244,60 +279,3 @@ def _merged_branches(graph: Graph) -> tuple[str, ...]:
     if not chosen:
         return ()
     return tuple(dict.fromkeys(graph.nodes[node].revision for node in sorted(chosen | set(heads))))
-
-
-def _prove(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]]) -> dict[int, Proof] | int:
-    """Proofs by environment index, or an exit code for a usage/server error."""
-    from headcheck.db.proof import Options, Proof, prove_environment, refuse_nonempty
-    from headcheck.db.server import ServerError, create_database, throwaway_server
-    from headcheck.db.trace import StepTrace
-    from headcheck.db.urls import is_postgres, redact
-
-    options = Options(
-        stairway=args.stairway,
-        timeout=args.timeout,
-        url_env=tuple(args.url_env),
-        from_schema=args.from_schema,
-        stamp=args.stamp,
-        irreversible=(*result.settings.irreversible, *args.irreversible),
-        downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
-    )
-
-    def focused(index: int) -> Options:  # --stairway judges every revision already
-        return options if args.stairway or index not in focus else options._replace(focus=focus[index])
-
-    proofs: dict[int, Proof] = {}
-    if args.database_url:
-        url = args.database_url
-        if not is_postgres(url):
-            return error(f"--database-url {redact(url)}: only PostgreSQL URLs (postgresql://...) are supported")
-        try:
-            nonempty = refuse_nonempty(url)
-        except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
-            return error(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
-        if nonempty and not args.allow_nonempty:
-            return error(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
-        traces: list[StepTrace] = []
-        steps, diffs = prove_environment(
-            result.environments[0].environment, url, focused(0), extra_dbs=False, traces=traces
-        )
-        proofs[0] = Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
-        return proofs
-    try:
-        with throwaway_server(args.pg_bin, statement_timeout=args.timeout) as server:
-            for index, env_result in enumerate(result.environments):
-                dbname = f"headcheck_{index}"
-                create_database(server, dbname)
-                traces = []
-                steps, diffs = prove_environment(
-                    env_result.environment,
-                    server.url(dbname),
-                    focused(index),
-                    pg_bin=server.pg_bin,
-                    workdir=server.tempdir,
-                    traces=traces,
-                )
-                proofs[index] = Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces))
-    except ServerError as exc:
-        return error(str(exc))
-    return proofs

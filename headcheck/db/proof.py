@@ -8,7 +8,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,7 +19,18 @@ from headcheck.db.child import Child, ChildDied
 from headcheck.db.trace import StepTrace, step_trace
 from headcheck.db.urls import libpq_url, split_password, sqlalchemy_url
 
-__all__ = ["Options", "Proof", "SchemaDiff", "Step", "prove_environment", "refuse_nonempty"]
+__all__ = [
+    "Options",
+    "Proof",
+    "ProofError",
+    "ProofOptions",
+    "ProofRun",
+    "SchemaDiff",
+    "Step",
+    "prove",
+    "prove_environment",
+    "refuse_nonempty",
+]
 
 SLOWEST = 5
 # --stairway runs this many revisions per run_env(), i.e. per transaction when env.py uses one, as
@@ -455,3 +467,94 @@ def prove_environment(
     finally:
         if own_dir:
             shutil.rmtree(logdir, ignore_errors=True)
+
+
+class ProofError(Exception):
+    """The proof could not run: a usage, configuration or server problem (one line, exit 2)."""
+
+
+@dataclass(frozen=True)
+class ProofOptions:
+    """What ``prove`` needs besides the environments: the plan's options, and where the databases are."""
+
+    plan: Options = field(
+        default_factory=Options
+    )  # stairway, timeout, --from-schema, irreversible, ... (one environment's plan)
+    database_url: str | None = None  # an existing, empty database instead of a throwaway server
+    allow_nonempty: bool = False  # with database_url: accept a database with tables
+    pg_bin: Path | None = None  # the folder of pg_ctl, initdb and postgres (else found on the system)
+    # by environment index: the revisions to judge (--base, merged branches); --stairway judges all
+    focus: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def for_environment(self, index: int) -> Options:
+        if self.plan.stairway or index not in self.focus:
+            return self.plan
+        return self.plan._replace(focus=self.focus[index])
+
+
+class ProofRun(NamedTuple):
+    """The proofs of a run, one per environment, in the order of the environments given."""
+
+    proofs: tuple[Proof, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(proof.ok for proof in self.proofs)
+
+
+def check_environments(environments: Sequence[Environment], options: ProofOptions) -> None:
+    """Raise ProofError when these environments cannot be proved with these options."""
+    if any(env.kind == "versions" for env in environments):
+        raise ProofError("--versions has no env.py to run; point at the alembic.ini or pyproject.toml instead")
+    if options.database_url and len(environments) > 1:
+        names = ", ".join(env.name for env in environments)
+        raise ProofError(
+            f"--database-url needs one environment, found {len(environments)} ({names}); pass --config/--name"
+        )
+
+
+def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRun:
+    """Prove every environment's migrations: on ``options.database_url`` (one environment, an empty
+    database unless ``allow_nonempty``) or on a throwaway server started here and always removed,
+    a database each. Raises ProofError when the proof cannot start; a failed step is a result."""
+    check_environments(environments, options)
+    if options.database_url:
+        return ProofRun((_prove_on_url(environments[0], options.database_url, options),))
+    from headcheck.db.server import ServerError, create_database, throwaway_server
+
+    proofs: list[Proof] = []
+    try:
+        with throwaway_server(options.pg_bin, statement_timeout=options.plan.timeout) as server:
+            for index, env in enumerate(environments):
+                dbname = f"headcheck_{index}"
+                create_database(server, dbname)
+                traces: list[StepTrace] = []
+                steps, diffs = prove_environment(
+                    env,
+                    server.url(dbname),
+                    options.for_environment(index),
+                    pg_bin=server.pg_bin,
+                    workdir=server.tempdir,
+                    traces=traces,
+                )
+                proofs.append(Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces)))
+    except ServerError as exc:
+        raise ProofError(str(exc)) from exc
+    return ProofRun(tuple(proofs))
+
+
+def _prove_on_url(env: Environment, url: str, options: ProofOptions) -> Proof:
+    from headcheck.db.urls import is_postgres, redact
+
+    if not is_postgres(url):
+        raise ProofError(f"--database-url {redact(url)}: only PostgreSQL URLs (postgresql://...) are supported")
+    try:
+        nonempty = refuse_nonempty(url)
+    except Exception as exc:  # psycopg.OperationalError and friends: one line, exit 2
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else str(exc)
+        raise ProofError(f"cannot connect to {redact(url)}: {detail or type(exc).__name__}") from exc
+    if nonempty and not options.allow_nonempty:
+        raise ProofError(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
+    traces: list[StepTrace] = []
+    steps, diffs = prove_environment(env, url, options.for_environment(0), extra_dbs=False, traces=traces)
+    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ from headcheck.db.proof import Proof
 from headcheck.db.sql_report import revisions_dict, sql_lines
 from headcheck.gate import GateResult
 from headcheck.logsafe import block, json_document, line
+from headcheck.report.json_report import SCHEMA_VERSION, environment_dict
 
-__all__ = ["json_report", "proof_dict", "text_section"]
+__all__ = ["json_report", "proof_dict", "report_dict", "text_section"]
 
 _COLORS = {"error": "\033[31m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
 _RESET = "\033[0m"
@@ -45,18 +47,26 @@ def proof_dict(proof: Proof, root: Path | None = None) -> dict[str, Any]:
     }
 
 
-def json_report(result: GateResult, proofs: dict[int, Proof]) -> str:
-    """The static JSON report; each proven environment gains ``database``, and ``ok`` covers it."""
-    from headcheck.report.json_report import report_dict
-
-    report = report_dict(result)
-    for index, env in enumerate(report["environments"]):
-        proof = proofs.get(index)
+def report_dict(result: GateResult, proofs: Sequence[Proof | None] = ()) -> dict[str, Any]:
+    """The static JSON report's document, each proven environment with its ``database`` section
+    (``proofs[i]`` is environment i's, or None), and ``ok`` covering the proofs."""
+    environments = []
+    for index, env in enumerate(result.environments):
+        entry = environment_dict(env, result)
+        proof = proofs[index] if index < len(proofs) else None
         if proof is not None:
-            env["database"] = proof_dict(proof, result.root)
-            env["ok"] = bool(env["ok"]) and proof.ok
-    report["ok"] = bool(report["ok"]) and all(proof.ok for proof in proofs.values())
-    return json_document(json.dumps(report, indent=2)) + "\n"
+            entry = {**entry, "ok": bool(entry["ok"]) and proof.ok, "database": proof_dict(proof, result.root)}
+        environments.append(entry)
+    return {
+        "version": SCHEMA_VERSION,
+        "ok": result.ok and all(proof.ok for proof in proofs if proof is not None),
+        "environments": environments,
+    }
+
+
+def json_report(result: GateResult, proofs: Sequence[Proof | None] = ()) -> str:
+    """The static JSON report; each proven environment gains ``database``, and ``ok`` covers it."""
+    return json_document(json.dumps(report_dict(result, proofs), indent=2)) + "\n"
 
 
 def _count(n: int, noun: str) -> str:
