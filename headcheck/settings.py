@@ -75,7 +75,7 @@ def load_settings(root: Path) -> Settings:
         raise ConfigError(f"{where}: downgrade-floor must be a revision id")
     models_ignore = table.get("models-ignore", [])
     if not isinstance(models_ignore, list) or not all(isinstance(item, str) and item for item in models_ignore):
-        raise ConfigError(f"{where}: models-ignore must be a list of table names (\"name\", \"schema.name\", globs)")
+        raise ConfigError(f'{where}: models-ignore must be a list of table names ("name", "schema.name", globs)')
     return Settings(
         ignore=ignore,
         max_heads=max_heads,

@@ -95,6 +95,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-squawk", action="store_true", help="do not lint the captured SQL with squawk")
     parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="do not compare env.py's target_metadata (metadata.create_all) with the migrations at the heads",
+    )
+    parser.add_argument(
         "--base",
         metavar="REF",
         help="judge only the revisions the work tree adds to git REF: upgrade to REF's revisions, then "
@@ -191,6 +196,8 @@ def _options(args: argparse.Namespace, result: GateResult, focus: dict[int, tupl
         stamp=args.stamp,
         irreversible=(*result.settings.irreversible, *args.irreversible),
         downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
+        models=not args.no_models,
+        models_ignore=result.settings.models_ignore,
     )
     return ProofOptions(
         plan=plan,
@@ -206,6 +213,7 @@ def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True
     Terminated, so that every ``finally`` (server, child) runs; then ``result`` with what production
     will feel (locks, rewrites, squawk) as findings. Raises ProofError (exit 2) and Terminated."""
     from headcheck.db import prove
+    from headcheck.db.drift import with_model_findings
     from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
 
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -215,7 +223,8 @@ def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     proofs = dict(enumerate(proved.proofs))
-    return with_production_findings(result, proofs, squawk=squawk, focus=options.focus), proved
+    result = with_production_findings(result, proofs, squawk=squawk, focus=options.focus)
+    return with_model_findings(result, {k: p.models for k, p in proofs.items()}), proved  # HC640-HC642
 
 
 def _change(args: argparse.Namespace) -> ChangeResult:

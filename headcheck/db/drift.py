@@ -29,17 +29,21 @@ from headcheck.rules import RULES
 
 if TYPE_CHECKING:
     from headcheck.findings import Finding
+    from headcheck.gate import GateResult
 
 __all__ = [
+    "Comparison",
     "Drift",
     "Schema",
     "catalog_extras",
     "compare",
+    "compare_after_proof",
     "create_models_database",
     "drift_findings",
     "drop_models_database",
     "ignored",
     "models_database_name",
+    "with_model_findings",
 ]
 
 MODELS_ONLY, MIGRATIONS_ONLY, DIFFERENT = "HC640", "HC641", "HC642"
@@ -55,11 +59,21 @@ class Drift(NamedTuple):
     line: int | None = None
 
 
+class Comparison(NamedTuple):
+    """The model comparison of one environment: ``notice`` when it did not run (and why), else the
+    differences found (``drift``: the child's dicts, see :class:`Drift`)."""
+
+    seconds: float
+    notice: str | None = None
+    drift: tuple[Mapping[str, Any], ...] = ()
+
+
 class Column(NamedTuple):
     type: str
     not_null: bool
     default: str | None
     identity: str  # "", "always", "by default"
+    tree: str | None = None  # the default's parse tree without text positions (pg_attrdef.adbin)
 
     def describe(self) -> str:
         identity = f" GENERATED {self.identity.upper()} AS IDENTITY" if self.identity else ""
@@ -80,11 +94,17 @@ SELECT 'identity', n.nspname || '.' || c.relname || '.' || a.attname,
     CASE a.attidentity WHEN 'a' THEN 'always' ELSE 'by default' END
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attidentity <> '' AND c.oid >= 16384 AND NOT a.attisdropped
+UNION ALL
+SELECT 'tree', n.nspname || '.' || c.relname || '.' || a.attname, d.adbin::text
+FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE c.oid >= 16384
 """
 
 
 def catalog_extras(execute: Execute) -> list[tuple[str, str, str]]:
-    """(kind, name, value) rows: owned sequences (sequence -> owning column) and identity columns."""
+    """(kind, name, value) rows: owned sequences (sequence -> owning column), identity columns and
+    the parse trees of column defaults."""
     return [(str(k), str(n), str(v)) for k, n, v in execute(_EXTRAS)]
 
 
@@ -125,10 +145,10 @@ class Schema(NamedTuple):
 
     @classmethod
     def read(cls, snap: Snapshot, extras: Iterable[tuple[str, str, str]]) -> Schema:
-        owned: dict[str, str] = {}  # sequence -> schema.table.column owning it
-        identity: dict[str, str] = {}
+        found: dict[str, dict[str, str]] = {"sequence": {}, "identity": {}, "tree": {}}
         for kind, name, value in extras:
-            (owned if kind == "sequence" else identity)[name] = value
+            found[kind][name] = value
+        owned = found["sequence"]  # sequence -> schema.table.column owning it
         tables = {line.split(" ", 1)[1] for line in snap["tables"] if line.startswith(("table ", "partitioned table "))}
         tables = {t.removeprefix("table ") for t in tables}
         columns: dict[tuple[str, str], Column] = {}
@@ -144,7 +164,8 @@ class Schema(NamedTuple):
                 rest.removesuffix(" NOT NULL"),
                 not_null,
                 _default(default, f"{table}.{name}", owned) if default else None,
-                identity.get(f"{table}.{name}", ""),
+                found["identity"].get(f"{table}.{name}", ""),
+                _tree(found["tree"].get(f"{table}.{name}")),
             )
         constraints: dict[tuple[str, str], str] = {}
         for line in snap["constraints"]:
@@ -188,6 +209,21 @@ def _default(expression: str, column: str, owned: Mapping[str, str]) -> str:
 
     expression = _NEXTVAL.sub(sequence, expression)
     return _SAME_DEFAULT.get(expression, expression)
+
+
+_POSITION = re.compile(r" :(?:location|funcformat) -?\d+")
+
+
+def _tree(adbin: str | None) -> str | None:
+    """A default's parse tree without where its parts were in the text and how the call was spelled
+    (``now() AT TIME ZONE 'utc'`` and ``timezone('utc', now())`` are the same call)."""
+    return _POSITION.sub("", adbin) if adbin else None
+
+
+def _same_default(model: Column, migration: Column) -> bool:
+    """Equal as PostgreSQL renders them, or as it parsed them (type OIDs in a tree differ between
+    the two databases, which is why the rendering is compared first)."""
+    return model.default == migration.default or (model.tree is not None and model.tree == migration.tree)
 
 
 def ignored(table: str, patterns: Sequence[str]) -> bool:
@@ -276,7 +312,7 @@ def _columns(migrated: Schema, modelled: Schema, common: set[str], add: Add) -> 
                     name,
                     f"column {where} is {model.describe()} in the models but {migration.describe()} after the migrations",
                 )
-            if model.default == migration.default:
+            if _same_default(model, migration):
                 continue
             if migration.default is None:
                 add(MODELS_ONLY, "default", table, name, f"default {model.default} on {where}")
@@ -427,13 +463,31 @@ def drift_findings(items: Iterable[Mapping[str, Any]], ignore: frozenset[str] = 
     return found
 
 
-class Comparison(NamedTuple):
-    """The model comparison of one environment: ``notice`` when it did not run (and why), else the
-    differences found (``drift``: the child's dicts, see :class:`Drift`)."""
+_BEFORE_HEADS = ("load", "load-schema", "stamp", "env.py", "upgrade", "restore")
 
-    seconds: float
-    notice: str | None = None
-    drift: tuple[Mapping[str, Any], ...] = ()
+
+def compare_after_proof(
+    child: Any, steps: Sequence[Any], libpq_url: str, ignore: Sequence[str], timeout: float
+) -> Comparison:
+    """The model comparison once the proof's plan ran in ``child``: skipped when the migrations did
+    not reach the heads (a failed upgrade); after a failed downgrade check (the plan stopped below
+    the heads), upgraded to the heads first."""
+    from headcheck.db.child import ChildDied
+
+    if not steps or any(not step.ok and step.name in _BEFORE_HEADS for step in steps):
+        return Comparison(0.0, "the migrations did not reach the heads")
+    try:
+        if not all(step.ok for step in steps):
+            child.send(cmd="run", mode="upgrade", target="heads")
+            while True:
+                event = child.next_event(timeout)
+                if event is None or event["event"] == "error":
+                    return Comparison(0.0, "the migrations did not reach the heads again")
+                if event["event"] == "done":
+                    break
+        return compare_in_child(child, libpq_url, ignore, timeout)
+    except ChildDied:
+        return Comparison(0.0, "the migration process died")
 
 
 def compare_in_child(child: Any, libpq_url: str, ignore: Sequence[str], timeout: float) -> Comparison:
@@ -444,7 +498,7 @@ def compare_in_child(child: Any, libpq_url: str, ignore: Sequence[str], timeout:
     started = time.perf_counter()
     name, problem = create_models_database(libpq_url)
     if name is None:
-        return Comparison(time.perf_counter() - started, problem)
+        return Comparison(time.perf_counter() - started, f"{problem}")
     try:
         child.send(cmd="models", database=name, ignore=list(ignore))
         event = child.next_event(timeout)
@@ -452,9 +506,22 @@ def compare_in_child(child: Any, libpq_url: str, ignore: Sequence[str], timeout:
         drop_models_database(libpq_url, name)
     seconds = time.perf_counter() - started
     if event is None:
-        return Comparison(seconds, f"the model comparison timed out after {timeout:g} s")
+        child.close()
+        return Comparison(seconds, f"timed out after {timeout:g} s (--timeout)")
     if event.get("event") != "models":
-        return Comparison(seconds, f"the model comparison failed: {event.get('error') or event}")
+        return Comparison(seconds, f"{event.get('error') or 'the migration process failed'}")
     if event.get("skipped") or event.get("error"):
         return Comparison(seconds, str(event.get("skipped") or event.get("error")))
     return Comparison(seconds, None, tuple(event.get("drift") or ()))
+
+
+def with_model_findings(result: GateResult, comparisons: Mapping[int, Comparison | None]) -> GateResult:
+    """``result`` with each environment's model differences (HC640-HC642) as findings."""
+    environments = list(result.environments)
+    for index, comparison in comparisons.items():
+        if comparison is None or not comparison.drift:
+            continue
+        found = drift_findings(comparison.drift, result.settings.ignore)
+        env = environments[index]
+        environments[index] = env._replace(findings=env.findings + tuple(found))
+    return result._replace(environments=tuple(environments))

@@ -93,13 +93,26 @@ def _psycopg_execute(url: Any) -> tuple[Any, Callable[[str], Any]]:
     from headcheck.db.urls import libpq_url
 
     conn = psycopg.connect(libpq_url(url.render_as_string(hide_password=False)), autocommit=True)
-    return conn, lambda sql: conn.execute(sql.encode()).fetchall()
+
+    def execute(sql: str) -> Any:
+        cursor = conn.execute(sql.encode())
+        return cursor.fetchall() if cursor.description is not None else []
+
+    return conn, execute
 
 
 def compare_models(capture: MetadataCapture, config_url: str, models_db: str, ignore: Sequence[str]) -> dict[str, Any]:
     """Create the captured models in the empty database ``models_db`` and compare both schemas.
     Returns the ``models`` event: ``skipped`` (why not compared), or ``error``, or ``drift`` (a
     list of :func:`headcheck.db.drift.Drift` dicts)."""
+    try:
+        return _compare(capture, config_url, models_db, ignore)
+    except Exception as exc:  # one line for the report, never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return {"error": f"the model comparison failed: {type(exc).__name__}: {first}"}
+
+
+def _compare(capture: MetadataCapture, config_url: str, models_db: str, ignore: Sequence[str]) -> dict[str, Any]:
     if not capture.metadata:
         return {"skipped": "env.py passes no target_metadata to context.configure()"}
     if capture.several:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.db import snapshot
 from headcheck.db.child import Child, ChildDied
+from headcheck.db.drift import Comparison, compare_after_proof
 from headcheck.db.trace import StepTrace, step_trace
 from headcheck.db.urls import libpq_url, split_password, sqlalchemy_url
 
@@ -48,6 +49,8 @@ class Options(NamedTuple):
     irreversible: tuple[str, ...] = ()  # declared: their downgrade is not checked
     downgrade_floor: str | None = None  # no downgrade checks at or below this revision
     focus: tuple[str, ...] | None = None  # judge these revisions only (headcheck.db.plan.focused_plan)
+    models: bool = True  # compare env.py's target_metadata with the migrations (headcheck.db.drift)
+    models_ignore: tuple[str, ...] = ()  # tables the models do not own ([tool.headcheck] models-ignore)
 
 
 class Step(NamedTuple):
@@ -71,6 +74,7 @@ class Proof(NamedTuple):
     steps: tuple[Step, ...]
     schema_diffs: tuple[SchemaDiff, ...]
     traces: tuple[StepTrace, ...] = ()  # what each step executed (headcheck.db.trace)
+    models: Comparison | None = None  # the models vs the migrations (None: --no-models)
 
     @property
     def ok(self) -> bool:
@@ -422,11 +426,12 @@ def prove_environment(
     workdir: Path | None = None,
     extra_dbs: bool = True,
     traces: list[StepTrace] | None = None,
+    models: list[Comparison] | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
     (the throwaway one), else they all go to ``url`` (``--database-url``). ``traces`` receives
-    what every step executed."""
+    what every step executed, ``models`` the model comparison (with ``options.models``)."""
     steps: list[Step] = []
     guard = server_guard(url)
     if options.from_schema is not None:
@@ -461,6 +466,10 @@ def prove_environment(
                     run.migrate("focus", focus=options.focus)
                 else:
                     run.migrate("default")
+            if models is not None and options.models:
+                models.append(
+                    compare_after_proof(child, run.steps, libpq_url(url), options.models_ignore, options.timeout)
+                )
             if traces is not None:
                 traces.extend(run.traces)
             return run.steps, run.diffs
@@ -529,6 +538,7 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
                 dbname = f"headcheck_{index}"
                 create_database(server, dbname)
                 traces: list[StepTrace] = []
+                models: list[Comparison] = []
                 steps, diffs = prove_environment(
                     env,
                     server.url(dbname),
@@ -536,8 +546,13 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
                     pg_bin=server.pg_bin,
                     workdir=server.tempdir,
                     traces=traces,
+                    models=models,
                 )
-                proofs.append(Proof(server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces)))
+                proofs.append(
+                    Proof(
+                        server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces), _one(models)
+                    )
+                )
     except ServerError as exc:
         raise ProofError(str(exc)) from exc
     return ProofRun(tuple(proofs))
@@ -556,5 +571,12 @@ def _prove_on_url(env: Environment, url: str, options: ProofOptions) -> Proof:
     if nonempty and not options.allow_nonempty:
         raise ProofError(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
     traces: list[StepTrace] = []
-    steps, diffs = prove_environment(env, url, options.for_environment(0), extra_dbs=False, traces=traces)
-    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces))
+    models: list[Comparison] = []
+    steps, diffs = prove_environment(
+        env, url, options.for_environment(0), extra_dbs=False, traces=traces, models=models
+    )
+    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces), _one(models))
+
+
+def _one(models: list[Comparison]) -> Comparison | None:
+    return models[0] if models else None

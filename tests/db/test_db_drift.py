@@ -32,7 +32,10 @@ def project(
     ``metadata`` (None: the template's ``target_metadata = None``), one revision running ``upgrade``."""
     root.mkdir(parents=True)
     subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"], cwd=root, check=True, capture_output=True
+        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"],
+        cwd=root,
+        check=True,
+        capture_output=True,
     )
     env = root / "migrations" / "env.py"
     if metadata is not None:
@@ -135,7 +138,12 @@ def test_every_kind_in_the_models_only_is_reported_at_the_models_line(
                 "models.py",
                 line_of(root, "nickname:"),
             ),
-            ("HC640", "models declare default 0 on users.age that no migration creates", "models.py", line_of(root, "age:")),
+            (
+                "HC640",
+                "models declare default 0 on users.age that no migration creates",
+                "models.py",
+                line_of(root, "age:"),
+            ),
             (
                 "HC640",
                 "models declare check constraint ck_users_age on users (CHECK ((age >= 0))) that no migration creates",
@@ -210,7 +218,12 @@ def test_every_kind_in_the_migrations_only_is_reported(
                 "models.py",
                 user,
             ),
-            ("HC641", "migrations create default 18 on users.age that no model declares", "models.py", line_of(root, "age:")),
+            (
+                "HC641",
+                "migrations create default 18 on users.age that no model declares",
+                "models.py",
+                line_of(root, "age:"),
+            ),
             (
                 "HC641",
                 "migrations create check constraint ck_users_age on users (CHECK ((age < 200))) that no model declares",
@@ -223,7 +236,12 @@ def test_every_kind_in_the_migrations_only_is_reported(
                 "models.py",
                 user,
             ),
-            ("HC641", "migrations create index ix_users_age on users (btree (age)) that no model declares", "models.py", user),
+            (
+                "HC641",
+                "migrations create index ix_users_age on users (btree (age)) that no model declares",
+                "models.py",
+                user,
+            ),
             ("HC641", "migrations create value 'angry' of enum type mood that no model declares", "models.py", user),
         ]
     )
@@ -458,7 +476,9 @@ def test_the_same_schema_written_differently_is_not_reported(
     root = project(tmp_path / "p", models, upgrade)
     code, report = prove(capsys, root, fresh_db)
     assert drift(report) == []
-    assert database(report)["models"] == {"compared": True, "notice": None, "differences": 0, "seconds": pytest.approx(0.5, abs=5)}
+    models = database(report)["models"]
+    assert isinstance(models, dict)
+    assert (models["compared"], models["notice"], models["differences"]) == (True, None, 0)
     assert code == 0
 
 
