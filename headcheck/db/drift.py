@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Comparison",
     "Drift",
+    "ModelsDatabase",
     "Schema",
     "catalog_extras",
     "compare",
@@ -463,19 +464,54 @@ def drift_findings(items: Iterable[Mapping[str, Any]], ignore: frozenset[str] = 
     return found
 
 
+class ModelsDatabase:
+    """``<db>_models`` next to the proof's database, created in a thread while the migration child
+    starts; :meth:`announce` tells the child, which then creates the models there while the
+    migrations run. :meth:`drop` removes it (a ``--database-url`` server keeps nothing)."""
+
+    def __init__(self, libpq_url: str) -> None:
+        import threading
+
+        self.url = libpq_url
+        self.name: str | None = None
+        self.problem: str | None = None
+        self.thread = threading.Thread(target=self._create, name="headcheck-models-db", daemon=True)
+        self.thread.start()
+
+    def _create(self) -> None:
+        self.name, self.problem = create_models_database(self.url)
+
+    def announce(self, child: Any) -> None:
+        self.thread.join()
+        if self.name is not None:
+            child.send(cmd="models-to", database=self.name)
+
+    def drop(self) -> None:
+        self.thread.join()
+        if self.name is not None:
+            drop_models_database(self.url, self.name)
+            self.name = None
+
+
 _BEFORE_HEADS = ("load", "load-schema", "stamp", "env.py", "upgrade", "restore")
 
 
 def compare_after_proof(
-    child: Any, steps: Sequence[Any], libpq_url: str, ignore: Sequence[str], timeout: float
+    child: Any, steps: Sequence[Any], database: ModelsDatabase, ignore: Sequence[str], timeout: float
 ) -> Comparison:
     """The model comparison once the proof's plan ran in ``child``: skipped when the migrations did
     not reach the heads (a failed upgrade); after a failed downgrade check (the plan stopped below
     the heads), upgraded to the heads first."""
+    import time
+
     from headcheck.db.child import ChildDied
 
+    started = time.perf_counter()
     if not steps or any(not step.ok and step.name in _BEFORE_HEADS for step in steps):
         return Comparison(0.0, "the migrations did not reach the heads")
+    database.thread.join()
+    if database.name is None:
+        return Comparison(0.0, database.problem)
     try:
         if not all(step.ok for step in steps):
             child.send(cmd="run", mode="upgrade", target="heads")
@@ -485,31 +521,17 @@ def compare_after_proof(
                     return Comparison(0.0, "the migrations did not reach the heads again")
                 if event["event"] == "done":
                     break
-        return compare_in_child(child, libpq_url, ignore, timeout)
+            started = time.perf_counter()
+        child.send(cmd="models", database=database.name, ignore=list(ignore))
+        event = child.next_event(timeout)
     except ChildDied:
         return Comparison(0.0, "the migration process died")
-
-
-def compare_in_child(child: Any, libpq_url: str, ignore: Sequence[str], timeout: float) -> Comparison:
-    """Create ``<db>_models`` next to ``libpq_url``'s database, have the migration child (whose
-    database is at the heads) create the models there and compare, drop it again."""
-    import time
-
-    started = time.perf_counter()
-    name, problem = create_models_database(libpq_url)
-    if name is None:
-        return Comparison(time.perf_counter() - started, f"{problem}")
-    try:
-        child.send(cmd="models", database=name, ignore=list(ignore))
-        event = child.next_event(timeout)
-    finally:
-        drop_models_database(libpq_url, name)
     seconds = time.perf_counter() - started
     if event is None:
         child.close()
         return Comparison(seconds, f"timed out after {timeout:g} s (--timeout)")
     if event.get("event") != "models":
-        return Comparison(seconds, f"{event.get('error') or 'the migration process failed'}")
+        return Comparison(seconds, str(event.get("error") or "the migration process failed"))
     if event.get("skipped") or event.get("error"):
         return Comparison(seconds, str(event.get("skipped") or event.get("error")))
     return Comparison(seconds, None, tuple(event.get("drift") or ()))

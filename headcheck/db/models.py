@@ -36,6 +36,18 @@ class MetadataCapture:
         self.include_name: Callable[..., Any] | None = None
         self.include_object: Callable[..., Any] | None = None
         self._run: list[int] = []  # ids of the metadata collections passed in the running run_env()
+        self.target: tuple[str, str] | None = None  # (the project's URL, the models database)
+        self.build: _Build | None = None  # create_all, running next to the migrations
+
+    def prepare(self, config_url: str, database: str) -> None:
+        """The models go to ``database``: start ``create_all`` there as soon as env.py has passed
+        its target_metadata, in a thread, while the migrations run (both wait on the server)."""
+        self.target = (config_url, database)
+        self._start()
+
+    def _start(self) -> None:
+        if self.build is None and self.target is not None and self.metadata:
+            self.build = _Build(_sync_url(*self.target), list(self.metadata))
 
     def observe(self, environment: Any) -> None:
         """Wrap ``configure`` on this EnvironmentContext (the ``alembic.context`` proxy calls the
@@ -63,6 +75,44 @@ class MetadataCapture:
         self.version_table = str(arguments.get("version_table") or "alembic_version")
         self.include_name = arguments.get("include_name")
         self.include_object = arguments.get("include_object")
+        self._start()
+
+
+class _Build:
+    """``metadata.create_all`` for each captured MetaData, in one transaction (all or nothing), in a
+    thread of its own. Schemas the tables name are created first; whatever else fails (a type of an
+    extension the migrations install, say) is tried again after the migrations (:func:`_compare`)."""
+
+    def __init__(self, url: Any, metadata: list[Any]) -> None:
+        import threading
+
+        self.url = url
+        self.metadata = metadata
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="headcheck-models", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            _create_all(self.url, self.metadata)
+        except BaseException as exc:  # reported (or retried) by the model comparison
+            self.error = exc
+
+    def wait(self) -> BaseException | None:
+        self.thread.join()
+        return self.error
+
+
+def _create_all(url: Any, metadata: list[Any]) -> None:
+    engine = _engine(url)
+    try:
+        with engine.begin() as connection:
+            for schema in sorted({t.schema for md in metadata for t in md.tables.values() if t.schema} - {"public"}):
+                connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+            for md in metadata:
+                md.create_all(connection)
+    finally:
+        engine.dispose()
 
 
 def _sync_url(config_url: str, database: str) -> Any:
@@ -126,23 +176,20 @@ def _compare(capture: MetadataCapture, config_url: str, models_db: str, ignore: 
     models_conn, models_execute = _psycopg_execute(models_url)
     try:
         migrated = snapshot.take(main_execute, capture.version_table)
-        schemas = set(migrated["schemas"]) | {
-            t.schema for md in capture.metadata for t in md.tables.values() if t.schema
-        }
-        for schema in sorted(schemas - {"public"}):
-            models_execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-        for extension in migrated["extensions"]:  # types and functions the models may use
-            with contextlib.suppress(Exception):
-                models_execute(f"CREATE EXTENSION IF NOT EXISTS {_quote(extension)}")
-        engine = _engine(models_url)
-        try:
-            for metadata in capture.metadata:
-                metadata.create_all(engine)
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            return {"error": f"metadata.create_all() failed in an empty database: {first}"}
-        finally:
-            engine.dispose()
+        built = capture.build if capture.target is not None and capture.target[1] == models_db else None
+        error = built.wait() if built is not None else RuntimeError("not built yet")
+        if error is not None:
+            # the migrations' schemas and extensions first: types and functions the models may use
+            for schema in sorted(set(migrated["schemas"]) - {"public"}):
+                models_execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+            for extension in migrated["extensions"]:
+                with contextlib.suppress(Exception):
+                    models_execute(f"CREATE EXTENSION IF NOT EXISTS {_quote(extension)}")
+            try:
+                _create_all(models_url, capture.metadata)
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                return {"error": f"metadata.create_all() failed in an empty database: {first}"}
         modelled = snapshot.take(models_execute, capture.version_table)
         extra_migrated = drift.catalog_extras(main_execute)
         extra_modelled = drift.catalog_extras(models_execute)

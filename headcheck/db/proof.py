@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from headcheck.config import Environment
 from headcheck.db import snapshot
 from headcheck.db.child import Child, ChildDied
-from headcheck.db.drift import Comparison, compare_after_proof
+from headcheck.db.drift import Comparison, ModelsDatabase, compare_after_proof
 from headcheck.db.trace import StepTrace, step_trace
 from headcheck.db.urls import libpq_url, split_password, sqlalchemy_url
 
@@ -442,6 +442,8 @@ def prove_environment(
             return steps, []
     own_dir = workdir is None
     logdir = Path(tempfile.mkdtemp(prefix="headcheck-run-")) if workdir is None else workdir
+    # headcheck.db.drift: the second database is made while the child starts
+    models_db = ModelsDatabase(libpq_url(url)) if models is not None and options.models else None
     try:
         sa_url = sqlalchemy_url(url)
         environ, url_vars = child_env(sa_url, options.url_env)
@@ -451,6 +453,8 @@ def prove_environment(
             if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
+                if models_db is not None:
+                    models_db.announce(child)
                 if options.stairway:
                     # every broken revision in one run: rebuild the state after it and go on (only on
                     # the throwaway server: --database-url is the caller's, it is never dropped)
@@ -466,14 +470,14 @@ def prove_environment(
                     run.migrate("focus", focus=options.focus)
                 else:
                     run.migrate("default")
-            if models is not None and options.models:
-                models.append(
-                    compare_after_proof(child, run.steps, libpq_url(url), options.models_ignore, options.timeout)
-                )
+            if models is not None and models_db is not None:
+                models.append(compare_after_proof(child, run.steps, models_db, options.models_ignore, options.timeout))
             if traces is not None:
                 traces.extend(run.traces)
             return run.steps, run.diffs
     finally:
+        if models_db is not None:
+            models_db.drop()
         if own_dir:
             shutil.rmtree(logdir, ignore_errors=True)
 

@@ -392,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("irreversible", []),
                     command.get("floor"),
                 )
+            elif name == "models-to":  # create the models there while the migrations run
+                runner.models.prepare(runner.config.get_main_option("sqlalchemy.url"), command["database"])
             elif name == "models":  # headcheck.db.models: create_all in another database, compare
                 url = runner.config.get_main_option("sqlalchemy.url")
                 runner.emit("models", **compare_models(runner.models, url, command["database"], command["ignore"]))
