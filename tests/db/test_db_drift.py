@@ -26,13 +26,19 @@ DRIFT = ("HC640", "HC641", "HC642")
 
 
 def project(
-    root: Path, models: str, upgrade: str, *, metadata: str | None = "models.Base.metadata", pyproject: str = ""
+    root: Path,
+    models: str,
+    upgrade: str,
+    *,
+    metadata: str | None = "models.Base.metadata",
+    pyproject: str = "",
+    template: str = "generic",
 ) -> Path:
-    """``alembic init -t generic migrations`` with ``models.py``, env.py's target_metadata pointing at
+    """``alembic init -t TEMPLATE migrations`` with ``models.py``, env.py's target_metadata pointing at
     ``metadata`` (None: the template's ``target_metadata = None``), one revision running ``upgrade``."""
     root.mkdir(parents=True)
     subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"],
+        [sys.executable, "-m", "alembic", "init", "-t", template, "migrations"],
         cwd=root,
         check=True,
         capture_output=True,
@@ -539,3 +545,59 @@ def test_no_comparison_when_the_upgrade_failed(tmp_path: Path, capsys: CaptureFi
     assert code == 1 and drift(report) == []
     assert database(report)["models"]["compared"] is False  # type: ignore[index]
     assert database(report)["models"]["notice"] == "the migrations did not reach the heads"  # type: ignore[index]
+
+
+def test_models_may_use_what_the_migrations_install(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    """A column type from an extension and a table in a schema of its own: created in the models'
+    database too (create_all is tried again after the migrations installed the extension)."""
+    models = (
+        HEADER
+        + """
+from sqlalchemy.dialects.postgresql import CITEXT
+
+
+class Login(Base):
+    __tablename__ = "logins"
+    __table_args__ = {"schema": "app"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name = mapped_column(CITEXT, nullable=False)
+"""
+    )
+    upgrade = """
+    op.execute("CREATE EXTENSION citext")
+    op.execute("CREATE SCHEMA app")
+    op.create_table(
+        "logins",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.dialects.postgresql.CITEXT, nullable=False),
+        schema="app",
+    )
+    """
+    root = project(tmp_path / "p", models, upgrade)
+    code, report = prove(capsys, root, fresh_db)
+    section = database(report)["models"]
+    assert isinstance(section, dict)
+    assert (section["compared"], section["notice"], section["differences"]) == (True, None, 0)
+    assert drift(report) == [] and code == 0
+
+
+def test_async_env_py_models_are_compared(tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]) -> None:
+    """``alembic init -t async``: configure() runs inside run_sync; the models go through psycopg."""
+    root = project(tmp_path / "p", MODELS_AHEAD, MIGRATION_BEHIND, template="async")
+    ini = root / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace("driver://user:pass@localhost/dbname", "postgresql+asyncpg://app@db.invalid/app")
+    )
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 1
+    found = drift(report)
+    assert [code for code, *_ in found] == ["HC640"] * 7  # as with the generic template
+    assert (
+        "HC640",
+        "models declare table tags that no migration creates",
+        "models.py",
+        line_of(root, "class Tag"),
+    ) in found

@@ -1,0 +1,106 @@
+"""Benchmark the model comparison (headcheck.db.drift) on db_bench.py's generated history.
+
+    pip install -e ".[bench]"
+    python bench/models_bench.py [--revisions 200] [--repeat 3]
+
+The history of ``bench/db_bench.py`` (a table with an index, then a column, alternately) gets a
+``models.py`` declaring the same tables as declarative classes, and its env.py passes
+``target_metadata``. On one running server, each run on a fresh database, best of ``--repeat``:
+``headcheck db --database-url`` and ``--stairway`` with ``--no-models`` and with the comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from db_bench import ENV_PY, ROOT, timed, write_history  # noqa: E402
+
+from headcheck.db.server import Server, create_database, throwaway_server  # noqa: E402
+
+
+def write_models(project: Path, count: int) -> None:
+    """The models the history ends with: ``t0000`` ... with id, name (indexed) and extra."""
+    lines = [
+        "import sqlalchemy as sa",
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column",
+        "",
+        "",
+        "class Base(DeclarativeBase):",
+        "    pass",
+        "",
+    ]
+    for n in range(0, count, 2):
+        table = f"t{n:04d}"
+        lines += [
+            "",
+            f"class T{n:04d}(Base):",
+            f"    __tablename__ = {table!r}",
+            f"    __table_args__ = (sa.Index('ix_{table}_name', 'name'),)",
+            "    id: Mapped[int] = mapped_column(primary_key=True)",
+            "    name: Mapped[str] = mapped_column(sa.String(50))",
+        ]
+        if n + 1 < count:
+            lines.append("    extra: Mapped[int | None] = mapped_column(server_default='0')")
+        lines.append("")
+    (project / "models.py").write_text("\n".join(lines))
+    env_py = ENV_PY.replace(
+        "context.configure(connection=connection)",
+        "context.configure(connection=connection, target_metadata=Base.metadata)",
+    )
+    (project / "migrations" / "env.py").write_text("import sys\nsys.path.insert(0, '.')\nfrom models import Base\n" + env_py)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--revisions", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="headcheck-bench-"))
+    counter = iter(range(10_000))
+
+    def fresh(server: Server) -> str:
+        name = f"bench_{next(counter)}"
+        create_database(server, name)
+        return server.url(name)
+
+    runs: dict[str, list[float]] = {}
+    try:
+        with throwaway_server() as server:
+            project = work / "project"
+            write_history(project, args.revisions, fresh(server))
+            write_models(project, args.revisions)
+            headcheck = [sys.executable, "-m", "headcheck", "db", str(project), "--format", "json"]
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            for _ in range(args.repeat):
+                for name, extra in (
+                    ("default, --no-models", ["--no-models"]),
+                    ("default, models compared", []),
+                    ("--stairway, --no-models", ["--stairway", "--no-models"]),
+                    ("--stairway, models compared", ["--stairway"]),
+                ):
+                    seconds = timed([*headcheck, *extra, "--database-url", fresh(server)], project, env)
+                    runs.setdefault(name, []).append(seconds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results: dict[str, object] = {"revisions": args.revisions, "repeat": args.repeat}
+    for name, values in runs.items():
+        print(f"{name:<32} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
+        results[name] = {"best": min(values), "median": statistics.median(values)}
+    for mode in ("default", "--stairway"):
+        off, on = min(runs[f"{mode}, --no-models"]), min(runs[f"{mode}, models compared"])
+        print(f"{mode}: the model comparison adds {on - off:+.2f} s ({(on / off - 1) * 100:+.1f}%)")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
