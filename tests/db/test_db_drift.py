@@ -601,3 +601,33 @@ def test_async_env_py_models_are_compared(tmp_path: Path, capsys: CaptureFixture
         "models.py",
         line_of(root, "class Tag"),
     ) in found
+
+
+def test_env_py_include_name_and_include_object_are_honoured(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    """The hooks autogenerate honours: a table env.py leaves out of autogenerate is not compared."""
+    root = project(tmp_path / "p", MODELS_BEHIND, MIGRATION_AHEAD)
+    env = root / "migrations" / "env.py"
+    hooks = (
+        "connection=connection, target_metadata=target_metadata, "
+        "include_name=lambda name, type_, parents: name != 'audit_log', "
+        "include_object=lambda obj, name, type_, reflected, compare_to: name != 'users'"
+    )
+    text = env.read_text()
+    assert "connection=connection, target_metadata=target_metadata" in text
+    env.write_text(text.replace("connection=connection, target_metadata=target_metadata", hooks))
+    code, report = prove(capsys, root, fresh_db)
+    assert [message for _, message, *_ in drift(report)] == [
+        "migrations create value 'angry' of enum type mood that no model declares"
+    ]
+    assert code == 1
+
+
+def test_models_ignore_must_be_a_list_of_names(tmp_path: Path, capsys: CaptureFixture) -> None:
+    root = project(
+        tmp_path / "p", MODELS_BEHIND, MIGRATION_AHEAD, pyproject='[tool.headcheck]\nmodels-ignore = "users"\n'
+    )
+    assert main(["db", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "models-ignore must be a list of table names" in err and len(err.strip().splitlines()) == 1
