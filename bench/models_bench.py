@@ -17,16 +17,16 @@ import os
 import shutil
 import statistics
 import subprocess
-import time
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from db_bench import ENV_PY, ROOT, write_history  # noqa: E402
+from db_bench import ENV_PY, ROOT, write_history
 
-from headcheck.db.server import Server, create_database, throwaway_server  # noqa: E402
+from headcheck.db.server import Server, create_database, throwaway_server
 
 
 def write_models(project: Path, count: int) -> None:
