@@ -29,7 +29,6 @@ class MetadataCapture:
     ``configure`` is called with exactly the arguments env.py gave."""
 
     def __init__(self) -> None:
-        self.configured = False  # configure() was called at least once
         self.metadata: list[Any] = []  # of the last run that passed any
         self.several = False  # a run passed different metadata to different configure() calls
         self.version_table = "alembic_version"
@@ -63,7 +62,6 @@ class MetadataCapture:
         environment.configure = configure
 
     def _keep(self, arguments: dict[str, Any]) -> None:
-        self.configured = True
         target = arguments.get("target_metadata")
         if target is None:
             return
