@@ -631,3 +631,29 @@ def test_models_ignore_must_be_a_list_of_names(tmp_path: Path, capsys: CaptureFi
     assert main(["db", str(root)]) == 2
     err = capsys.readouterr().err
     assert "models-ignore must be a list of table names" in err and len(err.strip().splitlines()) == 1
+
+
+def test_after_a_failed_downgrade_check_the_heads_are_reached_again(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    """The plan stops below the heads when a downgrade check fails: the models are compared after
+    upgrading to the heads again, and a notice says so when that upgrade cannot run."""
+    root = project(
+        tmp_path / "p", MODELS_AHEAD, MIGRATION_BEHIND + '\nop.add_column("users", sa.Column("x", sa.Integer))\n'
+    )
+    second = revision_source(
+        "bbbb00000002",
+        REV,
+        'op.create_table("tags", sa.Column("id", sa.Integer, primary_key=True))',
+        'op.drop_table("tags")\nop.add_column("users", sa.Column("y", sa.Integer))',
+    )
+    (root / "migrations" / "versions" / "bbbb00000002_tags.py").write_text(second)
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 1 and ("downgrade", "bbbb00000002", False) in [
+        (s["name"], s["revision"], s["ok"])
+        for s in database(report)["steps"]  # type: ignore[union-attr]
+    ]
+    # back at the heads (bbbb00000002 upgraded again over the trace its downgrade left): compared
+    messages = [message for _, message, *_ in drift(report)]
+    assert "migrations create column users.x (integer) that no model declares" in messages
+    assert "models declare table tags that no migration creates" not in messages
