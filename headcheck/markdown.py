@@ -13,16 +13,19 @@ output: all the pull request's. Each context has its own rules (CommonMark 0.31 
 - :func:`heading`: :func:`text` plus ``#``;
 - :func:`code` (inline code): a backtick run longer than any inside, nothing else parsed there
   (``|`` still escaped inside a table, where the table parser reads it first);
-- :func:`fenced` (a block): a fence longer than any run of its character in the text.
+- :func:`fenced` (a block): a fence longer than any run of its character in the text;
+- :func:`html` (inside an HTML element such as ``<summary>``, where Markdown is not parsed): one
+  line, ``& < > " '`` as entities.
 """
 
 from __future__ import annotations
 
+import html as _html
 import re
 
 from headcheck.logsafe import block, line
 
-__all__ = ["cell", "code", "fenced", "heading", "text"]
+__all__ = ["cell", "code", "fenced", "heading", "html", "text"]
 
 _TEXT = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 # Backslash-escaped: links, images, footnotes (brackets), math ($), emphasis and strikethrough
@@ -85,3 +88,9 @@ def fenced(value: str, info: str = "text") -> list[str]:
     longest = max((len(run) for run in re.findall(r"~+", body)), default=0)
     fence = "~" * max(3, longest + 1)
     return [f"{fence}{info}", body, fence]
+
+
+def html(value: str, limit: int | None = 200) -> str:
+    """Text inside an HTML element of an HTML block (``<summary>``): one line (a blank line would
+    end the block), no tag can open or close."""
+    return _html.escape(line(_shorten(value, limit)), quote=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -28,11 +28,14 @@ from headcheck.github import workspace_relative
 
 if TYPE_CHECKING:
     from headcheck.db.proof import Proof
+    from headcheck.db.trace import Statement, StepTrace
 
-__all__ = ["MAX_FINDINGS", "SIZE_BUDGET", "error_headline", "render"]
+__all__ = ["MAX_FINDINGS", "SIZE_BUDGET", "SQL_SHARE", "error_headline", "render"]
 
 MAX_FINDINGS = 50  # rows per environment; the JSON report and the log have them all
 SIZE_BUDGET = 512 * 1024  # bytes; GitHub refuses a step summary over 1 MiB
+SQL_SHARE = 4  # the SQL of the revisions takes at most 1/SQL_SHARE of the budget
+SQL_STATEMENT_LIMIT = 4000  # characters of one statement shown (the JSON report has all)
 _SEVERITY_ICON = {"error": "❌", "warning": "⚠️"}
 
 
@@ -127,6 +130,91 @@ def _database(proof: Proof) -> list[str]:
     return [*out, ""]
 
 
+def _size(lines: Sequence[str]) -> int:
+    return sum(len(text.encode()) + 1 for text in lines)
+
+
+def _statement(statement: Statement, path: str | None, environ: Mapping[str, str]) -> list[str]:
+    """One statement: where it came from (the op.* line), its duration, what it locked, the SQL."""
+    from headcheck.db.locks import mode_name
+
+    if path is None or statement.line is None:
+        where = "outside the revision file"
+    else:
+        url = _blob_url(path, statement.line, environ)
+        where = markdown.code(f"{path}:{statement.line}")
+        where = f"[{where}]({url})" if url else where
+    notes = [f"{mode_name(mode)} on {name}" for name, _, mode in statement.locks]
+    notes += [f"rewrites {name}" for name, _ in statement.rewrites]
+    shown = "".join(f" · {markdown.text(note)}" for note in notes)
+    sql = statement.sql.strip()
+    sql = sql if len(sql) <= SQL_STATEMENT_LIMIT else sql[:SQL_STATEMENT_LIMIT] + "\n…"
+    return [f"{where} · {_duration(statement.seconds)}{shown}", *markdown.fenced(sql or "(empty)", "sql"), ""]
+
+
+def _revision_sql(
+    revision: str, steps: Mapping[str, StepTrace], base: Path, environ: Mapping[str, str]
+) -> tuple[list[str], list[tuple[list[str], int]], list[str]]:
+    """(opening lines, (lines, statements) blocks, closing lines) of one revision's collapsed SQL."""
+    any_step = next(iter(steps.values()))
+    path = workspace_relative(Path(any_step.path), base) if any_step.path else None
+    counts = ", ".join(f"{len(steps[d].statements)} {d}" for d in ("upgrade", "downgrade") if d in steps)
+    opening = [f"<details><summary>SQL of <code>{markdown.html(revision)}</code>: {counts} statement(s)</summary>", ""]
+    url = _blob_url(path, None, environ) if path else None
+    if path:
+        opening += [f"[{markdown.code(path)}]({url})" if url else markdown.code(path), ""]
+    blocks: list[tuple[list[str], int]] = []
+    for direction in ("upgrade", "downgrade"):
+        if direction not in steps:
+            continue
+        statements = steps[direction].statements
+        heading = [f"**{direction}**: {len(statements)} statement(s)", ""]
+        if not statements:
+            blocks.append((heading, 0))
+        for k, statement in enumerate(statements):
+            blocks.append(([*(heading if k == 0 else []), *_statement(statement, path, environ)], 1))
+    return opening, blocks, ["</details>", ""]
+
+
+def _sql(proof: Proof, base: Path, environ: Mapping[str, str], budget: int, only: Collection[str] | None) -> list[str]:
+    """The SQL each revision ran (its first upgrade and downgrade), collapsed per revision, at most
+    ``budget`` bytes: whole statements only, then a note of how many more there are. ``only``: the
+    revisions judged (``--base``: the ones the change adds), in the order they ran; else every
+    revision, newest first."""
+    from headcheck.db.sql_report import first_steps
+
+    revisions = list(first_steps(proof.traces).items())
+    if only is not None:
+        revisions = [(revision, steps) for revision, steps in revisions if revision in only]
+    else:
+        revisions.reverse()
+    if not revisions:
+        return []
+    total = sum(len(trace.statements) for _, steps in revisions for trace in steps.values())
+    order = "the revisions judged" if only is not None else "newest first"
+    out = [f"**SQL per revision** ({order}, {total} statement(s), as the proof ran them):", ""]
+    shown = 0
+    for revision, steps in revisions:
+        opening, blocks, closing = _revision_sql(revision, steps, base, environ)
+        room = budget - _size(out) - _size(opening) - _size(closing) - 200  # 200: the note below
+        kept: list[str] = []
+        complete = True
+        for lines, statements in blocks:
+            if _size(kept) + _size(lines) > room:
+                complete = False
+                break
+            kept += lines
+            shown += statements
+        if kept:
+            out += [*opening, *kept, *closing]
+        if not complete:
+            break
+    if shown < total:
+        more = f"_… {total - shown} more statement(s): see the JSON report (`revisions`) or `headcheck db --show-sql`._"
+        out += [more, ""]
+    return out
+
+
 def _environment(
     env: EnvironmentResult,
     result: GateResult,
@@ -135,6 +223,8 @@ def _environment(
     environ: Mapping[str, str],
     pictures: bool,
     expand: bool,
+    sql_budget: int = 0,
+    sql_only: Collection[str] | None = None,
 ) -> list[str]:
     """One environment's section; its graph is unfolded when it failed or is the only one."""
     config = env.environment
@@ -169,6 +259,8 @@ def _environment(
         ]
     if db is not None:
         out += _database(db)
+        if sql_budget > 0:
+            out += _sql(db, base, environ, sql_budget, sql_only)
     return out
 
 
@@ -180,16 +272,19 @@ def render(
     notes: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     budget: int = SIZE_BUDGET,
+    focus: Mapping[int, Collection[str]] | None = None,
 ) -> str:
     """The summary for ``result``; ``proofs[i]`` is the database proof of environment i, if any.
 
-    ``base`` is the workspace: every path is shown relative to it.
+    ``base`` is the workspace: every path is shown relative to it. ``focus``: by environment
+    index, the revisions whose SQL is shown (the ones a change adds); else every revision's,
+    newest first, as far as ``budget // SQL_SHARE`` bytes allow.
     """
     env_vars = os.environ if environ is None else environ
     dbs = list(proofs) + [None] * (len(result.environments) - len(proofs))
     ok = result.ok and all(db is None or db.ok for db in dbs)
 
-    def build(pictures: bool, limit: int | None) -> str:
+    def build(pictures: bool, limit: int | None, sql: bool = True) -> str:
         out = [f"## {_verdict(ok)} headcheck: {'passed' if ok else 'failed'}", ""]
         out += [f"> {markdown.text(note)}" for note in notes]
         if notes:
@@ -206,8 +301,12 @@ def render(
                 )
             out.append("")
         shown = result.environments if limit is None else result.environments[:limit]
-        for env, db in zip(shown, dbs, strict=False):
-            out += _environment(env, result, base, db, env_vars, pictures, len(result.environments) == 1)
+        proven = sum(db is not None for db in dbs[: len(shown)])
+        sql_budget = budget // SQL_SHARE // max(proven, 1) if sql else 0
+        for index, (env, db) in enumerate(zip(shown, dbs, strict=False)):
+            only = None if focus is None else focus.get(index)
+            expand = len(result.environments) == 1
+            out += _environment(env, result, base, db, env_vars, pictures, expand, sql_budget, only)
         if len(shown) < len(result.environments):
             out += [
                 f"_{len(result.environments) - len(shown)} more environment(s): see the log or the JSON report._",
@@ -218,10 +317,12 @@ def render(
     text = build(True, None)
     if len(text.encode()) > budget:
         text = build(False, None)
+    if len(text.encode()) > budget:
+        text = build(False, None, sql=False)
     limit = len(result.environments)
     while len(text.encode()) > budget and limit > 1:
         limit //= 2
-        text = build(False, limit)
+        text = build(False, limit, sql=False)
     if len(text.encode()) > budget:  # one environment alone is too big: cut at a line
         note = "\n\n_The summary was cut here to stay under GitHub's size limit; see the log or the JSON report._\n"
         cut = text.encode()[: budget - len(note.encode())].decode("utf-8", errors="ignore")

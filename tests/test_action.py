@@ -313,6 +313,28 @@ def test_a_failing_migration_fails_the_action(action: Any) -> None:
 
 
 @needs_postgres
+def test_the_proofs_lock_findings_and_sql_reach_annotations_summary_and_fail_on(action: Any) -> None:
+    """The proof's findings (HC6xx) are findings like the static gate's: annotated at the op.* line,
+    in the summary with each revision's SQL, and failing the action under ``fail-on: warning``."""
+    run = action("db/clean", INPUT_DATABASE="postgres")
+    assert run.code == 0, run.err
+    locks = [c for c in run.commands if c.properties.get("title") == "HC601 blocking-lock"]
+    assert [(c.kind, c.properties["file"], c.properties["line"]) for c in locks] == [
+        ("warning", "migrations/versions/b2c3d4e5f6a7_add_users_name.py", "20"),
+        ("warning", "migrations/versions/c3d4e5f6a7b8_create_orders.py", "20"),
+    ]
+    assert "`HC601` blocking-lock" in run.summary
+    assert "<details><summary>SQL of <code>c3d4e5f6a7b8</code>: 1 upgrade, 1 downgrade statement(s)" in run.summary
+    assert "ALTER TABLE users ADD COLUMN name VARCHAR(100)" in run.summary
+    report = json.loads((run.workspace / "headcheck-report.json").read_text())
+    assert "HC601" in {f["code"] for f in report["environments"][0]["findings"]}
+    strict = action(None, INPUT_DATABASE="postgres", **{"INPUT_FAIL-ON": "warning"})  # the same workspace
+    assert strict.code == 1 and strict.outputs["ok"] == "false"
+    ignored = action(None, INPUT_DATABASE="postgres", INPUT_IGNORE="HC601,HC603,HC606,HC607,HC611,HC620")
+    assert not [c for c in ignored.commands if c.properties.get("title", "").startswith("HC6")], ignored.out
+
+
+@needs_postgres
 def test_the_base_input_makes_the_database_proof_judge_the_pull_requests_revisions(action: Any, tmp_path: Path) -> None:
     workspace = tmp_path / "workspace"
     shutil.copytree(EXAMPLES / "clean", workspace)

@@ -133,6 +133,7 @@ class _Proved(NamedTuple):
     result: GateResult  # with what production will feel (locks, rewrites, squawk) as findings
     proofs: tuple[Proof | None, ...]  # by environment index; None where the proof did not run
     failure: str  # why the proof stopped ("" when it ran to the end)
+    focus: Mapping[int, tuple[str, ...]]  # by environment index, the revisions judged
 
 
 def _database_proof(
@@ -168,8 +169,8 @@ def _database_proof(
     except Terminated:
         message = "headcheck: terminated; the database server and its files were removed"
         print(message, file=sys.stderr)
-        return _Proved(result, (None,) * len(result.environments), f"{message} (exit {EXIT_TERMINATED})")
-    return _Proved(proved_result, proved.proofs, "")
+        return _Proved(result, (None,) * len(result.environments), f"{message} (exit {EXIT_TERMINATED})", {})
+    return _Proved(proved_result, proved.proofs, "", options.focus)
 
 
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)', re.M)
@@ -270,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
 
     extra: list[Annotation] = []
     proofs: tuple[Proof | None, ...] = ()
+    focus: Mapping[int, tuple[str, ...]] = {}
     proof_ok = True
     if inputs.database == "postgres":
         if result.ok:
@@ -277,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
                 proved = _database_proof(inputs, path, config, result, change)
             except (ProofError, ConfigError) as exc:
                 return _fail(f"database proof: {_redact(str(exc))}")
-            result, proofs = proved.result, proved.proofs
+            result, proofs, focus = proved.result, proved.proofs, proved.focus
             proof_ok = not proved.failure and all(proof is None or proof.ok for proof in proofs)
             if not proof_ok:
                 extra += database_annotations(proofs, base) or [
@@ -307,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
             written["sarif"] = _write_json(inputs.sarif, sarif_log(result, base), base, "sarif")
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if inputs.summary and summary_file:
-            markdown = render_summary(result, base=base, proofs=proofs, notes=notes)
+            markdown = render_summary(result, base=base, proofs=proofs, notes=notes, focus=focus)
             append_summary(Path(summary_file), markdown + "\n")
         output_file = os.environ.get("GITHUB_OUTPUT")
         if output_file:

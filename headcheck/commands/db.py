@@ -3,7 +3,10 @@
 Steps (see headcheck.db.plan): upgrade one revision at a time to the heads, check
 ``alembic_version``, ``downgrade -1`` (once per head), upgrade again, comparing schema snapshots.
 Exit 0 all good, 1 a finding or a failed step, 2 usage/config error or the server did not start.
-Only the standard library is imported here; the database parts load when the command runs.
+This module is argument parsing, ``prove_gate`` (the proof as a library, ``headcheck.db.prove``,
+under SIGTERM/SIGHUP handling, plus what production will feel as findings) and rendering; the
+Action calls the same ``prove_gate``. Only the standard library is imported here; the database
+parts load when the command runs.
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ def _emit(args: argparse.Namespace, result: GateResult, proofs: Sequence[Proof |
 
 
 def run(args: argparse.Namespace) -> int:
-    from headcheck.db.proof import ProofError
+    from headcheck.db.proof import ProofError, check_environments
     from headcheck.extras import missing_extra
 
     problem = _validate(args) or missing_extra("headcheck db", "postgres")
@@ -165,16 +168,11 @@ def run(args: argparse.Namespace) -> int:
         )
         return _emit(args, result, ()) or EXIT_FAIL
     try:
-        from headcheck.db.proof import check_environments
-
-        options = _options(args, result, {})
-        check_environments([env.environment for env in result.environments], options)
+        check_environments([env.environment for env in result.environments], _options(args, result))  # before git
         change = _change(args) if args.base is not None else None
         options = _options(args, result, revisions_to_judge(result, change))
         result, proved = prove_gate(result, options, squawk=not args.no_squawk)
-    except ProofError as exc:
-        return error(str(exc))
-    except ConfigError as exc:
+    except (ProofError, ConfigError) as exc:
         return error(str(exc))
     except Terminated:
         print("headcheck: terminated; the database server and its files were removed", file=sys.stderr)
@@ -185,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok and proved.ok else EXIT_FAIL
 
 
-def _options(args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]]) -> ProofOptions:
+def _options(
+    args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]] | None = None
+) -> ProofOptions:
     from headcheck.db.proof import Options, ProofOptions
 
     plan = Options(
@@ -204,7 +204,7 @@ def _options(args: argparse.Namespace, result: GateResult, focus: dict[int, tupl
         database_url=args.database_url or None,
         allow_nonempty=args.allow_nonempty,
         pg_bin=args.pg_bin,
-        focus=focus,
+        focus=focus or {},
     )
 
 

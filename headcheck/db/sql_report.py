@@ -13,12 +13,12 @@ from headcheck.db.trace import Statement, StepTrace
 from headcheck.findings import relpath
 from headcheck.logsafe import block, line
 
-__all__ = ["revisions_dict", "sql_lines"]
+__all__ = ["first_steps", "revisions_dict", "sql_lines"]
 
 _DIRECTIONS = {"up": "upgrade", "down": "downgrade"}
 
 
-def _first_steps(traces: Iterable[StepTrace]) -> dict[str, dict[str, StepTrace]]:
+def first_steps(traces: Iterable[StepTrace]) -> dict[str, dict[str, StepTrace]]:
     """revision -> {"upgrade": trace, "downgrade": trace}, in the order the revisions first ran."""
     shown: dict[str, dict[str, StepTrace]] = {}
     for trace in traces:
@@ -43,7 +43,7 @@ def _statement(statement: Statement) -> dict[str, Any]:
 
 def revisions_dict(traces: Iterable[StepTrace], root: Path | None) -> list[dict[str, Any]]:
     out = []
-    for revision, steps in _first_steps(traces).items():
+    for revision, steps in first_steps(traces).items():
         any_step = next(iter(steps.values()))
         entry: dict[str, Any] = {"revision": revision, "file": _path(any_step, root)}
         for direction in ("upgrade", "downgrade"):
@@ -55,7 +55,7 @@ def revisions_dict(traces: Iterable[StepTrace], root: Path | None) -> list[dict[
 
 def sql_lines(traces: Iterable[StepTrace], root: Path | None) -> list[str]:
     out: list[str] = []
-    for revision, steps in _first_steps(traces).items():
+    for revision, steps in first_steps(traces).items():
         any_step = next(iter(steps.values()))
         out.append(line(f"  SQL of {revision} ({_path(any_step, root) or 'no file'})"))
         for direction in ("upgrade", "downgrade"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from headcheck.cli import main
-from headcheck.db.server import find_pg_bin
+from headcheck.db.server import Server, find_pg_bin
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "db"
 
@@ -22,6 +22,39 @@ def have_postgres() -> bool:
 
 
 needs_postgres = pytest.mark.skipif(not have_postgres(), reason="PostgreSQL server binaries not installed")
+
+
+def _admin(server: Server) -> str:
+    return server.conninfo("postgres")
+
+
+def databases(server: Server) -> set[str]:
+    """The databases on ``server`` (the templates and ``postgres`` included)."""
+    import psycopg
+
+    with psycopg.connect(_admin(server), autocommit=True) as conn:
+        return {str(name) for (name,) in conn.execute("SELECT datname FROM pg_database").fetchall()}
+
+
+def new_database(server: Server, name: str) -> str:
+    """CREATE DATABASE ``name`` on the shared test server, by copying template1's files (on a
+    server without fsync, a quarter of the time of the WAL-logged copy), and return its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(_admin(server), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} STRATEGY FILE_COPY").format(sql.Identifier(name)))
+    return server.url(name)
+
+
+def drop_databases(server: Server, names: set[str]) -> None:
+    """DROP DATABASE each of ``names`` (connections still open to them are closed by the server)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(_admin(server), autocommit=True) as conn:
+        for name in sorted(names):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def run_db(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object], str]:

@@ -11,7 +11,7 @@ import pytest
 
 from headcheck.cli import main
 from headcheck.db.server import Server, create_database
-from tests.db.harness import database, failed, needs_postgres, run_db, steps
+from tests.db.harness import database, databases, failed, needs_postgres, new_database, run_db, steps
 
 pytestmark = needs_postgres
 Example = Callable[[str], Path]
@@ -306,20 +306,20 @@ with engine.connect() as connection:
 
 
 def test_env_py_reading_a_missing_variable_suggests_url_env(
-    example: Example, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    example: Example, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch, fresh_db: list[str]
 ) -> None:
     """Issue 10.8: a KeyError in env.py, and the fix is one flag away."""
     monkeypatch.delenv("APP_DATABASE_DSN", raising=False)
     project = example("clean")
     (project / "migrations" / "env.py").write_text(ENV_READS_VARIABLE)
-    code, report, _ = run_db(capsys, str(project))
+    code, report, _ = run_db(capsys, str(project), *fresh_db)
     assert code == 1
     [bad] = failed(report)
     assert "hint: env.py reads the environment variable APP_DATABASE_DSN; pass --url-env APP_DATABASE_DSN" in str(
         bad["error"]
     )
     assert "project frames only" in str(bad["error"]) and "env.py" in str(bad["error"])
-    code, report, _ = run_db(capsys, str(project), "--url-env", "APP_DATABASE_DSN")
+    code, report, _ = run_db(capsys, str(project), "--url-env", "APP_DATABASE_DSN", *fresh_db)
     assert code == 0
 
 
@@ -342,14 +342,31 @@ def downgrade() -> None:
 '''
 
 
-def test_a_first_revision_on_a_missing_table_points_at_from_schema(example: Example, capsys: CaptureFixture) -> None:
+def test_a_first_revision_on_a_missing_table_points_at_from_schema(
+    example: Example, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
     """Issue 10.7: histories that do not start from an empty database."""
     project = example("clean")
     first = next((project / "migrations" / "versions").glob("a1b2c3d4e5f6*.py"))
     first.write_text(FIRST_ALTERS)
-    code, report, _ = run_db(capsys, str(project))
+    code, report, _ = run_db(capsys, str(project), *fresh_db)
     assert code == 1
     [bad] = failed(report)
     assert bad["revision"] == "a1b2c3d4e5f6"
     assert "--from-schema FILE --stamp" in str(bad["error"])
     assert f'{first.name}", line 12, in upgrade' in str(bad["error"])  # the file and line of the op.* call
+
+
+# Two tests in file order (pytest keeps it): the first leaves databases behind on the shared server,
+# the second finds them dropped (tests/db/conftest.py drops what a test created there).
+_PROBE = "leftover_probe"
+
+
+def test_a_test_that_creates_databases_on_the_shared_server(server: Server, fresh_db: list[str]) -> None:
+    new_database(server, _PROBE)
+    assert {_PROBE, fresh_db[1].rsplit("/", 1)[1]} <= databases(server)
+
+
+def test_finds_them_dropped_after_it(server: Server) -> None:
+    left = {name for name in databases(server) if name == _PROBE or name.startswith("t_test_a_test_that_creates")}
+    assert left == set()
