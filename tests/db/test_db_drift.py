@@ -657,3 +657,10 @@ def test_after_a_failed_downgrade_check_the_heads_are_reached_again(
     messages = [message for _, message, *_ in drift(report)]
     assert "migrations create column users.x (integer) that no model declares" in messages
     assert "models declare table tags that no migration creates" not in messages
+
+
+def test_stairway_compares_the_models_too(tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]) -> None:
+    root = project(tmp_path / "p", MODELS_AHEAD, MIGRATION_BEHIND)
+    code, report = prove(capsys, root, fresh_db, "--stairway")
+    assert code == 1
+    assert [code for code, *_ in drift(report)] == ["HC640"] * 7
