@@ -163,6 +163,8 @@ def compare_models(capture: MetadataCapture, config_url: str, models_db: str, ig
 def _compare(capture: MetadataCapture, config_url: str, models_db: str, ignore: Sequence[str]) -> dict[str, Any]:
     if not capture.metadata:
         return {"skipped": "env.py passes no target_metadata to context.configure()"}
+    if not any(md.tables for md in capture.metadata):  # MetaData() as a placeholder: nothing to compare
+        return {"skipped": "the target_metadata env.py passes declares no tables"}
     if capture.several:
         return {
             "skipped": "env.py passes different target_metadata for different databases; the model "

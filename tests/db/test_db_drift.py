@@ -664,3 +664,15 @@ def test_stairway_compares_the_models_too(tmp_path: Path, capsys: CaptureFixture
     code, report = prove(capsys, root, fresh_db, "--stairway")
     assert code == 1
     assert [code for code, *_ in drift(report)] == ["HC640"] * 7
+
+
+def test_a_target_metadata_without_tables_is_one_notice(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: list[str]
+) -> None:
+    """``target_metadata = MetaData()`` (or a Flask app before its first model) is a placeholder,
+    not a claim that the database has no tables."""
+    root = project(tmp_path / "p", HEADER, MIGRATION_AHEAD)
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 0 and drift(report) == []
+    notice = database(report)["models"]["notice"]  # type: ignore[index]
+    assert notice == "the target_metadata env.py passes declares no tables"
