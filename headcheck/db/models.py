@@ -4,7 +4,7 @@
 :class:`MetadataCapture` keeps what it passed (``alembic check`` and autogenerate compare exactly
 that). :func:`compare_models` then runs ``metadata.create_all`` in an empty database on the same
 server and compares what PostgreSQL made of the models with what it made of the migrations
-(:mod:`headcheck.db.drift`), instead of comparing Python objects with reflected ones as
+(:mod:`headcheck.db.model_diff`), instead of comparing Python objects with reflected ones as
 autogenerate does.
 """
 
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from headcheck.db import drift, snapshot
+from headcheck.db import model_diff, snapshot
 
 __all__ = ["MetadataCapture", "compare_models"]
 
@@ -152,7 +152,7 @@ def _psycopg_execute(url: Any) -> tuple[Any, Callable[[str], Any]]:
 def compare_models(capture: MetadataCapture, config_url: str, models_db: str, ignore: Sequence[str]) -> dict[str, Any]:
     """Create the captured models in the empty database ``models_db`` and compare both schemas.
     Returns the ``models`` event: ``skipped`` (why not compared), or ``error``, or ``drift`` (a
-    list of :func:`headcheck.db.drift.Drift` dicts)."""
+    list of :func:`headcheck.db.model_diff.Drift` dicts)."""
     try:
         return _compare(capture, config_url, models_db, ignore)
     except Exception as exc:  # one line for the report, never a traceback
@@ -191,16 +191,16 @@ def _compare(capture: MetadataCapture, config_url: str, models_db: str, ignore: 
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 return {"error": f"metadata.create_all() failed in an empty database: {first}"}
         modelled = snapshot.take(models_execute, capture.version_table)
-        extra_migrated = drift.catalog_extras(main_execute)
-        extra_modelled = drift.catalog_extras(models_execute)
+        extra_migrated = model_diff.catalog_extras(main_execute)
+        extra_modelled = model_diff.catalog_extras(models_execute)
     finally:
         main_conn.close()
         models_conn.close()
     tables = {_key(t): t for md in capture.metadata for t in md.tables.values()}
-    found = drift.compare(
-        drift.Schema.read(migrated, extra_migrated),
-        drift.Schema.read(modelled, extra_modelled),
-        ignored=lambda table: drift.ignored(table, ignore) or not _included(capture, table, tables.get(table)),
+    found = model_diff.compare(
+        model_diff.Schema.read(migrated, extra_migrated),
+        model_diff.Schema.read(modelled, extra_modelled),
+        ignored=lambda table: model_diff.ignored(table, ignore) or not _included(capture, table, tables.get(table)),
     )
     where = _Locations(tables)
     return {"drift": [item._replace(path=p, line=n)._asdict() for item in found for p, n in [where.of(item)]]}
@@ -250,7 +250,7 @@ class _Locations:
         self.tables = tables
         self.cache: dict[str, tuple[str | None, int | None, dict[str, int]]] = {}
 
-    def of(self, item: drift.Drift) -> tuple[str | None, int | None]:
+    def of(self, item: model_diff.Drift) -> tuple[str | None, int | None]:
         table = item.table if item.table in self.tables else None
         if table is None and item.kind == "enum":
             table = self._table_using(item.table)
