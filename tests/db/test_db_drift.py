@@ -7,6 +7,7 @@ Each project is made by ``alembic init -t generic``, with a real ``models.py`` t
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -45,9 +46,15 @@ def project(
     )
     env = root / "migrations" / "env.py"
     if metadata is not None:
-        text = env.read_text()
-        assert "target_metadata = None" in text
-        env.write_text(text.replace("target_metadata = None", f"import models\ntarget_metadata = {metadata}", 1))
+        text, found = re.subn(
+            r"^target_metadata = (None|\{\})$",
+            f"import models\ntarget_metadata = {metadata}",
+            env.read_text(),
+            count=1,
+            flags=re.M,
+        )
+        assert found == 1  # the template's own line
+        env.write_text(text)
     (root / "models.py").write_text(textwrap.dedent(models).lstrip())
     upgrade = textwrap.dedent(upgrade).strip()
     (root / "migrations" / "versions" / f"{REV}_init.py").write_text(revision_source(REV, None, upgrade, "pass"))
@@ -676,3 +683,62 @@ def test_a_target_metadata_without_tables_is_one_notice(
     assert code == 0 and drift(report) == []
     notice = database(report)["models"]["notice"]  # type: ignore[index]
     assert notice == "the target_metadata env.py passes declares no tables"
+
+
+MULTIDB_REVISION = '''"""a table in each database"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "aaaa00000001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name):
+    globals()["upgrade_%s" % engine_name]()
+
+
+def downgrade(engine_name):
+    globals()["downgrade_%s" % engine_name]()
+
+
+def upgrade_engine1():
+    op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_engine1():
+    op.drop_table("a")
+
+
+def upgrade_engine2():
+    op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade_engine2():
+    op.drop_table("b")
+'''
+
+
+def test_several_databases_with_their_own_metadata_are_one_notice(tmp_path: Path, capsys: CaptureFixture) -> None:
+    """``alembic init -t multidb``: one target_metadata per database; compared with the one
+    database the proof reads, each would be reported as missing the other's tables."""
+    models = """
+    import sqlalchemy as sa
+
+    one, two = sa.MetaData(), sa.MetaData()
+    sa.Table("a", one, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("b", two, sa.Column("id", sa.Integer, primary_key=True))
+    """
+    root = project(
+        tmp_path / "p", models, "pass", metadata='{"engine1": models.one, "engine2": models.two}', template="multidb"
+    )
+    ini = root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("driver://user:pass@localhost/", "postgresql://app@db.invalid/"))
+    (root / "migrations" / "versions" / f"{REV}_init.py").write_text(MULTIDB_REVISION)
+    # a throwaway server: each database of the project gets its own (on --database-url they share
+    # one, and the two engines' transactions wait on each other's alembic_version)
+    code, report = prove(capsys, root, [], "--timeout", "60")
+    assert code == 0 and drift(report) == []
+    notice = database(report)["models"]["notice"]  # type: ignore[index]
+    assert notice.startswith("env.py passes different target_metadata for different databases")
