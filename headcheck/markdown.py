@@ -74,7 +74,7 @@ def code(value: str, *, table: bool = False, limit: int | None = 600) -> str:
     if (
         inner.startswith("`")
         or inner.endswith("`")
-        or (inner.startswith(" ") and inner.endswith(" ") and inner.strip())
+        or (inner.startswith(" ") and inner.endswith(" ") and inner.strip(" "))
     ):
         inner = f" {inner} "  # CommonMark strips one space each side
     if table:

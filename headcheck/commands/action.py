@@ -220,112 +220,149 @@ def _write_json(relative: str, data: Mapping[str, Any], base: Path, what: str) -
     return workspace_relative(path, base)
 
 
-def run(args: argparse.Namespace) -> int:
-    from headcheck.db.proof import ProofError
-    from headcheck.db.report import report_dict
+class _Verdict(NamedTuple):
+    """What the action reports: the gate (with the proof's findings), the proofs, the annotations
+    for failed proof steps, the notes for the summary, and the revisions whose SQL it shows."""
+
+    result: GateResult
+    proofs: tuple[Proof | None, ...]
+    focus: Mapping[int, tuple[str, ...]]
+    annotations: list[Annotation]
+    notes: list[str]
+    ok: bool
+
+
+def _read(base: Path) -> tuple[ActionInputs, Path, Path | None]:
+    """The inputs, the path to check and the config file; raises InputError."""
+    inputs = read_inputs()
+    path = _inside(base, inputs.path, "path")
+    config = _inside(base, inputs.config, "config") if inputs.config else None
+    for what, value in (("sarif", inputs.sarif), ("report", inputs.report)):
+        if value:
+            workspace_file_parts(value, what)
+    if not path.exists():
+        raise InputError(f"input 'path': {inputs.path} does not exist in the workspace")
+    return inputs, path, config
+
+
+def _gate(
+    inputs: ActionInputs, path: Path, config: Path | None, base: Path
+) -> tuple[GateResult, ChangeResult | None, list[str]]:
+    """The static gate (with ``base``: on the history after the merge); raises ConfigError."""
     from headcheck.gate import run_gate
+
+    strict = True if inputs.fail_on == "warning" else None
+    namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
+    settings = settings_from(namespace)
+    if not inputs.base:
+        return run_gate(path, settings, config=config, name=inputs.name or None), None, []
+    from headcheck.change import describe, gate_against_base
+
+    change = gate_against_base(path, settings, inputs.base, config=config, name=inputs.name or None, boundary=base)
+    description = describe(change)
+    print(description, end="" if description.endswith("\n") else "\n")
+    return change.gate, change, [description.splitlines()[0].removeprefix("headcheck: ")]
+
+
+def _verdict(
+    inputs: ActionInputs,
+    path: Path,
+    config: Path | None,
+    base: Path,
+    gated: tuple[GateResult, ChangeResult | None, list[str]],
+) -> _Verdict:
+    """The database proof when asked for and the gate passed; raises ProofError, ConfigError."""
+    result, change, notes = gated
+    if inputs.database != "postgres":
+        return _Verdict(result, (), {}, [], notes, result.ok)
+    if not result.ok:
+        skipped = "The database proof was skipped: the static gate failed, so the migrations cannot run."
+        return _Verdict(result, (), {}, [], [*notes, skipped], False)
+    proved = _database_proof(inputs, path, config, result, change)
+    ok = not proved.failure and all(proof is None or proof.ok for proof in proved.proofs)
+    annotations = []
+    if not ok:
+        annotations = database_annotations(proved.proofs, base) or [
+            Annotation(
+                "error", f"database proof failed: {proved.failure or 'see the job summary'}", title="headcheck db"
+            )
+        ]
+    return _Verdict(proved.result, proved.proofs, proved.focus, annotations, notes, ok and proved.result.ok)
+
+
+def _log(inputs: ActionInputs, verdict: _Verdict, base: Path) -> None:
+    """Annotations, the text report and the proof's verdict on stdout (the job's log)."""
     from headcheck.report import text
     from headcheck.report.github import finding_annotations
+
+    if inputs.annotations:
+        for line in annotation_lines([*finding_annotations(verdict.result, base), *verdict.annotations]):
+            print(line)
+    sys.stdout.write(text.render(verdict.result))
+    _print_database_log(verdict.result, verdict.proofs)
+    sys.stdout.flush()
+
+
+def _write(inputs: ActionInputs, verdict: _Verdict, base: Path) -> None:
+    """The JSON report, SARIF, the job summary and the outputs; raises InputError,
+    UnsafeWriteError, OSError."""
+    from headcheck.db.report import report_dict
     from headcheck.report.sarif import sarif_log
     from headcheck.summary import render as render_summary
 
+    result = verdict.result
+    written: dict[str, str] = {}
+    if inputs.report:
+        written["report"] = _write_json(inputs.report, report_dict(result, verdict.proofs), base, "report")
+    if inputs.sarif:
+        written["sarif"] = _write_json(inputs.sarif, sarif_log(result, base), base, "sarif")
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if inputs.summary and summary_file:
+        markdown = render_summary(result, base=base, proofs=verdict.proofs, notes=verdict.notes, focus=verdict.focus)
+        append_summary(Path(summary_file), markdown + "\n")
+    output_file = os.environ.get("GITHUB_OUTPUT")
+    if output_file:
+        heads = list(dict.fromkeys(h for env in result.environments for h in env.heads))
+        by_env = {env.environment.name: env.heads for env in result.environments}
+        outputs = {
+            "ok": "true" if verdict.ok else "false",
+            # Revision ids are the pull request's: a step that echoes these must not run commands.
+            "heads": json_document(json.dumps(heads)),
+            "heads-by-environment": json_document(json.dumps(by_env)),
+            "report": written.get("report", ""),
+            "sarif": written.get("sarif", ""),
+        }
+        write_outputs(Path(output_file), outputs)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the inputs, gate, prove, write the outputs."""
+    from headcheck.db.proof import ProofError
+
     base = workspace()
     try:
-        inputs = read_inputs()
-        path = _inside(base, inputs.path, "path")
-        config = _inside(base, inputs.config, "config") if inputs.config else None
-        for what, value in (("sarif", inputs.sarif), ("report", inputs.report)):
-            if value:
-                workspace_file_parts(value, what)
+        inputs, path, config = _read(base)
     except InputError as exc:
         return _fail(str(exc))
-    if not path.exists():
-        return _fail(f"input 'path': {inputs.path} does not exist in the workspace")
     # The workspace belongs to the runner's uid; git (used by --base and friends) must trust it.
     trust_directory(base)
     if path.is_dir() and path != base:
         trust_directory(path)
-
-    strict = True if inputs.fail_on == "warning" else None
-    namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
-    notes: list[str] = []
-    change: ChangeResult | None = None
     try:
-        settings = settings_from(namespace)
-        if inputs.base:
-            from headcheck.change import describe, gate_against_base
-
-            change = gate_against_base(
-                path, settings, inputs.base, config=config, name=inputs.name or None, boundary=base
-            )
-            result = change.gate
-            description = describe(change)
-            print(description, end="" if description.endswith("\n") else "\n")
-            notes.append(description.splitlines()[0].removeprefix("headcheck: "))
-        else:
-            result = run_gate(path, settings, config=config, name=inputs.name or None)
+        gated = _gate(inputs, path, config, base)
     except ConfigError as exc:
         return _fail(str(exc))
-    if not result.environments:
+    if not gated[0].environments:
         return _fail(f"no Alembic environment found under {inputs.path}; set the 'config' input")
-
-    extra: list[Annotation] = []
-    proofs: tuple[Proof | None, ...] = ()
-    focus: Mapping[int, tuple[str, ...]] = {}
-    proof_ok = True
-    if inputs.database == "postgres":
-        if result.ok:
-            try:
-                proved = _database_proof(inputs, path, config, result, change)
-            except (ProofError, ConfigError) as exc:
-                return _fail(f"database proof: {_redact(str(exc))}")
-            result, proofs, focus = proved.result, proved.proofs, proved.focus
-            proof_ok = not proved.failure and all(proof is None or proof.ok for proof in proofs)
-            if not proof_ok:
-                extra += database_annotations(proofs, base) or [
-                    Annotation(
-                        "error",
-                        f"database proof failed: {proved.failure or 'see the job summary'}",
-                        title="headcheck db",
-                    )
-                ]
-        else:
-            notes.append("The database proof was skipped: the static gate failed, so the migrations cannot run.")
-    ok = result.ok and proof_ok
-
-    if inputs.annotations:
-        for line in annotation_lines([*finding_annotations(result, base), *extra]):
-            print(line)
-    sys.stdout.write(text.render(result))
-    _print_database_log(result, proofs)
-    sys.stdout.flush()
-
-    written: dict[str, str] = {}
     try:
-        if inputs.report:
-            report = report_dict(result, proofs)
-            written["report"] = _write_json(inputs.report, report, base, "report")
-        if inputs.sarif:
-            written["sarif"] = _write_json(inputs.sarif, sarif_log(result, base), base, "sarif")
-        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-        if inputs.summary and summary_file:
-            markdown = render_summary(result, base=base, proofs=proofs, notes=notes, focus=focus)
-            append_summary(Path(summary_file), markdown + "\n")
-        output_file = os.environ.get("GITHUB_OUTPUT")
-        if output_file:
-            heads = list(dict.fromkeys(h for env in result.environments for h in env.heads))
-            by_env = {env.environment.name: env.heads for env in result.environments}
-            outputs = {
-                "ok": "true" if ok else "false",
-                # Revision ids are the pull request's: a step that echoes these must not run commands.
-                "heads": json_document(json.dumps(heads)),
-                "heads-by-environment": json_document(json.dumps(by_env)),
-                "report": written.get("report", ""),
-                "sarif": written.get("sarif", ""),
-            }
-            write_outputs(Path(output_file), outputs)
+        verdict = _verdict(inputs, path, config, base, gated)
+    except (ProofError, ConfigError) as exc:
+        return _fail(f"database proof: {_redact(str(exc))}")
+    _log(inputs, verdict, base)
+    try:
+        _write(inputs, verdict, base)
     except (InputError, UnsafeWriteError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {exc.filename}: {exc.strerror or exc}")
-    return EXIT_OK if ok else EXIT_FAIL
+    return EXIT_OK if verdict.ok else EXIT_FAIL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,12 +73,18 @@ def database(report: dict[str, object], index: int = 0) -> dict[str, object]:
     return section
 
 
+def _steps(report: dict[str, object]) -> list[dict[str, Any]]:
+    found = database(report)["steps"]
+    assert isinstance(found, list)
+    return found
+
+
 def steps(report: dict[str, object]) -> list[tuple[str, str | None, bool]]:
-    return [(s["name"], s["revision"], s["ok"]) for s in database(report)["steps"]]  # type: ignore[union-attr, index]
+    return [(s["name"], s["revision"], s["ok"]) for s in _steps(report)]
 
 
 def failed(report: dict[str, object]) -> list[dict[str, object]]:
-    return [s for s in database(report)["steps"] if not s["ok"]]  # type: ignore[union-attr, index]
+    return [s for s in _steps(report) if not s["ok"]]
 
 
 def postgres_processes(datadir: Path) -> list[str]:
