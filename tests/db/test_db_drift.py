@@ -274,6 +274,7 @@ class Item(Base):
     qty: Mapped[int]
     note: Mapped[str | None] = mapped_column(sa.String(50))
     status: Mapped[str] = mapped_column(sa.Text, server_default="new")
+    priority = mapped_column(sa.Enum("low", "high", name="priority"))
 """
     )
     upgrade = """
@@ -283,6 +284,7 @@ class Item(Base):
         sa.Column("qty", sa.BigInteger, nullable=False),
         sa.Column("note", sa.String(50), nullable=False),
         sa.Column("status", sa.Text, nullable=False, server_default="draft"),
+        sa.Column("priority", sa.Enum("high", "low", name="priority")),
     )
     """
     root = project(tmp_path / "p", models, upgrade)
@@ -308,6 +310,13 @@ class Item(Base):
                 "default of items.status is 'new'::text in the models but 'draft'::text after the migrations",
                 "models.py",
                 line_of(root, "status:"),
+            ),
+            (
+                "HC642",
+                "enum type priority orders its values low, high in the models but high, low after the migrations "
+                "(comparisons and ORDER BY follow it)",
+                "models.py",
+                line_of(root, "class Item"),
             ),
         ]
     )
