@@ -396,6 +396,33 @@ _RULES = (
         "Copy the values back (op.execute UPDATE ... FROM ...) before dropping, or declare the revision irreversible (raise NotImplementedError in downgrade()).",
         'op.drop_column("users", "full_name")  # after the upgrade moved "name" into it',
     ),
+    Rule(
+        "HC640",
+        "model-not-migrated",
+        "error",
+        "Observed: the models (env.py's target_metadata, created with metadata.create_all) have a table, column, default, constraint, index or enum value that the migrations, upgraded to the heads, do not create.",
+        "The application expects a schema the deploy does not build: queries fail on the missing object, and the next `alembic revision --autogenerate` picks up the change unreviewed.",
+        "Add a migration that creates it (alembic revision --autogenerate, then read the script), or remove it from the model.",
+        "email = mapped_column(sa.String, unique=True)  # no migration creates the unique constraint",
+    ),
+    Rule(
+        "HC641",
+        "migration-not-modelled",
+        "error",
+        "Observed: the migrations, upgraded to the heads, create a table, column, default, constraint, index or enum value that the models do not declare.",
+        "The models no longer describe the database: `alembic revision --autogenerate` proposes to drop it, and inserts through the ORM miss what it requires.",
+        "Declare it in the model, or drop it in a new migration; list objects the models do not own in [tool.headcheck] models-ignore.",
+        'op.add_column("users", sa.Column("legacy", sa.Integer))  # not in the User model',
+    ),
+    Rule(
+        "HC642",
+        "model-differs-from-migrations",
+        "error",
+        "Observed: a column's type, NOT NULL or identity, a default's value, or an enum's value order differs between the models and the migrations (as PostgreSQL renders both).",
+        "The application writes values the deployed schema refuses or changes (a NOT NULL the model leaves empty, a shorter varchar, another default).",
+        "Make them agree: change the model, or alter the object in a new migration.",
+        'op.add_column("users", sa.Column("age", sa.BigInteger))  # the model says Integer',
+    ),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

@@ -23,6 +23,7 @@ class Settings(NamedTuple):
     python: tuple[int, int] | None = None
     irreversible: tuple[str, ...] = ()  # headcheck db: revisions whose downgrade is not checked
     downgrade_floor: str | None = None  # headcheck db: no downgrade checks at or below this revision
+    models_ignore: tuple[str, ...] = ()  # headcheck db: tables/types the models do not own (globs)
 
     def gate_severity(self, severity: str) -> str:
         """How a finding of ``severity`` counts: ``strict`` (``--strict``, the Action's
@@ -60,7 +61,7 @@ def load_settings(root: Path) -> Settings:
     where = f"{path} [tool.headcheck]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
-    known = {"ignore", "max-heads", "strict", "constants", "irreversible", "downgrade-floor"}
+    known = {"ignore", "max-heads", "strict", "constants", "irreversible", "downgrade-floor", "models-ignore"}
     unknown_keys = sorted(set(table) - known)
     if unknown_keys:
         raise ConfigError(f"{where}: unknown key(s): {', '.join(unknown_keys)}")
@@ -77,6 +78,9 @@ def load_settings(root: Path) -> Settings:
     floor = table.get("downgrade-floor")
     if floor is not None and not isinstance(floor, str):
         raise ConfigError(f"{where}: downgrade-floor must be a revision id")
+    models_ignore = table.get("models-ignore", [])
+    if not isinstance(models_ignore, list) or not all(isinstance(item, str) and item for item in models_ignore):
+        raise ConfigError(f'{where}: models-ignore must be a list of table names ("name", "schema.name", globs)')
     return Settings(
         ignore=ignore,
         max_heads=max_heads,
@@ -85,6 +89,7 @@ def load_settings(root: Path) -> Settings:
         python=python,
         irreversible=tuple(irreversible),
         downgrade_floor=floor,
+        models_ignore=tuple(models_ignore),
     )
 
 

@@ -172,6 +172,7 @@ def _database_proof(
         stairway=inputs.stairway,
         irreversible=result.settings.irreversible,
         downgrade_floor=result.settings.downgrade_floor,
+        models_ignore=result.settings.models_ignore,
     )
     options = ProofOptions(plan=plan, database_url=inputs.database_url or None, backend=inputs.database)
     check_environments([env.environment for env in result.environments], options)

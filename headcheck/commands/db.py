@@ -120,6 +120,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the generated rows (default: {DEFAULT_SEED})"
     )
     parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="do not compare env.py's target_metadata (metadata.create_all) with the migrations at the heads",
+    )
+    parser.add_argument(
         "--base",
         metavar="REF",
         help="judge only the revisions the work tree adds to git REF: upgrade to REF's revisions, then "
@@ -220,6 +225,8 @@ def _options(
         downgrade_floor=args.downgrade_floor or result.settings.downgrade_floor,
         rows=0 if args.no_rows else args.rows,
         seed=args.seed,
+        models=not args.no_models,
+        models_ignore=result.settings.models_ignore,
     )
     return ProofOptions(
         plan=plan,
@@ -237,6 +244,7 @@ def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True
     Terminated, so that every ``finally`` (server, child) runs; then ``result`` with what production
     will feel (locks, rewrites, squawk) as findings. Raises ProofError (exit 2) and Terminated."""
     from headcheck.db import prove
+    from headcheck.db.drift import with_model_findings
     from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
 
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -246,7 +254,8 @@ def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     proofs = dict(enumerate(proved.proofs))
-    return with_production_findings(result, proofs, squawk=squawk, focus=options.focus), proved
+    result = with_production_findings(result, proofs, squawk=squawk, focus=options.focus)
+    return with_model_findings(result, {k: p.models for k, p in proofs.items()}), proved  # HC640-HC642
 
 
 def _change(args: argparse.Namespace) -> ChangeResult:

@@ -18,9 +18,11 @@ from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
 from headcheck.db.backends import Backend, Snapshot, sqlalchemy_url
 from headcheck.db.backends import get as get_backend
 from headcheck.db.child import Child, ChildDied
+from headcheck.db.drift import Comparison, ModelsDatabase, compare_after_proof
 from headcheck.db.rows import DEFAULT_ROWS, DEFAULT_SEED
 from headcheck.db.rows_findings import RowsObservation, rows_observations
 from headcheck.db.trace import StepTrace, step_trace
+from headcheck.db.urls import libpq_url
 
 __all__ = [
     "Options",
@@ -53,6 +55,8 @@ class Options(NamedTuple):
     focus: tuple[str, ...] | None = None  # judge these revisions only (headcheck.db.plan.focused_plan)
     rows: int = DEFAULT_ROWS  # rows per table before each judged revision (headcheck.db.rows); 0: none (--no-rows)
     seed: int = DEFAULT_SEED  # of the generated rows (--seed)
+    models: bool = True  # compare env.py's target_metadata with the migrations (headcheck.db.drift)
+    models_ignore: tuple[str, ...] = ()  # tables the models do not own ([tool.headcheck] models-ignore)
 
 
 class Step(NamedTuple):
@@ -77,6 +81,7 @@ class Proof(NamedTuple):
     schema_diffs: tuple[SchemaDiff, ...]
     traces: tuple[StepTrace, ...] = ()  # what each step executed (headcheck.db.trace)
     rows: tuple[RowsObservation, ...] = ()  # what the rows in the tables showed (headcheck.db.rows_findings)
+    models: Comparison | None = None  # the models vs the migrations (None: --no-models)
 
     @property
     def ok(self) -> bool:
@@ -403,13 +408,14 @@ def prove_environment(
     traces: list[StepTrace] | None = None,
     backend: Backend | None = None,
     rows: list[RowsObservation] | None = None,
+    models: list[Comparison] | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
     (the throwaway one), else they all go to ``url`` (``--database-url``). ``traces`` receives
     what every step executed. ``backend``: the database's (default: PostgreSQL); ``pg_bin`` is
     its server's programs folder (``--from-schema`` may use them); ``rows`` what the generated
-    rows showed."""
+    rows showed, ``models`` the model comparison (with ``options.models``)."""
     backend = backend or get_backend(DEFAULT_BACKEND)
     steps: list[Step] = []
     guard = backend.guard(url)._asdict()
@@ -421,6 +427,10 @@ def prove_environment(
             return steps, []
     own_dir = workdir is None
     logdir = Path(tempfile.mkdtemp(prefix="headcheck-run-")) if workdir is None else workdir
+    # headcheck.db.drift: the second database is made while the child starts
+    # the model comparison reads PostgreSQL's catalogs (headcheck.db.model_diff)
+    postgres = backend.name == "postgres"
+    models_db = ModelsDatabase(libpq_url(url)) if models is not None and options.models and postgres else None
     try:
         sa_url = sqlalchemy_url(backend, url)
         environ, url_vars = child_env(sa_url, options.url_env)
@@ -434,6 +444,8 @@ def prove_environment(
             if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
+                if models_db is not None:
+                    models_db.announce(child)
                 if options.stairway:
                     # every broken revision in one run: rebuild the state after it and go on (only on
                     # the throwaway server: --database-url is the caller's, it is never dropped)
@@ -449,12 +461,16 @@ def prove_environment(
                     run.migrate("focus", focus=options.focus)
                 else:
                     run.migrate("default")
+            if models is not None and models_db is not None:
+                models.append(compare_after_proof(child, run.steps, models_db, options.models_ignore, options.timeout))
             if traces is not None:
                 traces.extend(run.traces)
             if rows is not None:
                 rows.extend(run.rows)
             return run.steps, run.diffs
     finally:
+        if models_db is not None:
+            models_db.drop()
         if own_dir:
             shutil.rmtree(logdir, ignore_errors=True)
 
@@ -547,6 +563,7 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
             for index, env in enumerate(environments):
                 traces: list[StepTrace] = []
                 rows: list[RowsObservation] = []
+                models: list[Comparison] = []
                 steps, diffs = prove_environment(
                     env,
                     backend.create_database(server, f"headcheck_{index}"),
@@ -556,10 +573,17 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
                     traces=traces,
                     backend=backend,
                     rows=rows,
+                    models=models,
                 )
                 proofs.append(
                     Proof(
-                        server.version, server.startup_seconds, tuple(steps), tuple(diffs), tuple(traces), tuple(rows)
+                        server.version,
+                        server.startup_seconds,
+                        tuple(steps),
+                        tuple(diffs),
+                        tuple(traces),
+                        rows=tuple(rows),
+                        models=_one(models),
                     )
                 )
     except ServerError as exc:
@@ -585,7 +609,19 @@ def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Ba
         raise ProofError(f"{redact(url)}: {nonempty}; use an empty database or pass --allow-nonempty")
     traces: list[StepTrace] = []
     rows: list[RowsObservation] = []
+    models: list[Comparison] = []
     steps, diffs = prove_environment(
-        env, url, options.for_environment(0), extra_dbs=False, traces=traces, backend=backend, rows=rows
+        env,
+        url,
+        options.for_environment(0),
+        extra_dbs=False,
+        traces=traces,
+        backend=backend,
+        rows=rows,
+        models=models,
     )
-    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces), tuple(rows))
+    return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces), rows=tuple(rows), models=_one(models))
+
+
+def _one(models: list[Comparison]) -> Comparison | None:
+    return models[0] if models else None

@@ -44,6 +44,21 @@ def proof_dict(proof: Proof, root: Path | None = None) -> dict[str, Any]:
             for d in proof.schema_diffs
         ],
         "revisions": revisions_dict(proof.traces, root),
+        "models": _models_dict(proof),
+    }
+
+
+def _models_dict(proof: Proof) -> dict[str, Any] | None:
+    """The model comparison (headcheck.db.drift; its differences are findings): None when off."""
+    models = proof.models
+    if models is None:
+        return None
+    compared = models.notice is None
+    return {
+        "compared": compared,
+        "notice": models.notice,
+        "differences": len(models.drift) if compared else None,
+        "seconds": round(models.seconds, 4),
     }
 
 
@@ -100,6 +115,16 @@ def text_section(
     if proof.slowest:
         slowest = ", ".join(f"{rev} {seconds:.3f} s" for rev, seconds in proof.slowest)
         out.append(_paint(line(f"  slowest: {slowest}"), "dim", color))
+    if proof.models is not None:  # headcheck.db.drift: the differences are findings (HC640-HC642)
+        if proof.models.notice is not None:
+            out.append(line(f"  models: not compared: {proof.models.notice}"))
+        else:
+            found = len(proof.models.drift)
+            out.append(
+                line(
+                    f"  models: compared with the migrations, {_count(found, 'difference')} ({proof.models.seconds:.2f} s)"
+                )
+            )
     if show_sql:  # headcheck.db.sql_report: each revision's statements at their op.* lines
         out += sql_lines(proof.traces, root)
     failed = sum(not step.ok for step in proof.steps)

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from headcheck.db import backends, snapshot
 from headcheck.db import plan as planning
+from headcheck.db.models import MetadataCapture, compare_models
 from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.rows import Rows
 from headcheck.db.trace import Tracer
@@ -84,6 +85,7 @@ class Runner:
         self.version_table = "alembic_version"  # the project's, once a plan ran
         self.rows_options: dict[str, int] | None = None  # {"count": N, "seed": S}: rows before judged revisions
         self.rows: Rows | None = None  # (headcheck.db.rows), kept across runs: which tables it filled
+        self.models = MetadataCapture()  # env.py's target_metadata, for the model comparison
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": event, **data}) + "\n")
@@ -177,7 +179,9 @@ class Runner:
             state["finished"] = True
 
         try:
-            with EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads"):
+            environment = EnvironmentContext(self.config, self.script, fn=steps, destination_rev="heads")
+            self.models.observe(environment)  # keeps target_metadata; configure() works as before
+            with environment:
                 self.script.run_env()
         except (Exception, SystemExit) as exc:  # the user's env.py or migration failed: report, do not die
             self._carry_from(state.get("revision"))
@@ -446,6 +450,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             elif name == "snapshot":
                 runner.snapshot()
+            elif name == "models-to":  # create the models there while the migrations run
+                runner.models.prepare(runner.config.get_main_option("sqlalchemy.url"), command["database"])
+            elif name == "models":  # headcheck.db.models: create_all in another database, compare
+                url = runner.config.get_main_option("sqlalchemy.url")
+                runner.emit("models", **compare_models(runner.models, url, command["database"], command["ignore"]))
             elif name == "dispose":
                 dispose_all()
                 runner.emit("disposed")

@@ -41,7 +41,16 @@ def test_clean_project_passes_with_the_contract_json(example: Example, capsys: C
     code, report, _ = run_db(capsys, str(example("clean")))
     assert code == 0 and report["ok"] is True
     db = database(report)
-    assert set(db) == {"server_version", "startup_seconds", "ok", "steps", "slowest", "schema_diffs", "revisions"}
+    assert set(db) == {
+        "server_version",
+        "startup_seconds",
+        "ok",
+        "steps",
+        "slowest",
+        "schema_diffs",
+        "revisions",
+        "models",
+    }
     assert db["ok"] is True and db["schema_diffs"] == []
     assert isinstance(db["startup_seconds"], float) and db["startup_seconds"] > 0
     assert str(db["server_version"])[:2].isdigit()
