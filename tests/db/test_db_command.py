@@ -64,9 +64,9 @@ def test_clean_project_passes_with_the_contract_json(example: Example, capsys: C
         ("upgrade", "c3d4e5f6a7b8", True),
         ("check-heads", None, True),
     ]
-    for step in db["steps"]:  # type: ignore[union-attr]
+    for step in db["steps"]:
         assert set(step) == {"name", "revision", "seconds", "ok", "error"}
-    assert [s["revision"] for s in db["slowest"]] and len(db["slowest"]) <= 5  # type: ignore[union-attr, index]
+    assert [s["revision"] for s in db["slowest"]] and len(db["slowest"]) <= 5
 
 
 def test_text_report_lists_every_step(example: Example, capsys: CaptureFixture) -> None:
@@ -101,7 +101,7 @@ def test_broken_downgrade_fails_the_downgrade_step(
 def test_a_downgrade_that_does_nothing_is_caught(example: Example, capsys: CaptureFixture, fresh_db: list[str]) -> None:
     code, report, _ = run_db(capsys, str(example("downgrade-leaves-trace")), *fresh_db)
     assert code == 1
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert diff["revision"] == "c3d4e5f6a7b8" and diff["check"] == "downgrade"
     assert "is not undone" in diff["message"]
     assert "+ table public.tags" in diff["lines"]
@@ -115,7 +115,7 @@ def test_stairway_finds_the_enum_left_behind_deeper_in_history(
 ) -> None:
     code, report, _ = run_db(capsys, str(example("downgrade-leaves-trace")), "--stairway", *fresh_db)
     assert code == 1
-    diff = database(report)["schema_diffs"][0]  # type: ignore[index]
+    diff = database(report)["schema_diffs"][0]
     assert diff["revision"] == "b2c3d4e5f6a7" and "leaves a trace" in diff["message"]
     assert diff["lines"] == ["+ type public.mood enum('calm', 'angry')"]
     assert steps(report)[:4] == [
@@ -167,7 +167,7 @@ def test_a_broken_graph_stops_before_the_database(tmp_path: Path, capsys: Captur
     examples = Path(__file__).resolve().parents[2] / "examples"
     code, report, err = run_db(capsys, str(examples / "dangling"))
     assert code == 1 and "static gate failed" in err
-    assert "database" not in report["environments"][0]  # type: ignore[index]
+    assert "database" not in report["environments"][0]
 
 
 def test_step_timeout_kills_the_migration_and_says_so(example: Example, capsys: CaptureFixture) -> None:
@@ -252,7 +252,7 @@ def test_stairway_longer_than_a_chunk_keeps_its_comparisons(
     assert code == 1
     moves = [(n, r) for n, r, _ in steps(report) if n in ("upgrade", "downgrade")]
     assert moves == [(name, rev) for rev in ids for name in ("upgrade", "downgrade", "upgrade")][: len(moves)]
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert diff["revision"] == ids[STAIRWAY_CHUNK]
     assert diff["lines"][0] == f"+ table public.t{STAIRWAY_CHUNK}"
     assert [s for s in steps(report) if s[0] == "check-heads"] == []  # stopped by the failing re-upgrade

@@ -214,8 +214,8 @@ def test_sqlite_is_opened_read_only(tmp_path: Path, capsys: CaptureFixture, monk
     opened: list[sqlite3.Connection] = []
     real_connect = sqlite3.connect
 
-    def spy(*args: object, **kwargs: object) -> sqlite3.Connection:
-        conn = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+    def spy(database: str, *, uri: bool = False) -> sqlite3.Connection:  # the command's call
+        conn = real_connect(database, uri=uri)
         opened.append(conn)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             conn.execute("CREATE TABLE intruder (x)")

@@ -179,7 +179,7 @@ def test_every_kind_in_the_models_only_is_reported_at_the_models_line(
         ]
     )
     models = database(report)["models"]
-    assert models["compared"] is True and models["notice"] is None and models["differences"] == 7  # type: ignore[index]
+    assert models["compared"] is True and models["notice"] is None and models["differences"] == 7
     # the second database is gone again (a --database-url server keeps nothing of the proof)
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
         assert conn.execute("SELECT datname FROM pg_database WHERE datname LIKE '%\\_models'").fetchall() == []
@@ -518,7 +518,7 @@ def test_env_py_without_target_metadata_is_one_notice(
     code, report = prove(capsys, root, fresh_db)
     assert code == 0 and drift(report) == []
     notice = "env.py passes no target_metadata to context.configure()"
-    assert database(report)["models"]["notice"] == notice  # type: ignore[index]
+    assert database(report)["models"]["notice"] == notice
     create_database(server, "t_notice_text")
     assert main(["db", str(root), "--database-url", server.url("t_notice_text"), "--irreversible", REV]) == 0
     out = capsys.readouterr().out
@@ -559,8 +559,8 @@ def test_no_comparison_when_the_upgrade_failed(tmp_path: Path, capsys: CaptureFi
     root = project(tmp_path / "p", MODELS_AHEAD, MIGRATION_BEHIND + '\nop.execute("SELECT * FROM nowhere")\n')
     code, report = prove(capsys, root, fresh_db)
     assert code == 1 and drift(report) == []
-    assert database(report)["models"]["compared"] is False  # type: ignore[index]
-    assert database(report)["models"]["notice"] == "the migrations did not reach the heads"  # type: ignore[index]
+    assert database(report)["models"]["compared"] is False
+    assert database(report)["models"]["notice"] == "the migrations did not reach the heads"
 
 
 def test_models_may_use_what_the_migrations_install(
@@ -666,8 +666,7 @@ def test_after_a_failed_downgrade_check_the_heads_are_reached_again(
     (root / "migrations" / "versions" / "bbbb00000002_tags.py").write_text(second)
     code, report = prove(capsys, root, fresh_db)
     assert code == 1 and ("downgrade", "bbbb00000002", False) in [
-        (s["name"], s["revision"], s["ok"])
-        for s in database(report)["steps"]  # type: ignore[union-attr]
+        (s["name"], s["revision"], s["ok"]) for s in database(report)["steps"]
     ]
     # back at the heads (bbbb00000002 upgraded again over the trace its downgrade left): compared
     messages = [message for _, message, *_ in drift(report)]
@@ -690,7 +689,7 @@ def test_a_target_metadata_without_tables_is_one_notice(
     root = project(tmp_path / "p", HEADER, MIGRATION_AHEAD)
     code, report = prove(capsys, root, fresh_db)
     assert code == 0 and drift(report) == []
-    notice = database(report)["models"]["notice"]  # type: ignore[index]
+    notice = database(report)["models"]["notice"]
     assert notice == "the target_metadata env.py passes declares no tables"
 
 
@@ -749,5 +748,5 @@ def test_several_databases_with_their_own_metadata_are_one_notice(tmp_path: Path
     # one, and the two engines' transactions wait on each other's alembic_version)
     code, report = prove(capsys, root, [], "--timeout", "60")
     assert code == 0 and drift(report) == []
-    notice = database(report)["models"]["notice"]  # type: ignore[index]
+    notice = database(report)["models"]["notice"]
     assert notice.startswith("env.py passes different target_metadata for different databases")

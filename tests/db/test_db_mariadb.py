@@ -115,7 +115,7 @@ def test_a_downgrade_that_forgets_the_foreign_key_table_is_caught_with_a_schema_
     [bad] = failed(report)
     assert (bad["name"], bad["revision"]) == ("downgrade", "c3")
     assert "downgrade of c3 is not undone" in str(bad["error"])
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert diff["check"] == "downgrade"
     lines = diff["lines"]
     assert "+ table headcheck_0.orders InnoDB utf8mb4_general_ci" in lines
@@ -138,7 +138,7 @@ def test_a_downgrade_that_leaves_an_index_is_caught(tmp_path: Path, capsys: Capt
     project = mysql_project(tmp_path / "p", {"a1_users.py": USERS, "b2_email.py": leaves_index})
     code, report, _ = run_db(capsys, str(project))
     assert code == 1
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert set(diff["lines"]) == {
         "+ column headcheck_0.users.email varchar(100) NOT NULL COLLATE utf8mb4_general_ci",
         "+ column headcheck_0.users.spare int(11)",
@@ -182,7 +182,7 @@ def test_a_revision_left_half_applied_says_what_it_changed_before_failing(
     assert "Table 'headcheck_0.nope' doesn't exist" in error
     assert "b2 left half-applied: its upgrade changed the schema before failing" in error
     assert "DDL is not transactional" in error and "alembic_version still names the revision before it" in error
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert diff["revision"] == "b2" and diff["check"] == "half-applied"
     assert set(diff["lines"]) == {
         "+ column headcheck_0.users.email varchar(100) COLLATE utf8mb4_general_ci",
@@ -213,7 +213,7 @@ def test_a_half_applied_downgrade_is_measured_against_the_state_before_it(
     assert code == 1
     [bad] = failed(report)
     assert (bad["name"], bad["revision"]) == ("downgrade", "c3")
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert diff["check"] == "half-applied"
     assert "- table headcheck_0.lines InnoDB utf8mb4_general_ci" in diff["lines"]
     assert not any("orders" in line or "users" in line for line in diff["lines"])
@@ -397,7 +397,7 @@ def test_stairway_rebuilds_the_database_after_a_broken_revision_and_goes_on(
     project = mysql_project(tmp_path / "p", {"a1_users.py": USERS, "b2_email.py": broken, "c3_orders.py": forgets})
     code, report, _ = run_db(capsys, str(project), "--stairway")
     assert code == 1
-    assert sorted((d["revision"], d["check"]) for d in database(report)["schema_diffs"]) == [  # type: ignore[union-attr]
+    assert sorted((d["revision"], d["check"]) for d in database(report)["schema_diffs"]) == [
         ("b2", "downgrade"),
         ("c3", "downgrade"),
     ]

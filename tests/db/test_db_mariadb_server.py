@@ -35,7 +35,7 @@ def _uid_of(pid: int) -> int:
 def _login(**kwargs: object) -> str:
     """'ok' or the server's refusal."""
     try:
-        pymysql.connect(connect_timeout=5, **kwargs).close()  # type: ignore[arg-type]
+        pymysql.connect(connect_timeout=5, **kwargs).close()
     except pymysql.err.OperationalError as exc:
         return str(exc)
     return "ok"

@@ -39,7 +39,7 @@ def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
         assert uid == pwd.getpwnam(srv.os_user).pw_uid
         assert srv.host == "127.0.0.1"
         with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
-            settings = dict(
+            settings: dict[str, str] = dict(
                 conn.execute(
                     "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'fsync', 'synchronous_commit')"
                 ).fetchall()

@@ -77,7 +77,7 @@ def test_every_broken_downgrade_in_one_run_and_no_knock_on(tmp_path: Path, capsy
     broken = [(s["name"], s["revision"]) for s in failed(report)]
     assert broken == [("downgrade", ids[1]), ("downgrade", ids[2]), ("downgrade", ids[4])]
     assert "exists" not in str(failed(report))  # no knock-on "type/column already exists"
-    diffs = {d["revision"]: d["lines"] for d in database(report)["schema_diffs"]}  # type: ignore[union-attr]
+    diffs = {d["revision"]: d["lines"] for d in database(report)["schema_diffs"]}
     assert set(diffs) == {ids[1], ids[2]}
     assert any("type" in line and "mood" in line for line in diffs[ids[1]])
     assert any("NOT NULL" in line for line in diffs[ids[2]])
