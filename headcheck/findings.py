@@ -180,7 +180,7 @@ def _file_findings(
     """Files Alembic cannot load, and the ids that unreadable files probably declare."""
     found: list[Finding] = []
     unreadable_ids: dict[str, Path] = {}
-    for rf, file_issues in zip(files, issues):
+    for rf, file_issues in zip(files, issues, strict=True):
         if rf.guessed_id:
             unreadable_ids[rf.guessed_id] = rf.path
         for issue in file_issues:

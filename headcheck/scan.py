@@ -161,7 +161,7 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
         elements = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
         starred = any(isinstance(t, ast.Starred) for t in target.elts)
         if elements is not None and len(elements) == len(target.elts) and not starred:
-            for sub_target, sub_value in zip(target.elts, elements):
+            for sub_target, sub_value in zip(target.elts, elements, strict=True):
                 _bind(values, sub_target, sub_value, source, dynamic)
         else:
             for sub_target in target.elts:
@@ -439,7 +439,7 @@ def _identical(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b) or (a != a and b != b)
 
 

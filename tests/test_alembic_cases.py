@@ -612,7 +612,8 @@ def test_42_empty_versions_folder(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
     oracle = load_versions(versions)
-    assert oracle.heads == [] and oracle.bases == []
+    assert oracle.heads == []
+    assert oracle.bases == []
     result = gate(versions)
     assert_parity(oracle, result, set())
     assert not result.findings

@@ -146,7 +146,8 @@ def test_dangling_symlink(tmp_path: Path) -> None:
     (versions / "gone.py").symlink_to(tmp_path / "nowhere.py")
     proc = headcheck(tmp_path)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "gone.py" in proc.stdout
+    assert "HC204" in proc.stdout
+    assert "gone.py" in proc.stdout
     assert load_versions(versions).error is not None  # Alembic: ImportError "Can't find Python file"
 
 
@@ -174,7 +175,8 @@ def test_unreadable_revision_file(tmp_path: Path) -> None:
     (versions / "bbbb2_step.py").chmod(0)
     proc = headcheck(tmp_path, drop_dac=True)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "Permission denied" in proc.stdout
+    assert "HC204" in proc.stdout
+    assert "Permission denied" in proc.stdout
 
 
 @needs_dac_drop
@@ -187,7 +189,8 @@ def test_unreadable_versions_folder_fails(tmp_path: Path) -> None:
     finally:
         versions.chmod(0o755)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "cannot read folder" in proc.stdout
+    assert "HC204" in proc.stdout
+    assert "cannot read folder" in proc.stdout
 
 
 @needs_dac_drop
@@ -476,7 +479,8 @@ def test_message_limit_applies_to_every_finding() -> None:
 
     finding = _finding("HC102", "x" * 100_000, "y" * 100_000, None, None)
     assert len(finding.message) == len(finding.fix or "") == 2000
-    assert finding.message.endswith("...") and (finding.fix or "").endswith("...")
+    assert finding.message.endswith("...")
+    assert (finding.fix or "").endswith("...")
 
 
 def test_fifo_in_versions_is_unreadable_not_a_hang(tmp_path: Path) -> None:
@@ -574,7 +578,8 @@ def test_paths_over_the_os_limit(tmp_path: Path) -> None:
     (tmp_path / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/{long_name}\n")
     proc = headcheck(tmp_path)
     assert_clean_failure(proc, 1)
-    assert "HC402" in proc.stdout and "File name too long" in proc.stdout
+    assert "HC402" in proc.stdout
+    assert "File name too long" in proc.stdout
     assert_clean_failure(headcheck(tmp_path / long_name), 2)
     assert_clean_failure(headcheck("--versions", tmp_path / long_name, tmp_path), 2)
     assert_clean_failure(headcheck("--config", tmp_path / long_name, tmp_path), 2)

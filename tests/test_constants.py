@@ -117,11 +117,13 @@ def test_installed_module_on_sys_path(project: Path, tmp_path: Path) -> None:
     result = run_gate(project, Settings())
     assert "hcneutron_lib" not in sys.modules  # found, never imported
     (env,) = result.environments
-    assert sorted(env.heads) == ["con00002", "exp00002"] and env.findings == ()
+    assert sorted(env.heads) == ["con00002", "exp00002"]
+    assert env.findings == ()
     # Alembic itself cannot import a package whose __init__ raises: give it a harmless one.
     write(site, "hcneutron_lib/__init__.py", "")
     alembic_heads, heads, findings = both(project)
-    assert heads == alembic_heads and findings == []
+    assert heads == alembic_heads
+    assert findings == []
 
 
 def test_unresolvable_values_say_why_and_cause_no_knock_on_findings(project: Path) -> None:
@@ -137,12 +139,15 @@ def test_unresolvable_values_say_why_and_cause_no_knock_on_findings(project: Pat
     alembic_heads, heads, findings = both(project)
     assert alembic_heads == heads == ["con00002", "exp00002"]
     codes = [f.split()[0] for f in findings]
-    assert codes.count("HC205") == 1 and "HC207" in codes
+    assert codes.count("HC205") == 1
+    assert "HC207" in codes
     assert not {"HC101", "HC103", "HC112"} & set(codes), findings  # the label 'expand' is unknown
     (hc205,) = [f for f in findings if f.startswith("HC205")]
-    assert "bound conditionally" in hc205 and "hcmig.labels" in hc205
+    assert "bound conditionally" in hc205
+    assert "hcmig.labels" in hc205
     (hc207,) = [f for f in findings if f.startswith("HC207")]
-    assert "HC101" in hc207 and "HC103" in hc207
+    assert "HC101" in hc207
+    assert "HC103" in hc207
 
 
 def test_missing_module_and_the_constants_escape_hatch(project: Path) -> None:
@@ -156,14 +161,16 @@ def test_missing_module_and_the_constants_escape_hatch(project: Path) -> None:
     result = run_gate(project, Settings())
     (env,) = result.environments
     messages = [f.message for f in env.findings if f.code == "HC205"]
-    assert len(messages) == 2 and all("hcnowhere_lib.db.constants was not found" in m for m in messages)
+    assert len(messages) == 2
+    assert all("hcnowhere_lib.db.constants was not found" in m for m in messages)
     (project / "pyproject.toml").write_text(
         '[tool.headcheck]\nconstants = {"hcnowhere_lib.db.constants.EXPAND_BRANCH" = "expand", '
         '"hcnowhere_lib.db.constants.CONTRACT_BRANCH" = "contract"}\n'
     )
     result = run_gate(project, load_settings(project))
     (env,) = result.environments
-    assert env.findings == () and sorted(env.heads) == ["con00002", "exp00002"]
+    assert env.findings == ()
+    assert sorted(env.heads) == ["con00002", "exp00002"]
 
 
 def test_cycle_is_unresolved(project: Path) -> None:

@@ -149,7 +149,8 @@ def test_missing_template_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "alembic" / "script.py.mako").unlink()
     assert main(["merge", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "script.py.mako does not exist" in err and "Traceback" not in err
+    assert "script.py.mako does not exist" in err
+    assert "Traceback" not in err
 
 
 def test_never_imports_env_py_or_revisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

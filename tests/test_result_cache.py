@@ -55,7 +55,8 @@ def test_identical_run_replays_without_running_the_gate(
 ) -> None:
     _project(tmp_path / "p")
     first = _run(capsys, str(tmp_path / "p"))
-    assert first[0] == 0 and "2 revisions" in first[1]
+    assert first[0] == 0
+    assert "2 revisions" in first[1]
     _gate_broken(monkeypatch)
     assert _run(capsys, str(tmp_path / "p")) == first
     assert main([str(tmp_path / "p"), "--format", "json"]) == 2  # other arguments: another key
@@ -154,7 +155,8 @@ def test_untrusted_or_malformed_cache_files_are_ignored(
         return original(args)
 
     monkeypatch.setattr(check, "run", counted)
-    assert _run(capsys, str(tmp_path / "p")) == first and runs == [1]
+    assert _run(capsys, str(tmp_path / "p")) == first
+    assert runs == [1]
     for garbage in (b"", b"\x00\x01junk", b"\xe9\x02\x00\x00\x00"):
         stored.write_bytes(garbage)
         stored.chmod(0o600)

@@ -112,7 +112,8 @@ def test_the_unprivileged_path_runs_pg_ctl_directly() -> None:
     assert info["one"] == 1
     assert not Path(info["tempdir"]).exists()
     # issue 9.1, not root: any local user would otherwise get the invoking user's shell
-    assert info["tempdir_mode"] == 0o700 and info["wrapper"] is False
+    assert info["tempdir_mode"] == 0o700
+    assert info["wrapper"] is False
     assert "password" in info["without_password"]
 
 
@@ -135,7 +136,8 @@ def test_sweep_removes_what_a_killed_headcheck_left(tmp_path: Path) -> None:
     alive = Path(tempfile.mkdtemp(prefix=server_module.TEMP_PREFIX, dir=tmp_path))
     (alive / server_module.OWNER_FILE).write_text(str(os.getpid()))
     assert sweep_stale(tmp_path) == [stale]
-    assert not stale.exists() and alive.exists()
+    assert not stale.exists()
+    assert alive.exists()
 
 
 def _as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
@@ -200,7 +202,8 @@ def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user() -> None
         assert not (serverdir / "pwfile").exists()  # the password is not left on disk
         if me == 0:
             wrapper = srv.tempdir / "pg_ctl"
-            assert wrapper.stat().st_uid == 0 and stat.S_IMODE(wrapper.stat().st_mode) == 0o700
+            assert wrapper.stat().st_uid == 0
+            assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
             assert srv.password not in wrapper.read_text()
 
 
@@ -245,7 +248,8 @@ def test_pytest_postgresql_writes_a_password_file_only_its_creator_can_read(tmp_
     )
     executor.init_directory()
     info = json.loads(record.read_text())
-    assert info["args"][:1] == ["initdb"] and "-o" in info["args"]
+    assert info["args"][:1] == ["initdb"]
+    assert "-o" in info["args"]
     assert "--auth=password" in info["options"]
     assert Path(info["pwfile"]).parent == Path(tempfile.gettempdir())
     assert (info["uid"], info["mode"], info["content"]) == (os.geteuid(), 0o600, "s3cret pass")
