@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,7 +26,7 @@ def live(server: Server, request: pytest.FixtureRequest) -> tuple[str, str]:
     return server.conninfo(name), server.url(name).replace("+psycopg", "")
 
 
-def _current(capsys: CaptureFixture, project: Path, url: str) -> tuple[int, dict[str, object]]:
+def _current(capsys: CaptureFixture, project: Path, url: str) -> tuple[int, dict[str, Any]]:
     code = main(["current", "--database-url", url, str(project), "--format", "json"])
     return code, json.loads(capsys.readouterr().out)
 
@@ -90,7 +91,7 @@ def test_two_labelled_heads_one_behind(
     _stamp(conninfo, "b2c3d4e5f6a7", "d4e5f6a7b8c9")
     code, report = _current(capsys, example("labelled-heads"), url)
     assert code == 1
-    statuses = {row["revision"]: (row["status"], row["behind"]) for row in report["rows"]}  # type: ignore[attr-defined]
+    statuses = {row["revision"]: (row["status"], row["behind"]) for row in report["rows"]}
     assert statuses == {"b2c3d4e5f6a7": ("head", 0), "d4e5f6a7b8c9": ("behind", 1)}
     assert report["pending"] == ["e5f6a7b8c9d0"]
 

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def project(root: Path, url: str) -> Path:
     return root
 
 
-def _current(capsys: CaptureFixture, *args: str) -> tuple[int, dict[str, object], str]:
+def _current(capsys: CaptureFixture, *args: str) -> tuple[int, dict[str, Any], str]:
     code = main(["current", *args, "--format", "json"])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else {}), err
