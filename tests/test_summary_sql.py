@@ -137,7 +137,8 @@ def test_the_sql_is_cut_at_a_whole_statement_within_the_budget(proved: Proved) -
     fences = _check_structure(text)
     assert 0 < len(fences) < total
     match = re.search(r"_… (\d+) more statement\(s\): see the JSON report \(`revisions`\)", text)
-    assert match and int(match.group(1)) == total - len(fences), text
+    assert match, text
+    assert int(match.group(1)) == total - len(fences), text
     assert "The summary was cut here" not in text  # the SQL gave way, not the rest of the summary
     assert "```mermaid" in text  # and the picture stayed
 

@@ -118,7 +118,7 @@ def test_the_guard_names_this_server_only() -> None:
 
 @needs_mariadb
 def test_an_exception_inside_the_block_still_stops_and_removes_everything() -> None:
-    with pytest.raises(RuntimeError), throwaway_server() as srv:
+    with pytest.raises(RuntimeError), throwaway_server() as srv:  # noqa: PT012 -- the block under test is the context manager's exit on an exception
         datadir = srv.datadir
         assert mariadb_processes(datadir)
         raise RuntimeError("boom")
