@@ -265,7 +265,7 @@ _COMPOUND = re.compile(rb"^(?:if|while|for|with|try|match|async)\b", re.MULTILIN
 # Reading the header from the compiled module instead of parsing the file a second time halves
 # the cold cost. Bytecode differs between Python versions: only the version the parity and fuzz
 # tests ran on takes this path; any other uses the syntax tree.
-_FAST_PYTHON = sys.version_info[:2] == (3, 11)
+FAST_PYTHON = sys.version_info[:2] == (3, 11)
 
 
 class _Ops(NamedTuple):
@@ -304,7 +304,7 @@ def _ops() -> _Ops:
     return _OPS
 
 
-def _from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str, int] | None] | None:
+def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str, int] | None] | None:
     """The header values from a module's straight-line bytecode, or None (then: the syntax tree).
 
     Taken only when the module-level code has no jumps, no exception handlers, no comprehension
@@ -497,8 +497,8 @@ def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = Non
             # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
             # compiling the tree instead would hit Python's recursion limit on long chains).
             code = compile(data, str(path), "exec", dont_inherit=True, optimize=0)
-            if python is None and _FAST_PYTHON:
-                fast = _from_code(code, data)
+            if python is None and FAST_PYTHON:
+                fast = from_code(code, data)
                 if fast is not None:
                     values, has_upgrade, doc = fast
                     revises, revises_line = _revises(*doc) if doc is not None else (None, None)

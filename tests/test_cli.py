@@ -59,7 +59,7 @@ def test_text_has_no_colour_when_not_a_terminal(capsys: pytest.CaptureFixture[st
     assert "\033[" not in capsys.readouterr().out
 
 
-def test_pyproject_settings_and_flag_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyproject_settings_and_flag_overrides(tmp_path: Path) -> None:
     write_project(tmp_path, {"a.py": ("aaaa1", None), "b.py": ("bbbb2", "aaaa1"), "c.py": ("cccc3", "aaaa1")})
     assert main([str(tmp_path)]) == 1
     (tmp_path / "pyproject.toml").write_text("[tool.headcheck]\nmax-heads = 2\n")

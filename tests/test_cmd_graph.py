@@ -47,7 +47,7 @@ def test_long_linear_history_is_collapsed(tmp_path: Path, capsys: pytest.Capture
     assert "r000" in out
 
 
-def test_output_file_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_file_and_usage_errors(tmp_path: Path) -> None:
     target = tmp_path / "graph.dot"
     assert main(["graph", str(EXAMPLES / "clean"), "-f", "dot", "-o", str(target)]) == 0
     assert target.read_text().startswith("digraph")

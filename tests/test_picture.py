@@ -111,7 +111,7 @@ def test_mermaid_labels_cannot_break_out_of_their_quotes(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
-def test_dot_output_is_accepted_by_graphviz(tmp_path: Path) -> None:
+def test_dot_output_is_accepted_by_graphviz() -> None:
     env = _env(EXAMPLES / "dangling")
     result = subprocess.run(["dot", "-Tsvg"], input=picture.render(env, "dot"), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

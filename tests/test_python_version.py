@@ -21,9 +21,7 @@ def _project(root: Path) -> Path:
     return versions
 
 
-def test_requires_python_older_than_the_syntax_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_requires_python_older_than_the_syntax_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     versions = _project(tmp_path)
     assert load_versions(versions).heads == ["bbbb2"]  # Alembic on this Python loads it
     assert main([str(tmp_path)]) == 0

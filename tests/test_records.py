@@ -33,10 +33,10 @@ def test_a_node_holds_what_alembics_revision_holds(down: Any, depends_on: Any) -
     alembic = Revision("r1", down, dependencies=depends_on)
     assert issues == []
     assert node is not None
-    assert node.down == alembic._versioned_down_revisions
+    assert node.down == alembic._versioned_down_revisions  # noqa: SLF001 -- pins headcheck against Alembic's Revision internals
     assert node.is_base == alembic.is_base
     assert node.has_dependencies == (alembic.dependencies is not None)
-    assert (node.is_base and not node.has_dependencies) == alembic._is_real_base
+    assert (node.is_base and not node.has_dependencies) == alembic._is_real_base  # noqa: SLF001 -- pins headcheck against Alembic's Revision internals
     assert node.depends_on == (to_tuple(alembic.dependencies) if alembic.dependencies else ())
 
 
@@ -45,7 +45,7 @@ def test_declared_labels_are_alembics_original_labels(labels: Any) -> None:
     node, _ = _node("r1", None, labels=labels)
     assert node is not None
     # Duplicates kept: Alembic maps _orig_branch_labels, so ("x", "x") collides with itself.
-    assert node.labels == Revision("r1", None, branch_labels=labels)._orig_branch_labels
+    assert node.labels == Revision("r1", None, branch_labels=labels)._orig_branch_labels  # noqa: SLF001 -- pins headcheck against Alembic's Revision internals
 
 
 def test_a_self_loop_is_alembics_loop_detected() -> None:

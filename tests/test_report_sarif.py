@@ -115,7 +115,7 @@ def test_strict_fails_on_a_warning_alone(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_the_analysed_commit_is_recorded_on_github(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")

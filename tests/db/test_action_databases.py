@@ -31,7 +31,7 @@ def test_mariadb_without_a_server_or_url_is_one_line_exit_2(
 ) -> None:
     """As in the image: no mariadbd anywhere."""
 
-    def nothing(mysql_bin: Path | None = None) -> mariadb_module.Binaries:
+    def nothing(_mysql_bin: Path | None = None) -> mariadb_module.Binaries:
         raise mariadb_module.ServerError("no MariaDB server found")
 
     monkeypatch.setattr(mariadb_module, "find_mysql_bin", nothing)

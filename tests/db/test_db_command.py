@@ -173,7 +173,7 @@ def test_two_labelled_heads_are_each_undone_once(example: Example, capsys: Captu
     assert {r for n, r in moves[:4]} == {"a1b2c3d4e5f6", "b2c3d4e5f6a7", "d4e5f6a7b8c9", "e5f6a7b8c9d0"}
 
 
-def test_a_broken_graph_stops_before_the_database(tmp_path: Path, capsys: CaptureFixture) -> None:
+def test_a_broken_graph_stops_before_the_database(capsys: CaptureFixture) -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     code, report, err = run_db(capsys, str(examples / "dangling"))
     assert code == 1
