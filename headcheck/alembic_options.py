@@ -161,7 +161,7 @@ def ini_section(parser: Any, path: Path, section: str) -> tuple[dict[str, str], 
     if not parser.has_section(section):
         return values, problems
     for key in parser.options(section):
-        if key == "here" or (key in parser.defaults() and key not in parser._sections[section]):
+        if key == "here" or (key in parser.defaults() and key not in parser._sections[section]):  # noqa: SLF001 -- configparser has no public view of a section's own keys (options() adds DEFAULT's)
             continue
         try:
             values[key] = parser.get(section, key)

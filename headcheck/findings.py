@@ -94,7 +94,7 @@ class _Context:
         return f"{relpath(self.files[node].path, self.root)}:{self.down_line(node)}"
 
 
-def _did_you_mean(ref: str, graph: Graph, files: Sequence[RevisionFile], ctx: _Context) -> str | None:
+def _did_you_mean(ref: str, graph: Graph, files: Sequence[RevisionFile]) -> str | None:
     """A likely intended id: a unique prefix, or a file name (stem) used instead of the id."""
     ids = list(graph.by_id)
     if ref in graph.label_owner:
@@ -180,7 +180,7 @@ def _file_findings(
     """Files Alembic cannot load, and the ids that unreadable files probably declare."""
     found: list[Finding] = []
     unreadable_ids: dict[str, Path] = {}
-    for rf, file_issues in zip(files, issues):
+    for rf, file_issues in zip(files, issues, strict=True):
         if rf.guessed_id:
             unreadable_ids[rf.guessed_id] = rf.path
         for issue in file_issues:
@@ -303,7 +303,7 @@ def _reference_findings(ctx: _Context, unreadable_ids: dict[str, Path], ignored_
         rev = graph.nodes[i].revision
         if ref in unreadable_ids:
             continue  # the unreadable file is the root cause, reported above
-        guess = _did_you_mean(ref, graph, node_sources, ctx)
+        guess = _did_you_mean(ref, graph, node_sources)
         if ref in ignored_ids:
             fix = f"Set recursive_version_locations = true: '{ref}' is defined in {relpath(ignored_ids[ref], root)}, which Alembic does not read"
         elif guess is not None:
@@ -324,7 +324,7 @@ def _reference_findings(ctx: _Context, unreadable_ids: dict[str, Path], ignored_
         )
     for i, ref in graph.problems.dangling_depends:
         rev = graph.nodes[i].revision
-        guess = _did_you_mean(ref, graph, node_sources, ctx)
+        guess = _did_you_mean(ref, graph, node_sources)
         hint = (
             f"Use '{guess}' in depends_on (did you mean {guess}?)"
             if guess

@@ -154,7 +154,7 @@ def annotation_lines(annotations: Iterable[Annotation], per_kind: int = ANNOTATI
     items = list(annotations)
     counts = {kind: sum(a.kind == kind for a in items) for kind in ("error", "warning", "notice")}
     overflow = any(count > per_kind for count in counts.values())
-    limits = {kind: per_kind for kind in counts}
+    limits = dict.fromkeys(counts, per_kind)
     if overflow:
         limits["notice"] = per_kind - 1
     shown: dict[str, int] = dict.fromkeys(counts, 0)

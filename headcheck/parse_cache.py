@@ -169,7 +169,7 @@ def read_revisions(
     def read_item(path: Path) -> tuple[Any, ...]:
         return _pack(read_revision(path, python))
 
-    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(read_item, paths))]
+    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(read_item, paths), strict=True)]
 
 
 def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
@@ -208,10 +208,10 @@ def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, 
             stats[name] = (key, file_digest)
         if file_digest not in cache.entries:
             missing[file_digest] = (name, data)
-    fresh = dict(zip(missing, _on_two_cores(parse_item, list(missing.values())))) if missing else {}
+    fresh = dict(zip(missing, _on_two_cores(parse_item, list(missing.values())), strict=True)) if missing else {}
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
-    for path, entry in zip(paths, digests):
+    for path, entry in zip(paths, digests, strict=True):
         if isinstance(entry, RevisionFile):
             records.append(entry)
             continue

@@ -59,7 +59,7 @@ def digest(data: bytes) -> str:
     return blake2b(data, digest_size=16).hexdigest()
 
 
-def _key(argv: Sequence[str], color: bool) -> bytes:
+def run_key(argv: Sequence[str], color: bool) -> bytes:
     env = sorted(
         (name, value) for name, value in os.environ.items() if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES
     )
@@ -87,7 +87,7 @@ def replay(argv: Sequence[str], color: bool) -> tuple[str, str, int] | None:
     if cache_dir is None or any(arg.startswith(_UNCACHEABLE) for arg in argv):
         return None
     try:
-        key = _key(argv, color)
+        key = run_key(argv, color)
     except (OSError, ValueError):  # no working directory, unmarshallable environment
         return None
     path = os.path.join(cache_dir, "results", digest(key) + ".marshal")

@@ -161,7 +161,7 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
         elements = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
         starred = any(isinstance(t, ast.Starred) for t in target.elts)
         if elements is not None and len(elements) == len(target.elts) and not starred:
-            for sub_target, sub_value in zip(target.elts, elements):
+            for sub_target, sub_value in zip(target.elts, elements, strict=True):
                 _bind(values, sub_target, sub_value, source, dynamic)
         else:
             for sub_target in target.elts:
@@ -265,7 +265,7 @@ _COMPOUND = re.compile(rb"^(?:if|while|for|with|try|match|async)\b", re.MULTILIN
 # Reading the header from the compiled module instead of parsing the file a second time halves
 # the cold cost. Bytecode differs between Python versions: only the version the parity and fuzz
 # tests ran on takes this path; any other uses the syntax tree.
-_FAST_PYTHON = sys.version_info[:2] == (3, 11)
+FAST_PYTHON = sys.version_info[:2] == (3, 11)
 
 
 class _Ops(NamedTuple):
@@ -304,7 +304,7 @@ def _ops() -> _Ops:
     return _OPS
 
 
-def _from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str, int] | None] | None:
+def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str, int] | None] | None:
     """The header values from a module's straight-line bytecode, or None (then: the syntax tree).
 
     Taken only when the module-level code has no jumps, no exception handlers, no comprehension
@@ -439,7 +439,7 @@ def _identical(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b) or (a != a and b != b)
 
 
@@ -497,8 +497,8 @@ def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = Non
             # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
             # compiling the tree instead would hit Python's recursion limit on long chains).
             code = compile(data, str(path), "exec", dont_inherit=True, optimize=0)
-            if python is None and _FAST_PYTHON:
-                fast = _from_code(code, data)
+            if python is None and FAST_PYTHON:
+                fast = from_code(code, data)
                 if fast is not None:
                     values, has_upgrade, doc = fast
                     revises, revises_line = _revises(*doc) if doc is not None else (None, None)

@@ -37,7 +37,7 @@ class AlembicHang(RuntimeError):
 def _hang_guard(seconds: float) -> Iterator[None]:
     """Interrupt a pure-Python infinite loop in Alembic with SIGALRM (main thread, POSIX)."""
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise AlembicHang(f"Alembic was still loading the revision map after {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, interrupt)
@@ -83,7 +83,7 @@ def _load(make: Callable[[], ScriptDirectory]) -> OracleResult:
                 with _hang_guard(HANG_SECONDS):
                     script = make()
                     heads = script.get_heads()
-                    real_heads = list(script.revision_map._real_heads)
+                    real_heads = list(script.revision_map._real_heads)  # noqa: SLF001 -- the oracle reads Alembic's own real heads
                     bases = script.get_bases()
             except Exception as exc:  # the oracle's answer, whatever Alembic raised
                 return OracleResult(None, None, None, exc, [str(w.message) for w in caught])

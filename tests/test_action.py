@@ -121,12 +121,13 @@ def test_clean_history_passes_with_outputs_and_summary(action: Any) -> None:
         "sarif": "",
     }
     report = json.loads((run.workspace / "headcheck-report.json").read_text())
-    assert report["ok"] is True and report["environments"][0]["heads"] == ["3c4d5e6f7081"]
+    assert report["ok"] is True
+    assert report["environments"][0]["heads"] == ["3c4d5e6f7081"]
     assert run.summary.startswith("## ✅ headcheck: passed")
 
 
 def test_two_heads_fails_with_an_annotation_summary_and_outputs(action: Any) -> None:
-    run = action("two-heads", **{"INPUT_SARIF": "reports/headcheck.sarif"})
+    run = action("two-heads", INPUT_SARIF="reports/headcheck.sarif")
     assert run.code == 1
     (command,) = run.commands
     assert command.kind == "error"
@@ -137,7 +138,8 @@ def test_two_heads_fails_with_an_annotation_summary_and_outputs(action: Any) -> 
     assert run.outputs["sarif"] == "reports/headcheck.sarif"
     sarif = json.loads((run.workspace / "reports" / "headcheck.sarif").read_text())
     assert sarif["runs"][0]["results"][0]["ruleId"] == "HC101"
-    assert "```mermaid" in run.summary and "the fork and its heads" in run.summary
+    assert "```mermaid" in run.summary
+    assert "the fork and its heads" in run.summary
     assert (
         "](https://github.com/acme/shop/blob/0123abc/alembic/versions/4d5e6f708192_add_users_phone.py#L16)"
         in run.summary
@@ -154,7 +156,7 @@ def test_dangling_reference(action: Any) -> None:
 def test_path_input_and_workspace_relative_locations(action: Any, tmp_path: Path) -> None:
     workspace = tmp_path / "workspace"
     shutil.copytree(EXAMPLES / "two-heads", workspace / "services" / "api")
-    run = action(None, **{"INPUT_PATH": "services/api", "INPUT_REPORT": ""})
+    run = action(None, INPUT_PATH="services/api", INPUT_REPORT="")
     assert run.code == 1
     assert run.commands[0].properties["file"] == "services/api/alembic/versions/4d5e6f708192_add_users_phone.py"
     assert run.outputs["report"] == ""
@@ -194,7 +196,8 @@ def test_fail_on_warning_makes_warnings_fail(action: Any, tmp_path: Path) -> Non
 def test_annotations_and_summary_can_be_switched_off(action: Any) -> None:
     run = action("two-heads", INPUT_ANNOTATIONS="false", INPUT_SUMMARY="false")
     assert run.code == 1
-    assert run.commands == [] and run.summary == ""
+    assert run.commands == []
+    assert run.summary == ""
     assert run.outputs["ok"] == "false"
 
 
@@ -217,8 +220,10 @@ def test_bad_inputs_exit_2_with_an_error_annotation(action: Any, inputs: dict[st
     run = action("clean", **inputs)
     assert run.code == 2
     (command,) = run.commands
-    assert command.kind == "error" and message in command.message
-    assert message in run.err and "Traceback" not in run.err
+    assert command.kind == "error"
+    assert message in command.message
+    assert message in run.err
+    assert "Traceback" not in run.err
     assert run.outputs == {}
 
 
@@ -267,7 +272,8 @@ def test_base_checks_the_merged_history_in_a_workspace_owned_by_another_user(
     monkeypatch.delenv("GIT_CONFIG_COUNT", raising=False)
 
     plain = subprocess.run(["git", "status"], cwd=workspace, capture_output=True, text=True)
-    assert plain.returncode != 0 and "dubious ownership" in plain.stderr  # what the action runs into
+    assert plain.returncode != 0
+    assert "dubious ownership" in plain.stderr
     alone = action(None)  # the branch by itself has one head
     assert alone.code == 0
     merged = action(None, INPUT_BASE="main")
@@ -293,7 +299,8 @@ def test_database_proof_runs_and_its_timings_reach_the_summary(action: Any) -> N
     assert run.outputs["ok"] == "true"
     report = json.loads((run.workspace / "headcheck-report.json").read_text())
     database = report["environments"][0]["database"]
-    assert database["ok"] is True and database["steps"]
+    assert database["ok"] is True
+    assert database["steps"]
     assert "**Database proof** ✅: PostgreSQL " in run.summary
     assert "| upgrade | `1a2b3c4d5e6f` |" in run.summary
     assert "Slowest migrations: " in run.summary
@@ -332,7 +339,8 @@ def test_the_proofs_lock_findings_and_sql_reach_annotations_summary_and_fail_on(
     report = json.loads((run.workspace / "headcheck-report.json").read_text())
     assert "HC601" in {f["code"] for f in report["environments"][0]["findings"]}
     strict = action(None, INPUT_DATABASE="postgres", **{"INPUT_FAIL-ON": "warning"})  # the same workspace
-    assert strict.code == 1 and strict.outputs["ok"] == "false"
+    assert strict.code == 1
+    assert strict.outputs["ok"] == "false"
     ignored = action(None, INPUT_DATABASE="postgres", INPUT_IGNORE="HC601,HC603,HC606,HC607,HC611,HC620")
     assert not [c for c in ignored.commands if c.properties.get("title", "").startswith("HC6")], ignored.out
 
@@ -372,9 +380,12 @@ def test_an_unreachable_database_url_is_a_clear_error_without_the_password(actio
     run = action("clean", INPUT_DATABASE="postgres", **{"INPUT_DATABASE-URL": url})
     assert run.code == 2
     (command,) = run.commands
-    assert command.kind == "error" and command.message.startswith("database proof: cannot connect to")
-    assert "s3cret" not in run.out + run.err and "ci:***@127.0.0.1" in command.message
-    assert run.err.count("cannot connect") == 1 and "Traceback" not in run.err
+    assert command.kind == "error"
+    assert command.message.startswith("database proof: cannot connect to")
+    assert "s3cret" not in run.out + run.err
+    assert "ci:***@127.0.0.1" in command.message
+    assert run.err.count("cannot connect") == 1
+    assert "Traceback" not in run.err
 
 
 # --- the container, built without Docker ------------------------------------------------------
@@ -429,7 +440,8 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("image")
     context = _build_context(base / "src")
     assert {"headcheck", "pyproject.toml", "README.md"} <= {p.name for p in context.iterdir()}
-    assert not (context / "tests").exists() and not (context / "examples").exists()
+    assert not (context / "tests").exists()
+    assert not (context / "examples").exists()
     match = re.search(r'^RUN pip install --no-cache-dir "(?P<src>[^"\[]+)\[postgres,mysql\]"', _dockerfile(), re.M)
     assert match, "the Dockerfile's pip install line changed; update this test"
     venv.EnvBuilder(with_pip=False, system_site_packages=True).create(base / "venv")
@@ -479,8 +491,10 @@ def test_the_image_entrypoint_as_root_under_githubs_contract(
     assert [c.properties.get("title") for c in commands] == titles
     outputs = parse_output_file(files / "output")
     assert outputs["ok"] == ("true" if code == 0 else "false")
-    assert outputs["report"] == "headcheck-report.json" and (workspace / "headcheck-report.json").is_file()
-    assert outputs["sarif"] == "headcheck.sarif" and (workspace / "headcheck.sarif").is_file()
+    assert outputs["report"] == "headcheck-report.json"
+    assert (workspace / "headcheck-report.json").is_file()
+    assert outputs["sarif"] == "headcheck.sarif"
+    assert (workspace / "headcheck.sarif").is_file()
     assert (
         json.loads(outputs["heads"])
         == json.loads((workspace / "headcheck-report.json").read_text())["environments"][0]["heads"]
@@ -530,7 +544,8 @@ def test_a_committed_symlink_at_the_report_path_is_refused(action: Any, tmp_path
     assert (workspace / "headcheck-report.json").is_symlink()
     (command,) = [c for c in run.commands if c.kind == "error"]
     assert command.message == "refusing to write headcheck-report.json: it is a symbolic link"
-    assert "Traceback" not in run.err and len(run.err.strip().splitlines()) == 1
+    assert "Traceback" not in run.err
+    assert len(run.err.strip().splitlines()) == 1
 
 
 def test_a_symlinked_folder_on_the_way_is_refused(action: Any, tmp_path: Path) -> None:

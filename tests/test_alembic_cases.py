@@ -437,7 +437,8 @@ def test_27_non_candidates_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "stale.py").write_text("revision = 'zzzz'\ndown_revision = 'nope'\n", encoding="utf-8")
     py_compile.compile(str(source), cfile=str(versions / "stale.pyc"))
     oracle = load_versions(versions)
-    assert oracle.ok and oracle.heads == [B], oracle.describe()
+    assert oracle.ok, oracle.describe()
+    assert oracle.heads == [B], oracle.describe()
     result = gate(versions)
     assert_parity(oracle, result, set())
     assert warning_codes(result) == {"HC302"}  # dir.py/ holds a .py file Alembic does not read
@@ -488,7 +489,8 @@ def test_32_recursive_locations_skip_pycache(tmp_path: Path) -> None:
     write_history(versions / "x__pycache__", [Rev("yyyy", "nothing")])
     write_history(versions / "b_later", [Rev(D, C)])
     oracle = load_versions(versions, recursive=True)
-    assert oracle.ok and oracle.heads == [D], oracle.describe()
+    assert oracle.ok, oracle.describe()
+    assert oracle.heads == [D], oracle.describe()
     assert_parity(oracle, gate(versions, recursive=True), set())
 
 
@@ -612,7 +614,8 @@ def test_42_empty_versions_folder(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
     oracle = load_versions(versions)
-    assert oracle.heads == [] and oracle.bases == []
+    assert oracle.heads == []
+    assert oracle.bases == []
     result = gate(versions)
     assert_parity(oracle, result, set())
     assert not result.findings
@@ -644,7 +647,8 @@ def test_44_same_file_twice(tmp_path: Path) -> None:
     write_history(versions, [Rev(A, None), Rev(B, A)])
     (versions / "z_link.py").symlink_to(versions / f"{B}_step.py")
     oracle = load_versions([versions, versions])
-    assert oracle.ok and any("loaded twice" in w for w in oracle.warnings), oracle.describe()
+    assert oracle.ok, oracle.describe()
+    assert any("loaded twice" in w for w in oracle.warnings), oracle.describe()
     result = gate([versions, versions])
     assert_parity(oracle, result, set())
     assert warning_codes(result) == {"HC303"}
@@ -796,7 +800,8 @@ def test_symlinks_are_judged_by_their_target(tmp_path: Path) -> None:
     (versions / "0first.py").symlink_to(versions / "c.py")  # loaded once, in the link's place
     write_history(versions, [Rev(C, A, filename="c.py")])
     oracle = load_versions(versions)
-    assert oracle.heads == [C] and any("loaded twice" in w for w in oracle.warnings), oracle.describe()
+    assert oracle.heads == [C], oracle.describe()
+    assert any("loaded twice" in w for w in oracle.warnings), oracle.describe()
     result = gate(versions)
     assert_parity(oracle, result, set())
     assert warning_codes(result) == {"HC303"}
@@ -824,7 +829,8 @@ def test_43_wrong_separator_drops_the_location(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     oracle = load_ini(ini)
-    assert oracle.ok and oracle.heads == [], oracle.describe()  # silently empty
+    assert oracle.ok, oracle.describe()
+    assert oracle.heads == [], oracle.describe()  # silently empty
     (env,) = find_environments(tmp_path, EnvironmentSelection(config=ini))
     result = check_environment(env, Settings(), tmp_path)
     assert_parity(oracle, result, {"HC405"})

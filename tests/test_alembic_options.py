@@ -70,7 +70,8 @@ def test_an_unknown_path_separator_is_what_alembic_refuses(tmp_path: Path) -> No
     source = _source(ini)
     assert version_location_strings(source) == []
     (problem,) = source.problems
-    assert problem.code == "HC403" and problem.message == str(raised.value)
+    assert problem.code == "HC403"
+    assert problem.message == str(raised.value)
     assert (problem.path, problem.line) == (ini, 3)
 
 
@@ -107,7 +108,8 @@ def test_a_toml_boolean_must_be_a_boolean(tmp_path: Path) -> None:
     source = _source(ini, toml)
     assert source.boolean("recursive_version_locations") is False
     (problem,) = source.problems
-    assert problem.code == "HC404" and problem.message == str(raised.value)
+    assert problem.code == "HC404"
+    assert problem.message == str(raised.value)
     assert (problem.path, problem.line) == (toml, 2)
 
 
@@ -117,9 +119,12 @@ def test_a_key_that_cannot_interpolate_is_a_problem_not_a_crash(tmp_path: Path) 
     with pytest.raises(Exception, match="nowhere"):  # configparser.InterpolationMissingOptionError
         _alembic(ini).get_version_locations_list()
     values, problems = ini_section(read_ini(ini), ini, "alembic")
-    assert "version_locations" not in values and values["script_location"] == "x"
+    assert "version_locations" not in values
+    assert values["script_location"] == "x"
     (problem,) = problems
-    assert problem.code == "HC407" and problem.line == 3 and "nowhere" in problem.message
+    assert problem.code == "HC407"
+    assert problem.line == 3
+    assert "nowhere" in problem.message
 
 
 def test_an_unparsable_ini_is_one_config_error(tmp_path: Path) -> None:

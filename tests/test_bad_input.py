@@ -146,7 +146,8 @@ def test_dangling_symlink(tmp_path: Path) -> None:
     (versions / "gone.py").symlink_to(tmp_path / "nowhere.py")
     proc = headcheck(tmp_path)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "gone.py" in proc.stdout
+    assert "HC204" in proc.stdout
+    assert "gone.py" in proc.stdout
     assert load_versions(versions).error is not None  # Alembic: ImportError "Can't find Python file"
 
 
@@ -174,7 +175,8 @@ def test_unreadable_revision_file(tmp_path: Path) -> None:
     (versions / "bbbb2_step.py").chmod(0)
     proc = headcheck(tmp_path, drop_dac=True)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "Permission denied" in proc.stdout
+    assert "HC204" in proc.stdout
+    assert "Permission denied" in proc.stdout
 
 
 @needs_dac_drop
@@ -187,7 +189,8 @@ def test_unreadable_versions_folder_fails(tmp_path: Path) -> None:
     finally:
         versions.chmod(0o755)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "cannot read folder" in proc.stdout
+    assert "HC204" in proc.stdout
+    assert "cannot read folder" in proc.stdout
 
 
 @needs_dac_drop
@@ -467,7 +470,9 @@ def test_echoed_expression_is_cut(tmp_path: Path) -> None:
     assert len(proc.stdout) < 20_000  # the expression is 900 KB
     messages = [f["message"] for env in json.loads(proc.stdout)["environments"] for f in env["findings"]]
     hc205 = [m for m in messages if "not a literal" in m]
-    assert len(hc205) == 1 and "f(a, a, a" in hc205[0] and "..." in hc205[0], messages
+    assert len(hc205) == 1, messages
+    assert "f(a, a, a" in hc205[0], messages
+    assert "..." in hc205[0], messages
     assert all(len(m) <= 2000 for m in messages)
 
 
@@ -476,7 +481,8 @@ def test_message_limit_applies_to_every_finding() -> None:
 
     finding = _finding("HC102", "x" * 100_000, "y" * 100_000, None, None)
     assert len(finding.message) == len(finding.fix or "") == 2000
-    assert finding.message.endswith("...") and (finding.fix or "").endswith("...")
+    assert finding.message.endswith("...")
+    assert (finding.fix or "").endswith("...")
 
 
 def test_fifo_in_versions_is_unreadable_not_a_hang(tmp_path: Path) -> None:
@@ -484,14 +490,16 @@ def test_fifo_in_versions_is_unreadable_not_a_hang(tmp_path: Path) -> None:
     os.mkfifo(versions / "x.py")
     proc = headcheck(tmp_path)  # a blocking open() never returns: the 60 s timeout would fire
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "FIFO" in proc.stdout, proc.stdout
+    assert "HC204" in proc.stdout, proc.stdout
+    assert "FIFO" in proc.stdout, proc.stdout
 
 
 def test_fifo_as_config_files_is_an_error_not_a_hang(tmp_path: Path) -> None:
     project(tmp_path)
     os.mkfifo(tmp_path / "pyproject.toml")
     proc = headcheck(tmp_path)
-    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
     (tmp_path / "pyproject.toml").unlink()
     (tmp_path / "alembic.ini").unlink()
     os.mkfifo(tmp_path / "alembic.ini")
@@ -509,7 +517,8 @@ def test_device_named_like_a_revision_is_unreadable(tmp_path: Path) -> None:
         pytest.skip("cannot create a device node here")
     proc = headcheck(tmp_path)
     assert_clean_failure(proc, 1)
-    assert "HC204" in proc.stdout and "device" in proc.stdout, proc.stdout
+    assert "HC204" in proc.stdout, proc.stdout
+    assert "device" in proc.stdout, proc.stdout
 
 
 def test_linked_subfolder_is_never_walked_for_the_hint(tmp_path: Path) -> None:
@@ -547,7 +556,8 @@ def test_version_location_linked_to_root_finishes(tmp_path: Path) -> None:
     (tmp_path / "alembic").mkdir()
     (tmp_path / "alembic" / "versions").symlink_to("/", target_is_directory=True)
     proc = headcheck(tmp_path)  # was killed after 15 minutes; the helper's timeout is 60 s
-    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), proc.stderr
 
 
 @needs_dac_drop
@@ -563,7 +573,8 @@ def test_script_location_in_a_folder_one_cannot_enter(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o755)
     assert_clean_failure(proc, 1)
-    assert "HC402" in proc.stdout and "Permission denied" in proc.stdout, proc.stdout
+    assert "HC402" in proc.stdout, proc.stdout
+    assert "Permission denied" in proc.stdout, proc.stdout
     assert_clean_failure(path_proc, 2)
     assert "permission denied" in path_proc.stderr.lower()
 
@@ -574,7 +585,8 @@ def test_paths_over_the_os_limit(tmp_path: Path) -> None:
     (tmp_path / "alembic.ini").write_text(f"[alembic]\nscript_location = %(here)s/{long_name}\n")
     proc = headcheck(tmp_path)
     assert_clean_failure(proc, 1)
-    assert "HC402" in proc.stdout and "File name too long" in proc.stdout
+    assert "HC402" in proc.stdout
+    assert "File name too long" in proc.stdout
     assert_clean_failure(headcheck(tmp_path / long_name), 2)
     assert_clean_failure(headcheck("--versions", tmp_path / long_name, tmp_path), 2)
     assert_clean_failure(headcheck("--config", tmp_path / long_name, tmp_path), 2)
@@ -588,7 +600,8 @@ def test_exponential_interpolation_is_one_bounded_line(tmp_path: Path) -> None:
     (tmp_path / "alembic.ini").write_text(chain)
     for args in ((tmp_path,), ("--config", tmp_path / "alembic.ini", tmp_path)):
         proc = headcheck(*args)
-        assert "Traceback" not in proc.stderr and proc.returncode in (1, 2), proc.stderr
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode in (1, 2), proc.stderr
         assert len(proc.stdout) + len(proc.stderr) < 10_000
         assert_clean_failure(proc, proc.returncode)
 
@@ -629,7 +642,8 @@ def test_malformed_cache_file_is_ignored(tmp_path: Path, content: bytes | None) 
         else:
             path.write_bytes(content)
     again = _with_env(env, tmp_path)
-    assert again.returncode == 0 and "internal error" not in again.stderr, again.stdout + again.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "internal error" not in again.stderr, again.stdout + again.stderr
 
 
 def _with_env(extra: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
@@ -731,5 +745,6 @@ def test_control_characters_from_the_repository_are_spelled_out(tmp_path: Path) 
     (versions / "c.py").write_text("revision = 'cccc3'\ndown_revision = '\\x1b[32mok\\nHC000 fake'\n")
     proc = headcheck(tmp_path)
     assert_clean_failure(proc, 1)
-    assert "\x1b" not in proc.stdout and "\\x1b[32mok\\nHC000 fake" in proc.stdout, proc.stdout
+    assert "\x1b" not in proc.stdout, proc.stdout
+    assert "\\x1b[32mok\\nHC000 fake" in proc.stdout, proc.stdout
     assert not any(line.startswith("HC000") for line in proc.stdout.splitlines())

@@ -19,7 +19,8 @@ def test_examples_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(EXAMPLES / "clean")]) == 0
     assert main([str(EXAMPLES / "two-heads")]) == 1
     out = capsys.readouterr().out
-    assert "HC101" in out and "headcheck merge" in out
+    assert "HC101" in out
+    assert "headcheck merge" in out
     assert main([str(EXAMPLES / "dangling")]) == 1
     assert "did you mean 2b3c4d5e6f70" in capsys.readouterr().out
 
@@ -38,7 +39,8 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
 def test_json_report_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(EXAMPLES / "two-heads"), "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["version"] == 1 and report["ok"] is False
+    assert report["version"] == 1
+    assert report["ok"] is False
     (env,) = report["environments"]
     assert env["config"] == "alembic.ini"
     assert env["script_location"] == "alembic"
@@ -46,8 +48,10 @@ def test_json_report_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert env["heads"] == ["3c4d5e6f7081", "4d5e6f708192"]
     assert env["bases"] == ["1a2b3c4d5e6f"]
     (finding,) = env["findings"]
-    assert finding["code"] == "HC101" and finding["severity"] == "error"
-    assert finding["path"] == "alembic/versions/4d5e6f708192_add_users_phone.py" and finding["line"] == 16
+    assert finding["code"] == "HC101"
+    assert finding["severity"] == "error"
+    assert finding["path"] == "alembic/versions/4d5e6f708192_add_users_phone.py"
+    assert finding["line"] == 16
 
 
 def test_text_has_no_colour_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,7 +59,7 @@ def test_text_has_no_colour_when_not_a_terminal(capsys: pytest.CaptureFixture[st
     assert "\033[" not in capsys.readouterr().out
 
 
-def test_pyproject_settings_and_flag_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyproject_settings_and_flag_overrides(tmp_path: Path) -> None:
     write_project(tmp_path, {"a.py": ("aaaa1", None), "b.py": ("bbbb2", "aaaa1"), "c.py": ("cccc3", "aaaa1")})
     assert main([str(tmp_path)]) == 1
     (tmp_path / "pyproject.toml").write_text("[tool.headcheck]\nmax-heads = 2\n")
@@ -79,7 +83,8 @@ def test_usage_errors_exit_2_with_one_line(
     write_project(tmp_path, {"a.py": ("aaaa1", None)})
     assert main([str(tmp_path), *args]) == 2
     err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
+    assert message in err
+    assert len(err.splitlines()) == 1
 
 
 def test_bad_tool_headcheck_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,9 +113,11 @@ def test_output_file(tmp_path: Path) -> None:
 
 def test_python_dash_m_and_help() -> None:
     done = subprocess.run([sys.executable, "-m", "headcheck", "--help"], capture_output=True, text=True)
-    assert done.returncode == 0 and "commands:" in done.stdout
+    assert done.returncode == 0
+    assert "commands:" in done.stdout
     done = subprocess.run([sys.executable, "-m", "headcheck", "--no-such-flag"], capture_output=True, text=True)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
 
 
 def test_static_gate_imports_only_the_standard_library() -> None:
@@ -160,4 +167,5 @@ def test_a_folder_named_like_a_command_is_a_path(tmp_path: Path) -> None:
         text=True,
         env=env,
     )
-    assert done.returncode == 0 and "headcheck db" in done.stdout  # no folder named db: the command
+    assert done.returncode == 0
+    assert "headcheck db" in done.stdout

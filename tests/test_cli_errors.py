@@ -8,7 +8,7 @@ import headcheck.gate
 from headcheck.cli import main
 
 
-def _boom(*args: object, **kwargs: object) -> object:
+def _boom(*_args: object, **_kwargs: object) -> object:
     raise ZeroDivisionError("a bug\nspanning lines")
 
 
@@ -23,7 +23,8 @@ def test_an_internal_error_is_one_line_and_exit_2(
     lines = captured.err.splitlines()
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("headcheck: internal error: ZeroDivisionError: a bug")
-    assert "Traceback" not in captured.err and "HEADCHECK_DEBUG=1" in lines[0]
+    assert "Traceback" not in captured.err
+    assert "HEADCHECK_DEBUG=1" in lines[0]
 
 
 def test_headcheck_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +35,7 @@ def test_headcheck_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_ctrl_c_is_exit_130_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    def interrupt(*args: object, **kwargs: object) -> object:
+    def interrupt(*_args: object, **_kwargs: object) -> object:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(headcheck.gate, "run_gate", interrupt)

@@ -16,8 +16,10 @@ def test_text_marks_heads_and_the_problem(capsys: pytest.CaptureFixture[str]) ->
     assert main(["graph", str(EXAMPLES / "two-heads")]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[1]: line for line in out.splitlines() if line.strip()}
-    assert "head" in lines["3c4d5e6f7081"] and "HC101" in lines["3c4d5e6f7081"]
-    assert "head" in lines["4d5e6f708192"] and "HC101" in lines["4d5e6f708192"]
+    assert "head" in lines["3c4d5e6f7081"]
+    assert "HC101" in lines["3c4d5e6f7081"]
+    assert "head" in lines["4d5e6f708192"]
+    assert "HC101" in lines["4d5e6f708192"]
     assert "branch point" in lines["2b3c4d5e6f70"]
     assert "base" in lines["1a2b3c4d5e6f"]
 
@@ -41,10 +43,11 @@ def test_long_linear_history_is_collapsed(tmp_path: Path, capsys: pytest.Capture
     assert main(["graph", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert len(out.splitlines()) < 10
-    assert "r039" in out and "r000" in out
+    assert "r039" in out
+    assert "r000" in out
 
 
-def test_output_file_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_file_and_usage_errors(tmp_path: Path) -> None:
     target = tmp_path / "graph.dot"
     assert main(["graph", str(EXAMPLES / "clean"), "-f", "dot", "-o", str(target)]) == 0
     assert target.read_text().startswith("digraph")

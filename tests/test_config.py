@@ -263,7 +263,8 @@ def test_relative_location_resolves_against_the_working_directory_as_alembic_doe
     monkeypatch.chdir(tmp_path)
     assert load_ini(folder / "alembic.ini").heads == ["aaaa1"]  # Alembic, run from the root
     (env,) = find_environments(tmp_path)
-    assert env.script_location == folder.absolute() and env.problems == ()
+    assert env.script_location == folder.absolute()
+    assert env.problems == ()
     assert "resolved against the working directory" in env.notes[0]
     monkeypatch.setenv("HEADCHECK_NO_CACHE", "1")
     assert main([]) == 0  # was a false HC402
@@ -278,7 +279,8 @@ def test_relative_location_falls_back_to_the_config_folder_and_says_so(
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     (env,) = find_environments(tmp_path)
-    assert env.script_location == (folder / "mig").absolute() and env.problems == ()
+    assert env.script_location == (folder / "mig").absolute()
+    assert env.problems == ()
     assert "resolved against the config file's folder" in env.notes[0]
     assert "where Alembic would look" in env.notes[0]
     (folder / "mig").rename(folder / "gone")

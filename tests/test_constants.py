@@ -58,7 +58,7 @@ def both(root: Path, settings: Settings | None = None) -> tuple[list[str], list[
     return sorted(oracle.heads or []), sorted(env.heads), [f"{f.code} {f.message}" for f in env.findings]
 
 
-def expand_contract(root: Path, labels_module: str, *, expand: str, contract: str, header: str) -> None:
+def expand_contract(root: Path, *, expand: str, contract: str, header: str) -> None:
     """OpenStack's layout: a base, an expand and a contract branch, contract depending on expand."""
     v = "alembic/versions/"
     write(root, v + "a_base.py", revision("base0001", None))
@@ -74,7 +74,7 @@ def expand_contract(root: Path, labels_module: str, *, expand: str, contract: st
 
 def test_same_file_constants_and_chains(project: Path) -> None:
     header = "EXPAND = 'expand'\n_C = 'contract'\nCONTRACT = _C\n"
-    expand_contract(project, "", expand="EXPAND", contract="CONTRACT", header=header)
+    expand_contract(project, expand="EXPAND", contract="CONTRACT", header=header)
     alembic_heads, heads, findings = both(project)
     assert heads == alembic_heads == ["con00002", "exp00002"]
     assert findings == []
@@ -91,7 +91,6 @@ def test_repository_module_with_relative_import(project: Path) -> None:
     )
     expand_contract(
         project,
-        "",
         expand="migration.EXPAND_BRANCH",
         contract="migration.CONTRACT_BRANCH",
         header="from hcglance.db import migration\n",
@@ -108,7 +107,6 @@ def test_installed_module_on_sys_path(project: Path, tmp_path: Path) -> None:
     write(site, "hcneutron_lib/db/constants.py", "EXPAND_BRANCH = 'expand'\nCONTRACT_BRANCH = 'contract'\n")
     expand_contract(
         project,
-        "",
         expand="constants.EXPAND_BRANCH",
         contract="constants.CONTRACT_BRANCH",
         header="from hcneutron_lib.db import constants\n",
@@ -117,11 +115,13 @@ def test_installed_module_on_sys_path(project: Path, tmp_path: Path) -> None:
     result = run_gate(project, Settings())
     assert "hcneutron_lib" not in sys.modules  # found, never imported
     (env,) = result.environments
-    assert sorted(env.heads) == ["con00002", "exp00002"] and env.findings == ()
+    assert sorted(env.heads) == ["con00002", "exp00002"]
+    assert env.findings == ()
     # Alembic itself cannot import a package whose __init__ raises: give it a harmless one.
     write(site, "hcneutron_lib/__init__.py", "")
     alembic_heads, heads, findings = both(project)
-    assert heads == alembic_heads and findings == []
+    assert heads == alembic_heads
+    assert findings == []
 
 
 def test_unresolvable_values_say_why_and_cause_no_knock_on_findings(project: Path) -> None:
@@ -131,24 +131,24 @@ def test_unresolvable_values_say_why_and_cause_no_knock_on_findings(project: Pat
         "hcmig/labels.py",
         "import os\nif os.environ.get('X'):\n    EXPAND = 'expand'\nelse:\n    EXPAND = 'expand'\nCONTRACT = 'contract'\n",
     )
-    expand_contract(
-        project, "", expand="labels.EXPAND", contract="labels.CONTRACT", header="from hcmig import labels\n"
-    )
+    expand_contract(project, expand="labels.EXPAND", contract="labels.CONTRACT", header="from hcmig import labels\n")
     alembic_heads, heads, findings = both(project)
     assert alembic_heads == heads == ["con00002", "exp00002"]
     codes = [f.split()[0] for f in findings]
-    assert codes.count("HC205") == 1 and "HC207" in codes
+    assert codes.count("HC205") == 1
+    assert "HC207" in codes
     assert not {"HC101", "HC103", "HC112"} & set(codes), findings  # the label 'expand' is unknown
     (hc205,) = [f for f in findings if f.startswith("HC205")]
-    assert "bound conditionally" in hc205 and "hcmig.labels" in hc205
+    assert "bound conditionally" in hc205
+    assert "hcmig.labels" in hc205
     (hc207,) = [f for f in findings if f.startswith("HC207")]
-    assert "HC101" in hc207 and "HC103" in hc207
+    assert "HC101" in hc207
+    assert "HC103" in hc207
 
 
 def test_missing_module_and_the_constants_escape_hatch(project: Path) -> None:
     expand_contract(
         project,
-        "",
         expand="constants.EXPAND_BRANCH",
         contract="constants.CONTRACT_BRANCH",
         header="from hcnowhere_lib.db import constants\n",
@@ -156,14 +156,16 @@ def test_missing_module_and_the_constants_escape_hatch(project: Path) -> None:
     result = run_gate(project, Settings())
     (env,) = result.environments
     messages = [f.message for f in env.findings if f.code == "HC205"]
-    assert len(messages) == 2 and all("hcnowhere_lib.db.constants was not found" in m for m in messages)
+    assert len(messages) == 2
+    assert all("hcnowhere_lib.db.constants was not found" in m for m in messages)
     (project / "pyproject.toml").write_text(
         '[tool.headcheck]\nconstants = {"hcnowhere_lib.db.constants.EXPAND_BRANCH" = "expand", '
         '"hcnowhere_lib.db.constants.CONTRACT_BRANCH" = "contract"}\n'
     )
     result = run_gate(project, load_settings(project))
     (env,) = result.environments
-    assert env.findings == () and sorted(env.heads) == ["con00002", "exp00002"]
+    assert env.findings == ()
+    assert sorted(env.heads) == ["con00002", "exp00002"]
 
 
 def test_cycle_is_unresolved(project: Path) -> None:

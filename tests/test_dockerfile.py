@@ -120,7 +120,8 @@ def test_postgresql_from_debian_without_a_default_cluster() -> None:
 def test_pip_installs_this_repository_with_the_postgres_extra_pinned_and_no_cache() -> None:
     pips = [args for word, args in _instructions() if word == "RUN" and "pip install" in args]
     assert len(pips) == 1
-    assert "--no-cache-dir" in pips[0] and '"/opt/headcheck-src[postgres,mysql]"' in pips[0]
+    assert "--no-cache-dir" in pips[0]
+    assert '"/opt/headcheck-src[postgres,mysql]"' in pips[0]
     assert "-c /opt/headcheck-src/constraints.txt" in pips[0]  # the versions the test suite passes with
 
 
@@ -173,10 +174,12 @@ def test_docker_collect_takes_the_server_and_its_libraries_but_not_the_jit(tmp_p
     assert sorted(p.name for p in bin_dir.iterdir()) == ["initdb", "pg_ctl", "postgres", "psql"]
     assert (dest / "usr/bin/git").is_file()
     libs = {p.name for p in dest.rglob("*.so*")}
-    assert "plpgsql.so" in libs and any(name.startswith("libicuuc.so") for name in libs)
+    assert "plpgsql.so" in libs
+    assert any(name.startswith("libicuuc.so") for name in libs)
     assert not any("llvm" in name.lower() for name in libs), sorted(libs)
     assert not (dest / "usr/lib/postgresql/15/lib/bitcode").exists()
-    assert "libc.so.6" not in libs and not (dest / "lib").exists()  # merged /usr: never a top-level /lib
+    assert "libc.so.6" not in libs
+    assert not (dest / "lib").exists()
     sample = (dest / "usr/share/postgresql/15/postgresql.conf.sample").read_text()
     assert re.findall(r"^#?jit = .*$", sample, re.M) == ["jit = off"]
     assert (dest / "usr/share/postgresql/15/postgres.bki").is_file()
@@ -371,7 +374,8 @@ def test_image_two_heads_static_gate_fails_in_under_a_second(run_image: Callable
     assert run.code == 1, run.err
     assert run.err == ""
     (command,) = run.commands
-    assert command.kind == "error" and command.properties["title"] == "HC101 multiple-heads"
+    assert command.kind == "error"
+    assert command.properties["title"] == "HC101 multiple-heads"
     assert command.properties["file"] == "alembic/versions/4d5e6f708192_add_users_phone.py"
     assert command.properties["line"] == "16"
     assert run.outputs["ok"] == "false"
@@ -394,9 +398,11 @@ def test_image_clean_project_passes_the_database_proof(run_image: Callable[..., 
     assert run.code == 0, run.out + run.err
     assert run.leftovers == []  # PostgreSQL stopped, its temp dir removed
     assert run.commands == []
-    assert run.outputs["ok"] == "true" and json.loads(run.outputs["heads"]) == ["3c4d5e6f7081"]
+    assert run.outputs["ok"] == "true"
+    assert json.loads(run.outputs["heads"]) == ["3c4d5e6f7081"]
     database = _report(run)["environments"][0]["database"]
-    assert database["ok"] is True and database["server_version"].startswith("15.")
+    assert database["ok"] is True
+    assert database["server_version"].startswith("15.")
     assert run.summary.startswith("## ✅ headcheck: passed")
     assert "**Database proof** ✅: PostgreSQL 15" in run.summary
 
@@ -431,7 +437,8 @@ def test_image_stairway_writes_sarif(run_image: Callable[..., ActionRun]) -> Non
     assert downgraded == {"1a2b3c4d5e6f", "2b3c4d5e6f70", "3c4d5e6f7081"}, steps
     assert run.outputs["sarif"] == "reports/headcheck.sarif"
     sarif = json.loads((run.workspace / "reports" / "headcheck.sarif").read_text(encoding="utf-8"))
-    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"] == []
+    assert sarif["version"] == "2.1.0"
+    assert sarif["runs"][0]["results"] == []
     assert sarif["runs"][0]["tool"]["driver"]["name"] == "headcheck"
 
 

@@ -97,7 +97,8 @@ def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
     write_project(tmp_path, {"a.py": ("aaaa1", None), "b1.py": ("bbbb2", "aaaa1"), "b2.py": ("bbbb2", "aaaa1")})
     result = gate(tmp_path)
     (finding,) = only(result, "HC107")
-    assert "b1.py" in finding.message and "b2.py" in finding.message
+    assert "b1.py" in finding.message
+    assert "b2.py" in finding.message
     assert result.environments[0].heads == ["bbbb2", "bbbb2"], "Alembic lists the phantom head too"
     assert not only(result, "HC101")
 
@@ -107,7 +108,8 @@ def test_revises_docstring_mismatch_is_a_warning(tmp_path: Path) -> None:
     write_project(tmp_path, {"a.py": ("aaaa1", None), "b.py": text})
     result = gate(tmp_path)
     (finding,) = only(result, "HC301")
-    assert finding.severity == "warning" and finding.line == 4
+    assert finding.severity == "warning"
+    assert finding.line == 4
     assert result.ok
     assert not gate(tmp_path, Settings(strict=True)).ok
 
@@ -147,7 +149,8 @@ def test_heads_behind_a_cycle_or_an_unusable_ref_are_not_counted_again(tmp_path:
         },
     )
     result = gate(tmp_path)
-    assert only(result, "HC105") and only(result, "HC206")
+    assert only(result, "HC105")
+    assert only(result, "HC206")
     assert not only(result, "HC101"), "eeee5 and ffff6 are heads only because of problems already reported"
 
 
@@ -163,7 +166,8 @@ def test_revision_count_is_alembics(tmp_path: Path) -> None:
     from alembic.script import ScriptDirectory
 
     (env,) = run_gate(tmp_path, Settings()).environments
-    assert env.revision_count == 2 and env.file_count == 3
+    assert env.revision_count == 2
+    assert env.file_count == 3
     assert load_versions(versions).ok
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Alembic warns about the duplicate

@@ -39,7 +39,7 @@ def test_merge_gives_one_head_and_upgrade_heads_works(tmp_path: Path, capsys: py
     assert main(["check", str(tmp_path)]) == 0
 
 
-def test_same_file_as_alembic_merge_heads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_file_as_alembic_merge_heads(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -56,7 +56,7 @@ def test_same_file_as_alembic_merge_heads(tmp_path: Path, capsys: pytest.Capture
     assert date.sub("", mine.read_text()) == date.sub("", alembics.read_text())
 
 
-def test_file_template_timezone_and_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_template_timezone_and_folders(tmp_path: Path) -> None:
     versions = two_heads(
         tmp_path,
         "file_template = %%(year)d/%%(month).2d/%%(year)d_%%(month).2d_%%(day).2d-%%(rev)s_%%(slug)s\n"
@@ -102,7 +102,7 @@ def test_post_write_hooks_exec_and_console_scripts(tmp_path: Path, capsys: pytes
     assert alembic_heads(tmp_path) == [written.name[:12]]
 
 
-def test_pyproject_toml_hooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyproject_toml_hooks(tmp_path: Path) -> None:
     versions = two_heads(tmp_path)
     marker = tmp_path / "marker.py"
     marker.write_text("import sys\nopen(sys.argv[1], 'a').write('# touched by hook\\n')\n")
@@ -149,10 +149,11 @@ def test_missing_template_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "alembic" / "script.py.mako").unlink()
     assert main(["merge", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "script.py.mako does not exist" in err and "Traceback" not in err
+    assert "script.py.mako does not exist" in err
+    assert "Traceback" not in err
 
 
-def test_never_imports_env_py_or_revisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_never_imports_env_py_or_revisions(tmp_path: Path) -> None:
     versions = two_heads(tmp_path)
     (tmp_path / "alembic" / "env.py").write_text("raise RuntimeError('env.py ran')\n")
     for path in versions.glob("*.py"):

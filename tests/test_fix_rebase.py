@@ -42,7 +42,8 @@ def test_refuses_without_a_choice_and_lists_them(tmp_path: Path, capsys: pytest.
     two_heads(tmp_path)
     assert main(["rebase", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "`headcheck rebase bbbb` moves bbbb" in err and "`headcheck rebase cccd` moves cccd" in err
+    assert "`headcheck rebase bbbb` moves bbbb" in err
+    assert "`headcheck rebase cccd` moves cccd" in err
     assert alembic_heads(tmp_path) == ["bbbb", "cccd"]
 
 
@@ -91,7 +92,8 @@ def test_keeps_quotes_crlf_and_other_forms() -> None:
     new = rewrite_down_revision(crlf, "bbbb", ("aaaa",))
     assert b'down_revision: Union[str, Sequence[str], None] = "bbbb"\r\n' in new
     assert b"Revises: bbbb\r\n" in new
-    assert new.count(b"\r\n") == crlf.count(b"\r\n") and b"\n" not in new.replace(b"\r\n", b"")
+    assert new.count(b"\r\n") == crlf.count(b"\r\n")
+    assert b"\n" not in new.replace(b"\r\n", b"")
 
     unpacked = b'"""x\n\nRevises: aaaa\n"""\nrevision, down_revision = "cccc", "aaaa"  # ids\n'
     assert rewrite_down_revision(unpacked, "bbbb", ("aaaa",)) == (

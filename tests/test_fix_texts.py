@@ -156,7 +156,8 @@ def test_graph_table_keeps_messages_out_of_the_title_column(capsys: pytest.Captu
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()]
     assert rows[0] == ["| revision", "title", "role / findings", "revises |"]
     (missing,) = [r for r in rows if r[0] == "| `2b3c4d5e6f70_add_users_name`"]
-    assert missing[1] == "" and "no such revision" in missing[2]
+    assert missing[1] == ""
+    assert "no such revision" in missing[2]
 
 
 def test_json_counts_revisions_as_alembic_does_and_files_apart(

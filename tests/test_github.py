@@ -48,7 +48,8 @@ def test_boolean_inputs_reject_what_the_toolkit_rejects(raw: str) -> None:
 def test_annotation_round_trips_through_the_runner_parser() -> None:
     message = "100% broken:\r\nline two, with: colons"
     line = format_annotation(Annotation("error", message, "dir,with:odd%/x.py", 7, "HC101 multiple-heads: a,b"))
-    assert "\n" not in line and "\r" not in line
+    assert "\n" not in line
+    assert "\r" not in line
     (command,) = parse_commands(line)
     assert command.kind == "error"
     assert command.message == message.replace("\r\n", "\n")  # line breaks kept, normalised (logsafe.block)
@@ -71,7 +72,8 @@ def test_at_most_ten_annotations_per_kind_then_one_notice_with_the_count() -> No
     assert [c.message for c in commands if c.kind == "error"] == [f"e{k}" for k in range(10)]
     last = commands[-1]
     assert last.kind == "notice"
-    assert "15 error(s)" in last.message and "3 notice(s)" in last.message
+    assert "15 error(s)" in last.message
+    assert "3 notice(s)" in last.message
 
 
 def test_no_overflow_notice_when_everything_fits() -> None:
@@ -98,7 +100,9 @@ def test_summary_over_the_limit_is_replaced_by_a_note(tmp_path: Path) -> None:
     assert append_summary(path, "# ok\n", limit=1000)
     assert not append_summary(path, "x" * 2000, limit=1000)
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("# ok\n") and "over GitHub's" in text and "x" * 10 not in text
+    assert text.startswith("# ok\n")
+    assert "over GitHub's" in text
+    assert "x" * 10 not in text
     assert path.stat().st_size < 1000
 
 
@@ -132,7 +136,8 @@ def test_git_trusts_a_foreign_owned_workspace_only_with_the_environment(tmp_path
     base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     base.update(HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1")
     plain = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, env=base, capture_output=True, text=True)
-    assert plain.returncode != 0 and "dubious ownership" in plain.stderr
+    assert plain.returncode != 0
+    assert "dubious ownership" in plain.stderr
     trusted = {**base, **safe_directory_environment(repo, base)}
     ok = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, env=trusted, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr

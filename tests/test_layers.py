@@ -171,7 +171,8 @@ def test_the_reader_sees_the_imports_that_matter() -> None:
     assert "headcheck.commands.action" in GRAPH["headcheck.cli"]  # COMMANDS, imported by importlib
     assert "headcheck.report.sarif" in GRAPH["headcheck.report"]  # FORMATS
     assert {layer(m) for m in MODULES} == {"entry", "commands", "feature", "static"}
-    assert layer("headcheck.db.runner") == "feature" and layer("headcheck.scan") == "static"
+    assert layer("headcheck.db.runner") == "feature"
+    assert layer("headcheck.scan") == "static"
 
 
 def test_every_module_keeps_to_its_layer() -> None:

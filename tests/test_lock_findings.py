@@ -67,7 +67,9 @@ def test_held_lock_follows_into_later_revisions_only_while_observed_held() -> No
     second = trace("r2", Statement("CREATE TABLE u (id int)", 0.1, 5), held=(lock,))
     third = trace("r3", Statement("CREATE TABLE v (id int)", 0.1, 5))  # a commit in between: not held
     [held] = [f for f in lock_findings([first, second, third]) if f.code == "HC607"]
-    assert "2 later statement(s)" in held.message and "r2" in held.message and "r3" not in held.message
+    assert "2 later statement(s)" in held.message
+    assert "r2" in held.message
+    assert "r3" not in held.message
     released = trace("r2", Statement("SELECT 1", 0.1, 5, "0", held=()), held=(lock,))
     assert not [f for f in lock_findings([first, released]) if f.code == "HC607" and "r2" in f.message]
 
@@ -75,8 +77,11 @@ def test_held_lock_follows_into_later_revisions_only_while_observed_held() -> No
 def test_ignore_comments_by_line_and_by_file(tmp_path: Path) -> None:
     source = "# headcheck: ignore[HC606]\nimport x\n\ndef upgrade():\n    op.f()  # headcheck: ignore[HC601,hc603]\n"
     ignores = ignores_in(source)
-    assert ignores.ignored("HC606", 99) and ignores.ignored("HC601", 5) and ignores.ignored("HC603", 5)
-    assert not ignores.ignored("HC601", 4) and not ignores.ignored("HC602", 5)
+    assert ignores.ignored("HC606", 99)
+    assert ignores.ignored("HC601", 5)
+    assert ignores.ignored("HC603", 5)
+    assert not ignores.ignored("HC601", 4)
+    assert not ignores.ignored("HC602", 5)
     revision = tmp_path / "r.py"
     revision.write_text(source)
     statement = Statement("ALTER TABLE users ADD COLUMN x int", 0.1, 5, "0", (("public.users", "r", AEL),))

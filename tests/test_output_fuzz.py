@@ -220,7 +220,8 @@ def test_hostile_strings_never_start_a_command_or_change_the_summary(h: list[str
         root = Path(tmp)
         write_hostile_project(root, h)
         result = run_gate(root, Settings())
-        assert len(result.environments) == 2 and all(env.findings for env in result.environments)
+        assert len(result.environments) == 2
+        assert all(env.findings for env in result.environments)
 
         for fmt in ("text", "json", "sarif"):
             no_commands(render(fmt, result))
@@ -268,7 +269,9 @@ def test_stderr_errors_are_one_line_without_commands(text: str) -> None:
     with contextlib.redirect_stderr(stream):
         assert error(f"cannot read {text}/alembic.ini: no such section {text!r}") == 2
     err = stream.getvalue()
-    assert err.endswith("\n") and "\n" not in err[:-1] and "\r" not in err
+    assert err.endswith("\n")
+    assert "\n" not in err[:-1]
+    assert "\r" not in err
     no_commands(err)
 
 

@@ -92,7 +92,7 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
     import headcheck.scan as scan
     from tests.history_builder import STYLES, Rev, render
 
-    if not scan._FAST_PYTHON:
+    if not scan.FAST_PYTHON:
         import pytest
 
         pytest.skip("the bytecode fast path is only taken on the Python it was verified on")
@@ -125,12 +125,12 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
     for text in sources:
         data = text.encode("utf-8")
         fast = scan.parse_revision(Path("x.py"), data)
-        scan._FAST_PYTHON = False
+        scan.FAST_PYTHON = False
         try:
             slow = scan.parse_revision(Path("x.py"), data)
         finally:
-            scan._FAST_PYTHON = True
+            scan.FAST_PYTHON = True
         assert fast == slow, text
         code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
-        fast_used += scan._from_code(code, data) is not None
+        fast_used += scan.from_code(code, data) is not None
     assert fast_used >= 20  # the styles take the fast path; the odd shapes fall back

@@ -44,11 +44,13 @@ def test_long_linear_history_with_a_fork_on_top_folds_into_a_few_boxes(tmp_path:
     v = picture.view(env)
     assert len(v.items) == 5  # base, 198 folded, branch point, two heads
     (run,) = [item for item in v.items if item.kind == "run"]
-    assert run.label == "198 revisions" and run.detail == "r001 … r198"
+    assert run.label == "198 revisions"
+    assert run.detail == "r001 … r198"
     marks = {item.label: item.marks for item in v.items if item.kind == "revision"}
     assert marks["r000"] == ("base",)
     assert marks["r199"] == ("branch point",)
-    assert marks["x001"] == ("head", "HC101") and marks["y001"] == ("head", "HC101")
+    assert marks["x001"] == ("head", "HC101")
+    assert marks["y001"] == ("head", "HC101")
     text = picture.render(env, "text")
     assert len(text.splitlines()) == 5
     assert text.splitlines()[-1].split()[:2] == ["o", "r000"]
@@ -69,7 +71,8 @@ def test_focus_on_two_heads_shows_the_fork_and_folds_older_history(tmp_path: Pat
     assert v.hidden == 49
     mermaid = picture.render(env, "mermaid", focus=True)
     assert mermaid.startswith("flowchart BT\n")
-    assert "r049" in mermaid and "older" in mermaid
+    assert "r049" in mermaid
+    assert "older" in mermaid
 
 
 def test_merge_points_and_dangling_references_are_marked(tmp_path: Path) -> None:
@@ -89,7 +92,8 @@ def test_merge_points_and_dangling_references_are_marked(tmp_path: Path) -> None
     assert "merge point" in by_label["d4"].marks
     assert "branch point" in by_label["a1"].marks
     missing = by_label["d4_x"]
-    assert missing.kind == "missing" and missing.problem
+    assert missing.kind == "missing"
+    assert missing.problem
     assert picture.Edge(missing.key, by_label["e5"].key, "missing") in v.edges
     focus = {item.label for item in picture.view(env, picture.focus_nodes(env)).items}
     assert {"e5", "d4_x", "d4"} <= focus  # the broken revision, its reference, and the other head
@@ -100,12 +104,14 @@ def test_mermaid_labels_cannot_break_out_of_their_quotes(tmp_path: Path) -> None
     mermaid = picture.render(_env(tmp_path), "mermaid")
     node_line = next(line for line in mermaid.splitlines() if line.strip().startswith("r0"))
     inner = node_line.split('"', 1)[1].rsplit('"', 1)[0]
-    assert '"' not in inner and "<b>" not in inner.replace("<b>a1</b>", "")
-    assert "#quot;hi#quot;" in inner and "#lt;b#gt;" in inner
+    assert '"' not in inner
+    assert "<b>" not in inner.replace("<b>a1</b>", "")
+    assert "#quot;hi#quot;" in inner
+    assert "#lt;b#gt;" in inner
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
-def test_dot_output_is_accepted_by_graphviz(tmp_path: Path) -> None:
+def test_dot_output_is_accepted_by_graphviz() -> None:
     env = _env(EXAMPLES / "dangling")
     result = subprocess.run(["dot", "-Tsvg"], input=picture.render(env, "dot"), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -113,8 +119,10 @@ def test_dot_output_is_accepted_by_graphviz(tmp_path: Path) -> None:
 
 def test_dot_output_shape() -> None:
     dot = picture.render(_env(EXAMPLES / "two-heads"), "dot")
-    assert dot.startswith('digraph "alembic" {') and dot.rstrip().endswith("}")
-    assert "r1 -> r2;" in dot and "r1 -> r3;" in dot
+    assert dot.startswith('digraph "alembic" {')
+    assert dot.rstrip().endswith("}")
+    assert "r1 -> r2;" in dot
+    assert "r1 -> r3;" in dot
     assert dot.count("{") == dot.count("}")
 
 
@@ -180,7 +188,8 @@ def test_mermaid_output_parses_with_mermaid_js(tmp_path: Path) -> None:
     broken = subprocess.run(
         ["node", "mermaid_parse.mjs", str(bad)], cwd=tools, capture_output=True, text=True, timeout=120
     )
-    assert broken.returncode == 1 and "Parse error" in broken.stdout
+    assert broken.returncode == 1
+    assert "Parse error" in broken.stdout
 
 
 _IDS = [f"r{k}" for k in range(12)]

@@ -40,7 +40,8 @@ def test_validate_manifest_does_reject_a_bad_language(tmp_path: Path) -> None:
     bad = tmp_path / ".pre-commit-hooks.yaml"
     bad.write_text(MANIFEST.read_text(encoding="utf-8").replace("language: python", "language: pythn", 1))
     result = subprocess.run(["pre-commit", "validate-manifest", str(bad)], capture_output=True, text=True)
-    assert result.returncode == 1 and "pythn" in result.stdout
+    assert result.returncode == 1
+    assert "pythn" in result.stdout
 
 
 def test_hooks_are_declared_as_the_issue_asks() -> None:
@@ -48,9 +49,12 @@ def test_hooks_are_declared_as_the_issue_asks() -> None:
     gate, db = hooks["headcheck"], hooks["headcheck-db"]
     for hook in (gate, db):
         assert hook["language"] == "python"
-        assert hook["pass_filenames"] is False and hook["require_serial"] is True
-    assert gate["entry"] == "headcheck" and "stages" not in gate
-    assert db["entry"] == "headcheck db" and db["stages"] == ["manual"]
+        assert hook["pass_filenames"] is False
+        assert hook["require_serial"] is True
+    assert gate["entry"] == "headcheck"
+    assert "stages" not in gate
+    assert db["entry"] == "headcheck db"
+    assert db["stages"] == ["manual"]
 
 
 def test_db_hook_installs_exactly_the_postgres_extra() -> None:
@@ -124,7 +128,8 @@ def test_two_heads_fail_the_commit_with_the_message(tmp_path: Path, hook_repo: t
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
     assert re.search(r"headcheck \(Alembic migration history\)\.+Failed", out)
-    assert "HC101 error: 2 heads: 3c4d5e6f7081" in out and "fix: Run `headcheck merge`" in out
+    assert "HC101 error: 2 heads: 3c4d5e6f7081" in out
+    assert "fix: Run `headcheck merge`" in out
     assert "headcheck db" not in out  # manual stage: not part of a normal commit
 
 
@@ -139,9 +144,11 @@ def test_clean_history_passes_and_unrelated_files_skip_the_hook(
     assert re.search(r"headcheck \(Alembic migration history\)\.+Passed", result.stdout)
     broken = _consumer(tmp_path / "b", "two-heads", hook_repo)
     skipped = _pre_commit(broken, hook_repo, "--files", "README.md")
-    assert skipped.returncode == 0 and "(no files to check)Skipped" in skipped.stdout
+    assert skipped.returncode == 0
+    assert "(no files to check)Skipped" in skipped.stdout
     touched = _pre_commit(broken, hook_repo, "--files", "alembic/versions/4d5e6f708192_add_users_phone.py")
-    assert touched.returncode == 1 and "HC101" in touched.stdout
+    assert touched.returncode == 1
+    assert "HC101" in touched.stdout
 
 
 @needs_pre_commit

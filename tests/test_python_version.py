@@ -21,9 +21,7 @@ def _project(root: Path) -> Path:
     return versions
 
 
-def test_requires_python_older_than_the_syntax_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_requires_python_older_than_the_syntax_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     versions = _project(tmp_path)
     assert load_versions(versions).heads == ["bbbb2"]  # Alembic on this Python loads it
     assert main([str(tmp_path)]) == 0
@@ -31,7 +29,8 @@ def test_requires_python_older_than_the_syntax_fails(
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nrequires-python = ">=3.8"\n')
     assert main([str(tmp_path)]) == 1  # the content-hash cache must not hide it
     out = capsys.readouterr().out
-    assert "HC201" in out and "Pattern matching is only supported in Python 3.10" in out
+    assert "HC201" in out
+    assert "Pattern matching is only supported in Python 3.10" in out
     assert "the project supports Python 3.8" in out
 
 
@@ -43,7 +42,8 @@ def test_python_version_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     capsys.readouterr()
     assert main([str(tmp_path), "--python-version", "2.7"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--python-version" in err
+    assert err.count("\n") == 1
+    assert "--python-version" in err
 
 
 @pytest.mark.parametrize(

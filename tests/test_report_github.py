@@ -99,8 +99,10 @@ def test_a_finding_about_a_folder_is_attached_to_the_config_file(
     code, out = _run(capsys, str(tmp_path))
     assert code == 0
     (command,) = parse_commands(out)
-    assert command.kind == "warning" and command.properties["title"] == "HC302 ignored-subfolder"
-    assert command.properties["file"] == "alembic.ini" and "line" not in command.properties
+    assert command.kind == "warning"
+    assert command.properties["title"] == "HC302 ignored-subfolder"
+    assert command.properties["file"] == "alembic.ini"
+    assert "line" not in command.properties
 
 
 def test_github_sarif_summary_and_action_import_only_the_standard_library() -> None:

@@ -48,9 +48,11 @@ def test_examples_validate_against_the_sarif_schema(
     assert _validate(log) == []
     assert code == (0 if example == "clean" else 1)
     (run,) = log["runs"]
-    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
     driver = run["tool"]["driver"]
-    assert driver["name"] == "headcheck" and driver["version"] == __version__
+    assert driver["name"] == "headcheck"
+    assert driver["version"] == __version__
     assert [rule["id"] for rule in driver["rules"]] == list(RULES)
     for rule in driver["rules"]:
         for key in ("shortDescription", "fullDescription", "help"):
@@ -62,7 +64,8 @@ def test_examples_validate_against_the_sarif_schema(
         assert (tmp_path / uri).is_file()
     if example == "two-heads":
         (result,) = run["results"]
-        assert result["ruleId"] == "HC101" and result["level"] == "error"
+        assert result["ruleId"] == "HC101"
+        assert result["level"] == "error"
         assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 16}
 
 
@@ -88,12 +91,14 @@ def test_strict_turns_warnings_into_errors_and_every_finding_is_a_result(
 
     code, log = _sarif(capsys, tmp_path)
     levels = {r["ruleId"]: r["level"] for r in log["runs"][0]["results"]}
-    assert code == 1 and _validate(log) == []
+    assert code == 1
+    assert _validate(log) == []
     assert levels == {"HC101": "error", "HC102": "error", "HC302": "warning"}
 
     code, log = _sarif(capsys, tmp_path, "--strict")
     levels = {r["ruleId"]: r["level"] for r in log["runs"][0]["results"]}
-    assert code == 1 and _validate(log) == []
+    assert code == 1
+    assert _validate(log) == []
     assert levels == {"HC101": "error", "HC102": "error", "HC302": "error"}
 
 
@@ -102,13 +107,15 @@ def test_strict_fails_on_a_warning_alone(tmp_path: Path, capsys: pytest.CaptureF
     (versions / "sub").mkdir()
     (versions / "sub" / "c3_x.py").write_text("revision = 'c3'\n")
     code, log = _sarif(capsys, tmp_path)
-    assert code == 0 and [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("HC302", "warning")]
+    assert code == 0
+    assert [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("HC302", "warning")]
     code, log = _sarif(capsys, tmp_path, "--strict")
-    assert code == 1 and [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("HC302", "error")]
+    assert code == 1
+    assert [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("HC302", "error")]
 
 
 def test_the_analysed_commit_is_recorded_on_github(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")

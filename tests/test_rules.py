@@ -14,10 +14,13 @@ def test_codes_are_well_formed_and_unique() -> None:
     names = [rule.name for rule in RULES.values()]
     assert len(set(names)) == len(names)
     for code, rule in RULES.items():
-        assert re.fullmatch(r"HC\d{3}", code) and rule.code == code
+        assert re.fullmatch(r"HC\d{3}", code)
+        assert rule.code == code
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
         assert rule.severity in ("error", "warning")
-        assert rule.summary and rule.why and rule.fix
+        assert rule.summary
+        assert rule.why
+        assert rule.fix
 
 
 def test_readme_rule_table_is_generated_from_the_catalogue() -> None:

@@ -42,8 +42,10 @@ def test_the_last_top_level_binding_is_read_with_its_line() -> None:
 def test_annotations_and_unpacking_bind_as_the_import_would() -> None:
     assert _values(SOURCES["annotated"])["down_revision"] == (("b2", "c3"), 3, True)
     values = _values(SOURCES["unpacked"])
-    assert values["revision"][:1] == ("a1",) and values["down_revision"] == (None, 1, True)
-    assert values["branch_labels"] == (None, 2, True) and values["depends_on"] == (None, 2, True)
+    assert values["revision"][:1] == ("a1",)
+    assert values["down_revision"] == (None, 1, True)
+    assert values["branch_labels"] == (None, 2, True)
+    assert values["depends_on"] == (None, 2, True)
 
 
 @pytest.mark.parametrize("name", ["conditional", "augmented", "constant"])
@@ -55,7 +57,9 @@ def test_what_the_import_would_compute_is_not_a_literal(name: str) -> None:
 def test_a_module_constant_is_kept_as_a_reference_to_resolve() -> None:
     rf = parse_revision(Path("a1_x.py"), SOURCES["constant"])
     value = rf.values["down_revision"]
-    assert not value.literal and value.ref is not None and value.text == "PARENT"
+    assert not value.literal
+    assert value.ref is not None
+    assert value.text == "PARENT"
     assert rf.names is not None  # the module's bindings, for headcheck.constants
 
 
@@ -65,7 +69,9 @@ def test_a_deleted_attribute_is_absent() -> None:
 
 def test_the_docstring_revises_line_and_upgrade() -> None:
     rf = parse_revision(Path("a1_x.py"), SOURCES["plain"] + b"\ndef upgrade():\n    pass\n")
-    assert rf.revises_doc == ("z9",) and rf.revises_line == 4 and rf.has_upgrade
+    assert rf.revises_doc == ("z9",)
+    assert rf.revises_line == 4
+    assert rf.has_upgrade
     assert not parse_revision(Path("a1_x.py"), SOURCES["plain"]).has_upgrade
 
 
@@ -89,7 +95,8 @@ def test_the_bytecode_reader_agrees_with_the_syntax_tree(name: str) -> None:
 def test_a_syntax_error_is_hc201_with_the_id_guessed() -> None:
     rf = parse_revision(Path("a1_x.py"), b"revision = 'a1'\ndown_revision = None\ndef upgrade(:\n    pass\n")
     ((code, line),) = [(issue.code, issue.line) for issue in rf.issues]
-    assert (code, line) == ("HC201", 3) and rf.guessed_id == "a1"
+    assert (code, line) == ("HC201", 3)
+    assert rf.guessed_id == "a1"
 
 
 def test_compiler_errors_count_as_the_import_would_see_them() -> None:
@@ -103,11 +110,13 @@ def test_a_coding_cookie_is_honoured(tmp_path: Path) -> None:
         "# -*- coding: latin-1 -*-\nrevision = 'a1'\ndown_revision = None\nmessage = 'café'\n".encode("latin-1")
     )
     rf = read_revision(path)
-    assert rf.issues == () and rf.values["revision"].value == "a1"
+    assert rf.issues == ()
+    assert rf.values["revision"].value == "a1"
 
 
 def test_something_that_is_not_a_file_is_hc204(tmp_path: Path) -> None:
     folder = tmp_path / "looks_like.py"
     folder.mkdir()
     (issue,) = read_revision(folder).issues
-    assert issue.code == "HC204" and issue.message.startswith("cannot read")
+    assert issue.code == "HC204"
+    assert issue.message.startswith("cannot read")

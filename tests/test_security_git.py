@@ -58,8 +58,10 @@ def test_the_planted_repository_is_refused(tmp_path: Path, capsys: pytest.Captur
     assert main(["check", str(repo / "db"), "--base", "main"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("headcheck: error: ") and err.count("\n") == 1
-    assert "db is laid out as a git repository" in err and "refusing to read --base" in err
+    assert err.startswith("headcheck: error: ")
+    assert err.count("\n") == 1
+    assert "db is laid out as a git repository" in err
+    assert "refusing to read --base" in err
     # From the root, the real repository is found and the edit of an applied revision is caught.
     assert main(["check", str(repo), "--base", "main"]) == 1
     assert "HC501" in capsys.readouterr().out
@@ -93,7 +95,8 @@ def test_the_action_with_path_db_is_refused(
     monkeypatch.chdir(repo)
     assert main(["action"]) == 2
     out, _ = capsys.readouterr()
-    assert "::error title=headcheck%3A configuration::" in out and "refusing to read --base" in out
+    assert "::error title=headcheck%3A configuration::" in out
+    assert "refusing to read --base" in out
 
 
 def test_the_action_refuses_a_submodule_of_the_checkout(
@@ -127,4 +130,5 @@ def test_the_action_refuses_a_submodule_of_the_checkout(
     monkeypatch.chdir(repo)
     assert main(["action"]) == 2
     _, err = capsys.readouterr()
-    assert "is a git repository nested inside" in err and "--base reads REF only from the checked-out" in err
+    assert "is a git repository nested inside" in err
+    assert "--base reads REF only from the checked-out" in err

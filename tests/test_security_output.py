@@ -98,7 +98,8 @@ def test_an_error_quoting_a_hostile_path_is_one_line(tmp_path: Path, capsys: pyt
     path.mkdir()
     assert main(["check", str(path)]) == 2
     _, err = capsys.readouterr()
-    assert len(err.splitlines()) == 1 and "\r" not in err
+    assert len(err.splitlines()) == 1
+    assert "\r" not in err
     assert runner_commands(err) == []
 
 
@@ -124,7 +125,8 @@ def test_job_summary_keeps_its_structure_with_hostile_ids_and_section_names(tmp_
     shown = "".join(c.content for c in heading.children or [] if c.type in ("text", "code_inline"))
     assert "## <img src=x> [l](https://evil.example) `|`" in shown
     for fence in (t for t in tokens if t.type == "fence"):
-        assert "\n## Owned" not in fence.content and "https://evil.example" in fence.content
+        assert "\n## Owned" not in fence.content
+        assert "https://evil.example" in fence.content
 
 
 @pytest.mark.parametrize("fmt", ["text", "mermaid", "dot", "table"])
@@ -159,7 +161,8 @@ def test_the_database_proof_log_keeps_migration_output_inert(capsys: pytest.Capt
     proof = Proof("15.18", 1.0, (Step("upgrade", SPOOF, 0.1, False, MIGRATION_ERROR),), ())
     section = text_section(f"alembic {STOP}", proof)
     assert runner_commands(section) == []
-    assert "\x1b" not in section and "\r" not in section
+    assert "\x1b" not in section
+    assert "\r" not in section
     assert "       :\\x3aerror title=From the migration::owned" in section  # one log line per error line
 
     result = run_gate(EXAMPLES / "clean", Settings())
@@ -181,7 +184,8 @@ def test_the_action_log_has_only_headcheck_annotations(
     assert main(["action"]) == 1
     out, err = capsys.readouterr()
     found = runner_commands(out + err)
-    assert found and [c.line for c in found] == [line for line in out.splitlines() if line.startswith("::")]
+    assert found
+    assert [c.line for c in found] == [line for line in out.splitlines() if line.startswith("::")]
     assert all(re.fullmatch(r"HC\d{3} [a-z-]+", c.properties["title"]) for c in parse_commands(out))
     tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse((files / "summary.md").read_text())
     flat = [c for t in tokens for c in [t, *(t.children or [])]]

@@ -41,5 +41,6 @@ def test_bad_values_are_one_line_config_errors(tmp_path: Path, body: str, messag
     root = _write(tmp_path, f"[tool.headcheck]\n{body}\n")
     with pytest.raises(ConfigError) as raised:
         load_settings(root)
-    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
     assert "[tool.headcheck]" in str(raised.value)

@@ -36,7 +36,9 @@ def test_two_heads_summary_has_verdict_heads_findings_and_the_fork(tmp_path: Pat
     assert "<br>**Fix:** Run `headcheck merge`" in text
     assert "<summary>Graph: the fork and its heads</summary>" in text
     mermaid = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert "2b3c4d5e6f70" in mermaid and "4d5e6f708192" in mermaid and "1 older revision" in mermaid
+    assert "2b3c4d5e6f70" in mermaid
+    assert "4d5e6f708192" in mermaid
+    assert "1 older revision" in mermaid
 
 
 def test_dangling_summary_draws_the_missing_reference(tmp_path: Path) -> None:
@@ -49,7 +51,8 @@ def test_dangling_summary_draws_the_missing_reference(tmp_path: Path) -> None:
 def test_clean_summary_passes(tmp_path: Path) -> None:
     text = summary.render(_gate(_example(tmp_path, "clean")), base=tmp_path, environ={})
     assert text.startswith("## ✅ headcheck: passed")
-    assert "- ❌" not in text and "- ⚠️" not in text
+    assert "- ❌" not in text
+    assert "- ⚠️" not in text
     assert "the latest revisions" in text
 
 
@@ -67,7 +70,8 @@ def test_database_proof_timings_from_the_typed_proof(tmp_path: Path) -> None:
     result = _gate(_example(tmp_path, "clean"))
     text = summary.render(result, base=tmp_path, proofs=[proof], environ={})
     assert text.startswith("## ❌ headcheck: failed")  # the static gate passed, the proof did not
-    assert "### ❌ alembic:" in text and "· **failed**" in text
+    assert "### ❌ alembic:" in text
+    assert "· **failed**" in text
     assert "**Database proof** ❌: PostgreSQL 15.18 (Debian 15.18-1), started in 1.93\u00a0s" in text
     assert "| upgrade | `1a2b3c4d5e6f` | 125.0\u00a0ms | ✅ |" in text
     assert '| downgrade -1 | `3c4d5e6f7081` | 50.0\u00a0ms | ❌ relation \\| "orders" does not exist |' in text
@@ -86,7 +90,8 @@ def test_notes_and_several_environments_get_an_overview_table(tmp_path: Path) ->
     assert "| environment | verdict | revisions | heads | errors | warnings |" in text
     assert text.count("### ") == 2
     # several environments: only the failing one's graph is unfolded
-    assert text.count("<details open><summary>Graph") == 1 and text.count("<details><summary>Graph") == 1
+    assert text.count("<details open><summary>Graph") == 1
+    assert text.count("<details><summary>Graph") == 1
 
 
 def test_huge_histories_stay_far_below_the_step_limit(tmp_path: Path) -> None:
@@ -112,4 +117,5 @@ def test_long_stairways_keep_every_failed_step_in_the_table(tmp_path: Path) -> N
     assert "| upgrade | `r0250` | 1.0\u00a0ms | ❌ ValueError: boom |" in text
     assert text.count("| upgrade | `r0") == summary.MAX_FINDINGS
     assert "| … 250 more steps | | | |" in text
-    assert "<summary>Error output</summary>" in text and "**Database proof** ❌: PostgreSQL 15.18," in text
+    assert "<summary>Error output</summary>" in text
+    assert "**Database proof** ❌: PostgreSQL 15.18," in text

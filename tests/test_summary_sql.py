@@ -102,7 +102,8 @@ def test_each_revisions_sql_is_collapsed_with_its_lines_and_durations(proved: Pr
     text = summary.render(proved.result, base=proved.workspace, proofs=[proved.proof], environ=RUN)
     fences = _check_structure(text)
     statements = {s.sql.strip() for trace in proved.proof.traces for s in trace.statements}
-    assert fences and all(f.content.removesuffix("\n") in {logsafe.block(s) for s in statements} for f in fences)
+    assert fences
+    assert all(f.content.removesuffix("\n") in {logsafe.block(s) for s in statements} for f in fences)
     # the hostile SQL is shown exactly, inside its block, nowhere else
     (hostile,) = [f for f in fences if "## owned" in f.content]
     assert hostile.content == logsafe.block("CREATE TABLE notes (id int) " + FENCE_BREAK) + "\n"
@@ -136,7 +137,8 @@ def test_the_sql_is_cut_at_a_whole_statement_within_the_budget(proved: Proved) -
     fences = _check_structure(text)
     assert 0 < len(fences) < total
     match = re.search(r"_… (\d+) more statement\(s\): see the JSON report \(`revisions`\)", text)
-    assert match and int(match.group(1)) == total - len(fences), text
+    assert match, text
+    assert int(match.group(1)) == total - len(fences), text
     assert "The summary was cut here" not in text  # the SQL gave way, not the rest of the summary
     assert "```mermaid" in text  # and the picture stayed
 
@@ -153,7 +155,9 @@ def test_with_a_focus_only_the_judged_revisions_sql_is_shown(proved: Proved) -> 
 def test_without_sql_the_summary_is_unchanged(proved: Proved) -> None:
     """A proof that captured nothing (an old report, a failed load) shows no SQL section."""
     text = summary.render(proved.result, base=proved.workspace, proofs=[proved.proof._replace(traces=())], environ=RUN)
-    assert "SQL of" not in text and "SQL per revision" not in text and "**Database proof** ✅" in text
+    assert "SQL of" not in text
+    assert "SQL per revision" not in text
+    assert "**Database proof** ✅" in text
 
 
 def test_a_hostile_revision_id_stays_inside_the_summary_element(proved: Proved) -> None:

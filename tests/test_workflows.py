@@ -45,7 +45,8 @@ def test_the_schema_check_does_catch_a_broken_action(tmp_path: Path) -> None:
     broken.write_text(text.replace("  path:\n    description:", "  path:\n    descripton:"), encoding="utf-8")
     result = _check("vendor.github-actions", broken)
     assert result.returncode == 1
-    assert "'pink' is not one of" in result.stdout and "'description' is a required property" in result.stdout
+    assert "'pink' is not one of" in result.stdout
+    assert "'description' is a required property" in result.stdout
 
 
 @needs_check_jsonschema
@@ -70,7 +71,8 @@ def test_every_action_input_is_read_by_headcheck_action() -> None:
         assert "default" in spec, f"{name}: give a default so INPUT_{name.upper()} is always set"
     for required in ("path", "config", "database", "database-url", "stairway", "fail-on", "sarif"):
         assert required in inputs
-    assert inputs["database"]["default"] == "none" and inputs["fail-on"]["default"] == "error"
+    assert inputs["database"]["default"] == "none"
+    assert inputs["fail-on"]["default"] == "error"
 
 
 def test_action_outputs_are_the_ones_headcheck_action_writes() -> None:
@@ -99,10 +101,13 @@ def test_examples_cover_the_three_channels() -> None:
     nightly = yaml.safe_load(names["nightly.yml"])
     assert "schedule" in nightly[True]  # YAML 1.1 reads the `on:` key as True
     (step,) = _steps_using_the_action(ROOT / "examples" / "github" / "nightly.yml")
-    assert step["with"]["database"] == "postgres" and step["with"]["stairway"] is True and step["with"]["sarif"]
+    assert step["with"]["database"] == "postgres"
+    assert step["with"]["stairway"] is True
+    assert step["with"]["sarif"]
     assert "github/codeql-action/upload-sarif@" in names["nightly.yml"]
     assert nightly["permissions"]["security-events"] == "write"
-    assert "headcheck envs --format json" in names["matrix.yml"] and "fromJSON(" in names["matrix.yml"]
+    assert "headcheck envs --format json" in names["matrix.yml"]
+    assert "fromJSON(" in names["matrix.yml"]
     assert "headcheck --format github" in names["pr-gate-pip.yml"]
 
 
@@ -126,7 +131,8 @@ def test_release_publishes_an_action_yml_pointing_at_the_pushed_image(tmp_path: 
     if shutil.which("check-jsonschema"):
         assert _check("vendor.github-actions", tmp_path / "action.yml").returncode == 0
     pushed = [s for s in steps if str(s.get("uses", "")).startswith("docker/build-push-action@")]
-    assert pushed and "steps.meta.outputs.version" in pushed[0]["with"]["tags"]
+    assert pushed
+    assert "steps.meta.outputs.version" in pushed[0]["with"]["tags"]
     assert release["permissions"] == {"contents": "write", "packages": "write"}
 
 
@@ -147,7 +153,8 @@ def test_actionlint_passes_every_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("on: [pushh]\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n")
     result = subprocess.run([str(tool), str(bad)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and 'unknown Webhook event "pushh"' in result.stdout
+    assert result.returncode == 1
+    assert 'unknown Webhook event "pushh"' in result.stdout
 
 
 def test_the_docs_list_every_input_and_output() -> None:

@@ -220,7 +220,7 @@ def describe(change: ChangeResult) -> str:
     for env_change in change.environments:
         env = env_change.result
         if env_change.added:
-            where = {rf_id: rf for rf_id, rf in _revision_files_by_id(env).items()}
+            where = _revision_files_by_id(env)
             listed = ", ".join(
                 f"{rid} ({relpath(where[rid].path, change.gate.root)})" if rid in where else rid
                 for rid in env_change.added

@@ -109,7 +109,7 @@ def same_tree(a: ast.AST, b: ast.AST) -> bool:
         elif isinstance(x, list):
             if not isinstance(y, list) or len(x) != len(y):
                 return False
-            todo.extend(zip(x, y))
+            todo.extend(zip(x, y, strict=True))
         elif type(x) is not type(y) or x != y:
             return False
     return True
@@ -119,7 +119,7 @@ def first_changed_line(old: bytes, new: bytes) -> int | None:
     """The first line of ``new`` that differs from ``old`` (1-based; None when equal). Linear."""
     old_lines = old.decode("utf-8", "replace").splitlines()
     new_lines = new.decode("utf-8", "replace").splitlines()
-    for number, (was, now) in enumerate(zip(old_lines, new_lines), 1):
+    for number, (was, now) in enumerate(zip(old_lines, new_lines, strict=False), 1):
         if was != now:
             return number
     if len(old_lines) == len(new_lines):

@@ -358,7 +358,7 @@ def _write(inputs: ActionInputs, verdict: _Verdict, base: Path) -> None:
         write_outputs(Path(output_file), outputs)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(_args: argparse.Namespace) -> int:
     """Read the inputs, gate, prove, write the outputs."""
     from headcheck.db.proof import ProofError
 

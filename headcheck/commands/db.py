@@ -46,7 +46,7 @@ class Terminated(BaseException):
     """SIGTERM/SIGHUP, raised like KeyboardInterrupt so every ``finally`` (server, child) runs."""
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
+def _terminate(signum: int, _frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 

@@ -225,7 +225,7 @@ def _unique_as_index(definition: str) -> str | None:
     return f"UNIQUE btree {match[1]}" if match else None
 
 
-def compare(migrated: Schema, modelled: Schema, ignored: Callable[[str], bool] = lambda table: False) -> list[Drift]:
+def compare(migrated: Schema, modelled: Schema, ignored: Callable[[str], bool] = lambda _table: False) -> list[Drift]:
     """Every difference between the schema the migrations made and the one the models made."""
     out: list[Drift] = []
 

@@ -311,7 +311,7 @@ def _mapped_class(table: Any) -> tuple[Any, dict[str, str]]:
         from sqlalchemy.orm import mapperlib
     except ImportError:
         return None, {}
-    for registry in list(mapperlib._all_registries()):
+    for registry in list(mapperlib._all_registries()):  # noqa: SLF001 -- SQLAlchemy has no public list of the live registries
         for mapper in list(registry.mappers):
             if mapper.local_table is table:
                 attributes = {}

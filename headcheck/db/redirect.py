@@ -104,7 +104,7 @@ class _Redirect:
                 self.mapping[key] = make_url(url).set(drivername=self.target.drivername)
         return self.mapping[key]
 
-    def do_connect(self, dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+    def do_connect(self, dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
         if dialect.name not in self.backend.dialects:
             where = str(cargs[0]) if cargs else " ".join(f"{k}={v}" for k, v in cparams.items() if k in _WHERE)
             raise NotOurServer(
@@ -138,7 +138,7 @@ def install(target: str, guard: Guard, *, create_databases: bool, backend: Backe
     event.listen(Engine, "do_connect", redirect.do_connect)
     event.listen(Engine, "engine_connect", lambda connection: _ENGINES.add(connection.engine))
 
-    def on_connect(dbapi_connection: Any, record: Any) -> None:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
         def execute(sql: str) -> Any:
             cursor = dbapi_connection.cursor()
             try:

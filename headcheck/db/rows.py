@@ -787,7 +787,7 @@ def _label(schema: str, name: str) -> str:
 
 def _line(path: str | None) -> int | None:
     """The line of the innermost frame running the revision file ``path``."""
-    frame = sys._getframe(1)
+    frame = sys._getframe(1)  # noqa: SLF001 -- sys._getframe is CPython's documented frame access
     while frame is not None:
         if path is not None and frame.f_code.co_filename == path:
             return frame.f_lineno
@@ -795,7 +795,7 @@ def _line(path: str | None) -> int | None:
     return None
 
 
-def _dispatch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+def _dispatch(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     watched = conn.info.get("headcheck.rows")
     if watched is None:
         return

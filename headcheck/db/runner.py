@@ -166,11 +166,11 @@ class Runner:
                 return
             self.emit("begin", db_heads=list(heads))
             if mode == "stamp":
-                yield from self.script._stamp_revs(stamp, heads)
+                yield from self.script._stamp_revs(stamp, heads)  # noqa: SLF001 -- Alembic has no public step iterator for stamp (alembic pinned <1.21)
                 state["finished"] = True
                 return
             if mode == "upgrade":
-                yield from self.script._upgrade_revs(target, heads)
+                yield from self.script._upgrade_revs(target, heads)  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
                 state["finished"] = True
                 return
             for step in self._steps(heads, ctx, state, limit, focus or []):
@@ -210,7 +210,7 @@ class Runner:
                 applied.discard(step.revision)
         below: set[str] = set()
         for revision in applied:
-            below |= set(self.script.get_revision(revision)._all_down_revisions)
+            below |= set(self.script.get_revision(revision)._all_down_revisions)  # noqa: SLF001 -- Alembic's parents including depends_on; no public name
         return sorted(applied - below)
 
     def snapshot(self) -> None:
@@ -239,7 +239,7 @@ class Runner:
         from alembic.runtime.migration import MigrationStep
 
         script = self.script
-        pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]
+        pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
         real_heads = [s.revision for s in script.get_revisions("heads") if s is not None]
         no_down = self.no_down & set(pending)
         if self.mode == "stairway":
@@ -247,7 +247,7 @@ class Runner:
             state["more"] = len(chunk) < len(pending)
             take_initial, plan = planning.stairway_plan(chunk, final=not state["more"], no_down=no_down)
         elif self.mode == "focus":
-            parents = {rev: script.get_revision(rev)._all_down_revisions for rev in pending}
+            parents = {rev: script.get_revision(rev)._all_down_revisions for rev in pending}  # noqa: SLF001 -- Alembic's parents including depends_on; no public name
             take_initial, plan = planning.focused_plan(pending, focus, no_down, parents=parents)
         else:
             take_initial, plan = planning.default_plan(pending, real_heads, no_down)

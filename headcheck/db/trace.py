@@ -170,13 +170,13 @@ def _unquote_name(written: str) -> str:
 def _dispatch_before(conn: Any, *args: Any) -> None:
     tracer = conn.info.get("headcheck.tracer")
     if tracer is not None:
-        tracer._before(conn, *args)
+        tracer.before_cursor_execute(conn, *args)
 
 
 def _dispatch_after(conn: Any, *args: Any) -> None:
     tracer = conn.info.get("headcheck.tracer")
     if tracer is not None:
-        tracer._after(conn, *args)
+        tracer.after_cursor_execute(conn, *args)
 
 
 def _rows(value: Any) -> Any:
@@ -263,18 +263,22 @@ class Tracer:
 
     def _line(self) -> int | None:
         """The line of the innermost frame running the revision file."""
-        frame = sys._getframe(2)
+        frame = sys._getframe(2)  # noqa: SLF001 -- sys._getframe is CPython's documented frame access
         while frame is not None:
             if frame.f_code.co_filename == self.path:
                 return frame.f_lineno
             frame = frame.f_back  # type: ignore[assignment]
         return None
 
-    def _before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+    def before_cursor_execute(
+        self, _conn: Any, _cursor: Any, _statement: str, _parameters: Any, _context: Any, _many: bool
+    ) -> None:
         if self.path is not None:
             self.started = time.perf_counter()
 
-    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+    def after_cursor_execute(
+        self, _conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool
+    ) -> None:
         if self.path is None:
             return
         seconds = time.perf_counter() - self.started

@@ -167,7 +167,7 @@ def _last_binding(module: ast.Module, name: str) -> ast.expr | None:
     return found
 
 
-def _quote(text: str, value: ast.expr, module: ast.Module, source: str) -> str:
+def _quote(value: ast.expr, module: ast.Module, source: str) -> str:
     """The quote character the file already uses for its revision ids."""
     candidates = [value, _last_binding(module, "revision")]
     for node in candidates:
@@ -200,7 +200,7 @@ def rewrite_down_revision(data: bytes, onto: str, old_down: tuple[str, ...]) -> 
     starts = _line_starts(text)
     begin = _offset(text, starts, value.lineno, value.col_offset)
     end = _offset(text, starts, value.end_lineno, value.end_col_offset)
-    quote = _quote(text, value, module, text)
+    quote = _quote(value, module, text)
     text = f"{text[:begin]}{quote}{onto}{quote}{text[end:]}"
     text = _rewrite_revises(text, module, starts, onto)
     return text.encode(encoding)

@@ -52,6 +52,6 @@ def finding_annotations(result: GateResult, base: Path | None = None) -> list[An
     return items
 
 
-def render(result: GateResult, *, color: bool = False) -> str:
+def render(result: GateResult, *, color: bool = False) -> str:  # noqa: ARG001 -- every renderer is render(result, *, color) (headcheck.report)
     lines = annotation_lines(finding_annotations(result))
     return "\n".join(lines) + ("\n" if lines else "") + text.render(result, color=False)

@@ -56,5 +56,5 @@ def report_dict(result: GateResult) -> dict[str, Any]:
     }
 
 
-def render(result: GateResult, *, color: bool = False) -> str:
+def render(result: GateResult, *, color: bool = False) -> str:  # noqa: ARG001 -- every renderer is render(result, *, color) (headcheck.report)
     return json_document(json.dumps(report_dict(result), indent=2)) + "\n"

@@ -101,5 +101,5 @@ def sarif_log(result: GateResult, base: Path | None = None) -> dict[str, Any]:
     }
 
 
-def render(result: GateResult, *, color: bool = False) -> str:
+def render(result: GateResult, *, color: bool = False) -> str:  # noqa: ARG001 -- every renderer is render(result, *, color) (headcheck.report)
     return json_document(json.dumps(sarif_log(result), indent=2)) + "\n"

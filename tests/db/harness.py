@@ -58,14 +58,14 @@ def drop_databases(server: Server, names: set[str]) -> None:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def run_db(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object], str]:
+def run_db(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
     """``headcheck db ... --format json`` in-process: (exit code, report or {}, stderr)."""
     code = main(["db", *args, "--format", "json"])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else {}), err
 
 
-def database(report: dict[str, object], index: int = 0) -> dict[str, object]:
+def database(report: dict[str, Any], index: int = 0) -> dict[str, Any]:
     envs = report["environments"]
     assert isinstance(envs, list)
     section = envs[index]["database"]
@@ -73,17 +73,17 @@ def database(report: dict[str, object], index: int = 0) -> dict[str, object]:
     return section
 
 
-def _steps(report: dict[str, object]) -> list[dict[str, Any]]:
+def _steps(report: dict[str, Any]) -> list[dict[str, Any]]:
     found = database(report)["steps"]
     assert isinstance(found, list)
     return found
 
 
-def steps(report: dict[str, object]) -> list[tuple[str, str | None, bool]]:
+def steps(report: dict[str, Any]) -> list[tuple[str, str | None, bool]]:
     return [(s["name"], s["revision"], s["ok"]) for s in _steps(report)]
 
 
-def failed(report: dict[str, object]) -> list[dict[str, object]]:
+def failed(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in _steps(report) if not s["ok"]]
 
 

@@ -31,7 +31,7 @@ def test_mariadb_without_a_server_or_url_is_one_line_exit_2(
 ) -> None:
     """As in the image: no mariadbd anywhere."""
 
-    def nothing(mysql_bin: Path | None = None) -> mariadb_module.Binaries:
+    def nothing(_mysql_bin: Path | None = None) -> mariadb_module.Binaries:
         raise mariadb_module.ServerError("no MariaDB server found")
 
     monkeypatch.setattr(mariadb_module, "find_mysql_bin", nothing)
@@ -40,7 +40,8 @@ def test_mariadb_without_a_server_or_url_is_one_line_exit_2(
     assert run.code == 2
     [error] = [c for c in run.commands if c.kind == "error"]
     assert error.message == f"database proof: {action_module.MARIADB_NEEDS_A_SERVICE}"
-    assert run.err.count("\n") == 1 and "database-url: mysql+pymysql://" in run.err
+    assert run.err.count("\n") == 1
+    assert "database-url: mysql+pymysql://" in run.err
 
 
 @needs_mariadb
@@ -54,7 +55,8 @@ def test_mariadb_through_database_url_runs_the_proof(
     assert run.code == 0, (run.out, run.err)
     report = json.loads((workspace / "headcheck-report.json").read_text())
     database = report["environments"][0]["database"]
-    assert database["ok"] is True and [s["name"] for s in database["steps"]].count("upgrade") == 4
+    assert database["ok"] is True
+    assert [s["name"] for s in database["steps"]].count("upgrade") == 4
     assert mariadb.password not in run.out + run.err + run.summary
 
 

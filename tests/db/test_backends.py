@@ -18,8 +18,10 @@ def test_every_module_is_a_backend_named_after_it() -> None:
         backend = get(name)
         assert isinstance(backend, Backend)
         assert backend.name == name
-        assert backend.dialects and all(d == d.lower() for d in backend.dialects)
-        assert backend.default_driver in backend.drivers and backend.implied_driver in backend.drivers
+        assert backend.dialects
+        assert all(d == d.lower() for d in backend.dialects)
+        assert backend.default_driver in backend.drivers
+        assert backend.implied_driver in backend.drivers
 
 
 def test_adding_a_backend_is_adding_a_module(tmp_path: Path) -> None:
@@ -47,7 +49,8 @@ print(b.names(), b.choose(None, ["firebird+fdb://x/y"]).name, b.get("firebird").
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert "'firebird'" in done.stdout and done.stdout.split(")")[1].split() == ["firebird", "Firebird"]
+    assert "'firebird'" in done.stdout
+    assert done.stdout.split(")")[1].split() == ["firebird", "Firebird"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +81,8 @@ def test_the_flag_wins_and_errors_are_one_line() -> None:
 def test_url_parts() -> None:
     assert dialect_of("postgresql+psycopg://u:p@h/db") == "postgresql"
     assert dialect_of("not a url") is None
-    assert driver_of("mysql+pymysql://h/db") == "pymysql" and driver_of("mysql://h/db") is None
+    assert driver_of("mysql+pymysql://h/db") == "pymysql"
+    assert driver_of("mysql://h/db") is None
     assert with_driver("sqlite:////tmp/x.db", "aiosqlite") == "sqlite+aiosqlite:////tmp/x.db"
     assert with_driver("postgresql+asyncpg://u:p@h/db", "psycopg") == "postgresql+psycopg://u:p@h/db"
 

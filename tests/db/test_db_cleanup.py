@@ -122,12 +122,14 @@ def test_timeout_and_env_py_exception_and_success_leave_nothing(
 ) -> None:
     proc, marker = _start(hanging_project, tmpdir_for_headcheck, "--timeout", "2")
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1 and b"timed out after 2 s" in out, err
+    assert proc.returncode == 1, err
+    assert b"timed out after 2 s" in out, err
     _assert_nothing_left(tmpdir_for_headcheck, marker)
 
     proc, marker = _start(example("env-database-url"), tmpdir_for_headcheck)  # env.py raises SystemExit
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1 and b"set DATABASE_URL" in out, err
+    assert proc.returncode == 1, err
+    assert b"set DATABASE_URL" in out, err
     _assert_nothing_left(tmpdir_for_headcheck, marker)
 
     proc, marker = _start(example("clean"), tmpdir_for_headcheck)
@@ -230,7 +232,7 @@ def test_throwaway_dir_runs_the_stop_callbacks_and_removes_everything_on_an_exce
     from headcheck.db import launch
 
     calls: list[str] = []
-    with (
+    with (  # noqa: PT012 -- the block under test is the context manager's exit on an exception
         pytest.raises(KeyboardInterrupt),
         launch.throwaway_dir("headcheck-test-", ("nobody",), "Test", "srv") as layout,
     ):
@@ -244,9 +246,11 @@ def test_throwaway_dir_runs_the_stop_callbacks_and_removes_everything_on_an_exce
         assert stat.S_IMODE(top.st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
         assert (layout.tempdir / OWNER_FILE).read_text() == str(os.getpid())
         server = layout.serverdir.stat()
-        assert stat.S_IMODE(server.st_mode) == 0o700 and server.st_uid == layout.uid
+        assert stat.S_IMODE(server.st_mode) == 0o700
+        assert server.st_uid == layout.uid
         if os.geteuid() == 0:
-            assert layout.os_user == "nobody" and layout.server_user == "nobody"
+            assert layout.os_user == "nobody"
+            assert layout.server_user == "nobody"
         raise KeyboardInterrupt
     assert calls == ["blocked", "first registered"]  # last registered first, SIGINT blocked meanwhile
     assert not layout.tempdir.exists()
@@ -275,7 +279,8 @@ def test_the_sweep_leaves_other_users_dirs_and_symlinks_alone(tmp_path: Path) ->
         os.chown(theirs, 65534, 65534)
     assert launch.sweep_stale("headcheck-test-", stopped.append, tmp_path) == [stale]
     assert stopped == [stale]
-    assert link.is_symlink() and (os.geteuid() != 0 or (tmp_path / "headcheck-test-theirs").exists())
+    assert link.is_symlink()
+    assert os.geteuid() != 0 or (tmp_path / "headcheck-test-theirs").exists()
 
 
 def test_private_files_refuse_a_planted_symlink_and_belong_to_the_server_user(tmp_path: Path) -> None:
@@ -287,9 +292,10 @@ def test_private_files_refuse_a_planted_symlink_and_belong_to_the_server_user(tm
     target = tmp_path / "victim"
     target.write_text("root's")
     (tmp_path / "planted").symlink_to(target)
-    with pytest.raises(OSError):
+    with pytest.raises(FileExistsError):  # O_CREAT | O_EXCL: the planted link is not followed
         launch.write_private(tmp_path / "planted", "secret", 65534, 65534)
-    assert target.read_text() == "root's" and target.stat().st_uid == os.geteuid()
+    assert target.read_text() == "root's"
+    assert target.stat().st_uid == os.geteuid()
     launch.write_private(tmp_path / "pwfile", "secret", 65534, 65534)
     info = (tmp_path / "pwfile").stat()
     assert stat.S_IMODE(info.st_mode) == 0o600

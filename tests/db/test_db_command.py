@@ -39,7 +39,8 @@ def downgrade() -> None:
 
 def test_clean_project_passes_with_the_contract_json(example: Example, capsys: CaptureFixture) -> None:
     code, report, _ = run_db(capsys, str(example("clean")))
-    assert code == 0 and report["ok"] is True
+    assert code == 0
+    assert report["ok"] is True
     db = database(report)
     assert set(db) == {
         "server_version",
@@ -51,8 +52,10 @@ def test_clean_project_passes_with_the_contract_json(example: Example, capsys: C
         "revisions",
         "models",
     }
-    assert db["ok"] is True and db["schema_diffs"] == []
-    assert isinstance(db["startup_seconds"], float) and db["startup_seconds"] > 0
+    assert db["ok"] is True
+    assert db["schema_diffs"] == []
+    assert isinstance(db["startup_seconds"], float)
+    assert db["startup_seconds"] > 0
     assert str(db["server_version"])[:2].isdigit()
     assert steps(report) == [
         ("load", None, True),
@@ -64,22 +67,26 @@ def test_clean_project_passes_with_the_contract_json(example: Example, capsys: C
         ("upgrade", "c3d4e5f6a7b8", True),
         ("check-heads", None, True),
     ]
-    for step in db["steps"]:  # type: ignore[union-attr]
+    for step in db["steps"]:
         assert set(step) == {"name", "revision", "seconds", "ok", "error"}
-    assert [s["revision"] for s in db["slowest"]] and len(db["slowest"]) <= 5  # type: ignore[union-attr, index]
+    assert [s["revision"] for s in db["slowest"]]
+    assert len(db["slowest"]) <= 5
 
 
 def test_text_report_lists_every_step(example: Example, capsys: CaptureFixture) -> None:
     assert main(["db", str(example("clean"))]) == 0
     out = capsys.readouterr().out
-    assert "database proof on PostgreSQL" in out and "started in" in out
+    assert "database proof on PostgreSQL" in out
+    assert "started in" in out
     assert "downgrade   c3d4e5f6a7b8" in out or "downgrade c3d4e5f6a7b8" in out.replace("  ", " ")
-    assert "slowest:" in out and "database: ok (8 steps)" in out
+    assert "slowest:" in out
+    assert "database: ok (8 steps)" in out
 
 
 def test_broken_upgrade_names_the_revision_and_the_error(example: Example, capsys: CaptureFixture) -> None:
     code, report, _ = run_db(capsys, str(example("broken-upgrade")))  # on a throwaway server
-    assert code == 1 and report["ok"] is False
+    assert code == 1
+    assert report["ok"] is False
     [bad] = failed(report)
     assert (bad["name"], bad["revision"]) == ("upgrade", "b2c3d4e5f6a7")
     assert 'relation "user" does not exist' in str(bad["error"])
@@ -101,8 +108,9 @@ def test_broken_downgrade_fails_the_downgrade_step(
 def test_a_downgrade_that_does_nothing_is_caught(example: Example, capsys: CaptureFixture, fresh_db: list[str]) -> None:
     code, report, _ = run_db(capsys, str(example("downgrade-leaves-trace")), *fresh_db)
     assert code == 1
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
-    assert diff["revision"] == "c3d4e5f6a7b8" and diff["check"] == "downgrade"
+    [diff] = database(report)["schema_diffs"]
+    assert diff["revision"] == "c3d4e5f6a7b8"
+    assert diff["check"] == "downgrade"
     assert "is not undone" in diff["message"]
     assert "+ table public.tags" in diff["lines"]
     bad = failed(report)
@@ -115,8 +123,9 @@ def test_stairway_finds_the_enum_left_behind_deeper_in_history(
 ) -> None:
     code, report, _ = run_db(capsys, str(example("downgrade-leaves-trace")), "--stairway", *fresh_db)
     assert code == 1
-    diff = database(report)["schema_diffs"][0]  # type: ignore[index]
-    assert diff["revision"] == "b2c3d4e5f6a7" and "leaves a trace" in diff["message"]
+    diff = database(report)["schema_diffs"][0]
+    assert diff["revision"] == "b2c3d4e5f6a7"
+    assert "leaves a trace" in diff["message"]
     assert diff["lines"] == ["+ type public.mood enum('calm', 'angry')"]
     assert steps(report)[:4] == [
         ("load", None, True),
@@ -132,7 +141,8 @@ def test_stairway_on_a_clean_project_does_every_revision_three_times(
     code, report, _ = run_db(capsys, str(example("clean")), "--stairway", *fresh_db)
     assert code == 0
     moves = [(n, r) for n, r, _ in steps(report) if n in ("upgrade", "downgrade")]
-    assert len(moves) == 9 and moves[3:6] == [
+    assert len(moves) == 9
+    assert moves[3:6] == [
         ("upgrade", "b2c3d4e5f6a7"),
         ("downgrade", "b2c3d4e5f6a7"),
         ("upgrade", "b2c3d4e5f6a7"),
@@ -163,11 +173,12 @@ def test_two_labelled_heads_are_each_undone_once(example: Example, capsys: Captu
     assert {r for n, r in moves[:4]} == {"a1b2c3d4e5f6", "b2c3d4e5f6a7", "d4e5f6a7b8c9", "e5f6a7b8c9d0"}
 
 
-def test_a_broken_graph_stops_before_the_database(tmp_path: Path, capsys: CaptureFixture) -> None:
+def test_a_broken_graph_stops_before_the_database(capsys: CaptureFixture) -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     code, report, err = run_db(capsys, str(examples / "dangling"))
-    assert code == 1 and "static gate failed" in err
-    assert "database" not in report["environments"][0]  # type: ignore[index]
+    assert code == 1
+    assert "static gate failed" in err
+    assert "database" not in report["environments"][0]
 
 
 def test_step_timeout_kills_the_migration_and_says_so(example: Example, capsys: CaptureFixture) -> None:
@@ -186,7 +197,8 @@ def test_usage_errors_exit_2_with_one_line(example: Example, capsys: CaptureFixt
     assert capsys.readouterr().err.count("\n") == 1
     assert main(["db", project, "--pg-bin", str(Path(project))]) == 2
     err = capsys.readouterr().err
-    assert "no pg_ctl there" in err and err.count("\n") == 1
+    assert "no pg_ctl there" in err
+    assert err.count("\n") == 1
 
 
 def test_existing_database_url_empty_and_nonempty(example: Example, capsys: CaptureFixture, server: Server) -> None:
@@ -252,7 +264,7 @@ def test_stairway_longer_than_a_chunk_keeps_its_comparisons(
     assert code == 1
     moves = [(n, r) for n, r, _ in steps(report) if n in ("upgrade", "downgrade")]
     assert moves == [(name, rev) for rev in ids for name in ("upgrade", "downgrade", "upgrade")][: len(moves)]
-    [diff] = database(report)["schema_diffs"]  # type: ignore[misc]
+    [diff] = database(report)["schema_diffs"]
     assert diff["revision"] == ids[STAIRWAY_CHUNK]
     assert diff["lines"][0] == f"+ table public.t{STAIRWAY_CHUNK}"
     assert [s for s in steps(report) if s[0] == "check-heads"] == []  # stopped by the failing re-upgrade
@@ -318,7 +330,8 @@ def test_env_py_reading_a_missing_variable_suggests_url_env(
     assert "hint: env.py reads the environment variable APP_DATABASE_DSN; pass --url-env APP_DATABASE_DSN" in str(
         bad["error"]
     )
-    assert "project frames only" in str(bad["error"]) and "env.py" in str(bad["error"])
+    assert "project frames only" in str(bad["error"])
+    assert "env.py" in str(bad["error"])
     code, report, _ = run_db(capsys, str(project), "--url-env", "APP_DATABASE_DSN", *fresh_db)
     assert code == 0
 

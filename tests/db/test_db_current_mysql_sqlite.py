@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def project(root: Path, url: str) -> Path:
     return root
 
 
-def _current(capsys: CaptureFixture, *args: str) -> tuple[int, dict[str, object], str]:
+def _current(capsys: CaptureFixture, *args: str) -> tuple[int, dict[str, Any], str]:
     code = main(["current", *args, "--format", "json"])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else {}), err
@@ -95,7 +96,9 @@ def test_mysql_at_head_behind_and_never_migrated(
     url = mariadb.url(mariadb_db)
     root = project(tmp_path / "p", url)  # the URL from the ini, as Alembic reads it
     code, report, _ = _current(capsys, str(root))
-    assert code == 1 and report["stamped"] is False and report["pending"] == ["a1", "b2", "c3"]
+    assert code == 1
+    assert report["stamped"] is False
+    assert report["pending"] == ["a1", "b2", "c3"]
     assert mariadb.password not in json.dumps(report)
     _stamp_mysql(mariadb, mariadb_db, "a1")
     code, report, _ = _current(capsys, str(root))
@@ -111,7 +114,8 @@ def test_mysql_at_head_behind_and_never_migrated(
         url.replace("mysql+pymysql", "mariadb+mariadbconnector"),
     ):
         code, report, _ = _current(capsys, "--database-url", spelling, str(root))
-        assert code == 0 and report["ok"] is True, report
+        assert code == 0, report
+        assert report["ok"] is True, report
 
 
 @needs_mariadb
@@ -130,7 +134,8 @@ def test_mysql_unknown_revision_and_a_select_only_account(
     root = project(tmp_path / "p", "mysql+pymysql://app@db.example.invalid/app")
     assert main(["current", "--database-url", url, str(root)]) == 1
     out = capsys.readouterr().out
-    assert "deadbeef0000: ERROR:" in out and "Can't locate revision identified by 'deadbeef0000'" in out
+    assert "deadbeef0000: ERROR:" in out
+    assert "Can't locate revision identified by 'deadbeef0000'" in out
     assert "r3ad" not in out
 
 
@@ -176,7 +181,10 @@ def test_mysql_unreachable_is_one_line_exit_2_without_the_password(tmp_path: Pat
     root = project(tmp_path / "p", "sqlite:///unused.db")
     code = main(["current", "--database-url", "mysql+pymysql://app:s3cret@127.0.0.1:1/app", str(root)])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "s3cret" not in err and "cannot read" in err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "s3cret" not in err
+    assert "cannot read" in err
 
 
 # --- SQLite ------------------------------------------------------------------------------------------
@@ -195,14 +203,18 @@ def test_sqlite_file_at_head_behind_and_never_migrated(tmp_path: Path, capsys: C
     root = project(tmp_path / "p", f"sqlite:///{db}")
     sqlite3.connect(db).close()  # an empty database file
     code, report, _ = _current(capsys, str(root))
-    assert code == 1 and report["stamped"] is False and report["pending"] == ["a1", "b2", "c3"]
+    assert code == 1
+    assert report["stamped"] is False
+    assert report["pending"] == ["a1", "b2", "c3"]
     _stamp_sqlite(db, "b2")
     code, report, _ = _current(capsys, str(root))
-    assert code == 1 and report["rows"][0]["status"] == "behind"  # type: ignore[index]
+    assert code == 1
+    assert report["rows"][0]["status"] == "behind"
     _stamp_sqlite(db, "c3")
     before = db.read_bytes()
     code, report, _ = _current(capsys, str(root))
-    assert code == 0 and report["ok"] is True
+    assert code == 0
+    assert report["ok"] is True
     assert db.read_bytes() == before  # read-only: not a byte changed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "p"]  # no journal, no -wal/-shm left
 
@@ -214,8 +226,8 @@ def test_sqlite_is_opened_read_only(tmp_path: Path, capsys: CaptureFixture, monk
     opened: list[sqlite3.Connection] = []
     real_connect = sqlite3.connect
 
-    def spy(*args: object, **kwargs: object) -> sqlite3.Connection:
-        conn = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+    def spy(database: str, *, uri: bool = False) -> sqlite3.Connection:  # the command's call
+        conn = real_connect(database, uri=uri)
         opened.append(conn)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             conn.execute("CREATE TABLE intruder (x)")
@@ -234,8 +246,10 @@ def test_sqlite_missing_file_or_memory_is_one_line_exit_2_and_creates_nothing(
     root = project(tmp_path / "p", f"sqlite:///{missing}")
     assert main(["current", str(root)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no such SQLite database file" in err
+    assert err.count("\n") == 1
+    assert "no such SQLite database file" in err
     assert not missing.exists()
     assert main(["current", "--database-url", "sqlite://", str(root)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "in-memory" in err
+    assert err.count("\n") == 1
+    assert "in-memory" in err

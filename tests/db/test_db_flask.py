@@ -99,8 +99,9 @@ def test_an_app_flask_cannot_find_is_one_clear_error(tmp_path: Path, capsys: pyt
     (project / "app.py").rename(project / "application_code.py")
     code, report, _ = run_db(capsys, str(project))
     assert code == 1
-    [load] = [s for s in report["environments"][0]["database"]["steps"] if s["name"] == "load"]  # type: ignore[index]
-    assert "cannot find the Flask app as `flask` does" in load["error"] and "FLASK_APP" in load["error"]
+    [load] = [s for s in report["environments"][0]["database"]["steps"] if s["name"] == "load"]
+    assert "cannot find the Flask app as `flask` does" in load["error"]
+    assert "FLASK_APP" in load["error"]
 
 
 MULTIDB_APP = """

@@ -35,7 +35,7 @@ def _uid_of(pid: int) -> int:
 def _login(**kwargs: object) -> str:
     """'ok' or the server's refusal."""
     try:
-        pymysql.connect(connect_timeout=5, **kwargs).close()  # type: ignore[arg-type]
+        pymysql.connect(connect_timeout=5, **kwargs).close()
     except pymysql.err.OperationalError as exc:
         return str(exc)
     return "ok"
@@ -65,7 +65,8 @@ def test_as_root_the_server_runs_as_mysql_on_loopback_with_only_our_password() -
     with throwaway_server() as srv:
         pid = int(srv.pid_file.read_text().strip())
         assert _uid_of(pid) == pwd.getpwnam(srv.os_user).pw_uid != 0
-        assert srv.os_user in ("mysql", "nobody") and srv.host == "127.0.0.1"
+        assert srv.os_user in ("mysql", "nobody")
+        assert srv.host == "127.0.0.1"
         conn = srv.connect()
         with conn.cursor() as cursor:
             cursor.execute(
@@ -86,13 +87,15 @@ def test_as_root_the_server_runs_as_mysql_on_loopback_with_only_our_password() -
         assert "Access denied" in _login(unix_socket=str(srv.socket), user="mysql")
         assert _login(unix_socket=str(srv.socket), user="root", password=srv.password) == "ok"
         # the layout: nothing root executes is writable by the server's user
-        assert stat.S_IMODE(srv.tempdir.stat().st_mode) == 0o711 and srv.tempdir.stat().st_uid == 0
+        assert stat.S_IMODE(srv.tempdir.stat().st_mode) == 0o711
+        assert srv.tempdir.stat().st_uid == 0
         server_dir = srv.tempdir / mariadb_module.SERVER_DIR
         assert stat.S_IMODE(server_dir.stat().st_mode) == 0o700
         assert stat.S_IMODE(srv.socket.parent.stat().st_mode) == 0o700
         wrappers = [p for p in srv.tempdir.iterdir() if p.is_file() and p.name != mariadb_module.OWNER_FILE]
         assert [p.name for p in wrappers] == ["mariadbd"]
-        assert wrappers and all(p.stat().st_uid == 0 and stat.S_IMODE(p.stat().st_mode) == 0o700 for p in wrappers)
+        assert wrappers
+        assert all(p.stat().st_uid == 0 and stat.S_IMODE(p.stat().st_mode) == 0o700 for p in wrappers)
         # the password never lands in a file (it reached the bootstrap through a pipe)
         secret = srv.password.encode()
         assert not [p for p in srv.tempdir.rglob("*") if p.is_file() and secret in p.read_bytes()]
@@ -107,13 +110,15 @@ def test_as_root_the_server_runs_as_mysql_on_loopback_with_only_our_password() -
 def test_the_guard_names_this_server_only() -> None:
     with throwaway_server() as one, throwaway_server() as two:
         first, second = guard(one.url("mysql")), guard(two.url("mysql"))
-        assert first.query == second.query and first.expected != second.expected
-        assert str(one.socket) in first.expected and str(one.port) in first.expected
+        assert first.query == second.query
+        assert first.expected != second.expected
+        assert str(one.socket) in first.expected
+        assert str(one.port) in first.expected
 
 
 @needs_mariadb
 def test_an_exception_inside_the_block_still_stops_and_removes_everything() -> None:
-    with pytest.raises(RuntimeError), throwaway_server() as srv:
+    with pytest.raises(RuntimeError), throwaway_server() as srv:  # noqa: PT012 -- the block under test is the context manager's exit on an exception
         datadir = srv.datadir
         assert mariadb_processes(datadir)
         raise RuntimeError("boom")
@@ -207,9 +212,11 @@ def test_sweep_removes_what_a_killed_headcheck_left(tmp_for_server: Path) -> Non
     tempdir, datadir = proc.stdout.readline().decode().split()
     proc.kill()  # no finally runs: the server and its files stay
     proc.communicate(timeout=30)
-    assert mariadb_processes(Path(datadir)) and Path(tempdir).exists()
+    assert mariadb_processes(Path(datadir))
+    assert Path(tempdir).exists()
     assert sweep_stale(tmp_for_server) == [Path(tempdir)]
-    assert mariadb_processes(Path(datadir)) == [] and not Path(tempdir).exists()
+    assert mariadb_processes(Path(datadir)) == []
+    assert not Path(tempdir).exists()
     assert mariadb_processes_under(tmp_for_server) == []
 
 
@@ -253,7 +260,10 @@ def test_the_unprivileged_path_runs_the_server_directly() -> None:
     )
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
-    assert info["os_user"] == "nobody" and info["server_uid"] == nobody.pw_uid and info["one"] == 1
-    assert info["tempdir_mode"] == 0o700 and info["wrappers"] == []
+    assert info["os_user"] == "nobody"
+    assert info["server_uid"] == nobody.pw_uid
+    assert info["one"] == 1
+    assert info["tempdir_mode"] == 0o700
+    assert info["wrappers"] == []
     assert "Access denied" in info["without_password"]
     assert not Path(info["tempdir"]).exists()

@@ -17,7 +17,8 @@ def test_linear_history_upgrades_all_then_undoes_and_redoes_the_head() -> None:
     ]
     assert plan[1].save == ("pre:c",)  # the schema just before the head
     assert plan[3] == PlanStep("down", "c", compare="pre:c", check="downgrade")
-    assert plan[4].compare == "post:c" and plan[4].check == "reupgrade"
+    assert plan[4].compare == "post:c"
+    assert plan[4].check == "reupgrade"
     assert [p.check_heads for p in plan] == [False, False, True, False, True]
 
 
@@ -61,7 +62,8 @@ def test_stairway_goes_up_down_up_for_every_revision() -> None:
     ]
     assert plan[1].compare == INITIAL
     assert plan[4].compare == plan[2].save[0]  # b's downgrade must give the schema after a's redo
-    assert plan[5].compare == "post:b" and plan[5].check_heads
+    assert plan[5].compare == "post:b"
+    assert plan[5].check_heads
 
 
 def test_heads_last_keeps_the_rest_in_order() -> None:
@@ -85,7 +87,8 @@ def test_focused_plan_upgrades_the_base_then_judges_the_focus_then_the_rest() ->
     assert [p.snapshot for p in plan[:2]] == [False, False]  # the base's state: no checks, no snapshots
     assert plan[2].save == ("pre:c",)
     assert plan[4] == PlanStep("down", "c", compare="pre:c", check="downgrade")
-    assert plan[5].compare == "post:c" and plan[5].check == "reupgrade"
+    assert plan[5].compare == "post:c"
+    assert plan[5].check == "reupgrade"
     assert [p.check_heads for p in plan] == [False] * 6 + [True]
 
 
@@ -119,6 +122,8 @@ def test_focused_plan_judges_several_focus_revisions_in_order() -> None:
         ("down", "m"),
         ("up", "m"),
     ]
-    assert plan[0].save == ("pre:b",) and plan[2].compare == "pre:b"
+    assert plan[0].save == ("pre:b",)
+    assert plan[2].compare == "pre:b"
     assert plan[5].compare == "pre:b+"  # c's before: the state after b
-    assert plan[-1].check_heads and not any(p.check_heads for p in plan[:-1])
+    assert plan[-1].check_heads
+    assert not any(p.check_heads for p in plan[:-1])

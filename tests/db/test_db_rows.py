@@ -113,7 +113,8 @@ def test_a_step_failing_only_with_rows_is_hc630_at_its_line_and_passes_without_r
     assert "upgrade of r1 fails on a table with rows" in finding["message"]
     assert error in finding["message"]
     if kind != "data-migration-crashes-on-null":  # a database error: its table, statement and a row
-        assert "(a)" in finding["message"] and "statement: ALTER TABLE a" in finding["message"]
+        assert "(a)" in finding["message"]
+        assert "statement: ALTER TABLE a" in finding["message"]
         assert 'a row: {"id":' in finding["message"]
     assert "--seed 1" in finding["fix"]
     # the same history on empty tables: passes, as the proof always said
@@ -142,7 +143,8 @@ def test_what_works_on_existing_rows_is_not_reported(
     root = project(tmp_path / "p", SAFE[kind])
     code, report = prove(capsys, root, fresh_db, "--stairway")
     assert code == 0
-    assert found(report, "HC630") == [] and found(report, "HC631") == []
+    assert found(report, "HC630") == []
+    assert found(report, "HC631") == []
 
 
 def test_data_migration_code_paths_run(
@@ -281,15 +283,19 @@ def test_rows_satisfy_the_schema_parents_first_cycle_broken_refused_rows_dropped
     assert [t.name for t in fill_order(read_catalog(run, "alembic_version"))] == ["team", "person"]
     assert run("SELECT count(*) FROM alembic_version") == [(0,)]
     teams = run("SELECT name, lead_id FROM team ORDER BY id")
-    assert len(teams) == 5 and all(lead is None for _, lead in teams)  # the cycle: broken at team.lead_id
+    assert len(teams) == 5
+    assert all(lead is None for _, lead in teams)
     names = [name for name, _ in teams]
-    assert "" in names and "x" * 8 in names and any(not n.isascii() for n in names)
+    assert "" in names
+    assert "x" * 8 in names
+    assert any(not n.isascii() for n in names)
     people = run("SELECT team_id, mood::text, score, code FROM person")
-    assert people and len(people) < 5  # the row with code '' was refused by the CHECK, not an error
+    assert people
+    assert len(people) < 5
     assert inserted == 5 + len(people)
     assert {mood for _, mood, _, _ in people} <= {"ok", "sad's"}
     assert all(score is None or score > 0 for _, _, score, _ in people)
-    assert {team for team, _, _, _ in people} <= set(r[0] for r in run("SELECT id FROM team"))
+    assert {team for team, _, _, _ in people} <= {r[0] for r in run("SELECT id FROM team")}
     assert any(score is None for _, _, score, _ in people) or len(people) < 2
     # filled once: a second fill adds nothing
     assert rows.fill(run) == 0

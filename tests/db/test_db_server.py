@@ -39,7 +39,7 @@ def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
         assert uid == pwd.getpwnam(srv.os_user).pw_uid
         assert srv.host == "127.0.0.1"
         with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
-            settings = dict(
+            settings: dict[str, str] = dict(
                 conn.execute(
                     "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'fsync', 'synchronous_commit')"
                 ).fetchall()
@@ -61,7 +61,7 @@ def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
 
 @needs_postgres
 def test_an_exception_inside_the_block_still_stops_and_removes_everything() -> None:
-    with pytest.raises(RuntimeError), throwaway_server() as srv:
+    with pytest.raises(RuntimeError), throwaway_server() as srv:  # noqa: PT012 -- the block under test is the context manager's exit on an exception
         datadir = srv.datadir
         assert postgres_processes(datadir)
         raise RuntimeError("boom")
@@ -112,7 +112,8 @@ def test_the_unprivileged_path_runs_pg_ctl_directly() -> None:
     assert info["one"] == 1
     assert not Path(info["tempdir"]).exists()
     # issue 9.1, not root: any local user would otherwise get the invoking user's shell
-    assert info["tempdir_mode"] == 0o700 and info["wrapper"] is False
+    assert info["tempdir_mode"] == 0o700
+    assert info["wrapper"] is False
     assert "password" in info["without_password"]
 
 
@@ -135,7 +136,8 @@ def test_sweep_removes_what_a_killed_headcheck_left(tmp_path: Path) -> None:
     alive = Path(tempfile.mkdtemp(prefix=server_module.TEMP_PREFIX, dir=tmp_path))
     (alive / server_module.OWNER_FILE).write_text(str(os.getpid()))
     assert sweep_stale(tmp_path) == [stale]
-    assert not stale.exists() and alive.exists()
+    assert not stale.exists()
+    assert alive.exists()
 
 
 def _as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
@@ -200,7 +202,8 @@ def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user() -> None
         assert not (serverdir / "pwfile").exists()  # the password is not left on disk
         if me == 0:
             wrapper = srv.tempdir / "pg_ctl"
-            assert wrapper.stat().st_uid == 0 and stat.S_IMODE(wrapper.stat().st_mode) == 0o700
+            assert wrapper.stat().st_uid == 0
+            assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
             assert srv.password not in wrapper.read_text()
 
 
@@ -245,7 +248,8 @@ def test_pytest_postgresql_writes_a_password_file_only_its_creator_can_read(tmp_
     )
     executor.init_directory()
     info = json.loads(record.read_text())
-    assert info["args"][:1] == ["initdb"] and "-o" in info["args"]
+    assert info["args"][:1] == ["initdb"]
+    assert "-o" in info["args"]
     assert "--auth=password" in info["options"]
     assert Path(info["pwfile"]).parent == Path(tempfile.gettempdir())
     assert (info["uid"], info["mode"], info["content"]) == (os.geteuid(), 0o600, "s3cret pass")
@@ -274,7 +278,7 @@ def test_password_file_hand_over(tmp_path: Path) -> None:
     assert _hand_over_pwfile(["start", "-D", "/d"], target, 0, 0) == ["start", "-D", "/d"]
     link = tmp_path / "link"
     link.symlink_to(theirs)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):  # O_NOFOLLOW: ELOOP
         _hand_over_pwfile(["initdb", "-o", f"--pwfile={link}"], target, 0, 0)
     os.chown(theirs, nobody.pw_uid, nobody.pw_gid)
     with pytest.raises(SystemExit, match="refusing a password file"):

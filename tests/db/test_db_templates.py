@@ -187,7 +187,8 @@ def test_alembic_multidb_template_gets_a_database_per_name(
         assert code == 1
         [bad] = failed(report)
         assert (bad["name"], bad["revision"]) == ("upgrade", "aaaa00000001")
-        assert 'relation "t" already exists' in str(bad["error"]) and "upgrade_engine2" in str(bad["error"])
+        assert 'relation "t" already exists' in str(bad["error"])
+        assert "upgrade_engine2" in str(bad["error"])
         return
     assert code == 0, (err, report)
     assert ("downgrade", "aaaa00000001", True) in steps(report)

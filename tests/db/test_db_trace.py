@@ -97,22 +97,24 @@ def test_sql_of_each_revision_is_captured_at_its_op_line(tmp_path: Path, capsys:
     code, report = prove(capsys, root, new_db())
     assert code == 0, report
     revisions = database(report)["revisions"]
-    assert [r["revision"] for r in revisions] == ["0000bbbbbbbb", "0001bbbbbbbb"]  # type: ignore[index]
-    second = revisions[1]  # type: ignore[index]
+    assert [r["revision"] for r in revisions] == ["0000bbbbbbbb", "0001bbbbbbbb"]
+    second = revisions[1]
     assert second["file"].endswith("0001bbbbbbbb_r1.py")
     up = [(s["line"], s["sql"]) for s in second["upgrade"]]
     assert up == [(FIRST, "ALTER TABLE users ADD COLUMN nick TEXT"), (FIRST + 1, "UPDATE users SET nick = email")]
     assert all(s["seconds"] >= 0 for s in second["upgrade"])
     assert [(s["line"], s["sql"]) for s in second["downgrade"]] == [(FIRST + 5, "ALTER TABLE users DROP COLUMN nick")]
     # alembic_version bookkeeping is not the revision's SQL
-    assert not any("alembic_version" in s["sql"] for r in revisions for s in r["upgrade"])  # type: ignore[union-attr]
+    assert not any("alembic_version" in s["sql"] for r in revisions for s in r["upgrade"])
     # the observed lock, in the JSON
     assert {"relation": "public.users", "kind": "r", "mode": "AccessExclusiveLock"} in second["upgrade"][0]["locks"]
 
     assert main(["db", str(root), *new_db(), "--no-squawk", "--show-sql"]) == 0
     out = capsys.readouterr().out
-    assert "SQL of 0001bbbbbbbb" in out and "ALTER TABLE users ADD COLUMN nick TEXT" in out
-    assert f"line {FIRST}" in out and "ACCESS EXCLUSIVE on public.users" in out
+    assert "SQL of 0001bbbbbbbb" in out
+    assert "ALTER TABLE users ADD COLUMN nick TEXT" in out
+    assert f"line {FIRST}" in out
+    assert "ACCESS EXCLUSIVE on public.users" in out
 
 
 def test_tables_created_by_the_same_revision_are_exempt(tmp_path: Path, capsys: CaptureFixture, new_db: NewDb) -> None:
@@ -143,7 +145,8 @@ def test_create_index_on_an_existing_table_without_concurrently(
     assert "HC603" in codes_at(report, FIRST)
     assert "HC601" not in codes_at(report, FIRST)  # the specific rule, not the generic one too
     found = [f for f in report["environments"][0]["findings"] if f["code"] == "HC603"]
-    assert "public.users" in found[0]["message"] and "SHARE lock" in found[0]["message"]
+    assert "public.users" in found[0]["message"]
+    assert "SHARE lock" in found[0]["message"]
     assert found[0]["severity"] == "warning"
 
 
@@ -157,7 +160,8 @@ def test_strict_makes_the_observations_fail_the_gate(tmp_path: Path, capsys: Cap
         ),
     )
     code, report = prove(capsys, root, new_db(), "--strict")
-    assert code == 1 and report["ok"] is False
+    assert code == 1
+    assert report["ok"] is False
     assert "HC603" in codes_at(report, FIRST)
 
 
@@ -197,7 +201,7 @@ def test_column_type_change_rewrites_the_table(tmp_path: Path, capsys: CaptureFi
     )
     _, report = prove(capsys, root, new_db())
     assert "HC602" in codes_at(report, FIRST)
-    rewrites = database(report)["revisions"][1]["upgrade"][0]["rewrites"]  # type: ignore[index]
+    rewrites = database(report)["revisions"][1]["upgrade"][0]["rewrites"]
     assert {"relation": "public.users", "kind": "r"} in rewrites
     # a varchar made longer keeps the storage: no rewrite
     root2 = project(
@@ -285,11 +289,12 @@ def test_no_lock_timeout_is_reported_and_a_set_one_is_honoured(
     revision = ('op.add_column("users", sa.Column("nick", sa.Text()))', 'op.drop_column("users", "nick")')
     _, report = prove(capsys, project(tmp_path, revision), new_db())
     assert "HC606" in codes_at(report, FIRST)
-    assert database(report)["revisions"][1]["upgrade"][0]["lock_timeout"] == "0"  # type: ignore[index]
+    assert database(report)["revisions"][1]["upgrade"][0]["lock_timeout"] == "0"
     assert (EXAMPLES / "clean" / "migrations" / "env.py").read_text() != LOCK_TIMEOUT_ENV
     _code, report = prove(capsys, project(tmp_path / "b", revision, env_py=LOCK_TIMEOUT_ENV), new_db())
-    assert "HC606" not in codes_at(report, FIRST) and "HC601" in codes_at(report, FIRST)
-    assert database(report)["revisions"][1]["upgrade"][0]["lock_timeout"] == "3s"  # type: ignore[index]
+    assert "HC606" not in codes_at(report, FIRST)
+    assert "HC601" in codes_at(report, FIRST)
+    assert database(report)["revisions"][1]["upgrade"][0]["lock_timeout"] == "3s"
 
 
 def test_lock_held_while_later_statements_and_revisions_run(
@@ -306,7 +311,8 @@ def test_lock_held_while_later_statements_and_revisions_run(
     _code, report = prove(capsys, root, new_db())
     assert "HC607" in codes_at(report, FIRST)
     [held] = [f for f in report["environments"][0]["findings"] if f["code"] == "HC607"]
-    assert "2 later statement(s)" in held["message"] and "0002bbbbbbbb" in held["message"]
+    assert "2 later statement(s)" in held["message"]
+    assert "0002bbbbbbbb" in held["message"]
 
 
 def test_lock_released_by_transaction_per_migration_is_not_held(
@@ -339,7 +345,8 @@ def test_ignore_comments_and_project_ignore(tmp_path: Path, capsys: CaptureFixtu
     back = 'op.drop_index("ix_users_score", table_name="users")\nop.drop_index("ix_users_email", table_name="users")'
     root = project(tmp_path, (up, back))
     _, report = prove(capsys, root, new_db())
-    assert "HC603" not in codes_at(report, FIRST) and "HC603" in codes_at(report, FIRST + 1)
+    assert "HC603" not in codes_at(report, FIRST)
+    assert "HC603" in codes_at(report, FIRST + 1)
     # a comment on its own line before the first def: the whole file
     path = next((root / "migrations" / "versions").glob("0001*.py"))
     path.write_text("# headcheck: ignore[HC603, HC606, HC607, HC611]\n" + path.read_text())
@@ -394,6 +401,8 @@ def test_without_squawk_one_notice_and_no_error(
         ),
     )
     code, report, err = run_db(capsys, str(root), *new_db())
-    assert code == 0 and report["ok"] is True
-    assert err.count("squawk is not installed") == 1 and "headcheck[lint]" in err
+    assert code == 0
+    assert report["ok"] is True
+    assert err.count("squawk is not installed") == 1
+    assert "headcheck[lint]" in err
     assert not any(f["code"] == "HC620" for f in report["environments"][0]["findings"])

@@ -161,7 +161,7 @@ class Backend(abc.ABC):
         """Why ``url`` (a ``--database-url``) is not an empty database, or None when it is. May raise
         the driver's error when it cannot connect (the CLI shows it in one line)."""
 
-    def load_schema(self, path: Path, url: str, bin_dir: Path | None) -> str | None:
+    def load_schema(self, path: Path, url: str, bin_dir: Path | None) -> str | None:  # noqa: ARG002 -- the Backend hook's signature; the default only refuses
         """Load the schema dump ``path`` (:attr:`schema_format`) into ``url``'s database. An error
         message, or None."""
         return f"--from-schema is not supported with --backend {self.name}"

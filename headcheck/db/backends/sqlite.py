@@ -67,7 +67,7 @@ class Server(NamedTuple):
 
 def sweep_stale(tmp: Path | None = None) -> list[Path]:
     """The temp dirs of killed headcheck runs (nothing to stop: no server)."""
-    return launch.sweep_stale(TEMP_PREFIX, lambda tempdir: None, tmp)
+    return launch.sweep_stale(TEMP_PREFIX, lambda _tempdir: None, tmp)
 
 
 @contextlib.contextmanager
@@ -253,7 +253,7 @@ class SqliteBackend(Backend):
     transactional_ddl = False  # the pysqlite driver commits before DDL unless env.py says otherwise
     schema_format = "an SQL script (sqlite3 FILE .schema)"
 
-    def throwaway(self, options: ServerOptions) -> contextlib.AbstractContextManager[Server]:
+    def throwaway(self, options: ServerOptions) -> contextlib.AbstractContextManager[Server]:  # noqa: ARG002 -- Backend interface: SQLite needs no server options
         return throwaway_server()
 
     def create_database(self, server: Any, dbname: str) -> str:
@@ -269,11 +269,15 @@ class SqliteBackend(Backend):
     def refuse_nonempty(self, url: str) -> str | None:
         return refuse_nonempty(url)
 
-    def load_schema(self, path: Path, url: str, bin_dir: Path | None) -> str | None:
+    def load_schema(self, path: Path, url: str, bin_dir: Path | None) -> str | None:  # noqa: ARG002 -- Backend interface: SQLite needs no client binaries
         return load_schema(path, url)
 
     def snapshot(
-        self, execute: Execute, version_table: str = "alembic_version", *, keep_plan: bool = False
+        self,
+        execute: Execute,
+        version_table: str = "alembic_version",
+        *,
+        keep_plan: bool = False,  # noqa: ARG002 -- Backend interface (keep_plan is passed by keyword): PostgreSQL only
     ) -> Snapshot:
         return take(execute, version_table)
 
