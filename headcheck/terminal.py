@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["COLORS", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "paint", "use_color"]
+__all__ = ["COLORS", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "paint", "use_color"]
 
 EXIT_OK = 0  # clean
 EXIT_FAIL = 1  # findings: the gate fails
 EXIT_USAGE = 2  # usage, configuration or set-up error
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_TERMINATED = 143  # SIGTERM (or SIGHUP) during the database proof, as a shell reports SIGTERM
 
 COLORS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
 _RESET = "\033[0m"

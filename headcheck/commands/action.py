@@ -159,9 +159,10 @@ def _database_proof(
 ) -> _Proved:
     """The database proof as ``headcheck db`` runs it (``headcheck.commands.db.prove_gate``).
     Raises ProofError when it cannot start."""
-    from headcheck.commands.db import EXIT_TERMINATED, Terminated, prove_gate, revisions_to_judge
+    from headcheck.commands.db import Terminated, prove_gate, revisions_to_judge
     from headcheck.db.proof import Options, ProofError, ProofOptions, check_environments
     from headcheck.extras import missing_extra
+    from headcheck.terminal import EXIT_TERMINATED
 
     problem = missing_extra("headcheck db", "postgres", ("alembic", "sqlalchemy"))
     if problem:

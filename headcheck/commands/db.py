@@ -30,6 +30,7 @@ from headcheck.commands.common import (
     use_color,
 )
 from headcheck.config import ConfigError
+from headcheck.terminal import EXIT_TERMINATED
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from headcheck.db.proof import Proof, ProofOptions, ProofRun
     from headcheck.gate import GateResult
     from headcheck.graph import Graph
-
-EXIT_TERMINATED = 143
 
 
 class Terminated(BaseException):

@@ -463,6 +463,10 @@ def prove_environment(
                     run.migrate("default")
             if models is not None and models_db is not None:
                 models.append(compare_after_proof(child, run.steps, models_db, options.models_ignore, options.timeout))
+            elif models is not None and options.models and not postgres:
+                models.append(
+                    Comparison(0.0, f"the model comparison runs on PostgreSQL only (--backend {backend.name})")
+                )
             if traces is not None:
                 traces.extend(run.traces)
             if rows is not None:

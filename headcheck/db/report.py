@@ -12,15 +12,9 @@ from headcheck.db.sql_report import revisions_dict, sql_lines
 from headcheck.gate import GateResult
 from headcheck.logsafe import block, json_document, line
 from headcheck.report.json_report import SCHEMA_VERSION, environment_dict
+from headcheck.terminal import paint
 
 __all__ = ["json_report", "proof_dict", "report_dict", "text_section"]
-
-_COLORS = {"error": "\033[31m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
-_RESET = "\033[0m"
-
-
-def _paint(text: str, style: str, color: bool) -> str:
-    return f"{_COLORS[style]}{text}{_RESET}" if color else text
 
 
 def proof_dict(proof: Proof, root: Path | None = None) -> dict[str, Any]:
@@ -103,18 +97,18 @@ def text_section(
 ) -> str:
     where = "external database" if not proof.server_version else _server_label(proof.server_version)
     started = f", started in {proof.startup_seconds:.2f} s" if proof.startup_seconds else ""
-    out = [_paint(line(f"{name}: database proof on {where}{started}"), "bold", color)]
+    out = [paint(line(f"{name}: database proof on {where}{started}"), "bold", color)]
     width = max((len(step.name) for step in proof.steps), default=0)
     rev_width = max((len(step.revision or "") for step in proof.steps), default=0) + 2
     for step in proof.steps:
-        mark = _paint("ok  ", "ok", color) if step.ok else _paint("FAIL", "error", color)
+        mark = paint("ok  ", "ok", color) if step.ok else paint("FAIL", "error", color)
         revision = step.revision or ""
         out.append(f"  {mark} {line(step.name.ljust(width))} {line(revision.ljust(rev_width))} {step.seconds:7.3f} s")
         if step.error:  # the migration's own output: the pull request's
             out.append(block(step.error.rstrip(), indent="       "))
     if proof.slowest:
         slowest = ", ".join(f"{rev} {seconds:.3f} s" for rev, seconds in proof.slowest)
-        out.append(_paint(line(f"  slowest: {slowest}"), "dim", color))
+        out.append(paint(line(f"  slowest: {slowest}"), "dim", color))
     if proof.models is not None:  # headcheck.db.drift: the differences are findings (HC640-HC642)
         if proof.models.notice is not None:
             out.append(line(f"  models: not compared: {proof.models.notice}"))
@@ -129,8 +123,8 @@ def text_section(
         out += sql_lines(proof.traces, root)
     failed = sum(not step.ok for step in proof.steps)
     if proof.ok:
-        out.append(_paint(f"database: ok ({_count(len(proof.steps), 'step')})", "ok", color))
+        out.append(paint(f"database: ok ({_count(len(proof.steps), 'step')})", "ok", color))
     else:
-        out.append(_paint(f"database: failed ({failed} of {_count(len(proof.steps), 'step')})", "error", color))
+        out.append(paint(f"database: failed ({failed} of {_count(len(proof.steps), 'step')})", "error", color))
     out.append("")
     return "\n".join(out)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from headcheck.db.backends import sqlite as backend
-from tests.db.harness import failed, run_db, steps
+from tests.db.harness import database, failed, run_db, steps
 
 BATCH_ENV = "render_as_batch=True"
 
@@ -109,6 +109,8 @@ def test_clean_history_passes_on_a_file_in_the_temp_dir_chosen_from_the_url(
     ]
     assert not (project / "app.db").exists()  # the project's own database is never opened
     assert set(Path(tempfile.gettempdir()).glob(f"{backend.TEMP_PREFIX}*")) == before  # nothing left behind
+    # the model comparison reads PostgreSQL's catalogs: here it says so instead of passing silently
+    assert database(report)["models"]["notice"] == "the model comparison runs on PostgreSQL only (--backend sqlite)"
 
 
 def test_a_downgrade_that_leaves_an_index_is_caught_with_the_schema_difference(
