@@ -134,19 +134,10 @@ def run_gate(
     selection: EnvironmentSelection | None = None,
     *,
     cache_dir: Path | None = None,
-    config: Path | None = None,
-    name: str | None = None,
-    versions: Path | None = None,
-    recursive: bool = False,
 ) -> GateResult:
-    """Check every environment ``selection`` picks under ``root``. Raises ConfigError (exit 2) for unusable input.
-
-    ``config``, ``name``, ``versions``, ``recursive``: the former spelling of ``selection``, kept for
-    commands/action.py (another track edits it); the lead removes them once it passes a selection.
-    """
-    if selection is None:
-        selection = EnvironmentSelection(config, name, versions, recursive)
-    environments = find_environments(root, selection)
+    """Check every environment ``selection`` picks (all of them by default) under ``root``.
+    Raises ConfigError (exit 2) for unusable input."""
+    environments = find_environments(root, selection or EnvironmentSelection())
     base = root if is_dir(root) else root.parent
     results = tuple(check_environment(env, settings, base.absolute(), cache_dir) for env in environments)
     return GateResult(base.absolute(), settings, results)

@@ -73,13 +73,6 @@ class Graph:
     """Declared labels propagated to descendants (``_add_branches``)."""
     problems: GraphProblems
 
-    @property
-    def index(self) -> dict[str, int]:
-        """Former name of ``by_id``, kept for headcheck/commands/current.py (another track edits it).
-
-        The lead removes it once every caller says ``by_id``."""
-        return self.by_id
-
     def ids(self, nodes: Iterable[int]) -> list[str]:
         return [self.nodes[i].revision for i in nodes]
 

@@ -175,23 +175,13 @@ def gate_against_base(
     *,
     allow_history_edits: bool = False,
     boundary: Path | None = None,
-    config: Path | None = None,
-    name: str | None = None,
-    versions: Path | None = None,
-    recursive: bool = False,
 ) -> ChangeResult:
     """Run the gate on the post-merge history of the work tree and REF. Raises ConfigError (exit 2).
 
     ``boundary``: the folder whose repository is trusted (the Action's workspace); a repository
     nested below it is refused (see :func:`headcheck.git.toplevel`).
-
-    ``config``, ``name``, ``versions``, ``recursive``: the former spelling of ``selection``, kept for
-    commands/db.py and commands/action.py (another track edits them); the lead removes them once
-    they pass a selection.
     """
-    if selection is None:
-        selection = EnvironmentSelection(config, name, versions, recursive)
-    environments = find_environments(root, selection)
+    environments = find_environments(root, selection or EnvironmentSelection())
     folder = (root if root.is_dir() else root.parent).absolute()
     try:
         repo = toplevel(folder, boundary)

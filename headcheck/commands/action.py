@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from headcheck.commands.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, settings_from
-from headcheck.config import ConfigError
+from headcheck.config import ConfigError, EnvironmentSelection
 from headcheck.github import (
     Annotation,
     InputError,
@@ -181,7 +181,7 @@ def _database_proof(
     if change is not None:  # the proof runs the work tree's files: the focus is judged on them
         from headcheck.gate import run_gate
 
-        work = run_gate(path, result.settings, config=config, name=inputs.name or None)
+        work = run_gate(path, result.settings, EnvironmentSelection(config, inputs.name or None))
     try:
         options = ProofOptions(
             plan=plan,
@@ -279,10 +279,12 @@ def _gate(
     namespace = argparse.Namespace(path=str(path), ignore=inputs.ignore, max_heads=None, strict=strict)
     settings = settings_from(namespace)
     if not inputs.base:
-        return run_gate(path, settings, config=config, name=inputs.name or None), None, []
+        return run_gate(path, settings, EnvironmentSelection(config, inputs.name or None)), None, []
     from headcheck.change import describe, gate_against_base
 
-    change = gate_against_base(path, settings, inputs.base, config=config, name=inputs.name or None, boundary=base)
+    change = gate_against_base(
+        path, settings, inputs.base, EnvironmentSelection(config, inputs.name or None), boundary=base
+    )
     description = describe(change)
     print(description, end="" if description.endswith("\n") else "\n")
     return change.gate, change, [description.splitlines()[0].removeprefix("headcheck: ")]

@@ -175,11 +175,11 @@ def unknown_message(revision: str, where: str) -> str:
 
 def _overlaps(rows: list[str], graph: Any) -> dict[str, str]:
     """Rows that sit on another row's branch (an ancestor of it): revision -> the row above it."""
-    known = [r for r in rows if r in graph.index]
+    known = [r for r in rows if r in graph.by_id]
     above: dict[str, str] = {}
     for low in known:
         for high in known:
-            if low != high and graph.index[low] in graph.ancestors(graph.index[high]):
+            if low != high and graph.by_id[low] in graph.ancestors(graph.by_id[high]):
                 above.setdefault(low, high)
     return above
 
@@ -191,23 +191,23 @@ def place_rows(rows: list[str], graph: Any, where: str) -> tuple[list[dict[str, 
     real_heads = [graph.nodes[i].revision for i in graph.real_heads]
     applied: set[int] = set()
     for revision in rows:
-        if revision in graph.index:
-            applied |= graph.ancestors(graph.index[revision])
+        if revision in graph.by_id:
+            applied |= graph.ancestors(graph.by_id[revision])
     wanted: set[int] = set()
     for head in graph.real_heads:
         wanted |= graph.ancestors(head)
     pending_nodes = sorted(wanted - applied)
-    unknown = [r for r in rows if r not in graph.index]
+    unknown = [r for r in rows if r not in graph.by_id]
     pending = None if unknown else [graph.nodes[i].revision for i in pending_nodes]
     overlaps = _overlaps(rows, graph)
     placed: list[dict[str, Any]] = []
     for revision in rows:
-        if revision not in graph.index:
+        if revision not in graph.by_id:
             placed.append(
                 {"revision": revision, "status": "unknown", "behind": None, "message": unknown_message(revision, where)}
             )
             continue
-        node = graph.index[revision]
+        node = graph.by_id[revision]
         if revision in overlaps:
             placed.append(
                 {

@@ -259,17 +259,10 @@ def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True
 
 def _change(args: argparse.Namespace) -> ChangeResult:
     from headcheck.change import gate_against_base
-    from headcheck.commands.common import settings_from
+    from headcheck.commands.common import selection_from, settings_from
 
     return gate_against_base(
-        Path(args.path),
-        settings_from(args),
-        args.base,
-        config=args.config,
-        name=args.name,
-        versions=args.versions,
-        recursive=args.recursive,
-        allow_history_edits=True,
+        Path(args.path), settings_from(args), args.base, selection_from(args), allow_history_edits=True
     )
 
 
