@@ -397,7 +397,14 @@ def test_image_clean_project_passes_the_database_proof(run_image: Callable[..., 
     _log_timing("clean project, database postgres (docker run)", run.seconds)
     assert run.code == 0, run.out + run.err
     assert run.leftovers == []  # PostgreSQL stopped, its temp dir removed
-    assert run.commands == []
+    # what production will feel reaches the annotations: the example's ALTER TABLE on users takes
+    # locks (warnings, HC60x, at the op.* line); nothing else is annotated
+    assert run.commands, "the proof's lock findings are annotated"
+    assert all(c.kind == "warning" and c.properties["title"].startswith("HC60") for c in run.commands), run.commands
+    assert {c.properties["file"] for c in run.commands} <= {
+        "alembic/versions/2b3c4d5e6f70_add_users_name.py",
+        "alembic/versions/3c4d5e6f7081_create_orders.py",
+    }
     assert run.outputs["ok"] == "true"
     assert json.loads(run.outputs["heads"]) == ["3c4d5e6f7081"]
     database = _report(run)["environments"][0]["database"]
@@ -438,7 +445,9 @@ def test_image_stairway_writes_sarif(run_image: Callable[..., ActionRun]) -> Non
     assert run.outputs["sarif"] == "reports/headcheck.sarif"
     sarif = json.loads((run.workspace / "reports" / "headcheck.sarif").read_text(encoding="utf-8"))
     assert sarif["version"] == "2.1.0"
-    assert sarif["runs"][0]["results"] == []
+    results = sarif["runs"][0]["results"]
+    assert results, "the proof's lock findings are in the SARIF log"
+    assert all(r["level"] == "warning" and r["ruleId"].startswith("HC60") for r in results), results
     assert sarif["runs"][0]["tool"]["driver"]["name"] == "headcheck"
 
 
