@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from headcheck.db.proof import Proof
+from headcheck.db.rows_findings import rows_notice
 from headcheck.db.sql_report import revisions_dict, sql_lines
 from headcheck.gate import GateResult
 from headcheck.logsafe import block, json_document, line
@@ -39,6 +40,7 @@ def proof_dict(proof: Proof, root: Path | None = None) -> dict[str, Any]:
         ],
         "revisions": revisions_dict(proof.traces, root),
         "models": _models_dict(proof),
+        "rows_notice": rows_notice(proof.rows),
     }
 
 
@@ -109,6 +111,9 @@ def text_section(
     if proof.slowest:
         slowest = ", ".join(f"{rev} {seconds:.3f} s" for rev, seconds in proof.slowest)
         out.append(paint(line(f"  slowest: {slowest}"), "dim", color))
+    stopped = rows_notice(proof.rows)
+    if stopped is not None:
+        out.append(line(f"  rows: {stopped}"))
     if proof.models is not None:  # headcheck.db.drift: the differences are findings (HC640-HC642)
         if proof.models.notice is not None:
             out.append(line(f"  models: not compared: {proof.models.notice}"))

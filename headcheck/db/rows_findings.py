@@ -15,14 +15,14 @@ from headcheck.findings import Finding
 from headcheck.inline_ignore import Ignores, read_ignores
 from headcheck.rules import RULES
 
-__all__ = ["RowsObservation", "rows_findings", "rows_observations"]
+__all__ = ["RowsObservation", "rows_findings", "rows_notice", "rows_observations"]
 
 ERROR_CHARS = 400
 STATEMENT_CHARS = 300
 
 
 class RowsObservation(NamedTuple):
-    kind: str  # "failure" (HC630) or "loss" (HC631)
+    kind: str  # "failure" (HC630), "loss" (HC631) or "stopped" (headcheck's own rows SQL failed: no more rows)
     direction: str  # "up" or "down"
     revision: str
     path: str | None  # the revision file
@@ -41,7 +41,21 @@ def rows_observations(
     for loss in event.get("rows_lost") or ():
         if isinstance(loss, dict):
             found.append(RowsObservation("loss", direction, revision, path, seed, loss))
+    stopped = event.get("rows_broken")
+    if isinstance(stopped, str):
+        found.append(RowsObservation("stopped", direction, revision, path, seed, {"error": stopped}))
     return found
+
+
+def rows_notice(observations: Iterable[RowsObservation]) -> str | None:
+    """Why the rows stopped (the first step after headcheck's own rows SQL failed: the proof went
+    on without rows from there), or None."""
+    for obs in observations:
+        if obs.kind == "stopped":
+            what = "upgrade" if obs.direction == "up" else "downgrade"
+            error = _cut(str(obs.data.get("error") or ""), ERROR_CHARS)
+            return f"stopped at the {what} of {obs.revision} (the proof went on without rows): {error}"
+    return None
 
 
 def _cut(text: str, limit: int) -> str:
@@ -63,6 +77,8 @@ def rows_findings(
         data = obs.data
         path = Path(obs.path) if obs.path else None
         line = data.get("line") if isinstance(data.get("line"), int) else None
+        if obs.kind == "stopped":
+            continue  # not a finding: the report says it (rows_notice)
         if obs.kind == "failure":
             code = "HC630"
             key = (code, obs.direction, obs.revision)

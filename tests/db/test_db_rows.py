@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from headcheck.cli import main
 from headcheck.db.rows import Rows, fill_order, generate_rows, read_catalog
 from headcheck.db.server import Server, create_database
 from headcheck.db.urls import libpq_url
@@ -345,3 +346,32 @@ def test_base_fills_the_tables_before_the_changes_revisions_only(
     code, report = prove(capsys, repo, fresh_db, "--base", "main")
     assert code == 1
     assert [(f["code"], Path(f["path"]).name) for f in found(report, "HC630")] == [("HC630", "r2_x.py")]
+
+
+def test_rows_that_cannot_be_made_are_said_not_silently_skipped(
+    tmp_path: Path, capsys: CaptureFixture, fresh_db: Callable[[], list[str]]
+) -> None:
+    """An env.py on an AUTOCOMMIT connection: headcheck's savepoints cannot run, so no rows are
+    made. The proof goes on (the migrations are still proved) and the report says why rows stopped,
+    in JSON and in text, instead of passing as if the rows had been there."""
+    up, back, _ = FAILS_WITH_ROWS["not-null-without-default"]
+    root = project(tmp_path / "p", (up, back))
+    env = root / "alembic" / "env.py"
+    source = env.read_text()
+    assert "with engine.connect() as connection:" in source
+    env.write_text(
+        source.replace(
+            "with engine.connect() as connection:",
+            'with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:',
+        )
+    )
+    code, report = prove(capsys, root, fresh_db)
+    assert code == 0  # without rows the NOT NULL column passes, as on empty tables
+    assert found(report, "HC630") == []
+    notice = report["environments"][0]["database"]["rows_notice"]
+    assert notice is not None
+    assert notice.startswith("stopped at the upgrade of r1 (the proof went on without rows): ")
+    assert "SAVEPOINT" in notice or "savepoint" in notice
+    assert main(["db", str(root), *fresh_db(), "--no-squawk"]) == 0
+    out = capsys.readouterr().out
+    assert "  rows: stopped at the upgrade of r1 (the proof went on without rows): " in out
