@@ -88,14 +88,22 @@ class _Redirect:
     def url_for(self, key: tuple[str, str, str]) -> Any:
         """The throwaway database standing in for the project's database ``key`` (host, port, name):
         the first one the proof's, each other one a new database of its own (on ``--database-url``:
-        the proof's too)."""
+        refused, see below)."""
         from sqlalchemy.engine import make_url
 
         own = (str(self.target.host), str(self.target.port), self.main)
         if key == own:
             return self.target
         if key not in self.mapping:
-            if not self.mapping or not self.create_databases:
+            if self.mapping and not self.create_databases:
+                # both would be the one database --database-url gives: two migration transactions
+                # creating the same version table there wait on each other until --timeout
+                raise NotOurServer(
+                    f"env.py (or the project) opens a second database ({redact(key[2] or key[0])}) and "
+                    "--database-url gives the proof one database: run without --database-url, and each "
+                    "database gets one of its own on headcheck's server"
+                )
+            if not self.mapping:
                 self.mapping[key] = self.target
             else:
                 url = self.backend.create_extra_database(

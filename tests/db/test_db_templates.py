@@ -167,7 +167,39 @@ def test_alembic_multidb_template_gets_a_database_per_name(
 ) -> None:
     """Issue 10.3: each named database of the multidb template gets its own throwaway database, and
     goes through the same steps (a broken downgrade of the second one is found too)."""
-    project = tmp_path / "project"
+    project = _multidb_project(tmp_path / "project", downgrade2)
+    code, report, err = run_db(capsys, str(project))
+    if downgrade2 == "pass":
+        assert code == 1
+        [bad] = failed(report)
+        assert (bad["name"], bad["revision"]) == ("upgrade", "aaaa00000001")
+        assert 'relation "t" already exists' in str(bad["error"])
+        assert "upgrade_engine2" in str(bad["error"])
+        return
+    assert code == 0, (err, report)
+    assert ("downgrade", "aaaa00000001", True) in steps(report)
+
+
+def test_multidb_with_database_url_is_refused_at_once_not_a_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fresh_db: list[str]
+) -> None:
+    """--database-url gives one database; the multidb template's two engines would both run their
+    migrations there and wait on each other's version table until --timeout. The second database
+    is refused when env.py opens it, saying what to do instead."""
+    import time
+
+    project = _multidb_project(tmp_path / "project", 'op.drop_table("t")')
+    started = time.monotonic()
+    code, report, _ = run_db(capsys, str(project), *fresh_db, "--timeout", "60")
+    assert time.monotonic() - started < 30
+    assert code == 1
+    [bad] = failed(report)
+    assert "opens a second database (engine2)" in str(bad["error"])
+    assert "run without --database-url" in str(bad["error"])
+    assert "secret" not in str(report)
+
+
+def _multidb_project(project: Path, downgrade2: str) -> Path:
     alembic_init(project, "multidb", "postgresql://unused@db.invalid/x")
     ini = project / "alembic.ini"
     lines, section = [], ""
@@ -182,13 +214,4 @@ def test_alembic_multidb_template_gets_a_database_per_name(
     (project / "migrations" / "versions" / "aaaa00000001_t.py").write_text(
         MULTIDB_REVISION.replace("{downgrade2}", downgrade2)
     )
-    code, report, err = run_db(capsys, str(project))
-    if downgrade2 == "pass":
-        assert code == 1
-        [bad] = failed(report)
-        assert (bad["name"], bad["revision"]) == ("upgrade", "aaaa00000001")
-        assert 'relation "t" already exists' in str(bad["error"])
-        assert "upgrade_engine2" in str(bad["error"])
-        return
-    assert code == 0, (err, report)
-    assert ("downgrade", "aaaa00000001", True) in steps(report)
+    return project
