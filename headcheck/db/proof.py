@@ -525,16 +525,35 @@ def check_environments(environments: Sequence[Environment], options: ProofOption
         )
 
 
+def _config_urls(env: Environment) -> list[str]:
+    """The database URLs ``env``'s config names, read, never imported: its ``sqlalchemy.url``, else
+    (``alembic init -t multidb``) those of the sections its ``databases`` option lists."""
+    url = env.options.get("sqlalchemy.url")
+    if url:
+        return [str(url)]
+    names = str(env.options.get("databases") or "")
+    if not names.strip() or env.kind != "ini" or env.config_path is None:
+        return []
+    from headcheck.alembic_options import ConfigError, ini_section, read_ini
+
+    try:
+        parser = read_ini(env.config_path)
+    except ConfigError:
+        return []
+    urls = []
+    for name in re.split(r",\s*", names.strip()):  # as the multidb template's env.py splits it
+        values, _ = ini_section(parser, env.config_path, name)
+        if values.get("sqlalchemy.url"):
+            urls.append(values["sqlalchemy.url"])
+    return urls
+
+
 def choose_backend(environments: Sequence[Environment], options: ProofOptions) -> Backend:
     """The backend to prove on: ``options.backend``, else the dialect of ``--database-url`` or the
     projects' ``sqlalchemy.url`` (read, never imported), else PostgreSQL. Raises ProofError."""
     from headcheck.db.backends import BackendError, choose
 
-    urls = (
-        [options.database_url]
-        if options.database_url
-        else [str(url) for env in environments if (url := env.options.get("sqlalchemy.url"))]
-    )
+    urls = [options.database_url] if options.database_url else [u for env in environments for u in _config_urls(env)]
     try:
         backend = choose(options.backend, urls)
     except BackendError as exc:
