@@ -6,9 +6,10 @@ asks the connection which file it writes to (``pragma_database_list``): the chil
 project that opens a file outside that folder (or, with ``--database-url``, any other file). Snapshots come from ``sqlite_master`` and the pragmas
 (``table_info``, ``index_list``/``index_xinfo``, ``foreign_key_list``) in the format of
 ``headcheck.db.snapshot`` (categories ``tables``, ``columns``, ``constraints``, ``indexes``,
-``triggers``), so differences read the same as PostgreSQL's. Not in a snapshot: CHECK
-constraints (SQLite keeps them only in the ``CREATE TABLE`` text, which Alembic's batch mode
-rewrites) and column collations.
+``triggers``), so differences read the same as PostgreSQL's. CHECK constraints exist only in the
+``CREATE TABLE`` text, which Alembic's batch mode writes anew: they are read from its tokens
+(:func:`checks`), so spacing and where the CHECK stands (column or table) do not count. Not in a
+snapshot: column collations.
 
 Alembic changes most SQLite tables in batch mode (``render_as_batch=True`` in env.py: copy the
 table, drop it, rename the copy); such migrations run here like any other. ``headcheck current``
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -115,6 +117,44 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_TOKEN = re.compile(
+    r"""\s+|--[^\n]*|/\*.*?(?:\*/|\Z)"""  # skipped: whitespace, comments
+    r"""|(?P<tok>'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?"""  # strings, quoted names
+    r"""|[\w$.]+|[<>=!|+\-*/%&~^]+|.)""",
+    re.DOTALL,
+)
+
+
+def _tokens(sql: str) -> list[str]:
+    return [m.group("tok") for m in _TOKEN.finditer(sql) if m.group("tok") is not None]
+
+
+def _unquote(name: str) -> str:
+    if len(name) >= 2 and name[0] + name[-1] in ('""', "''", "``", "[]"):
+        return name[1:-1].replace(name[0] * 2, name[0]) if name[0] != "[" else name[1:-1]
+    return name
+
+
+def checks(create_table: str | None) -> list[str]:
+    """Every CHECK constraint of a ``CREATE TABLE`` text as ``"name (expression)"`` (``"(expression)"``
+    when unnamed), its tokens joined by single spaces: the same however the text was spaced,
+    commented or where the constraint stood (a column's or the table's)."""
+    tokens = _tokens(create_table or "")
+    found = []
+    for k, token in enumerate(tokens):
+        if token.upper() != "CHECK" or k + 1 >= len(tokens) or tokens[k + 1] != "(":
+            continue
+        depth, end = 0, k + 1
+        for end in range(k + 1, len(tokens)):
+            depth += {"(": 1, ")": -1}.get(tokens[end], 0)
+            if depth == 0:
+                break
+        expression = " ".join(tokens[k + 2 : end])
+        named = k >= 2 and tokens[k - 2].upper() == "CONSTRAINT"
+        found.append((f"{_unquote(tokens[k - 1])} " if named else "") + f"({expression})")
+    return found
+
+
 def _md5(text: str | None) -> str:
     return hashlib.md5(" ".join((text or "").split()).encode(), usedforsecurity=False).hexdigest()
 
@@ -132,8 +172,10 @@ def take(execute: Execute, version_table: str = "alembic_version") -> Snapshot:
         elif kind == "trigger":
             lines["triggers"].append(f"trigger {name} ON main.{table} {_md5(sql)}")
     index_sql = {str(name): sql for kind, name, _, sql in objects if kind == "index"}
+    table_sql = {str(name): sql for kind, name, _, sql in objects if kind == "table"}
     for table in tables:
         lines["tables"].append(f"table main.{table}")
+        lines["constraints"] += [f"main.{table} CHECK {check}" for check in checks(table_sql.get(table))]
         primary: list[tuple[int, str]] = []
         for _, column, type_, notnull, default, pk in execute(f"PRAGMA main.table_info({_quote(table)})"):
             line = f"main.{table}.{column} {str(type_).upper() or 'ANY'}"
