@@ -558,6 +558,8 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     step is a result."""
     check_environments(environments, options)
     backend = choose_backend(environments, options)
+    if not environments:
+        return _prove(environments, options, backend, None)
     # the first migration child imports Alembic while the server starts or the database is read
     environ, _ = child_env("", options.plan.url_env)  # (no URL yet: empty where it will go)
     with Spare(_cwd(environments[0]), environ, _PRELOAD.get(backend.name, ())) as spare:
@@ -567,7 +569,9 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
 _PRELOAD = {"postgres": ("psycopg",)}  # (the driver of the backend's own connections)
 
 
-def _prove(environments: Sequence[Environment], options: ProofOptions, backend: Backend, spare: Spare) -> ProofRun:
+def _prove(
+    environments: Sequence[Environment], options: ProofOptions, backend: Backend, spare: Spare | None
+) -> ProofRun:
     if options.database_url:
         return ProofRun((_prove_on_url(environments[0], options.database_url, options, backend, spare),))
     from headcheck.db.backends import ServerError, ServerOptions
@@ -608,7 +612,7 @@ def _prove(environments: Sequence[Environment], options: ProofOptions, backend: 
     return ProofRun(tuple(proofs))
 
 
-def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Backend, spare: Spare) -> Proof:
+def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Backend, spare: Spare | None) -> Proof:
     from headcheck.db.backends import dialect_of
     from headcheck.db.urls import redact
 
