@@ -27,8 +27,12 @@ PRODUCTION = "postgresql://app:secret@prod.example.com/app"
 
 
 def _environ(pid: int) -> list[bytes]:
-    """The environment ``pid`` was started with (what any process of the user can read)."""
-    return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    """The environment ``pid`` was started with (what any process of the user can read); empty for
+    a moment while the process starts."""
+    deadline = time.monotonic() + 10
+    while not (found := Path(f"/proc/{pid}/environ").read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found.split(b"\0")
 
 
 def _alive(pid: int) -> bool:
