@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Child", "ChildDied"]
+__all__ = ["Child", "ChildDied", "Spare"]
 
 # The child leaves with os._exit once main() returns: its database work is committed or rolled
 # back by then, and tearing down SQLAlchemy, Alembic and the project's modules at interpreter exit
@@ -64,16 +64,115 @@ class ChildDied(Exception):
     """The child exited (or closed its event pipe) without answering."""
 
 
-class Child:
-    """``with Child(cwd, env, log) as child``: the child is killed (with its process group) on exit."""
+class Spare:
+    """A migration child started ahead of time, while the parent still starts the server or reads
+    the database: importing Alembic, SQLAlchemy and the driver takes the child most of a second,
+    which then overlaps that work. ``with Spare(cwd) as spare``: :class:`Child` takes it over
+    (``Child(..., spare=spare)``), else it is killed with its process group on leaving the block.
+    ``env``: its environment until then, the child's without any database URL (not known yet: the
+    variables that will carry it are empty); it writes nowhere. Taken over, it gets the child's
+    environment, working directory and log (``adopt``, see headcheck.db.runner) before its first
+    command. ``preload``: modules to import meanwhile (the database driver)."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], preload: tuple[str, ...] = ()) -> None:
         root = str(Path(__file__).resolve().parents[2])
+        self.token = secrets.token_hex(8)
+        self._mark = f"{MARK}={self.token}".encode()
+        read_fd, write_fd = os.pipe()
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT.format(root=root), str(write_fd), *preload],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(write_fd,),
+                cwd=cwd,
+                env={**env, MARK: self.token},
+                start_new_session=True,
+            )
+        except OSError:
+            os.close(read_fd)
+            read_fd = -1
+        finally:
+            os.close(write_fd)
+        self._fd: int | None = read_fd if read_fd >= 0 else None
+
+    def __enter__(self) -> Spare:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def take(self) -> tuple[subprocess.Popen[bytes], int, str] | None:
+        """(process, event fd, mark token) for :class:`Child`, once; None when it is gone."""
+        process, fd = self.process, self._fd
+        self.process, self._fd = None, None
+        if process is None or fd is None:
+            return None
+        if process.poll() is not None:  # (it could not even import headcheck)
+            _kill(process, self._mark)
+            os.close(fd)
+            return None
+        return process, fd, self.token
+
+    def close(self) -> None:
+        if self.process is not None:
+            _kill(self.process, self._mark)
+            self.process = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def _kill(process: subprocess.Popen[bytes], mark: bytes) -> None:
+    """Kill ``process``'s group and whatever carries its mark, and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # also whatever env.py started
+    for _ in range(3):  # ... in its session or in a session of its own (a fork may race a round)
+        left = _descendants(process.pid, mark)
+        if not left:
+            break
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        process.wait(timeout=5)
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+
+
+class Child:
+    """``with Child(cwd, env, log) as child``: the child is killed (with its process group) on exit.
+    ``spare``: take over that child started ahead of time (:class:`Spare`), when it is still there."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], log: Path, spare: Spare | None = None) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        self.log = log
+        self._closed = False
+        self._buffer = b""
+        handed = spare.take() if spare is not None else None
+        if handed is not None:
+            self.process, read_fd, token = handed
+            self._mark = f"{MARK}={token}".encode()
+            self._fd = read_fd
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(read_fd, selectors.EVENT_READ)
+            with open(log, "ab"):  # (created here, as the normal start does: the child appends)
+                pass
+            try:
+                self.send(cmd="adopt", cwd=str(cwd), env={**env, MARK: token}, log=str(log))
+                return
+            except ChildDied:
+                self.close()
+                self._closed = False
+                self._buffer = b""
         token = secrets.token_hex(8)
         env = {**env, MARK: token}
         self._mark = f"{MARK}={token}".encode()
         read_fd, write_fd = os.pipe()
-        self.log = log
         with open(log, "ab") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT.format(root=root), str(write_fd)],
@@ -87,8 +186,6 @@ class Child:
             )
         os.close(write_fd)
         self._fd = read_fd
-        self._closed = False
-        self._buffer = b""
         self._selector = selectors.DefaultSelector()
         self._selector.register(read_fd, selectors.EVENT_READ)
 
@@ -148,20 +245,7 @@ class Child:
                     self.process.stdin.flush()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=0.5)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # also whatever env.py started
-        for _ in range(3):  # ... in its session or in a session of its own (a fork may race a round)
-            left = _descendants(self.process.pid, self._mark)
-            if not left:
-                break
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            self.process.wait(timeout=5)
-        if self.process.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
+        _kill(self.process, self._mark)
         self._selector.close()
         with contextlib.suppress(OSError):
             os.close(self._fd)

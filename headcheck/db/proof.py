@@ -17,7 +17,7 @@ from headcheck.db import snapshot
 from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
 from headcheck.db.backends import Backend, Snapshot, sqlalchemy_url
 from headcheck.db.backends import get as get_backend
-from headcheck.db.child import Child, ChildDied
+from headcheck.db.child import Child, ChildDied, Spare
 from headcheck.db.drift import Comparison, ModelsDatabase, compare_after_proof
 from headcheck.db.rows import DEFAULT_ROWS, DEFAULT_SEED
 from headcheck.db.rows_findings import RowsObservation, rows_observations
@@ -409,13 +409,15 @@ def prove_environment(
     backend: Backend | None = None,
     rows: list[RowsObservation] | None = None,
     models: list[Comparison] | None = None,
+    spare: Spare | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
     (the throwaway one), else they all go to ``url`` (``--database-url``). ``traces`` receives
     what every step executed. ``backend``: the database's (default: PostgreSQL); ``pg_bin`` is
     its server's programs folder (``--from-schema`` may use them); ``rows`` what the generated
-    rows showed, ``models`` the model comparison (with ``options.models``)."""
+    rows showed, ``models`` the model comparison (with ``options.models``). ``spare``: a migration
+    child started ahead of time, taken over when still there (headcheck.db.child.Spare)."""
     backend = backend or get_backend(DEFAULT_BACKEND)
     steps: list[Step] = []
     guard = backend.guard(url)._asdict()
@@ -434,7 +436,7 @@ def prove_environment(
     try:
         sa_url = sqlalchemy_url(backend, url)
         environ, url_vars = child_env(sa_url, options.url_env)
-        with Child(_cwd(env), environ, logdir / "migrations.log") as child:
+        with Child(_cwd(env), environ, logdir / "migrations.log", spare) as child:
             run = _Run(child, options.timeout, backend)
             run.steps = steps
             if extra_dbs:  # the throwaway server's database: ours to drop and rebuild
@@ -575,8 +577,22 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     step is a result."""
     check_environments(environments, options)
     backend = choose_backend(environments, options)
+    if not environments:
+        return _prove(environments, options, backend, None)
+    # the first migration child imports Alembic while the server starts or the database is read
+    environ, _ = child_env("", options.plan.url_env)  # (no URL yet: empty where it will go)
+    with Spare(_cwd(environments[0]), environ, _PRELOAD.get(backend.name, ())) as spare:
+        return _prove(environments, options, backend, spare)
+
+
+_PRELOAD = {"postgres": ("psycopg",)}  # (the driver of the backend's own connections)
+
+
+def _prove(
+    environments: Sequence[Environment], options: ProofOptions, backend: Backend, spare: Spare | None
+) -> ProofRun:
     if options.database_url:
-        return ProofRun((_prove_on_url(environments[0], options.database_url, options, backend),))
+        return ProofRun((_prove_on_url(environments[0], options.database_url, options, backend, spare),))
     from headcheck.db.backends import ServerError, ServerOptions
 
     proofs: list[Proof] = []
@@ -597,6 +613,7 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
                     backend=backend,
                     rows=rows,
                     models=models,
+                    spare=spare,
                 )
                 proofs.append(
                     Proof(
@@ -614,7 +631,7 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     return ProofRun(tuple(proofs))
 
 
-def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Backend) -> Proof:
+def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Backend, spare: Spare | None) -> Proof:
     from headcheck.db.backends import dialect_of
     from headcheck.db.urls import redact
 
@@ -642,6 +659,7 @@ def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Ba
         backend=backend,
         rows=rows,
         models=models,
+        spare=spare,
     )
     return Proof("", 0.0, tuple(steps), tuple(diffs), tuple(traces), rows=tuple(rows), models=_one(models))
 

@@ -71,16 +71,15 @@ def _queries() -> dict[str, str]:
                 || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
             FROM rel c""",
         "columns": f"""
-            SELECT n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+            SELECT c.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                 || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
-                || CASE WHEN a.atthasdef THEN COALESCE(' DEFAULT ' || (
-                    SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
-                    WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), '') ELSE '' END
-            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace
+                || CASE WHEN a.atthasdef THEN COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') ELSE '' END
+            FROM pg_attribute a JOIN rel c ON c.oid = a.attrelid
+                LEFT JOIN pg_attrdef d ON a.atthasdef AND d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = {_RELIDS} AND a.attnum > 0 AND NOT a.attisdropped""",
         "constraints": f"""
-            SELECT n.nspname || '.' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
-            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN ns n ON n.oid = c.relnamespace
+            SELECT c.nspname || '.' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
+            FROM pg_constraint con JOIN rel c ON c.oid = con.conrelid
             WHERE con.conrelid = {_RELIDS}""",
         # pg_get_indexdef() is the costliest call of a snapshot (it looks up the column type's
         # default operator class among all of the access method's); for the common index on one
@@ -96,11 +95,11 @@ def _queries() -> dict[str, str]:
                          AND NOT EXISTS (SELECT 1 FROM pg_opclass o WHERE o.opcmethod = ic.relam AND o.opcdefault
                                          AND o.opcintype = 'pg_catalog.varchar'::regtype)))
                 THEN 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
-                    || quote_ident(ic.relname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                    || quote_ident(ic.relname) || ' ON ' || quote_ident(c.nspname) || '.' || quote_ident(c.relname)
                     || ' USING ' || quote_ident(am.amname) || ' (' || quote_ident(a.attname) || ')'
                 ELSE pg_get_indexdef(i.indexrelid) END
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-                JOIN pg_class c ON c.oid = i.indrelid JOIN ns n ON n.oid = c.relnamespace
+                JOIN rel c ON c.oid = i.indrelid
                 LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                 LEFT JOIN pg_opclass opc ON opc.oid = i.indclass[0]
             WHERE i.indrelid = {_RELIDS}""",

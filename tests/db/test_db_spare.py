@@ -1,0 +1,185 @@
+"""The speed-ups around the migration child: a child started ahead of time (headcheck.db.child.Spare)
+and the guard checked once per DB-API connection (headcheck.db.runner._CheckedConnection).
+
+Real parts: real processes (their environment read back from /proc), a real PostgreSQL, real
+SQLAlchemy connections and Alembic's MigrationContext.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headcheck.db.child import MARK, Child, Spare
+from headcheck.db.proof import child_env
+from headcheck.db.redirect import Guard, NotOurServer
+from headcheck.db.runner import _CheckedConnection, _executor
+from headcheck.db.server import Server
+from tests.db.harness import needs_postgres, new_database, run_db
+
+PRODUCTION = "postgresql://app:secret@prod.example.com/app"
+
+
+def _environ(pid: int) -> list[bytes]:
+    """The environment ``pid`` was started with (what any process of the user can read); empty for
+    a moment while the process starts."""
+    deadline = time.monotonic() + 10
+    while not (found := Path(f"/proc/{pid}/environ").read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found.split(b"\0")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _events(child: Child, until: str) -> list[dict[str, Any]]:
+    found = []
+    while True:
+        event = child.next_event(60)
+        assert event is not None, child.log_tail()
+        found.append(event)
+        if event["event"] in (until, "error"):
+            return found
+
+
+@pytest.fixture
+def production_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's environment names a production database, as a deploy job's would."""
+    monkeypatch.setenv("DATABASE_URL", PRODUCTION)
+    monkeypatch.setenv("PGPASSWORD", "secret")
+    monkeypatch.setenv("HEADCHECK_TEST_KEEP", "kept")
+
+
+@pytest.mark.usefixtures("production_environment")
+def test_a_spare_child_never_holds_the_callers_database(tmp_path: Path) -> None:
+    """Started before any URL is known, the spare's environment has no database URL and no
+    ``PG*`` variable, not even in /proc/PID/environ (what it was started with, readable by env.py)."""
+    environ, _ = child_env("", ())
+    with Spare(tmp_path, environ, ("psycopg",)) as spare:
+        assert spare.process is not None
+        started = _environ(spare.process.pid)
+    assert not any(PRODUCTION.encode() in entry for entry in started)
+    assert not any(entry.startswith(b"PG") for entry in started)
+    assert b"DATABASE_URL=" in started
+    assert b"HEADCHECK_TEST_KEEP=kept" in started
+    assert any(entry.startswith(MARK.encode() + b"=") for entry in started)  # (the cleanup finds it by this)
+
+
+PROBE = """
+import json as _json
+with open({out!r}, "w") as _probe:
+    _json.dump({{"cwd": os.getcwd(), "url": os.environ.get("DATABASE_URL"),
+                "pg": sorted(k for k in os.environ if k.startswith("PG")),
+                "keep": os.environ.get("HEADCHECK_TEST_KEEP"), "pid": os.getpid(),
+                "started": open("/proc/self/environ", "rb").read().decode("utf-8", "replace")}}, _probe)
+print("env.py ran")
+"""
+
+
+@needs_postgres
+@pytest.mark.usefixtures("production_environment")
+def test_env_py_runs_in_the_spare_with_the_childs_environment(
+    example: Callable[[str], Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``headcheck db`` takes over the spare it started: env.py runs in the project's folder, reads
+    the throwaway database's URL where the production one was, sees no ``PG*`` variable, and the
+    production URL is nowhere in the process."""
+    project = example("env-database-url")
+    env_py = project / "migrations" / "env.py"
+    out = tmp_path / "seen.json"
+    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    code, report, err = run_db(capsys, str(project), "--url-env", "DATABASE_URL")
+    assert code == 0, (err, report)
+    seen = json.loads(out.read_text())
+    assert seen["cwd"] == str(project)
+    assert seen["url"].startswith("postgresql")
+    assert "prod.example.com" not in seen["url"]
+    assert seen["pg"] == []
+    assert seen["keep"] == "kept"
+    assert "prod.example.com" not in seen["started"]
+    assert "PGPASSWORD" not in seen["started"]
+    assert not _alive(seen["pid"])
+
+
+def test_an_unused_spare_is_killed_and_a_dead_one_is_replaced(tmp_path: Path) -> None:
+    environ, _ = child_env("", ())
+    with Spare(tmp_path, environ) as spare:
+        assert spare.process is not None
+        pid = spare.process.pid
+        assert _alive(pid)
+    assert not _alive(pid)  # never taken over: gone with the block
+
+    with Spare(tmp_path, environ) as spare:
+        assert spare.process is not None
+        dead = spare.process.pid
+        spare.process.kill()
+        spare.process.wait()
+        with Child(tmp_path, {**os.environ}, tmp_path / "log", spare) as child:
+            assert child.process.pid != dead  # a fresh child instead
+            child.send(cmd="dispose")
+            assert _events(child, "disposed")[-1]["event"] == "disposed"
+
+
+@needs_postgres
+def test_the_guard_runs_once_per_dbapi_connection(server: Server) -> None:
+    """Before every step the migration connection is checked; a DB-API connection stays on the
+    server it was opened on, so the query runs again only for another one (here: SQLAlchemy
+    reconnecting after an invalidation), and a connection elsewhere is still refused."""
+    import psycopg
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, pool
+
+    url = new_database(server, "spare_guard")
+    with psycopg.connect(server.conninfo("spare_guard"), autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('port') || ' ' || pg_postmaster_start_time()::text").fetchone()
+    assert row is not None
+    queries: list[str] = []
+    guard = Guard("SELECT current_setting('port') || ' ' || pg_postmaster_start_time()::text", str(row[0]))
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            ctx = MigrationContext.configure(connection=connection)
+            execute = _executor(ctx)
+
+            def counted(sql: str) -> Any:
+                queries.append(sql)
+                return execute(sql)
+
+            checked = _CheckedConnection(guard)
+            for _ in range(5):
+                checked.check(ctx, counted)
+            assert queries == [guard.query]
+
+            connection.invalidate()  # the next use opens a new DB-API connection
+            connection.rollback()
+            checked.check(ctx, counted)
+            assert queries == [guard.query, guard.query]
+            checked.check(ctx, counted)
+            assert len(queries) == 2
+
+            elsewhere = _CheckedConnection(Guard(guard.query, "another server"))
+            with pytest.raises(NotOurServer):
+                elsewhere.check(ctx, counted)
+    finally:
+        engine.dispose()
+
+
+def test_events_are_json_lines(tmp_path: Path) -> None:  # (a spare answers like any child)
+    environ, _ = child_env("", ())
+    with Spare(tmp_path, environ) as spare, Child(tmp_path, dict(os.environ), tmp_path / "log", spare) as child:
+        started = time.monotonic()
+        child.send(cmd="dispose")
+        [event] = _events(child, "disposed")
+        assert json.loads(json.dumps(event)) == {"event": "disposed"}
+        assert time.monotonic() - started < 60
