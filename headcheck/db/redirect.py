@@ -6,11 +6,12 @@ Two layers, installed before env.py runs:
    ``engine_from_config``, ``async_engine_from_config``, ``AsyncEngine(...)`` and Flask-SQLAlchemy's
    engines alike): the host, port, user, password and database are replaced by the throwaway
    server's, the dialect's driver and its other options are kept. Each other database the project
-   names gets a database of its own on the same server (the first one: the proof's database).
+   names gets a database of its own on the same server (the first one: the proof's database;
+   with ``--database-url`` a second one is refused).
    Another dialect than the backend's is refused before it connects.
 2. **Guard** (the pool's ``connect`` event, which also sees engines built with ``creator=``, and
-   :meth:`Guard.check` before every migration step): the connection proves it is on the expected
-   server (``system_identifier`` and start time) or the run stops.
+   :meth:`Guard.check` before the first migration step on each DB-API connection): the connection
+   proves it is on the expected server (``system_identifier`` and start time) or the run stops.
 """
 
 from __future__ import annotations
