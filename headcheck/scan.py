@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
 import os
 import re
 import sys
@@ -117,6 +118,10 @@ class _Source:
         lineno, end_lineno, col, end_col = where
         if None in where or end_lineno - lineno > 50:
             return None
+        if lineno == end_lineno:
+            line = self._line(lineno)
+            if line.isascii():  # byte columns are character columns
+                return line[col:end_col]
         lines = [self._line(number).encode("utf-8", "surrogatepass") for number in range(lineno, end_lineno + 1)]
         if len(lines) == 1:
             chunk = lines[0][col:end_col]
@@ -261,7 +266,10 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
     return ids, line
 
 
-_COMPOUND = re.compile(rb"^(?:if|while|for|with|try|match|async)\b", re.MULTILINE)
+# ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
+_FAST_NAMES = frozenset((*ATTRIBUTES, "__doc__", "upgrade"))
+_COMPOUND = re.compile(rb"(?:if|while|for|with|try|match|async)\b")
+_COMPOUND_LINE = re.compile(rb"\n(?:if|while|for|with|try|match|async)\b")
 # Reading the header from the compiled module instead of parsing the file a second time halves
 # the cold cost. Bytecode differs between Python versions: only the version the parity and fuzz
 # tests ran on takes this path; any other uses the syntax tree.
@@ -316,9 +324,10 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     # The compiler drops `if False:` blocks and `if True:` tests without a trace; the syntax
     # tree calls bindings under them conditional. Compound statements at module level start in
     # column 0 (a line inside a string may match too: that only costs the fast path).
-    if _COMPOUND.search(data) or code.co_exceptiontable:
+    if code.co_exceptiontable or _COMPOUND.match(data) or _COMPOUND_LINE.search(data):
         return None
-    if any(getattr(const, "co_name", "").startswith("<") for const in code.co_consts if hasattr(const, "co_code")):
+    code_type = type(code)
+    if any(type(const) is code_type and const.co_name.startswith("<") for const in code.co_consts):
         return None
     ops = _ops()
     raw = code.co_code
@@ -329,34 +338,42 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
         return None  # `del` at module level: the syntax tree handles it
     stores = sorted(unit for store in ops.stores for unit in _all_units(opcodes, store))
     names = code.co_names
-    positions: list[Any] | None = None
+    positions: list[Any] = []  # co_positions() up to the last unit needed (the header is at the top)
+    more_positions = code.co_positions()
     source: _Source | None = None
     values: dict[str, Value] = {}
     has_upgrade = False
     doc: tuple[str, int] | None = None
+    consts = code.co_consts
+    extended_arg = ops.extended_arg
     for count, unit in enumerate(stores):
-        before = _previous(opcodes, unit)
-        if before is None or opcodes[before] == ops.extended_arg:
+        before = unit - 1  # the instruction before (inline caches, opcode 0, skipped)
+        while before >= 0 and opcodes[before] == 0:
+            before -= 1
+        if before < 0 or opcodes[before] == extended_arg:
             return None
         name = names[raw[2 * unit + 1]]
+        if name not in _FAST_NAMES:
+            continue
         if name == "upgrade":
             if opcodes[before] != ops.make_function:
                 return None
             has_upgrade = True
             continue
-        if name != "__doc__" and name not in ATTRIBUTES:
-            continue
-        found = _constant_at(raw, opcodes, before, code.co_consts, ops)
-        if found is None:
-            return None
-        value, value_unit = found
-        if positions is None:
-            positions = list(code.co_positions())
+        if opcodes[before] == ops.load_const and (before == 0 or opcodes[before - 1] != extended_arg):
+            value, value_unit = consts[raw[2 * before + 1]], before  # the common case, inline
+        else:
+            found = _constant_at(raw, opcodes, before, consts, ops)
+            if found is None:
+                return None
+            value, value_unit = found
+        if source is None:
             try:
                 source = _Source(data.decode(source_encoding(data)))
             except (LookupError, UnicodeDecodeError):
                 return None
-        assert source is not None
+        if len(positions) <= max(unit, value_unit):
+            positions.extend(itertools.islice(more_positions, max(unit, value_unit) + 1 - len(positions)))
         where = positions[value_unit]
         if where is None or where[0] is None:
             return None
@@ -428,6 +445,8 @@ def _written_literal(text: str | None, value: Any) -> Any:
         return None
     if isinstance(value, str) and text == repr(value):  # a plain quoted string: nothing folded
         return value
+    if type(value) is tuple and all(type(item) is str for item in value) and text == repr(value):
+        return value  # a merge's ('a', 'b') written as Python prints it: nothing folded
     try:
         written = ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
