@@ -23,14 +23,18 @@ from typing import Any, NamedTuple, TypeVar
 from headcheck import __version__
 from headcheck.fs import read_private, touch, write_private
 from headcheck.result_cache import digest
-from headcheck.scan import RevisionFile, Value, parse_revision, read_revision, read_source
+from headcheck.scan import RevisionFile, Value, parse_revisions, prepare, read_source
 from headcheck.source import FileIssue
 
 __all__ = ["read_revisions"]
 
 _PARALLEL_MIN_FILES = 200  # below this a second process costs more than it saves
+_CHUNK = 50  # files per chunk of the shared queue
+_MAX_CHUNKS = 4096  # chunk numbers in the queue pipe: 16 KiB, well below a pipe's buffer
 _FORMAT = 5
 _T = TypeVar("_T")
+_R = TypeVar("_R")
+_U = TypeVar("_U")
 
 
 def _pack(rf: RevisionFile) -> tuple[Any, ...]:
@@ -55,26 +59,52 @@ def _unpack(path: Path, packed: tuple[Any, ...]) -> RevisionFile:
     )
 
 
-def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) -> list[tuple[Any, ...]]:
-    """``[work(item) for item in items]``, the second half in a forked worker when it pays."""
+def _on_two_cores(
+    local: Callable[[Sequence[_T]], list[_U]],
+    items: Sequence[_T],
+    work: Callable[[Sequence[_T]], list[_R]],
+    finish: Callable[[Sequence[_T], list[_R]], list[_U]],
+) -> list[_U]:
+    """``local(items)``, on this process and one forked worker when it pays.
+
+    Items go in chunks, which both processes take from a shared queue (chunk numbers in a pipe:
+    a read of one number is atomic), so neither waits for the other however the machine's load
+    falls. This process runs ``local`` on its chunks; the worker runs ``work`` (compact,
+    marshal-able results) and hands them back through an anonymous file, where ``finish`` turns
+    them into what ``local`` gives. A chunk the worker took but never delivered (it died, or
+    failed) is done here.
+    """
     if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
-        return [work(item) for item in items]
-    half = len(items) // 2
+        return local(items)
+    size = max(_CHUNK, -(-len(items) // _MAX_CHUNKS))
+    chunks = [items[start : start + size] for start in range(0, len(items), size)]
     try:
         out = os.memfd_create("headcheck-parse") if hasattr(os, "memfd_create") else None
     except OSError:
         out = None
     if out is None:
-        return [work(item) for item in items]
+        return local(items)
     try:
+        queue, feed = os.pipe()
+    except OSError:
+        os.close(out)
+        return local(items)
+    try:
+        os.write(feed, b"".join(n.to_bytes(4, "little") for n in range(len(chunks))))  # < 64 KiB: never blocks
+        os.close(feed)
         pid = os.fork()
     except OSError:
         os.close(out)
-        return [work(item) for item in items]
-    if pid == 0:  # the worker: parse the second half, write the records, leave without cleanup
+        os.close(queue)
+        return local(items)
+    if pid == 0:  # the worker: take chunks until none is left, write the results, leave without cleanup
         status = 1
         try:
-            data = marshal.dumps([work(item) for item in items[half:]])
+            theirs: dict[int, list[_R]] = {}
+            while token := os.read(queue, 4):
+                n = int.from_bytes(token, "little")
+                theirs[n] = work(chunks[n])
+            data = marshal.dumps(theirs)
             view = memoryview(data)
             while view:
                 view = view[os.write(out, view) :]
@@ -83,18 +113,28 @@ def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) ->
             os._exit(status)
     reaped = False
     try:
-        mine = [work(item) for item in items[:half]]
+        mine: dict[int, list[_U]] = {}
+        while token := os.read(queue, 4):
+            n = int.from_bytes(token, "little")
+            mine[n] = local(chunks[n])
         _, status = os.waitpid(pid, 0)
         reaped = True
-        theirs: list[tuple[Any, ...]] | None = None
+        delivered: dict[int, list[_R]] = {}
         if os.waitstatus_to_exitcode(status) == 0:
             size = os.fstat(out).st_size
             os.lseek(out, 0, os.SEEK_SET)
             with os.fdopen(out, "rb", closefd=False) as handle:
-                theirs = marshal.loads(handle.read(size))
-        if theirs is None or len(theirs) != len(items) - half:
-            theirs = [work(item) for item in items[half:]]  # the worker failed: do its share here
-        return mine + theirs
+                loaded = marshal.loads(handle.read(size))
+            if isinstance(loaded, dict):
+                delivered = loaded
+        results: list[_U] = []
+        for n, chunk in enumerate(chunks):
+            done = mine.get(n)
+            if done is None:
+                got = delivered.get(n)
+                done = finish(chunk, got) if isinstance(got, list) and len(got) == len(chunk) else local(chunk)
+            results += done
+        return results
     finally:
         if not reaped:  # interrupted (Ctrl-C) or failed here: leave no worker behind
             import contextlib
@@ -104,6 +144,7 @@ def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) ->
                 os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(out)
+        os.close(queue)
 
 
 def _cache_file(cache_dir: Path, paths: Sequence[Path], python: tuple[int, int] | None) -> str:
@@ -166,17 +207,45 @@ def read_revisions(
     for path in paths:
         touch(path)  # the worker's reads are not seen by this process's recording
 
-    def read_item(path: Path) -> tuple[Any, ...]:
-        return _pack(read_revision(path, python))
+    def read_chunk(chunk: Sequence[Path]) -> list[RevisionFile]:
+        return _read_and_parse(chunk, python)
 
-    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(read_item, paths), strict=True)]
+    def work(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
+        return [_pack(rf) for rf in _read_and_parse(chunk, python)]
+
+    def finish(chunk: Sequence[Path], packed: list[tuple[Any, ...]]) -> list[RevisionFile]:
+        return [_unpack(path, record) for path, record in zip(chunk, packed, strict=True)]
+
+    prepare()
+    return _on_two_cores(read_chunk, paths, work, finish)
+
+
+def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> list[RevisionFile]:
+    """Read and parse files (unreadable ones become records with an issue), in order."""
+    records: list[RevisionFile | None] = []
+    readable: list[tuple[Path, bytes]] = []
+    slots: list[int] = []
+    for path in paths:
+        data = read_source(path)
+        if isinstance(data, RevisionFile):
+            records.append(data)
+        else:
+            slots.append(len(records))
+            records.append(None)
+            readable.append((path, data))
+    for slot, record in zip(slots, parse_revisions(readable, python), strict=True):
+        records[slot] = record
+    return records  # type: ignore[return-value]  # every slot is filled
 
 
 def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
     from _blake2 import blake2b
 
-    def parse_item(item: tuple[str, bytes]) -> tuple[Any, ...]:
-        return _pack(parse_revision(Path(item[0]), item[1], python))
+    def parse_chunk(chunk: Sequence[tuple[str, bytes]]) -> list[tuple[Any, ...]]:
+        return [_pack(rf) for rf in parse_revisions([(Path(name), data) for name, data in chunk], python)]
+
+    def delivered(_chunk: Sequence[tuple[str, bytes]], packed: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return packed
 
     cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
@@ -208,7 +277,12 @@ def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, 
             stats[name] = (key, file_digest)
         if file_digest not in cache.entries:
             missing[file_digest] = (name, data)
-    fresh = dict(zip(missing, _on_two_cores(parse_item, list(missing.values())), strict=True)) if missing else {}
+    if missing:
+        prepare()
+        parsed = _on_two_cores(parse_chunk, list(missing.values()), parse_chunk, delivered)
+        fresh = dict(zip(missing, parsed, strict=True))
+    else:
+        fresh = {}
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
     for path, entry in zip(paths, digests, strict=True):

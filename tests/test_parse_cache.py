@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from headcheck.parse_cache import read_revisions
@@ -70,7 +71,16 @@ def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
     def square(n: int) -> tuple[int, int]:
         return (n, n * n)
 
-    assert _on_two_cores(square, items) == [square(n) for n in items]
+    def on_two_cores(work: Callable[[int], tuple[int, int]]) -> list[tuple[int, int]]:
+        def chunk_work(chunk: Sequence[int]) -> list[tuple[int, int]]:
+            return [work(n) for n in chunk]
+
+        def delivered(_chunk: Sequence[int], results: list[tuple[int, int]]) -> list[tuple[int, int]]:
+            return [tuple(result) for result in results]  # type: ignore[misc]
+
+        return _on_two_cores(chunk_work, items, chunk_work, delivered)
+
+    assert on_two_cores(square) == [square(n) for n in items]
 
     def fails_in_the_worker(n: int) -> tuple[int, int]:
         if os.getpid() != parent:
@@ -81,7 +91,7 @@ def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
         return set(Path(f"/proc/{parent}/task/{parent}/children").read_text().split())
 
     before = children()
-    results = _on_two_cores(fails_in_the_worker, items)
+    results = on_two_cores(fails_in_the_worker)
     assert results == [(n, parent) for n in items]  # the worker's share was done here
     assert children() == before, "a worker process was left behind"
 
