@@ -101,15 +101,21 @@ class Graph:
 
 def _reach(starts: Iterable[int], step: Mapping[int, Sequence[int]] | Callable[[int], Iterable[int]]) -> set[int]:
     """Every node reachable from ``starts`` (included) through ``step`` (a mapping or a function)."""
-    following = step if callable(step) else (lambda node: step.get(node, ()))
     seen: set[int] = set()
     todo = list(starts)
+    if callable(step):
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(step(current))
+        return seen
+    get = step.get
     while todo:
         current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(following(current))
+        if current not in seen:
+            seen.add(current)
+            todo.extend(get(current, ()))
     return seen
 
 
