@@ -239,20 +239,14 @@ def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> li
 
 
 def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
-    from _blake2 import blake2b
-
-    def parse_chunk(chunk: Sequence[tuple[str, bytes]]) -> list[tuple[Any, ...]]:
-        return [_pack(rf) for rf in parse_revisions([(Path(name), data) for name, data in chunk], python)]
-
-    def delivered(_chunk: Sequence[tuple[str, bytes]], packed: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        return packed
-
     cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
     trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
-    digests: list[bytes | RevisionFile] = []
+    digests: list[bytes | RevisionFile | None] = []
     stats: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
-    missing: dict[bytes, tuple[str, bytes]] = {}
+    keys: dict[int, tuple[int, int, int, int]] = {}
+    unread: list[Path] = []
+    slots: list[int] = []
     for path in paths:
         name = str(path)
         key = _stat_key(name)
@@ -267,31 +261,68 @@ def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, 
             digests.append(memo[1])
             stats[name] = memo
             continue
-        data = read_source(path)
-        if isinstance(data, RevisionFile):
-            digests.append(data)
-            continue
-        file_digest = blake2b(data, digest_size=16).digest()
-        digests.append(file_digest)
         if key is not None:
-            stats[name] = (key, file_digest)
-        if file_digest not in cache.entries:
-            missing[file_digest] = (name, data)
-    if missing:
+            keys[len(digests)] = key
+        slots.append(len(digests))
+        digests.append(None)
+        unread.append(path)
+    fresh: dict[bytes, tuple[Any, ...]] = {}
+    if unread:  # read (and, when not cached, parsed) where the file is read: on both cores
         prepare()
-        parsed = _on_two_cores(parse_chunk, list(missing.values()), parse_chunk, delivered)
-        fresh = dict(zip(missing, parsed, strict=True))
-    else:
-        fresh = {}
+        entries = cache.entries
+
+        def read_chunk(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
+            return _read_for_cache(chunk, entries, python)
+
+        def delivered(_chunk: Sequence[Path], results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return results
+
+        for slot, path, (file_digest, packed) in zip(
+            slots, unread, _on_two_cores(read_chunk, unread, read_chunk, delivered), strict=True
+        ):
+            if file_digest is None:  # unreadable: its HC204 record, never cached
+                digests[slot] = _unpack(path, packed)
+                continue
+            digests[slot] = file_digest
+            if packed is not None:
+                fresh[file_digest] = packed
+            if slot in keys:
+                stats[str(path)] = (keys[slot], file_digest)
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
     for path, entry in zip(paths, digests, strict=True):
         if isinstance(entry, RevisionFile):
             records.append(entry)
             continue
+        assert entry is not None
         packed = fresh.get(entry) or cache.entries[entry]
         used[entry] = packed
         records.append(_unpack(path, packed))
     if fresh or stats != cache.stats or len(used) != len(cache.entries):
         _store(cache_file, _Cache(used, stats, 0))
     return records
+
+
+def _read_for_cache(
+    paths: Sequence[Path], cached: dict[bytes, tuple[Any, ...]], python: tuple[int, int] | None
+) -> list[tuple[Any, ...]]:
+    """Per file ``(digest, packed record or None when ``cached`` has it)``; ``(None, packed HC204
+    record)`` for a file that cannot be read."""
+    from _blake2 import blake2b
+
+    results: list[tuple[Any, ...]] = []
+    to_parse: list[tuple[Path, bytes]] = []
+    slots: list[int] = []
+    for path in paths:
+        data = read_source(path)
+        if isinstance(data, RevisionFile):
+            results.append((None, _pack(data)))
+            continue
+        file_digest = blake2b(data, digest_size=16).digest()
+        if file_digest not in cached:
+            slots.append(len(results))
+            to_parse.append((path, data))
+        results.append((file_digest, None))
+    for slot, record in zip(slots, parse_revisions(to_parse, python), strict=True):
+        results[slot] = (results[slot][0], _pack(record))
+    return results

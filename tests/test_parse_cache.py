@@ -144,3 +144,21 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
         code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
         fast_used += scan.from_code(code, data) is not None
     assert fast_used >= 20  # the styles take the fast path; the odd shapes fall back
+
+
+def test_a_first_run_with_an_empty_cache_equals_serial_parsing(tmp_path: Path) -> None:
+    """A fresh checkout with an empty cache (every CI run): files are read, hashed and parsed on
+    both cores, in chunks; records keep their order whatever process read them, an unreadable
+    file stays an HC204 record, identical files both get their record, and the cache written
+    then answers the same."""
+    files: dict[str, object] = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(450)}
+    files["r0120.py"] = "revision = 'r0120'\ndown_revision = 'r0119'\nif (:\n"
+    files["r0121.py"] = files["r0122.py"] = "revision = 'twin'\ndown_revision = None\n"
+    versions = write_project(tmp_path / "p", files)
+    (versions / "r0300_gone.py").symlink_to(versions / "missing-target.py")
+    paths = sorted(versions.glob("*.py"))
+    serial = [read_revision(p) for p in paths]
+    cache = tmp_path / "cache"
+    assert read_revisions(paths, cache) == serial
+    assert [i.code for r in serial for i in r.issues] == ["HC201", "HC204"]
+    assert read_revisions(paths, cache) == serial  # from the cache written by the first run
