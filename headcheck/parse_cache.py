@@ -30,7 +30,7 @@ __all__ = ["read_revisions"]
 
 _PARALLEL_MIN_FILES = 200  # below this a second process costs more than it saves
 _CHUNK = 50  # files per chunk of the shared queue
-_MAX_CHUNKS = 4096  # chunk numbers in the queue pipe: 16 KiB, well below a pipe's buffer
+_MAX_CHUNKS = 1024  # chunk numbers in the queue pipe: 4 KiB, what even a one-page pipe buffer holds
 _FORMAT = 5
 _T = TypeVar("_T")
 _new = tuple.__new__
@@ -100,9 +100,17 @@ def _on_two_cores(
     except OSError:
         os.close(out)
         return local(items)
+    tokens = b"".join(n.to_bytes(4, "little") for n in range(len(chunks)))
     try:
-        os.write(feed, b"".join(n.to_bytes(4, "little") for n in range(len(chunks))))  # < 64 KiB: never blocks
+        os.set_blocking(feed, False)  # never wait on a full pipe (nobody reads it yet)
+        written = os.write(feed, tokens)
+    except OSError:
+        written = -1
+    finally:
         os.close(feed)
+    try:
+        if written != len(tokens):
+            raise BlockingIOError
         pid = os.fork()
     except OSError:
         os.close(out)
