@@ -29,7 +29,7 @@ from headcheck.source import FileIssue
 __all__ = ["read_revisions"]
 
 _PARALLEL_MIN_FILES = 200  # below this a second process costs more than it saves
-_CHUNK = 50  # files per chunk of the shared queue
+_CHUNK = 32  # files per chunk of the shared queue (the other process waits for at most one)
 _MAX_CHUNKS = 1024  # chunk numbers in the queue pipe: 4 KiB, what even a one-page pipe buffer holds
 _FORMAT = 5
 _T = TypeVar("_T")
