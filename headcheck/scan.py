@@ -290,6 +290,7 @@ class _Ops(NamedTuple):
     extended_arg: int
     stores: bytes
     deletes: bytes
+    store_units: Any  # a compiled pattern finding the store opcodes in the opcode bytes
 
 
 _OPS: _Ops | None = None
@@ -311,6 +312,7 @@ def _ops() -> _Ops:
             op["EXTENDED_ARG"],
             bytes([op["STORE_NAME"], op["STORE_GLOBAL"]]),
             bytes([op["DELETE_NAME"], op["DELETE_GLOBAL"]]),
+            re.compile(b"[" + re.escape(bytes([op["STORE_NAME"], op["STORE_GLOBAL"]])) + b"]"),
         )
     return _OPS
 
@@ -339,7 +341,7 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
         return None
     if any(opcodes.find(bytes([delete])) >= 0 for delete in ops.deletes):
         return None  # `del` at module level: the syntax tree handles it
-    stores = sorted(unit for store in ops.stores for unit in _all_units(opcodes, store))
+    stores = [match.start() for match in ops.store_units.finditer(opcodes)]  # in order
     names = code.co_names
     positions: list[Any] = []  # co_positions() up to the last unit needed (the header is at the top)
     more_positions = code.co_positions()
@@ -391,15 +393,6 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
             return None
         values[name] = Value(written, where[0], True, shorten(repr(written)))
     return values, has_upgrade, doc
-
-
-def _all_units(opcodes: bytes, opcode_byte: int) -> list[int]:
-    found = []
-    start = opcodes.find(bytes([opcode_byte]))
-    while start >= 0:
-        found.append(start)
-        start = opcodes.find(bytes([opcode_byte]), start + 1)
-    return found
 
 
 def _previous(opcodes: bytes, unit: int) -> int | None:
