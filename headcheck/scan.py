@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import contextlib
 import itertools
 import os
 import re
@@ -542,7 +543,9 @@ def parse_revisions(items: Sequence[tuple[Path, bytes]], python: tuple[int, int]
         if python is None and FAST_PYTHON:
             for k, code in enumerate(codes):
                 if code is not None:
-                    headers[k] = from_code(code, items[k][1])
+                    # Whatever the bytecode reader cannot take, the syntax tree decides.
+                    with contextlib.suppress(ValueError, MemoryError, RecursionError, IndexError):
+                        headers[k] = from_code(code, items[k][1])
         del codes
         for k, (path, data) in enumerate(items):
             if done[k] is None and headers[k] is None:
