@@ -82,9 +82,9 @@ def _on_two_cores(
     Items go in chunks, which both processes take from a shared queue (chunk numbers in a pipe:
     a read of one number is atomic), so neither waits for the other however the machine's load
     falls. This process runs ``local`` on its chunks; the worker runs ``work`` (compact,
-    marshal-able results) and hands them back through an anonymous file, where ``finish`` turns
-    them into what ``local`` gives. A chunk the worker took but never delivered (it died, or
-    failed) is done here.
+    marshal-able results) and appends them, chunk by chunk, to an anonymous file, where this
+    process picks them up between its own chunks and ``finish`` turns them into what ``local``
+    gives. A chunk the worker took but never delivered (it died, or failed) is done here.
     """
     if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return local(items)
@@ -117,43 +117,50 @@ def _on_two_cores(
         os.close(out)
         os.close(queue)
         return local(items)
-    if pid == 0:  # the worker: take chunks until none is left, write the results, leave without cleanup
+    if pid == 0:  # the worker: take chunks until none is left, append each one's results, leave without cleanup
         status = 1
         try:
-            theirs: dict[int, list[_R]] = {}
             while token := os.read(queue, 4):
                 n = int.from_bytes(token, "little")
-                theirs[n] = work(chunks[n])
-            data = marshal.dumps(theirs)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out, view) :]
+                blob = marshal.dumps((n, work(chunks[n])))
+                view = memoryview(len(blob).to_bytes(4, "little") + blob)
+                while view:
+                    view = view[os.write(out, view) :]
             status = 0
         finally:
             os._exit(status)
     reaped = False
     try:
-        mine: dict[int, list[_U]] = {}
+        done: dict[int, list[_U]] = {}
+        offset = 0
+
+        def take_delivered() -> None:
+            """``finish`` the worker's chunks appended so far (length-prefixed; a record still
+            being written, or cut short by a dying worker, is left alone)."""
+            nonlocal offset
+            size = os.fstat(out).st_size
+            while size - offset >= 4:
+                length = int.from_bytes(os.pread(out, 4, offset), "little")
+                if size - offset - 4 < length:
+                    return
+                try:
+                    n, got = marshal.loads(os.pread(out, length, offset + 4))
+                except (ValueError, EOFError, TypeError):
+                    return
+                offset += 4 + length
+                if isinstance(n, int) and 0 <= n < len(chunks) and isinstance(got, list) and len(got) == len(chunks[n]):
+                    done[n] = finish(chunks[n], got)
+
         while token := os.read(queue, 4):
             n = int.from_bytes(token, "little")
-            mine[n] = local(chunks[n])
-        _, status = os.waitpid(pid, 0)
+            done[n] = local(chunks[n])
+            take_delivered()  # while the worker is still busy: less to do once it is done
+        os.waitpid(pid, 0)
         reaped = True
-        delivered: dict[int, list[_R]] = {}
-        if os.waitstatus_to_exitcode(status) == 0:
-            size = os.fstat(out).st_size
-            os.lseek(out, 0, os.SEEK_SET)
-            with os.fdopen(out, "rb", closefd=False) as handle:
-                loaded = marshal.loads(handle.read(size))
-            if isinstance(loaded, dict):
-                delivered = loaded
+        take_delivered()
         results: list[_U] = []
         for n, chunk in enumerate(chunks):
-            done = mine.get(n)
-            if done is None:
-                got = delivered.get(n)
-                done = finish(chunk, got) if isinstance(got, list) and len(got) == len(chunk) else local(chunk)
-            results += done
+            results += done[n] if n in done else local(chunk)
         return results
     finally:
         if not reaped:  # interrupted (Ctrl-C) or failed here: leave no worker behind
