@@ -68,3 +68,36 @@ def test_a_queue_of_more_chunks_than_the_pipe_holds_gets_bigger_chunks() -> None
     results = _on_two_cores(tagged, items, tagged, delivered)
     assert [n for n, _ in results] == items
     assert {pid for _, pid in results} - {os.getpid()}, "the worker took no chunk"
+
+
+def test_a_worker_that_dies_midway_keeps_what_it_delivered() -> None:
+    """Chunks the worker finished before it was killed are used; the one it held is done here."""
+    import os
+    import time
+
+    from headcheck.parse_cache import _on_two_cores
+
+    parent = os.getpid()
+    items = list(range(32 * 200))
+    taken = [0]
+
+    def tagged(chunk: Sequence[int]) -> list[tuple[int, int]]:
+        if os.getpid() != parent:
+            taken[0] += 1
+            if taken[0] > 3:
+                os._exit(9)  # as abrupt as a kill: no cleanup, the chunk it held never delivered
+        time.sleep(0.001)
+        return [(n, os.getpid()) for n in chunk]
+
+    def delivered(_chunk: Sequence[int], results: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return results
+
+    def children() -> set[str]:
+        return set(Path(f"/proc/{parent}/task/{parent}/children").read_text().split())
+
+    before = children()
+    results = _on_two_cores(tagged, items, tagged, delivered)
+    assert [n for n, _ in results] == items
+    by_worker = [n for n, pid in results if pid != parent]
+    assert 0 < len(by_worker) <= 3 * 32
+    assert children() == before, "a worker process was left behind"
