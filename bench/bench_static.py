@@ -6,10 +6,13 @@
 Each history uses Alembic's typed template with realistic upgrade/downgrade bodies and a merge
 every 50 revisions. `alembic heads` runs with a cold __pycache__ (deleted before every run), as
 in a fresh CI checkout. headcheck "cold" runs with --no-cache (every file parsed, on two cores);
-"warm" is an identical second run (the whole-result cache replays it). A bare `python -c pass`
-is the floor. The four commands run interleaved, round after round, so that load from other
-processes hits them alike; prints medians of --runs rounds and the load average (the goals
-are meant for a quiet machine: say so when reporting figures).
+"first" is a fresh CI checkout's run as it happens, with an empty cache folder (every file
+parsed, and both caches written); "warm" is an identical second run (the whole-result cache
+replays it). A bare `python -c pass` is the floor. The commands run interleaved, round after
+round, so that load from other processes hits them alike; prints medians of --runs rounds and
+the load average (the goals are meant for a quiet machine: say so when reporting figures).
+headcheck's own modules are byte-compiled first, as an installed package's are (with
+PYTHONDONTWRITEBYTECODE set, an editable checkout would otherwise compile them on every run).
 """
 
 from __future__ import annotations
@@ -121,8 +124,24 @@ def main(argv: list[str] | None = None) -> int:
     python = sys.executable
     alembic = [python, "-m", "alembic"]
     headcheck = [python, "-m", "headcheck", "."]
+    subprocess.run(
+        [python, "-c", "import compileall, headcheck; compileall.compile_dir(headcheck.__path__[0], quiet=1)"],
+        check=True,
+    )
     with tempfile.TemporaryDirectory(prefix="headcheck-bench-") as tmp:
         os.environ["HEADCHECK_CACHE_DIR"] = str(Path(tmp) / "cache")
+        fresh_caches = iter(range(1_000_000))
+
+        def first_run(root: Path) -> float:
+            """A fresh checkout's first run: an empty cache folder, as on a CI runner."""
+            cache_dir = Path(tmp) / f"fresh-{next(fresh_caches)}"
+            os.environ["HEADCHECK_CACHE_DIR"] = str(cache_dir)
+            try:
+                return timed(headcheck, root)
+            finally:
+                os.environ["HEADCHECK_CACHE_DIR"] = str(Path(tmp) / "cache")
+                shutil.rmtree(cache_dir, ignore_errors=True)
+
         floors: list[float] = []
         for size in args.sizes:
             root = Path(tmp) / f"h{size}"
@@ -137,19 +156,21 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2.1)  # past the racily-clean window: the next run stores the whole result
             timed(headcheck, root)
             # Interleaved, one round at a time, so that load from other processes hits all alike.
-            samples: dict[str, list[float]] = {"alembic": [], "cold": [], "warm": [], "floor": []}
+            samples: dict[str, list[float]] = {"alembic": [], "cold": [], "first": [], "warm": [], "floor": []}
             for _ in range(args.runs):
                 samples["floor"].append(timed([python, "-c", "pass"], root))
                 samples["alembic"].append(timed([*alembic, "heads"], root, cold))
                 samples["cold"].append(timed([*headcheck, "--no-cache"], root))
+                samples["first"].append(first_run(root))
                 samples["warm"].append(timed(headcheck, root))
-            alembic_s, cold_s, warm_s, floor = (
-                statistics.median(samples[k]) for k in ("alembic", "cold", "warm", "floor")
+            alembic_s, cold_s, first_s, warm_s, floor = (
+                statistics.median(samples[k]) for k in ("alembic", "cold", "first", "warm", "floor")
             )
             floors.append(floor)
             print(
                 f"{size:>6} revisions: alembic heads {alembic_s:6.3f} s | headcheck cold {cold_s:6.3f} s "
-                f"({cold_s / alembic_s:5.3f}x alembic, {cold_s / floor:5.2f}x python) | warm {warm_s:6.3f} s "
+                f"({cold_s / alembic_s:5.3f}x alembic, {cold_s / floor:5.2f}x python) | first run {first_s:6.3f} s "
+                f"({first_s / alembic_s:5.3f}x) | warm {warm_s:6.3f} s "
                 f"({warm_s / alembic_s:5.3f}x alembic, {warm_s / floor:5.2f}x python) | python -c pass {floor:.3f} s",
                 flush=True,
             )

@@ -86,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespace = parser.parse_intermixed_args(args)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    collect_at_exit = True
+    if argv is None and command == "check":
+        # This process is the static gate's command line, and ends when the check does: no cyclic
+        # garbage collection at all (the records hold no cycles; at 5,000 revisions the collector
+        # cost over 100 ms walking them, during the run and again when the interpreter exits).
+        import gc
+
+        gc.disable()
+        collect_at_exit = False
     try:
         return int(module.run(namespace))
     except KeyboardInterrupt:
@@ -114,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    finally:
+        if not collect_at_exit:
+            import gc
+
+            gc.freeze()  # what is left is freed as the process exits, without a last full collection
 
 
 if __name__ == "__main__":

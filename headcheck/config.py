@@ -291,7 +291,8 @@ def _candidate_files(root: Path) -> tuple[list[Path], list[Path]]:
         touch(dirpath)  # a config file appearing anywhere changes the folder's mtime
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         here = Path(dirpath)
-        for filename in sorted(filenames):
+        # Only config-looking names sorted: a versions folder holds thousands of other files.
+        for filename in sorted(f for f in filenames if f.endswith(".ini") or f == "pyproject.toml"):
             if filename.endswith(".ini"):
                 path = here / filename
                 try:

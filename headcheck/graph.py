@@ -101,15 +101,21 @@ class Graph:
 
 def _reach(starts: Iterable[int], step: Mapping[int, Sequence[int]] | Callable[[int], Iterable[int]]) -> set[int]:
     """Every node reachable from ``starts`` (included) through ``step`` (a mapping or a function)."""
-    following = step if callable(step) else (lambda node: step.get(node, ()))
     seen: set[int] = set()
     todo = list(starts)
+    if callable(step):
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(step(current))
+        return seen
+    get = step.get
     while todo:
         current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(following(current))
+        if current not in seen:
+            seen.add(current)
+            todo.extend(get(current, ()))
     return seen
 
 
@@ -371,7 +377,6 @@ def _detect_cycles(
     from looking like a cycle.
     """
     own_down = {i: [by_id[d] if d in by_id else names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
-    own_all = {i: own_down[i] + [by_id[r] for r in resolved[i] if r in by_id] for i in range(len(nodes))}
     linked = set(names.values())
     # Alembic raises before cycle detection for these (KeyError / TypeError while linking the
     # map's objects, KeyError resolving any object's depends_on) ...
@@ -406,18 +411,30 @@ def _detect_cycles(
         return tuple(sorted(set(ordered_ids) - (above & below)))
 
     cycle = unreached(list(links.heads), list(bases), own_down, links.children)
-    dependency_cycle = () if cycle else unreached(list(links.real_heads), list(real_bases), own_all, links.dependents)
-    winners = list(dict.fromkeys(by_id.values()))
+    # Without any depends_on (not even an empty one) and without a label in a down_revision, the
+    # dependency walk takes the very same steps (every edge is a down_revision edge, the real
+    # heads and bases are the heads and bases): its answer is the one just found, no cycle.
+    plain = not links.down_labels and not any(n.has_dependencies for n in nodes)
+    dependency_cycle: tuple[str, ...] = ()
+    if not cycle and not plain:
+        own_all = {i: own_down[i] + [by_id[r] for r in resolved[i] if r in by_id] for i in range(len(nodes))}
+        dependency_cycle = unreached(list(links.real_heads), list(real_bases), own_all, links.dependents)
     # The loops themselves only name members in messages: look for them only when Alembic would fail.
-    loop_step = {k: list(v) for k, v in links.children.items()}
-    for i, _, owner in links.down_labels:
-        loop_step.setdefault(owner, []).append(i)  # a loop closed through a label is a loop too
-    dependents_step = {k: list(v) for k, v in links.dependents.items()}
+    cycles: tuple[tuple[int, ...], ...] = ()
+    dependency_cycles: tuple[tuple[int, ...], ...] = ()
+    if cycle:
+        loop_step = {k: list(v) for k, v in links.children.items()}
+        for i, _, owner in links.down_labels:
+            loop_step.setdefault(owner, []).append(i)  # a loop closed through a label is a loop too
+        cycles = tuple(_strongly_connected(list(dict.fromkeys(by_id.values())), loop_step))
+    if dependency_cycle:
+        dependents_step = {k: list(v) for k, v in links.dependents.items()}
+        dependency_cycles = tuple(_strongly_connected(list(dict.fromkeys(by_id.values())), dependents_step))
     return _Cycles(
         cycle=cycle,
-        cycles=tuple(_strongly_connected(winners, loop_step)) if cycle else (),
+        cycles=cycles,
         dependency_cycle=dependency_cycle,
-        dependency_cycles=tuple(_strongly_connected(winners, dependents_step)) if dependency_cycle else (),
+        dependency_cycles=dependency_cycles,
     )
 
 

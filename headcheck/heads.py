@@ -58,7 +58,7 @@ def policy_violation(graph: Graph, settings: Settings) -> list[int]:
     broken |= {graph.by_id[rev] for rev in graph.problems.cycle if rev in graph.by_id}
     # Phantom heads of duplicate ids, and heads sitting on a broken reference or a cycle, are
     # reported by their own rules; counting them here would only repeat the same problem.
-    heads = [i for i in winning_heads(graph) if not (graph.ancestors(i) & broken)]
+    heads = [i for i in winning_heads(graph) if not broken or not (graph.ancestors(i) & broken)]
     if settings.max_heads is not None:
         return heads if len(heads) > settings.max_heads else []
     if len(heads) <= 1:

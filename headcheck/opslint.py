@@ -24,16 +24,40 @@ from headcheck.source import FileIssue, source_encoding
 
 __all__ = ["issues_in_bytes", "issues_in_source"]
 
-_CONCURRENT_WORD = re.compile(rb"concurrently", re.I)
 _PASS_DOWNGRADE = re.compile(rb"def\s+downgrade\s*\([^)]*\)[^:\n]*:\s*(?:(?:#[^\n]*)?\n\s*)*pass\b")
 _CONCURRENT_SQL = re.compile(
     r"\b(CREATE|DROP)\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b|\bREINDEX\b.*\bCONCURRENTLY\b", re.I
 )
-_TOP_LEVEL_DEF = re.compile(rb"^(?:async\s+)?def\s", re.M)
+# The byte patterns below start with a literal, so the regex engine skips to it with a fast
+# search: patterns anchored at ``^`` or behind a look-behind would be tried at every byte.
+_TOP_LEVEL_DEF = re.compile(rb"(?:async\s+)?def\s")
 _INDEX_CALL = re.compile(rb"create_index\s*\(")
 # ``create_index(<name, possibly op.f("...")>, "<table>"``: the literal table of one call.
 _INDEX_TABLE = re.compile(rb"create_index\s*\(\s*(?:[^,()]|\([^()]*\))*,\s*[\"']([^\"'\\]+)[\"']")
-_CREATED = re.compile(rb"(?<![\w.])op\.create_table\s*\(\s*[\"']([^\"'\\]+)[\"']")
+# ``op.create_table("<table>"``, not preceded by a word character or a dot (``myop.``, ``x.op.``).
+_CREATED = re.compile(rb"op\.create_table\s*\(\s*[\"']([^\"'\\]+)[\"']")
+_WORD_OR_DOT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+
+
+def _top_level_defs(data: bytes) -> list[int]:
+    """Where lines starting with ``def`` or ``async def`` start (``^(?:async\\s+)?def\\s``)."""
+    candidates = [0] if data.startswith((b"def", b"async")) else []
+    for word in (b"\ndef", b"\nasync"):
+        at = data.find(word)
+        while at >= 0:
+            candidates.append(at + 1)
+            at = data.find(word, at + 1)
+    if len(candidates) > 1:
+        candidates.sort()
+    return [at for at in candidates if _TOP_LEVEL_DEF.match(data, at)]
+
+
+def _created(chunk: bytes) -> set[bytes]:
+    return {
+        match.group(1)
+        for match in _CREATED.finditer(chunk)
+        if match.start() == 0 or chunk[match.start() - 1] not in _WORD_OR_DOT
+    }
 
 
 def _index_needs_a_look(data: bytes) -> bool:
@@ -42,7 +66,7 @@ def _index_needs_a_look(data: bytes) -> bool:
     revision, decided without a parse. Anything the patterns cannot read says True."""
     if _INDEX_CALL.search(data) is None:
         return False
-    starts = [m.start() for m in _TOP_LEVEL_DEF.finditer(data)] + [len(data)]
+    starts = [*_top_level_defs(data), len(data)]
     head = data[: starts[0]]
     if _INDEX_CALL.search(head):
         return True
@@ -52,7 +76,7 @@ def _index_needs_a_look(data: bytes) -> bool:
         if not calls:
             continue
         tables = _INDEX_TABLE.findall(chunk)
-        if len(tables) != calls or not set(tables) <= set(_CREATED.findall(chunk)):
+        if len(tables) != calls or not set(tables) <= _created(chunk):
             return True
     return False
 
@@ -62,7 +86,8 @@ def issues_in_bytes(data: bytes, module: ast.Module | None) -> list[FileIssue]:
 
     Most files are decided by byte patterns alone (no index call, no CONCURRENTLY, no ``pass``-only
     downgrade, or indexes only on tables the same function creates); the rest are parsed once."""
-    if _CONCURRENT_WORD.search(data) is None and _PASS_DOWNGRADE.search(data) is None and not _index_needs_a_look(data):
+    # bytes.lower() is ASCII-only, as a bytes pattern's re.I is.
+    if b"concurrently" not in data.lower() and _PASS_DOWNGRADE.search(data) is None and not _index_needs_a_look(data):
         return []
     try:
         source = data.decode(source_encoding(data))

@@ -1,15 +1,16 @@
 """Read many revision files fast: a content-hash cache of parsed records, and parsing on two cores.
 
-Parsing and compiling costs about half a millisecond per revision file, so a 5,000-revision
+Compiling and reading the header costs about a quarter of a millisecond per revision file, so a 5,000-revision
 history spends most of the gate's time on files that have not changed since the last run.
 Records are cached by a BLAKE2 hash of the file's bytes (never by name or mtime), so an
 edited file is always parsed again and a syntax error can never hide behind the cache. The
 cache lives outside the repository (see ``headcheck.result_cache.cache_dir_from_env``), one file
 per environment, holding only the entries the last run used, readable by its owner only.
 
-Files to parse are split between this process and one forked worker, which reads its own
-files and hands back compact records through an anonymous file; without ``fork`` (or when the
-worker fails) everything is parsed here.
+Files to read are taken in chunks from a shared queue by this process and one forked worker,
+which reads (and hashes) its own files and hands back compact records through an anonymous
+file; without ``fork``, for a small history, or for any chunk the worker did not deliver, the
+work is done here.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ from typing import Any, NamedTuple, TypeVar
 from headcheck import __version__
 from headcheck.fs import read_private, touch, write_private
 from headcheck.result_cache import digest
-from headcheck.scan import RevisionFile, Value, parse_revision, read_revision, read_source
+from headcheck.scan import RevisionFile, Value, parse_revisions, prepare, read_source
 from headcheck.source import FileIssue
 
 __all__ = ["read_revisions"]
 
 _PARALLEL_MIN_FILES = 200  # below this a second process costs more than it saves
+_CHUNK = 32  # files per chunk of the shared queue (the other process waits for at most one)
+_MAX_CHUNKS = 1024  # chunk numbers in the queue pipe: 4 KiB, what even a one-page pipe buffer holds
 _FORMAT = 5
 _T = TypeVar("_T")
+_new = tuple.__new__
+_R = TypeVar("_R")
+_U = TypeVar("_U")
 
 
 def _pack(rf: RevisionFile) -> tuple[Any, ...]:
@@ -41,60 +47,121 @@ def _pack(rf: RevisionFile) -> tuple[Any, ...]:
 
 
 def _unpack(path: Path, packed: tuple[Any, ...]) -> RevisionFile:
+    """The record ``_pack`` packed (tuple.__new__ builds the named tuples without their Python
+    ``__new__``: a third of the cost, for every record the worker or the cache hands back)."""
     values, revises_doc, revises_line, has_upgrade, issues, guessed_id, names, warnings = packed
-    return RevisionFile(
-        path,
-        {name: Value(*value) for name, value in values.items()},
-        revises_doc,
-        revises_line,
-        has_upgrade,
-        tuple(FileIssue(*issue) for issue in issues),
-        guessed_id,
-        names,
-        tuple(FileIssue(*issue) for issue in warnings),
+    unpacked: dict[str, Value] = {}
+    for name, value in values.items():
+        if type(value) is not tuple or len(value) != len(Value._fields):
+            raise TypeError("not a packed Value")  # a damaged cache entry: parsed again
+        unpacked[name] = _new(Value, value)
+    return _new(
+        RevisionFile,
+        (
+            path,
+            unpacked,
+            revises_doc,
+            revises_line,
+            has_upgrade,
+            tuple(FileIssue(*issue) for issue in issues),
+            guessed_id,
+            names,
+            tuple(FileIssue(*issue) for issue in warnings),
+        ),
     )
 
 
-def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) -> list[tuple[Any, ...]]:
-    """``[work(item) for item in items]``, the second half in a forked worker when it pays."""
+def _on_two_cores(
+    local: Callable[[Sequence[_T]], list[_U]],
+    items: Sequence[_T],
+    work: Callable[[Sequence[_T]], list[_R]],
+    finish: Callable[[Sequence[_T], list[_R]], list[_U]],
+) -> list[_U]:
+    """``local(items)``, on this process and one forked worker when it pays.
+
+    Items go in chunks, which both processes take from a shared queue (chunk numbers in a pipe:
+    a read of one number is atomic), so neither waits for the other however the machine's load
+    falls. This process runs ``local`` on its chunks; the worker runs ``work`` (compact,
+    marshal-able results) and appends them, chunk by chunk, to an anonymous file, where this
+    process picks them up between its own chunks and ``finish`` turns them into what ``local``
+    gives. A chunk the worker took but never delivered (it died, or failed) is done here.
+    """
     if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
-        return [work(item) for item in items]
-    half = len(items) // 2
+        return local(items)
+    size = max(_CHUNK, -(-len(items) // _MAX_CHUNKS))
+    chunks = [items[start : start + size] for start in range(0, len(items), size)]
     try:
         out = os.memfd_create("headcheck-parse") if hasattr(os, "memfd_create") else None
     except OSError:
         out = None
     if out is None:
-        return [work(item) for item in items]
+        return local(items)
     try:
+        queue, feed = os.pipe()
+    except OSError:
+        os.close(out)
+        return local(items)
+    tokens = b"".join(n.to_bytes(4, "little") for n in range(len(chunks)))
+    try:
+        os.set_blocking(feed, False)  # never wait on a full pipe (nobody reads it yet)
+        written = os.write(feed, tokens)
+    except OSError:
+        written = -1
+    finally:
+        os.close(feed)
+    try:
+        if written != len(tokens):
+            raise BlockingIOError
         pid = os.fork()
     except OSError:
         os.close(out)
-        return [work(item) for item in items]
-    if pid == 0:  # the worker: parse the second half, write the records, leave without cleanup
+        os.close(queue)
+        return local(items)
+    if pid == 0:  # the worker: take chunks until none is left, append each one's results, leave without cleanup
         status = 1
         try:
-            data = marshal.dumps([work(item) for item in items[half:]])
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out, view) :]
+            while token := os.read(queue, 4):
+                n = int.from_bytes(token, "little")
+                blob = marshal.dumps((n, work(chunks[n])))
+                view = memoryview(len(blob).to_bytes(4, "little") + blob)
+                while view:
+                    view = view[os.write(out, view) :]
             status = 0
         finally:
             os._exit(status)
     reaped = False
     try:
-        mine = [work(item) for item in items[:half]]
-        _, status = os.waitpid(pid, 0)
-        reaped = True
-        theirs: list[tuple[Any, ...]] | None = None
-        if os.waitstatus_to_exitcode(status) == 0:
+        done: dict[int, list[_U]] = {}
+        offset = 0
+
+        def take_delivered() -> None:
+            """``finish`` the worker's chunks appended so far (length-prefixed; a record still
+            being written, or cut short by a dying worker, is left alone)."""
+            nonlocal offset
             size = os.fstat(out).st_size
-            os.lseek(out, 0, os.SEEK_SET)
-            with os.fdopen(out, "rb", closefd=False) as handle:
-                theirs = marshal.loads(handle.read(size))
-        if theirs is None or len(theirs) != len(items) - half:
-            theirs = [work(item) for item in items[half:]]  # the worker failed: do its share here
-        return mine + theirs
+            while size - offset >= 4:
+                length = int.from_bytes(os.pread(out, 4, offset), "little")
+                if size - offset - 4 < length:
+                    return
+                try:
+                    n, got = marshal.loads(os.pread(out, length, offset + 4))
+                except (ValueError, EOFError, TypeError):
+                    return
+                offset += 4 + length
+                if isinstance(n, int) and 0 <= n < len(chunks) and isinstance(got, list) and len(got) == len(chunks[n]):
+                    done[n] = finish(chunks[n], got)
+
+        while token := os.read(queue, 4):
+            n = int.from_bytes(token, "little")
+            done[n] = local(chunks[n])
+            take_delivered()  # while the worker is still busy: less to do once it is done
+        os.waitpid(pid, 0)
+        reaped = True
+        take_delivered()
+        results: list[_U] = []
+        for n, chunk in enumerate(chunks):
+            results += done[n] if n in done else local(chunk)
+        return results
     finally:
         if not reaped:  # interrupted (Ctrl-C) or failed here: leave no worker behind
             import contextlib
@@ -104,6 +171,7 @@ def _on_two_cores(work: Callable[[_T], tuple[Any, ...]], items: Sequence[_T]) ->
                 os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(out)
+        os.close(queue)
 
 
 def _cache_file(cache_dir: Path, paths: Sequence[Path], python: tuple[int, int] | None) -> str:
@@ -166,24 +234,46 @@ def read_revisions(
     for path in paths:
         touch(path)  # the worker's reads are not seen by this process's recording
 
-    def read_item(path: Path) -> tuple[Any, ...]:
-        return _pack(read_revision(path, python))
+    def read_chunk(chunk: Sequence[Path]) -> list[RevisionFile]:
+        return _read_and_parse(chunk, python)
 
-    return [_unpack(path, packed) for path, packed in zip(paths, _on_two_cores(read_item, paths), strict=True)]
+    def work(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
+        return [_pack(rf) for rf in _read_and_parse(chunk, python)]
+
+    def finish(chunk: Sequence[Path], packed: list[tuple[Any, ...]]) -> list[RevisionFile]:
+        return [_unpack(path, record) for path, record in zip(chunk, packed, strict=True)]
+
+    prepare()
+    return _on_two_cores(read_chunk, paths, work, finish)
+
+
+def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> list[RevisionFile]:
+    """Read and parse files (unreadable ones become records with an issue), in order."""
+    records: list[RevisionFile | None] = []
+    readable: list[tuple[Path, bytes]] = []
+    slots: list[int] = []
+    for path in paths:
+        data = read_source(path)
+        if isinstance(data, RevisionFile):
+            records.append(data)
+        else:
+            slots.append(len(records))
+            records.append(None)
+            readable.append((path, data))
+    for slot, record in zip(slots, parse_revisions(readable, python), strict=True):
+        records[slot] = record
+    return records  # type: ignore[return-value]  # every slot is filled
 
 
 def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
-    from _blake2 import blake2b
-
-    def parse_item(item: tuple[str, bytes]) -> tuple[Any, ...]:
-        return _pack(parse_revision(Path(item[0]), item[1], python))
-
     cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
     trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
-    digests: list[bytes | RevisionFile] = []
+    digests: list[bytes | RevisionFile | None] = []
     stats: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
-    missing: dict[bytes, tuple[str, bytes]] = {}
+    keys: dict[int, tuple[int, int, int, int]] = {}
+    unread: list[Path] = []
+    slots: list[int] = []
     for path in paths:
         name = str(path)
         key = _stat_key(name)
@@ -198,26 +288,68 @@ def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, 
             digests.append(memo[1])
             stats[name] = memo
             continue
-        data = read_source(path)
-        if isinstance(data, RevisionFile):
-            digests.append(data)
-            continue
-        file_digest = blake2b(data, digest_size=16).digest()
-        digests.append(file_digest)
         if key is not None:
-            stats[name] = (key, file_digest)
-        if file_digest not in cache.entries:
-            missing[file_digest] = (name, data)
-    fresh = dict(zip(missing, _on_two_cores(parse_item, list(missing.values())), strict=True)) if missing else {}
+            keys[len(digests)] = key
+        slots.append(len(digests))
+        digests.append(None)
+        unread.append(path)
+    fresh: dict[bytes, tuple[Any, ...]] = {}
+    if unread:  # read (and, when not cached, parsed) where the file is read: on both cores
+        prepare()
+        entries = cache.entries
+
+        def read_chunk(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
+            return _read_for_cache(chunk, entries, python)
+
+        def delivered(_chunk: Sequence[Path], results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return results
+
+        for slot, path, (file_digest, packed) in zip(
+            slots, unread, _on_two_cores(read_chunk, unread, read_chunk, delivered), strict=True
+        ):
+            if file_digest is None:  # unreadable: its HC204 record, never cached
+                digests[slot] = _unpack(path, packed)
+                continue
+            digests[slot] = file_digest
+            if packed is not None:
+                fresh[file_digest] = packed
+            if slot in keys:
+                stats[str(path)] = (keys[slot], file_digest)
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
     for path, entry in zip(paths, digests, strict=True):
         if isinstance(entry, RevisionFile):
             records.append(entry)
             continue
+        assert entry is not None
         packed = fresh.get(entry) or cache.entries[entry]
         used[entry] = packed
         records.append(_unpack(path, packed))
     if fresh or stats != cache.stats or len(used) != len(cache.entries):
         _store(cache_file, _Cache(used, stats, 0))
     return records
+
+
+def _read_for_cache(
+    paths: Sequence[Path], cached: dict[bytes, tuple[Any, ...]], python: tuple[int, int] | None
+) -> list[tuple[Any, ...]]:
+    """Per file ``(digest, packed record or None when ``cached`` has it)``; ``(None, packed HC204
+    record)`` for a file that cannot be read."""
+    from _blake2 import blake2b
+
+    results: list[tuple[Any, ...]] = []
+    to_parse: list[tuple[Path, bytes]] = []
+    slots: list[int] = []
+    for path in paths:
+        data = read_source(path)
+        if isinstance(data, RevisionFile):
+            results.append((None, _pack(data)))
+            continue
+        file_digest = blake2b(data, digest_size=16).digest()
+        if file_digest not in cached:
+            slots.append(len(results))
+            to_parse.append((path, data))
+        results.append((file_digest, None))
+    for slot, record in zip(slots, parse_revisions(to_parse, python), strict=True):
+        results[slot] = (results[slot][0], _pack(record))
+    return results

@@ -69,6 +69,33 @@ def as_scalar(value: tuple[Any, ...]) -> Any:
     return value
 
 
+def _plain_node(values: dict[str, Any]) -> Node | None:
+    """The node of the usual file, with none of the checks below firing: a literal non-empty string
+    id without illegal characters, down_revision None, another id or a tuple of other ids, no
+    labels or dependencies. None for anything else (then the full rules decide)."""
+    rev_value = values.get("revision")
+    down_value = values.get("down_revision")
+    if rev_value is None or down_value is None or not (rev_value.literal and down_value.literal):
+        return None
+    for name in ("branch_labels", "depends_on"):
+        value = values.get(name)
+        if value is not None and not (value.literal and value.value is None):
+            return None
+    revision = rev_value.value
+    if type(revision) is not str or not revision or revision in RESERVED_IDS or not ILLEGAL_CHARS.isdisjoint(revision):
+        return None
+    down = down_value.value
+    if down is None:
+        return Node(revision, (), True, (), False, ())
+    if type(down) is str:
+        down = (down,)
+    elif type(down) is not tuple or not down or not all(type(item) is str for item in down):
+        return None
+    if revision in down:
+        return None
+    return Node(revision, down, False, (), False, ())
+
+
 def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
     """Turn a parsed file into a graph node as ``Script._from_path`` + ``Revision.__init__`` would.
 
@@ -78,6 +105,9 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
     if issues:
         return None, issues
     values = rf.values
+    plain = _plain_node(values)
+    if plain is not None:
+        return plain, list(rf.warnings)
     dynamic = [name for name in ATTRIBUTES if name in values and not values[name].literal]
     for name in dynamic:
         value = values[name]

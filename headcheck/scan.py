@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ast
 import bisect
+import contextlib
+import itertools
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,6 +30,8 @@ __all__ = [
     "Scan",
     "Value",
     "parse_revision",
+    "parse_revisions",
+    "prepare",
     "read_revision",
     "read_source",
 ]
@@ -117,6 +122,10 @@ class _Source:
         lineno, end_lineno, col, end_col = where
         if None in where or end_lineno - lineno > 50:
             return None
+        if lineno == end_lineno:
+            line = self._line(lineno)
+            if line.isascii():  # byte columns are character columns
+                return line[col:end_col]
         lines = [self._line(number).encode("utf-8", "surrogatepass") for number in range(lineno, end_lineno + 1)]
         if len(lines) == 1:
             chunk = lines[0][col:end_col]
@@ -261,7 +270,10 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
     return ids, line
 
 
-_COMPOUND = re.compile(rb"^(?:if|while|for|with|try|match|async)\b", re.MULTILINE)
+# ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
+_FAST_NAMES = frozenset((*ATTRIBUTES, "__doc__", "upgrade"))
+_COMPOUND = re.compile(rb"(?:if|while|for|with|try|match|async)\b")
+_COMPOUND_LINE = re.compile(rb"\n(?:if|while|for|with|try|match|async)\b")
 # Reading the header from the compiled module instead of parsing the file a second time halves
 # the cold cost. Bytecode differs between Python versions: only the version the parity and fuzz
 # tests ran on takes this path; any other uses the syntax tree.
@@ -279,6 +291,7 @@ class _Ops(NamedTuple):
     extended_arg: int
     stores: bytes
     deletes: bytes
+    store_units: Any  # a compiled pattern finding the store opcodes in the opcode bytes
 
 
 _OPS: _Ops | None = None
@@ -300,6 +313,7 @@ def _ops() -> _Ops:
             op["EXTENDED_ARG"],
             bytes([op["STORE_NAME"], op["STORE_GLOBAL"]]),
             bytes([op["DELETE_NAME"], op["DELETE_GLOBAL"]]),
+            re.compile(b"[" + re.escape(bytes([op["STORE_NAME"], op["STORE_GLOBAL"]])) + b"]"),
         )
     return _OPS
 
@@ -316,9 +330,10 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     # The compiler drops `if False:` blocks and `if True:` tests without a trace; the syntax
     # tree calls bindings under them conditional. Compound statements at module level start in
     # column 0 (a line inside a string may match too: that only costs the fast path).
-    if _COMPOUND.search(data) or code.co_exceptiontable:
+    if code.co_exceptiontable or _COMPOUND.match(data) or _COMPOUND_LINE.search(data):
         return None
-    if any(getattr(const, "co_name", "").startswith("<") for const in code.co_consts if hasattr(const, "co_code")):
+    code_type = type(code)
+    if any(type(const) is code_type and const.co_name.startswith("<") for const in code.co_consts):
         return None
     ops = _ops()
     raw = code.co_code
@@ -327,36 +342,44 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
         return None
     if any(opcodes.find(bytes([delete])) >= 0 for delete in ops.deletes):
         return None  # `del` at module level: the syntax tree handles it
-    stores = sorted(unit for store in ops.stores for unit in _all_units(opcodes, store))
+    stores = [match.start() for match in ops.store_units.finditer(opcodes)]  # in order
     names = code.co_names
-    positions: list[Any] | None = None
+    positions: list[Any] = []  # co_positions() up to the last unit needed (the header is at the top)
+    more_positions = code.co_positions()
     source: _Source | None = None
     values: dict[str, Value] = {}
     has_upgrade = False
     doc: tuple[str, int] | None = None
+    consts = code.co_consts
+    extended_arg = ops.extended_arg
     for count, unit in enumerate(stores):
-        before = _previous(opcodes, unit)
-        if before is None or opcodes[before] == ops.extended_arg:
+        before = unit - 1  # the instruction before (inline caches, opcode 0, skipped)
+        while before >= 0 and opcodes[before] == 0:
+            before -= 1
+        if before < 0 or opcodes[before] == extended_arg:
             return None
         name = names[raw[2 * unit + 1]]
+        if name not in _FAST_NAMES:
+            continue
         if name == "upgrade":
             if opcodes[before] != ops.make_function:
                 return None
             has_upgrade = True
             continue
-        if name != "__doc__" and name not in ATTRIBUTES:
-            continue
-        found = _constant_at(raw, opcodes, before, code.co_consts, ops)
-        if found is None:
-            return None
-        value, value_unit = found
-        if positions is None:
-            positions = list(code.co_positions())
+        if opcodes[before] == ops.load_const and (before == 0 or opcodes[before - 1] != extended_arg):
+            value, value_unit = consts[raw[2 * before + 1]], before  # the common case, inline
+        else:
+            found = _constant_at(raw, opcodes, before, consts, ops)
+            if found is None:
+                return None
+            value, value_unit = found
+        if source is None:
             try:
                 source = _Source(data.decode(source_encoding(data)))
             except (LookupError, UnicodeDecodeError):
                 return None
-        assert source is not None
+        if len(positions) <= max(unit, value_unit):
+            positions.extend(itertools.islice(more_positions, max(unit, value_unit) + 1 - len(positions)))
         where = positions[value_unit]
         if where is None or where[0] is None:
             return None
@@ -371,15 +394,6 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
             return None
         values[name] = Value(written, where[0], True, shorten(repr(written)))
     return values, has_upgrade, doc
-
-
-def _all_units(opcodes: bytes, opcode_byte: int) -> list[int]:
-    found = []
-    start = opcodes.find(bytes([opcode_byte]))
-    while start >= 0:
-        found.append(start)
-        start = opcodes.find(bytes([opcode_byte]), start + 1)
-    return found
 
 
 def _previous(opcodes: bytes, unit: int) -> int | None:
@@ -428,6 +442,8 @@ def _written_literal(text: str | None, value: Any) -> Any:
         return None
     if isinstance(value, str) and text == repr(value):  # a plain quoted string: nothing folded
         return value
+    if type(value) is tuple and all(type(item) is str for item in value) and text == repr(value):
+        return value  # a merge's ('a', 'b') written as Python prints it: nothing folded
     try:
         written = ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -477,6 +493,16 @@ def _syntax_error(path: Path, data: bytes, exc: SyntaxError) -> RevisionFile:
     )
 
 
+def prepare() -> None:
+    """Load what parsing needs, once, before a worker process is forked (not once in each)."""
+    import warnings  # noqa: F401
+
+    from headcheck import opslint  # noqa: F401
+
+    if FAST_PYTHON:
+        _ops()
+
+
 def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = None) -> RevisionFile:
     """Parse a revision file's bytes (from disk or from git); PEP 263 cookies are honoured.
 
@@ -488,34 +514,67 @@ def parse_revision(path: Path, data: bytes, python: tuple[int, int] | None = Non
     parenthesised context managers, walrus, ...) is an error, as Alembic on that Python would
     fail to import the file, as far as the parser can tell (``ast.parse(feature_version=...)``).
     """
+    return parse_revisions([(path, data)], python)[0]
+
+
+def parse_revisions(items: Sequence[tuple[Path, bytes]], python: tuple[int, int] | None = None) -> list[RevisionFile]:
+    """``parse_revision`` for many files, step by step: every file compiled, then every header
+    read, then every file's HC611-HC613 prefilter. Alternating the compiler with Python code file by
+    file keeps evicting the interpreter's own code and data from the CPU caches (about 15% slower)."""
     import warnings
 
-    try:
-        with warnings.catch_warnings():
-            # Invalid escapes and the like only warn when Alembic imports the file.
-            warnings.simplefilter("ignore")
-            # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
-            # compiling the tree instead would hit Python's recursion limit on long chains).
-            code = compile(data, str(path), "exec", dont_inherit=True, optimize=0)
-            if python is None and FAST_PYTHON:
-                fast = from_code(code, data)
-                if fast is not None:
-                    values, has_upgrade, doc = fast
-                    revises, revises_line = _revises(*doc) if doc is not None else (None, None)
-                    warnings_ = _ops_warnings(data, None)
-                    return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None, warnings_)
+    from headcheck.opslint import issues_in_bytes
+
+    done: list[RevisionFile | None] = [None] * len(items)
+    with warnings.catch_warnings():
+        # Invalid escapes and the like only warn when Alembic imports the file.
+        warnings.simplefilter("ignore")
+        codes: list[Any] = [None] * len(items)
+        for k, (path, data) in enumerate(items):
             try:
-                module = ast.parse(data, filename=str(path), feature_version=python)
+                # As importlib does (from the bytes: the same PEP 263 handling and nesting limits;
+                # compiling the tree instead would hit Python's recursion limit on long chains).
+                codes[k] = compile(data, str(path), "exec", dont_inherit=True, optimize=0)
             except SyntaxError as exc:
-                if python is None:
-                    raise
-                exc.msg = f"{exc.msg} (the project supports Python {python[0]}.{python[1]})"
-                raise
+                done[k] = _syntax_error(path, data, exc)
+            except (ValueError, MemoryError, RecursionError) as exc:
+                done[k] = _cannot_parse(path, exc)
+        headers: list[tuple[dict[str, Value], bool, tuple[str, int] | None] | None] = [None] * len(items)
+        if python is None and FAST_PYTHON:
+            for k, code in enumerate(codes):
+                if code is not None:
+                    # Whatever the bytecode reader cannot take, the syntax tree decides.
+                    with contextlib.suppress(ValueError, MemoryError, RecursionError, IndexError):
+                        headers[k] = from_code(code, items[k][1])
+        del codes
+        for k, (path, data) in enumerate(items):
+            if done[k] is None and headers[k] is None:
+                done[k] = _from_tree(path, data, python)
+        for k, header in enumerate(headers):
+            if header is not None:
+                path, data = items[k]
+                values, has_upgrade, doc = header
+                revises, revises_line = _revises(*doc) if doc is not None else (None, None)
+                found = tuple(issues_in_bytes(data, None))
+                done[k] = RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None, found)
+    return done  # type: ignore[return-value]  # every slot is filled above
+
+
+def _cannot_parse(path: Path, exc: BaseException) -> RevisionFile:
+    reason = shorten(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+    return RevisionFile(path, {}, None, None, False, (FileIssue("HC201", f"cannot parse: {reason}", None),), None)
+
+
+def _from_tree(path: Path, data: bytes, python: tuple[int, int] | None) -> RevisionFile:
+    """The header from the syntax tree (any Python, any shape the bytecode reader hands back)."""
+    try:
+        module = ast.parse(data, filename=str(path), feature_version=python)
     except SyntaxError as exc:
+        if python is not None:
+            exc.msg = f"{exc.msg} (the project supports Python {python[0]}.{python[1]})"
         return _syntax_error(path, data, exc)
     except (ValueError, MemoryError, RecursionError) as exc:
-        reason = shorten(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
-        return RevisionFile(path, {}, None, None, False, (FileIssue("HC201", f"cannot parse: {reason}", None),), None)
+        return _cannot_parse(path, exc)
     try:
         text = data.decode(source_encoding(data))
     except (LookupError, UnicodeDecodeError):

@@ -24,5 +24,7 @@ def source_encoding(data: bytes) -> str:
     """The encoding Python reads a source file with: a BOM, a PEP 263 cookie, else UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if b"coding" not in data:  # no cookie anywhere, let alone on the first two lines
+        return "utf-8"
     match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", b"\n".join(data.split(b"\n", 2)[:2]), re.MULTILINE)
     return match.group(1).decode("ascii") if match else "utf-8"

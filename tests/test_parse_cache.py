@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from headcheck.parse_cache import read_revisions
@@ -70,7 +71,16 @@ def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
     def square(n: int) -> tuple[int, int]:
         return (n, n * n)
 
-    assert _on_two_cores(square, items) == [square(n) for n in items]
+    def on_two_cores(work: Callable[[int], tuple[int, int]]) -> list[tuple[int, int]]:
+        def chunk_work(chunk: Sequence[int]) -> list[tuple[int, int]]:
+            return [work(n) for n in chunk]
+
+        def delivered(_chunk: Sequence[int], results: list[tuple[int, int]]) -> list[tuple[int, int]]:
+            return [tuple(result) for result in results]  # type: ignore[misc]
+
+        return _on_two_cores(chunk_work, items, chunk_work, delivered)
+
+    assert on_two_cores(square) == [square(n) for n in items]
 
     def fails_in_the_worker(n: int) -> tuple[int, int]:
         if os.getpid() != parent:
@@ -81,7 +91,7 @@ def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
         return set(Path(f"/proc/{parent}/task/{parent}/children").read_text().split())
 
     before = children()
-    results = _on_two_cores(fails_in_the_worker, items)
+    results = on_two_cores(fails_in_the_worker)
     assert results == [(n, parent) for n in items]  # the worker's share was done here
     assert children() == before, "a worker process was left behind"
 
@@ -134,3 +144,21 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
         code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
         fast_used += scan.from_code(code, data) is not None
     assert fast_used >= 20  # the styles take the fast path; the odd shapes fall back
+
+
+def test_a_first_run_with_an_empty_cache_equals_serial_parsing(tmp_path: Path) -> None:
+    """A fresh checkout with an empty cache (every CI run): files are read, hashed and parsed on
+    both cores, in chunks; records keep their order whatever process read them, an unreadable
+    file stays an HC204 record, identical files both get their record, and the cache written
+    then answers the same."""
+    files: dict[str, object] = {f"r{n:04d}.py": (f"r{n:04d}", f"r{n - 1:04d}" if n else None) for n in range(450)}
+    files["r0120.py"] = "revision = 'r0120'\ndown_revision = 'r0119'\nif (:\n"
+    files["r0121.py"] = files["r0122.py"] = "revision = 'twin'\ndown_revision = None\n"
+    versions = write_project(tmp_path / "p", files)
+    (versions / "r0300_gone.py").symlink_to(versions / "missing-target.py")
+    paths = sorted(versions.glob("*.py"))
+    serial = [read_revision(p) for p in paths]
+    cache = tmp_path / "cache"
+    assert read_revisions(paths, cache) == serial
+    assert [i.code for r in serial for i in r.issues] == ["HC201", "HC204"]
+    assert read_revisions(paths, cache) == serial  # from the cache written by the first run
