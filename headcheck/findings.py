@@ -9,11 +9,12 @@ from typing import NamedTuple
 
 from headcheck import logsafe
 from headcheck.config import Environment
+from headcheck.dialects import names_another_database
 from headcheck.graph import Graph, build
 from headcheck.heads import branch_root, fork_points, policy_violation, winning_heads
 from headcheck.limits import MESSAGE_LIMIT, shorten
 from headcheck.records import Node, revision_node
-from headcheck.rules import RULES
+from headcheck.rules import POSTGRES_ONLY, RULES
 from headcheck.scan import RevisionFile, Scan, read_revision
 from headcheck.settings import Settings
 from headcheck.source import FileIssue
@@ -454,7 +455,10 @@ def check(
     if heads:
         found.append(_multiple_heads(graph, heads, ctx))
     found = _without_unverifiable(found, ctx)
-    return [f for f in found if f.code not in settings.ignore]
+    skip = set(settings.ignore)
+    if names_another_database(env.options.get("sqlalchemy.url")):
+        skip |= POSTGRES_ONLY
+    return [f for f in found if f.code not in skip]
 
 
 # Which verdicts an unknown value takes away: labels decide the heads policy, what depends_on

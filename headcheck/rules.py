@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["RULES", "Rule", "markdown_table"]
+__all__ = ["POSTGRES_ONLY", "RULES", "Rule", "markdown_table"]
 
 
 class Rule(NamedTuple):
@@ -346,7 +346,7 @@ _RULES = (
         "HC611",
         "create-index-not-concurrently",
         "warning",
-        "Static: op.create_index on a table the revision did not create, without postgresql_concurrently=True.",
+        "Static: op.create_index on a table the revision did not create, without postgresql_concurrently=True (not when sqlalchemy.url names another database than PostgreSQL).",
         "A plain CREATE INDEX blocks all writes to the table while the index builds.",
         "Pass postgresql_concurrently=True and run it inside `with op.get_context().autocommit_block():`.",
         'op.create_index("ix_users_email", "users", ["email"])',
@@ -355,7 +355,7 @@ _RULES = (
         "HC612",
         "concurrently-in-transaction",
         "warning",
-        "Static: postgresql_concurrently=True or CREATE/DROP INDEX CONCURRENTLY outside `with op.get_context().autocommit_block():`.",
+        "Static: postgresql_concurrently=True or CREATE/DROP INDEX CONCURRENTLY outside `with op.get_context().autocommit_block():` (not when sqlalchemy.url names another database than PostgreSQL).",
         "PostgreSQL refuses CONCURRENTLY inside a transaction block: the migration fails on deploy.",
         "Wrap the call in `with op.get_context().autocommit_block():`.",
         'op.create_index("ix", "users", ["email"], postgresql_concurrently=True)',
@@ -426,6 +426,9 @@ _RULES = (
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+# static rules about PostgreSQL's own syntax (CONCURRENTLY): not reported for an environment whose
+# sqlalchemy.url names another database (headcheck.dialects)
+POSTGRES_ONLY = frozenset({"HC611", "HC612"})
 
 
 def markdown_table() -> str:

@@ -124,6 +124,37 @@ def test_the_gate_reports_them_as_warnings_without_changing_the_verdict(
     assert main(["check", str(project), "--strict"]) == 0
 
 
+@pytest.mark.parametrize(
+    ("url", "reported"),
+    [
+        ("postgresql+psycopg://localhost/example", True),
+        ("%(DATABASE_URL)s", True),  # unknown: could be PostgreSQL
+        ("mysql+pymysql://app@localhost/example", False),
+        ("sqlite:///app.db", False),
+    ],
+)
+def test_postgresql_only_rules_follow_the_configured_database(
+    url: str, reported: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HC611/HC612 are about PostgreSQL's CONCURRENTLY: a project whose sqlalchemy.url names MySQL
+    or SQLite does not get them; HC613 (empty downgrade) holds on every database."""
+    project = tmp_path / "p"
+    shutil.copytree(EXAMPLE, project)
+    ini = project / "alembic.ini"
+    text = ini.read_text()
+    assert "sqlalchemy.url = postgresql+psycopg://localhost/example\n" in text
+    ini.write_text(text.replace("postgresql+psycopg://localhost/example", url))
+    (project / "migrations" / "versions" / "ffff00000001_empty_down.py").write_text(
+        HEADER.replace('"b1"', '"ffff00000001"').replace('"a1"', '"b2c3d4e5f6a7"')
+        + '\n\ndef upgrade():\n    op.add_column("users", sa.Column("x", sa.Integer))\n\n\ndef downgrade():\n    pass\n'
+    )
+    main(["check", str(project), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    codes = {f["code"] for f in report["environments"][0]["findings"]}
+    assert ("HC611" in codes) is reported
+    assert "HC613" in codes
+
+
 INDEX_SHAPES = [
     'op.create_index(op.f("ix_{t}_name"), "{t}", ["name"], unique=False)',
     'op.create_index("ix_{t}", "{t}", ["name"])',

@@ -1,5 +1,5 @@
 """PostgreSQL URLs (SQLAlchemy's and libpq's spellings, the driver) and the one redaction function.
-Any database's URL parts: :mod:`headcheck.db.backends` (``dialect_of``, ``driver_of``, ``with_driver``).
+Any database's URL parts: :mod:`headcheck.dialects` (``dialect_of``, ``driver_of``, ``with_driver``).
 
 Standard library only: :func:`redact` is also used on the static path (the Action's log).
 """
@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from headcheck.dialects import POSTGRES_DIALECTS, dialect_of
+
 __all__ = [
-    "driver_of",
     "is_postgres",
     "libpq_url",
     "redact",
     "split_password",
-    "sqlalchemy_url",
-    "with_driver",
 ]
 
 _SCHEME = re.compile(r"^(postgres|postgresql)(\+[A-Za-z0-9_]+)?://")
@@ -34,24 +33,7 @@ def redact(text: str) -> str:
 
 
 def is_postgres(url: str) -> bool:
-    return bool(_SCHEME.match(url))
-
-
-def driver_of(url: str) -> str | None:
-    """``postgresql+asyncpg://`` -> ``asyncpg``; None for a plain ``postgresql://``."""
-    match = _SCHEME.match(url)
-    return match.group(2)[1:] if match and match.group(2) else None
-
-
-def with_driver(url: str, driver: str) -> str:
-    """The same URL with SQLAlchemy driver ``driver``."""
-    match = _SCHEME.match(url)
-    return f"postgresql+{driver}://" + url[match.end() :] if match else url
-
-
-def sqlalchemy_url(url: str) -> str:
-    """``postgresql://`` would make SQLAlchemy use psycopg2; name the installed psycopg 3 driver."""
-    return url if driver_of(url) else with_driver(url, "psycopg")
+    return dialect_of(url) in POSTGRES_DIALECTS
 
 
 def libpq_url(url: str) -> str:

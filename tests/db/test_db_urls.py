@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from headcheck.db.urls import redact, split_password, with_driver
+from headcheck.db.urls import is_postgres, redact, split_password
+from headcheck.dialects import names_another_database, with_driver
 
 
 @pytest.mark.parametrize(
@@ -43,4 +44,16 @@ def test_the_password_leaves_the_command_line() -> None:
 
 def test_the_driver_is_replaced_not_the_rest() -> None:
     assert with_driver("postgresql://u:p@h:1/d", "asyncpg") == "postgresql+asyncpg://u:p@h:1/d"
-    assert with_driver("postgres+psycopg2://h/d", "pg8000") == "postgresql+pg8000://h/d"
+    assert with_driver("mysql://h/d", "pymysql") == "mysql+pymysql://h/d"
+    assert with_driver("not a url", "x") == "not a url"
+
+
+def test_which_database_a_url_names() -> None:
+    assert is_postgres("postgresql+psycopg://h/d")
+    assert is_postgres("postgres://h/d")
+    assert not is_postgres("mysql+pymysql://h/d")
+    assert names_another_database("mysql+pymysql://u:p@h/d")
+    assert names_another_database("sqlite:///app.db")
+    assert not names_another_database("postgresql://h/d")
+    assert not names_another_database("%(DATABASE_URL)s")  # unknown: not another database
+    assert not names_another_database(None)

@@ -34,11 +34,12 @@ import abc
 import importlib
 import importlib.util
 import pkgutil
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+
+from headcheck.dialects import dialect_of, driver_of, with_driver
 
 __all__ = [
     "DEFAULT",
@@ -69,8 +70,6 @@ DEFAULT = "postgres"  # when neither --backend nor the project's sqlalchemy.url 
 # any two snapshots, whatever their categories.
 Snapshot = dict[str, tuple[str, ...]]
 Execute = Callable[[str], Iterable[Sequence[Any]]]  # SQL -> rows, on one DB-API connection
-
-_URL = re.compile(r"^(?P<dialect>[A-Za-z][A-Za-z0-9_]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://")
 
 
 class BackendError(Exception):
@@ -198,24 +197,6 @@ def get(name: str) -> Backend:
     if not isinstance(backend, Backend):
         raise BackendError(f"headcheck.db.backends.{name} defines no BACKEND")
     return backend
-
-
-def dialect_of(url: str) -> str | None:
-    """``mysql+pymysql://...`` -> ``mysql``; None when ``url`` is not a URL."""
-    match = _URL.match(url.strip())
-    return match["dialect"].lower() if match else None
-
-
-def driver_of(url: str) -> str | None:
-    """``postgresql+asyncpg://`` -> ``asyncpg``; None when the URL names no driver."""
-    match = _URL.match(url.strip())
-    return match["driver"] if match and match["driver"] else None
-
-
-def with_driver(url: str, driver: str) -> str:
-    """The same URL (same dialect) with SQLAlchemy driver ``driver``."""
-    match = _URL.match(url)
-    return f"{match['dialect']}+{driver}://" + url[match.end() :] if match else url
 
 
 def for_dialect(dialect: str | None) -> Backend | None:
