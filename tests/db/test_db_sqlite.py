@@ -92,9 +92,12 @@ BATCH_ALTER = revision(
 
 
 def test_clean_history_passes_on_a_file_in_the_temp_dir_chosen_from_the_url(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS})
+    # a temp dir of this test's own: other tests running at the same time make theirs in /tmp
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     before = set(Path(tempfile.gettempdir()).glob(f"{backend.TEMP_PREFIX}*"))
     code, report, err = run_db(capsys, str(project))  # no --backend: sqlalchemy.url says sqlite
     assert code == 0, err
