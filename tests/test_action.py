@@ -467,7 +467,6 @@ def _entrypoint() -> list[str]:
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="GitHub runs Docker actions as root")
-@pytest.mark.xdist_group("image")  # the container venv is built once, on one worker
 @pytest.mark.parametrize(
     ("example", "code", "titles"),
     [("clean", 0, []), ("two-heads", 1, ["HC101 multiple-heads"]), ("dangling", 1, ["HC102 dangling-down-revision"])],

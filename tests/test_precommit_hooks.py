@@ -19,9 +19,6 @@ import yaml
 
 from tests.git_project import git
 
-# the hook repository and its pre-commit store are built once, on one worker (pytest-xdist)
-pytestmark = pytest.mark.xdist_group("pre-commit")
-
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"

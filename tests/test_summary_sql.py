@@ -23,8 +23,7 @@ from headcheck.gate import GateResult, run_gate
 from headcheck.settings import Settings
 from tests.db.harness import EXAMPLES, needs_postgres
 
-# one worker proves the module fixture once (pytest-xdist)
-pytestmark = [needs_postgres, pytest.mark.xdist_group("summary-sql")]
+pytestmark = needs_postgres
 
 MARKDOWN = MarkdownIt("commonmark").enable("table")
 RUN = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0123abc"}

@@ -372,17 +372,15 @@ def test_a_first_revision_on_a_missing_table_points_at_from_schema(
 
 # Two tests in file order (pytest keeps it): the first leaves databases behind on the shared server,
 # the second finds them dropped (tests/db/conftest.py drops what a test created there). With
-# pytest-xdist both run on one worker (one xdist_group), in that order, against the same server.
+# pytest-xdist a file runs whole on one worker (--dist loadfile): both see the same server.
 _PROBE = "leftover_probe"
 
 
-@pytest.mark.xdist_group("shared-server-drop")
 def test_a_test_that_creates_databases_on_the_shared_server(server: Server, fresh_db: list[str]) -> None:
     new_database(server, _PROBE)
     assert {_PROBE, fresh_db[1].rsplit("/", 1)[1]} <= databases(server)
 
 
-@pytest.mark.xdist_group("shared-server-drop")
 def test_finds_them_dropped_after_it(server: Server) -> None:
     left = {name for name in databases(server) if name == _PROBE or name.startswith("t_test_a_test_that_creates")}
     assert left == set()
