@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+
+# Where ``alembic_generate`` keeps the tree each template generated (set for the session by
+# tests/conftest.py; None: every call runs the generator).
+generated_root: Path | None = None
 
 
 def revision_file(
@@ -40,3 +47,30 @@ def write_project(
         text = spec if isinstance(spec, str) else revision_file(*spec)  # type: ignore[misc]
         (versions / name).write_text(text)
     return versions
+
+
+def alembic_generate(root: Path, template: str = "generic") -> Path:
+    """``alembic init -t TEMPLATE migrations`` in ``root`` (made if missing): the real generator's
+    files. It runs once per template and test session; later calls copy that tree (its output does
+    not depend on the folder it ran in). Returns ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    if generated_root is None:
+        _run_alembic_init(root, template)
+        return root
+    pristine = generated_root / template
+    if not pristine.exists():
+        building = generated_root / f"{template}.partial"
+        building.mkdir()
+        _run_alembic_init(building, template)
+        building.rename(pristine)
+    shutil.copytree(pristine, root, dirs_exist_ok=True)
+    return root
+
+
+def _run_alembic_init(folder: Path, template: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", template, "migrations"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )

@@ -1,9 +1,13 @@
 """Bad input never gives a traceback: exit 1 (a finding) or 2 (a one-line error), run as a user would.
 
-Every case runs ``python -m headcheck`` in a subprocess and checks the exit code, that stderr has
-no traceback, and that a usage/configuration error is one line. Permission cases run as root
-without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (``setpriv --bounding-set``), so file modes bind even
-though the suite runs as root; they are skipped where that is not possible.
+Every case runs the CLI (``cli.main`` in this process, with its own stdout/stderr, environment and
+working directory) and checks the exit code, that stderr has no traceback, and that a
+usage/configuration error is one line. ``python -m headcheck`` runs in a subprocess only where the
+process is part of the case: permission cases run as root without
+CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (``setpriv --bounding-set``), so file modes bind even though
+the suite runs as root (skipped where that is not possible); a FIFO, a device or a link to ``/``
+that could hang or exhaust the process is killed by the timeout; a lone surrogate meets the
+interpreter's own stdout encoding; ``PYTHONWARNINGS`` and deep TOML nesting meet a fresh interpreter.
 
 A hypothesis fuzz test then mutates real revision files (byte flips, truncation, insertions) and
 checks that no exception escapes the gate or the reports, and that a file Alembic cannot compile
@@ -12,6 +16,8 @@ is a failing HC201 for headcheck too.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -19,11 +25,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from headcheck.cli import main
 from headcheck.gate import GateResult
 from headcheck.report import FORMATS, render
 from headcheck.settings import Settings
@@ -33,16 +42,54 @@ from tests.history_builder import Rev, gate, write_history, write_ini
 REPO = Path(__file__).resolve().parents[1]
 
 
-def headcheck(*args: str | Path, drop_dac: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "headcheck", *map(str, args)]
-    if drop_dac:
-        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
-    env.pop("HEADCHECK_DEBUG", None)
-    return subprocess.run(command, capture_output=True, text=True, errors="replace", env=env, cwd=cwd, timeout=60)
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int) -> None:
+def headcheck(
+    *args: str | Path,
+    drop_dac: bool = False,
+    spawn: bool = False,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Ran:
+    """``headcheck ARGS`` with ``NO_COLOR=1``, ``env`` added, HEADCHECK_DEBUG unset, in ``cwd``.
+
+    In this process (``cli.main``, stdout and stderr UTF-8 text streams as a process has), unless
+    ``drop_dac`` (setpriv: a process without the capabilities) or ``spawn`` (``python -m headcheck``
+    in a subprocess killed after 60 s)."""
+    extra = {"NO_COLOR": "1", **(env or {})}
+    if drop_dac or spawn:
+        command = [sys.executable, "-m", "headcheck", *map(str, args)]
+        if drop_dac:
+            command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+        full = {**os.environ, "PYTHONPATH": str(REPO), **extra}
+        full.pop("HEADCHECK_DEBUG", None)
+        done = subprocess.run(command, capture_output=True, text=True, errors="replace", env=full, cwd=cwd, timeout=60)
+        return Ran(done.returncode, done.stdout, done.stderr)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", newline="\n", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace", newline="\n", write_through=True)
+    here = os.getcwd()
+    with mock.patch.dict(os.environ, extra), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        os.environ.pop("HEADCHECK_DEBUG", None)
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            code = main([str(arg) for arg in args])
+        finally:
+            os.chdir(here)
+
+    def text(stream: io.TextIOWrapper) -> str:
+        raw = stream.buffer
+        assert isinstance(raw, io.BytesIO)
+        return raw.getvalue().decode("utf-8", errors="replace")
+
+    return Ran(code, text(out), text(err))
+
+
+def assert_clean_failure(proc: Ran, code: int) -> None:
     """Exit ``code``, no traceback; a usage error is exactly one line on stderr."""
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
@@ -314,7 +361,7 @@ def test_binary_pyproject(tmp_path: Path) -> None:
 def test_lone_surrogate_in_revision_id(tmp_path: Path) -> None:
     versions = project(tmp_path)
     (versions / "s.py").write_text("revision = '\\ud800'\ndown_revision = 'bbbb2'\n", encoding="utf-8")
-    proc = headcheck(tmp_path)
+    proc = headcheck(tmp_path, spawn=True)  # the interpreter's own stdout encoding
     assert "internal error" not in proc.stderr, proc.stderr
     assert proc.returncode in (0, 1)
 
@@ -323,7 +370,7 @@ def test_internal_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     """Whatever goes wrong inside, the CLI prints one line (HEADCHECK_DEBUG=1 shows the traceback)."""
     versions = project(tmp_path)
     (versions / "s.py").write_text("revision = '\\ud800'\ndown_revision = 'bbbb2'\n", encoding="utf-8")
-    proc = headcheck(tmp_path)
+    proc = headcheck(tmp_path, spawn=True)
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 1
 
@@ -488,7 +535,7 @@ def test_message_limit_applies_to_every_finding() -> None:
 def test_fifo_in_versions_is_unreadable_not_a_hang(tmp_path: Path) -> None:
     versions = project(tmp_path)
     os.mkfifo(versions / "x.py")
-    proc = headcheck(tmp_path)  # a blocking open() never returns: the 60 s timeout would fire
+    proc = headcheck(tmp_path, spawn=True)  # a blocking open() never returns: the 60 s timeout would fire
     assert_clean_failure(proc, 1)
     assert "HC204" in proc.stdout, proc.stdout
     assert "FIFO" in proc.stdout, proc.stdout
@@ -497,14 +544,14 @@ def test_fifo_in_versions_is_unreadable_not_a_hang(tmp_path: Path) -> None:
 def test_fifo_as_config_files_is_an_error_not_a_hang(tmp_path: Path) -> None:
     project(tmp_path)
     os.mkfifo(tmp_path / "pyproject.toml")
-    proc = headcheck(tmp_path)
+    proc = headcheck(tmp_path, spawn=True)
     assert proc.returncode in (0, 2), proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     (tmp_path / "pyproject.toml").unlink()
     (tmp_path / "alembic.ini").unlink()
     os.mkfifo(tmp_path / "alembic.ini")
-    assert_clean_failure(headcheck(tmp_path), 2)
-    assert_clean_failure(headcheck("--config", tmp_path / "alembic.ini", tmp_path), 2)
+    assert_clean_failure(headcheck(tmp_path, spawn=True), 2)
+    assert_clean_failure(headcheck("--config", tmp_path / "alembic.ini", tmp_path, spawn=True), 2)
 
 
 def test_device_named_like_a_revision_is_unreadable(tmp_path: Path) -> None:
@@ -515,7 +562,7 @@ def test_device_named_like_a_revision_is_unreadable(tmp_path: Path) -> None:
         os.mknod(versions / "zero.py", stat.S_IFCHR | 0o644, os.makedev(1, 5))  # /dev/zero: never ends
     except OSError:
         pytest.skip("cannot create a device node here")
-    proc = headcheck(tmp_path)
+    proc = headcheck(tmp_path, spawn=True)  # reading /dev/zero to the end would fill the memory
     assert_clean_failure(proc, 1)
     assert "HC204" in proc.stdout, proc.stdout
     assert "device" in proc.stdout, proc.stdout
@@ -555,7 +602,7 @@ def test_version_location_linked_to_root_finishes(tmp_path: Path) -> None:
     write_ini(tmp_path)
     (tmp_path / "alembic").mkdir()
     (tmp_path / "alembic" / "versions").symlink_to("/", target_is_directory=True)
-    proc = headcheck(tmp_path)  # was killed after 15 minutes; the helper's timeout is 60 s
+    proc = headcheck(tmp_path, spawn=True)  # was killed after 15 minutes; the helper's timeout is 60 s
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode in (0, 1), proc.stderr
 
@@ -614,7 +661,7 @@ def test_deeply_nested_toml(tmp_path: Path, nesting: str) -> None:
     else:
         text = "[tool.alembic]\nx = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n"
     (tmp_path / "pyproject.toml").write_text(text)
-    proc = headcheck(tmp_path)
+    proc = headcheck(tmp_path, spawn=True)  # a fresh interpreter's stack, not pytest's
     assert_clean_failure(proc, 2)
     assert "nested too deeply" in proc.stderr
 
@@ -632,7 +679,7 @@ def test_malformed_cache_file_is_ignored(tmp_path: Path, content: bytes | None) 
     project(tmp_path)
     cache = tmp_path / "cache"
     env = {"HEADCHECK_CACHE_DIR": str(cache)}
-    first = _with_env(env, tmp_path)
+    first = headcheck(tmp_path, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     files = [p for p in cache.rglob("*") if p.is_file()]
     assert files
@@ -641,16 +688,9 @@ def test_malformed_cache_file_is_ignored(tmp_path: Path, content: bytes | None) 
             path.write_bytes(marshal.dumps((2, __version__, {b"x": 1}, {"a": 5}, 7, [1], {2: 3})))
         else:
             path.write_bytes(content)
-    again = _with_env(env, tmp_path)
+    again = headcheck(tmp_path, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "internal error" not in again.stderr, again.stdout + again.stderr
-
-
-def _with_env(extra: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **extra}
-    env.pop("HEADCHECK_DEBUG", None)
-    command = [sys.executable, "-m", "headcheck", str(root)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 
 # Each parses (ast.parse accepts it) but only compiles with an error, as Alembic's import does.

@@ -144,28 +144,22 @@ def test_distribution_metadata_names_the_license_and_the_project() -> None:
     assert "Typing :: Typed" in (meta.get_all("Classifier") or [])
 
 
-def test_a_folder_named_like_a_command_is_a_path(tmp_path: Path) -> None:
+def test_a_folder_named_like_a_command_is_a_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`headcheck db` in a project whose migrations live in ./db checks ./db (never the proof)."""
-    import os
     import shutil
 
     shutil.copytree(EXAMPLES / "two-heads", tmp_path / "db")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    monkeypatch.chdir(tmp_path)
     for argv in (["db"], ["db", "--format", "json"], ["check", "db", "--format", "json"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "headcheck", *argv], cwd=tmp_path, capture_output=True, text=True, env=env
-        )
-        assert done.returncode == 1, done.stdout + done.stderr  # the static gate's verdict: two heads
-        assert "HC101" in done.stdout
-        assert ("is a folder here" in done.stderr) == (argv[0] == "db")
-        assert "database proof" not in done.stdout + done.stderr
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 1, out + err  # the static gate's verdict: two heads
+        assert "HC101" in out
+        assert ("is a folder here" in err) == (argv[0] == "db")
+        assert "database proof" not in out + err
     (tmp_path / "elsewhere").mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "headcheck", "db", "--help"],
-        cwd=tmp_path / "elsewhere",
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert done.returncode == 0
-    assert "headcheck db" in done.stdout
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["db", "--help"]) == 0
+    assert "headcheck db" in capsys.readouterr().out

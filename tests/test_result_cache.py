@@ -172,8 +172,12 @@ def test_version_and_interpreter_are_part_of_the_key(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.parametrize("argv", [["--no-cache"], ["--base", "main"], ["--output", "x"], ["-ox"]])
-@pytest.mark.usefixtures("cache")
-def test_uncacheable_arguments_never_replay(tmp_path: Path, argv: list[str]) -> None:
-    assert result_cache.replay([str(tmp_path), *argv], False) is None
-    # headcheck's own module state: no run is armed for store()
-    assert result_cache._pending is None  # noqa: SLF001
+def test_uncacheable_arguments_never_replay(tmp_path: Path, cache: Path, argv: list[str]) -> None:
+    _project(tmp_path / "p")
+    # a cacheable run that missed arms store() ...
+    assert result_cache.replay([str(tmp_path / "p")], False) is None
+    # ... an uncacheable one neither replays nor leaves that run armed: its report is never stored
+    assert result_cache.replay([str(tmp_path / "p"), *argv], False) is None
+    result_cache.store("report of the uncacheable run\n", "", 0)
+    stored = cache / "results"
+    assert not stored.exists() or not any(stored.iterdir())

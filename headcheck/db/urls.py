@@ -22,7 +22,7 @@ _SCHEME = re.compile(r"^(postgres|postgresql)(\+[A-Za-z0-9_]+)?://")
 
 # scheme://user:PASSWORD@ -- the password runs to the LAST "@" of the token, so a raw "@" in it is
 # hidden too (a query string holding "@" is then hidden as well: more, never less).
-_URL_PASSWORD = re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)\S*@")
+_URL_PASSWORD = re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>\S*)@")
 # libpq conninfo ``password=...`` and a URL's ``?password=...``
 _KEY_PASSWORD = re.compile(r"(?P<keep>\bpassword=)(?:'(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 
@@ -44,8 +44,9 @@ def libpq_url(url: str) -> str:
 
 def split_password(url: str) -> tuple[str, str | None]:
     """(the URL without its password, the password): for a command line that other local users can
-    read in ``ps``; the password then goes through ``PGPASSWORD``."""
-    match = re.match(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<password>.*)@(?P<tail>[^@]*)$", url)
+    read in ``ps``; the password then goes through ``PGPASSWORD``. The password is exactly the part
+    :func:`redact` hides (the same pattern)."""
+    match = _URL_PASSWORD.match(url)
     if not match:
         return url, None
-    return f"{match['head']}@{match['tail']}", unquote(match["password"])
+    return match["keep"][:-1] + "@" + url[match.end() :], unquote(match["password"])

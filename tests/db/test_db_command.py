@@ -371,7 +371,8 @@ def test_a_first_revision_on_a_missing_table_points_at_from_schema(
 
 
 # Two tests in file order (pytest keeps it): the first leaves databases behind on the shared server,
-# the second finds them dropped (tests/db/conftest.py drops what a test created there).
+# the second finds them dropped (tests/db/conftest.py drops what a test created there). With
+# pytest-xdist a file runs whole on one worker (--dist loadfile): both see the same server.
 _PROBE = "leftover_probe"
 
 

@@ -113,7 +113,7 @@ def test_current_only_selects(
         conn.execute(f"ALTER DATABASE {dbname} RESET log_statement")
     logged = [
         line.split("statement: ", 1)[1].strip()
-        for line in log.read_text(errors="replace")[offset:].splitlines()
+        for line in log.read_bytes()[offset:].decode(errors="replace").splitlines()  # offset: bytes, not chars
         if "statement: " in line
     ]
     ours = [s for s in logged if "ALTER DATABASE" not in s]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from headcheck.cli import main
 from headcheck.db.backends.mariadb import MariaDB
 from tests.db.mariadb_harness import mariadb, mariadb_db, needs_mariadb
+from tests.project import alembic_generate
 
 __all__ = ["mariadb", "mariadb_db"]  # the fixtures, used by name
 CaptureFixture = pytest.CaptureFixture[str]
@@ -37,13 +36,7 @@ def downgrade() -> None:
 
 def project(root: Path, url: str) -> Path:
     """``alembic init -t generic``, three linear revisions a1 <- b2 <- c3, sqlalchemy.url ``url``."""
-    root.mkdir(parents=True)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(root, "generic")
     ini = root / "alembic.ini"
     ini.write_text(
         "\n".join(

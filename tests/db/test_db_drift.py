@@ -8,8 +8,6 @@ Each project is made by ``alembic init -t generic``, with a real ``models.py`` t
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 from headcheck.cli import main
 from headcheck.db.server import Server, create_database
 from tests.db.harness import database, needs_postgres, revision_source, run_db
+from tests.project import alembic_generate
 
 pytestmark = needs_postgres
 CaptureFixture = pytest.CaptureFixture[str]
@@ -37,13 +36,7 @@ def project(
 ) -> Path:
     """``alembic init -t TEMPLATE migrations`` with ``models.py``, env.py's target_metadata pointing at
     ``metadata`` (None: the template's ``target_metadata = None``), one revision running ``upgrade``."""
-    root.mkdir(parents=True)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", template, "migrations"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(root, template)
     env = root / "migrations" / "env.py"
     if metadata is not None:
         text, found = re.subn(

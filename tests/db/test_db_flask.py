@@ -94,10 +94,12 @@ def test_flask_migrate_env_py_runs_in_the_app_context_on_the_throwaway_server(
     assert tables == [("precious",)]
 
 
-def test_an_app_flask_cannot_find_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_app_flask_cannot_find_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fresh_db: list[str]
+) -> None:
     project = flask_db_init(tmp_path / "project", "app.py", APP)
     (project / "app.py").rename(project / "application_code.py")
-    code, report, _ = run_db(capsys, str(project))
+    code, report, _ = run_db(capsys, str(project), *fresh_db)
     assert code == 1
     [load] = [s for s in report["environments"][0]["database"]["steps"] if s["name"] == "load"]
     assert "cannot find the Flask app as `flask` does" in load["error"]

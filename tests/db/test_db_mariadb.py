@@ -21,6 +21,7 @@ from headcheck.cli import main
 from headcheck.db.backends.mariadb import TEMP_PREFIX, MariaDB, sweep_stale
 from tests.db.harness import database, failed, run_db, steps
 from tests.db.mariadb_harness import mariadb, mariadb_db, mariadb_processes_under, needs_mariadb
+from tests.project import alembic_generate
 
 pytestmark = needs_mariadb
 __all__ = ["mariadb", "mariadb_db"]  # the fixtures, used by name
@@ -31,13 +32,7 @@ PROJECT_URL = "mysql+pymysql://app:secret@db.example.invalid:3306/app"  # never 
 
 def mysql_project(root: Path, revisions: dict[str, str], url: str = PROJECT_URL) -> Path:
     """``alembic init -t generic migrations`` in ``root``, sqlalchemy.url ``url``, the ``revisions``."""
-    root.mkdir(parents=True)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(root, "generic")
     ini = root / "alembic.ini"
     ini.write_text(
         "\n".join(
@@ -453,13 +448,7 @@ def downgrade_engine2() -> None:
 
 def multidb_project(root: Path, revision_source: str) -> Path:
     """``alembic init -t multidb``: two databases (engine1, engine2) on two MySQL servers."""
-    root.mkdir(parents=True)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "multidb", "migrations"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(root, "multidb")
     ini = root / "alembic.ini"
     text = ini.read_text()
     text = text.replace("driver://user:pass@localhost/dbname2", "mysql+pymysql://u:p@db2.example.invalid/second")

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from headcheck.db import server as server_module
-from headcheck.db.server import ServerError, find_pg_bin, sweep_stale, throwaway_server
+from headcheck.db.server import Server, ServerError, find_pg_bin, sweep_stale, throwaway_server
 from tests.db.harness import needs_postgres, postgres_processes
 
 
@@ -155,56 +155,57 @@ def _as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
 @needs_postgres
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another local user")
 @pytest.mark.skipif(not shutil.which("psql") or not shutil.which("setpriv"), reason="needs psql and setpriv")
-def test_another_local_user_cannot_log_in_without_the_password() -> None:
+def test_another_local_user_cannot_log_in_without_the_password(server: Server) -> None:
     """Issue 9.1: with --auth=trust any local user logged in over TCP as superuser and ran
-    COPY ... TO PROGRAM as the server's user."""
-    with throwaway_server() as srv:
-        query = ["-w", "-X", "-U", srv.user, "-d", "postgres", "-c", "COPY (SELECT 1) TO PROGRAM 'id'"]
-        over_tcp = _as_nobody("psql", "-h", "127.0.0.1", "-p", str(srv.port), *query)
-        assert over_tcp.returncode != 0
-        assert "password" in over_tcp.stderr, over_tcp.stderr
-        socket_dir = srv.tempdir / server_module.SERVER_DIR / "sock"
-        over_socket = _as_nobody("psql", "-h", str(socket_dir), "-p", str(srv.port), *query)
-        assert over_socket.returncode != 0
-        # the right password still works (for headcheck, through its URL)
-        with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
-            rules = conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules").fetchall()
-        assert rules == [("scram-sha-256",)]
+    COPY ... TO PROGRAM as the server's user. (The tests' shared throwaway server: the same
+    ``throwaway_server()``, started once.)"""
+    srv = server
+    query = ["-w", "-X", "-U", srv.user, "-d", "postgres", "-c", "COPY (SELECT 1) TO PROGRAM 'id'"]
+    over_tcp = _as_nobody("psql", "-h", "127.0.0.1", "-p", str(srv.port), *query)
+    assert over_tcp.returncode != 0
+    assert "password" in over_tcp.stderr, over_tcp.stderr
+    socket_dir = srv.tempdir / server_module.SERVER_DIR / "sock"
+    over_socket = _as_nobody("psql", "-h", str(socket_dir), "-p", str(srv.port), *query)
+    assert over_socket.returncode != 0
+    # the right password still works (for headcheck, through its URL)
+    with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
+        rules = conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules").fetchall()
+    assert rules == [("scram-sha-256",)]
 
 
 @needs_postgres
-def test_without_the_password_nobody_gets_in_over_tcp() -> None:
-    with throwaway_server() as srv, pytest.raises(psycopg.OperationalError, match="password"):
-        psycopg.connect(f"host=127.0.0.1 port={srv.port} user={srv.user} dbname=postgres", connect_timeout=10)
+def test_without_the_password_nobody_gets_in_over_tcp(server: Server) -> None:
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"host=127.0.0.1 port={server.port} user={server.user} dbname=postgres", connect_timeout=10)
 
 
 @needs_postgres
-def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user() -> None:
+def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user(server: Server) -> None:
     """Issue 9.1: root ran a pg_ctl wrapper from a folder the server's user owned."""
-    with throwaway_server() as srv:
-        me = os.geteuid()
-        server_uid = pwd.getpwnam(srv.os_user).pw_uid
-        top = srv.tempdir.stat()
-        assert top.st_uid == me
-        assert stat.S_IMODE(top.st_mode) == (0o711 if me == 0 else 0o700)
-        serverdir = srv.tempdir / server_module.SERVER_DIR
-        for path in [srv.tempdir, *srv.tempdir.rglob("*")]:
-            info = path.lstat()
-            mode = stat.S_IMODE(info.st_mode)
-            assert not mode & 0o022 or stat.S_ISSOCK(info.st_mode), f"{path} is writable by others: {oct(mode)}"
-            if serverdir in path.parents or path == serverdir:
-                assert info.st_uid == server_uid, path
-            else:  # what headcheck itself writes and runs: its own, never the server's user
-                assert info.st_uid == me, path
-                assert not stat.S_ISLNK(info.st_mode), path
-        assert stat.S_IMODE(serverdir.stat().st_mode) == 0o700
-        assert stat.S_IMODE((serverdir / "sock").stat().st_mode) == 0o700
-        assert not (serverdir / "pwfile").exists()  # the password is not left on disk
-        if me == 0:
-            wrapper = srv.tempdir / "pg_ctl"
-            assert wrapper.stat().st_uid == 0
-            assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
-            assert srv.password not in wrapper.read_text()
+    srv = server
+    me = os.geteuid()
+    server_uid = pwd.getpwnam(srv.os_user).pw_uid
+    top = srv.tempdir.stat()
+    assert top.st_uid == me
+    assert stat.S_IMODE(top.st_mode) == (0o711 if me == 0 else 0o700)
+    serverdir = srv.tempdir / server_module.SERVER_DIR
+    for path in [srv.tempdir, *srv.tempdir.rglob("*")]:
+        info = path.lstat()
+        mode = stat.S_IMODE(info.st_mode)
+        assert not mode & 0o022 or stat.S_ISSOCK(info.st_mode), f"{path} is writable by others: {oct(mode)}"
+        if serverdir in path.parents or path == serverdir:
+            assert info.st_uid == server_uid, path
+        else:  # what headcheck itself writes and runs: its own, never the server's user
+            assert info.st_uid == me, path
+            assert not stat.S_ISLNK(info.st_mode), path
+    assert stat.S_IMODE(serverdir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((serverdir / "sock").stat().st_mode) == 0o700
+    assert not (serverdir / "pwfile").exists()  # the password is not left on disk
+    if me == 0:
+        wrapper = srv.tempdir / "pg_ctl"
+        assert wrapper.stat().st_uid == 0
+        assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
+        assert srv.password not in wrapper.read_text()
 
 
 _RECORDING_PG_CTL = """#!{python}

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from headcheck.db.backends import sqlite as backend
 from tests.db.harness import database, failed, run_db, steps
+from tests.project import alembic_generate
 
 BATCH_ENV = "render_as_batch=True"
 
@@ -23,13 +22,7 @@ def sqlite_project(root: Path, revisions: dict[str, str], *, batch: bool = False
     """``alembic init -t generic migrations`` in ``root``, sqlalchemy.url a SQLite file there (never
     touched by headcheck), the ``revisions`` files; ``batch``: env.py configured with
     ``render_as_batch=True`` as Alembic's docs say for SQLite."""
-    root.mkdir(parents=True)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "generic", "migrations"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(root, "generic")
     ini = root / "alembic.ini"
     url = url or f"sqlite:///{root / 'app.db'}"
     ini.write_text(
@@ -92,9 +85,12 @@ BATCH_ALTER = revision(
 
 
 def test_clean_history_passes_on_a_file_in_the_temp_dir_chosen_from_the_url(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = sqlite_project(tmp_path / "p", {"a1.py": CREATE_USERS, "a2.py": CREATE_POSTS})
+    # a temp dir of this test's own: other tests running at the same time make theirs in /tmp
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     before = set(Path(tempfile.gettempdir()).glob(f"{backend.TEMP_PREFIX}*"))
     code, report, err = run_db(capsys, str(project))  # no --backend: sqlalchemy.url says sqlite
     assert code == 0, err
@@ -321,13 +317,7 @@ def test_each_database_of_a_multidb_project_gets_a_file_of_its_own(
     """``alembic init -t multidb``: two engines, each creating table ``t``: on one file the second
     CREATE TABLE would fail. The project's own files are never opened."""
     project = tmp_path / "p"
-    project.mkdir()
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", "multidb", "migrations"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(project, "multidb")
     ini = project / "alembic.ini"
     text = ini.read_text()
     for name in ("dbname", "dbname2"):

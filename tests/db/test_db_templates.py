@@ -4,13 +4,12 @@ project's own driver in ``sqlalchemy.url``, run on the throwaway server with tha
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.db.harness import failed, needs_postgres, run_db, steps
+from tests.project import alembic_generate
 
 pytestmark = needs_postgres
 
@@ -40,13 +39,7 @@ def downgrade() -> None:
 def alembic_init(project: Path, template: str, url: str) -> Path:
     """``alembic init -t TEMPLATE migrations`` in ``project``, its sqlalchemy.url set to ``url``
     (a server that does not exist: headcheck must never try it), and one revision."""
-    project.mkdir(parents=True)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "-t", template, "migrations"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
+    alembic_generate(project, template)
     ini = project / "alembic.ini"
     lines = [
         f"sqlalchemy.url = {url}" if line.startswith("sqlalchemy.url") else line

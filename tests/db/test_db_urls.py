@@ -42,6 +42,23 @@ def test_the_password_leaves_the_command_line() -> None:
     assert split_password("postgresql://app@host/db") == ("postgresql://app@host/db", None)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:s3cret@db.example/prod",
+        "postgresql+psycopg://app:p@ss@w0rd@db.example:5432/prod",
+        "postgresql://:only-password@host/db",
+        "postgresql://app:p%40ss@host:1/db?sslmode=require",
+        "postgresql://app:pw@host/db?application_name=a@b",
+    ],
+)
+def test_the_password_split_off_is_exactly_what_redact_hides(url: str) -> None:
+    public, password = split_password(url)
+    assert password is not None
+    assert password not in public
+    assert redact(url) == public.replace("@", ":***@", 1)
+
+
 def test_the_driver_is_replaced_not_the_rest() -> None:
     assert with_driver("postgresql://u:p@h:1/d", "asyncpg") == "postgresql+asyncpg://u:p@h:1/d"
     assert with_driver("mysql://h/d", "pymysql") == "mysql+pymysql://h/d"
