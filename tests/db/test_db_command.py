@@ -51,8 +51,10 @@ def test_clean_project_passes_with_the_contract_json(example: Example, capsys: C
         "schema_diffs",
         "revisions",
         "models",
+        "rows_notice",
     }
     assert db["ok"] is True
+    assert db["rows_notice"] is None  # the rows ran throughout
     assert db["schema_diffs"] == []
     assert isinstance(db["startup_seconds"], float)
     assert db["startup_seconds"] > 0
