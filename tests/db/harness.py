@@ -89,6 +89,11 @@ def failed(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def postgres_processes(datadir: Path) -> list[str]:
     """Live (not zombie) processes whose command line names this data directory."""
+    return live_processes(str(datadir))
+
+
+def live_processes(needle: str) -> list[str]:
+    """Live (not zombie) processes whose command line holds ``needle``, as "PID COMMAND LINE"."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -98,7 +103,7 @@ def postgres_processes(datadir: Path) -> list[str]:
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if str(datadir) in cmdline and state != "Z":
+        if needle in cmdline and state != "Z":
             found.append(f"{proc.name} {cmdline}")
     return found
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from headcheck.db.backends.mariadb import MariaDB, create_database, find_mysql_bin, throwaway_server
+from tests.db.harness import live_processes
 
 
 def have_mariadb() -> bool:
@@ -25,19 +26,9 @@ needs_mariadb = pytest.mark.skipif(
 
 
 def mariadb_processes(datadir: Path) -> list[str]:
-    """Live (not zombie) mariadbd processes serving this data directory."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if f"--datadir={datadir}" in cmdline and state != "Z":  # (a prefix: also finds those under it)
-            found.append(f"{proc.name} {cmdline}")
-    return found
+    """Live (not zombie) mariadbd processes serving this data directory (a prefix: also finds those
+    under it)."""
+    return live_processes(f"--datadir={datadir}")
 
 
 def mariadb_processes_under(folder: Path) -> list[str]:
