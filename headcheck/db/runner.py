@@ -22,11 +22,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from headcheck.db import backends, snapshot
 from headcheck.db import plan as planning
+from headcheck.db.backends.postgres import PostgresBackend
 from headcheck.db.models import MetadataCapture, compare_models
 from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.rows import Rows
@@ -269,7 +270,7 @@ class Runner:
         tracer = Tracer(execute, version_table) if self.backend.lock_trace else None  # PostgreSQL's
         if tracer is not None:  # headcheck.db.trace: SQL, locks, rewrites per step
             tracer.install(ctx.connection)
-        take = self.backend.snapshot
+        take = self._snapshots(ctx, version_table)
 
         rows = self._rows(version_table)
         downgraded = {p.revision for p in plan if p.direction == "down" and p.check == "downgrade"}
@@ -282,7 +283,7 @@ class Runner:
         if take_initial:
             # a stairway chunk starts where the previous one ended: its last snapshot is "before"
             carried = self.carry if self.carry is not None and heads else None
-            last = saved[planning.INITIAL] = carried or take(execute, version_table, keep_plan=True)
+            last = saved[planning.INITIAL] = carried or take(execute)
         for k, p in enumerate(plan):
             script_rev = script.get_revision(p.revision)
             if p.direction == "up":
@@ -326,7 +327,7 @@ class Runner:
                 self.upgraded.add(p.revision)
             current: snapshot.Snapshot | None = None
             if p.snapshot:
-                current = take(execute, version_table, keep_plan=True)
+                current = take(execute)
                 for key in p.save:
                     saved[key] = current
                 if p.compare is not None:
@@ -349,6 +350,18 @@ class Runner:
                 state["stopped"] = p.revision
                 break
         state["index"] = None
+
+    def _snapshots(self, ctx: Any, version_table: str) -> Callable[[Any], backends.Snapshot]:
+        """SQL executor -> snapshot, for the many snapshots of one run on the migration connection:
+        PostgreSQL's describe only what changed since the last one (headcheck.db.snapshot.Session),
+        knowing its functions are there while the DB-API connection stays the same."""
+        if isinstance(self.backend, PostgresBackend):
+            session = snapshot.Session(
+                version_table, lambda: getattr(ctx.connection.connection, "dbapi_connection", None)
+            )
+            return session.take
+        backend = self.backend
+        return lambda execute: backend.snapshot(execute, version_table, keep_plan=True)
 
     def _rows(self, version_table: str) -> Rows | None:
         if self.rows_options is None or self.mode in ("stamp", "upgrade"):
