@@ -357,7 +357,9 @@ class Runner:
         knowing its functions are there while the DB-API connection stays the same."""
         if isinstance(self.backend, PostgresBackend):
             session = snapshot.Session(
-                version_table, lambda: getattr(ctx.connection.connection, "dbapi_connection", None)
+                version_table,
+                lambda: getattr(ctx.connection.connection, "dbapi_connection", None),
+                verify=os.environ.get(snapshot.VERIFY),
             )
             return session.take
         backend = self.backend

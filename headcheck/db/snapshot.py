@@ -137,7 +137,8 @@ def _queries(scoped: bool = False) -> dict[str, str]:
                 WHEN 'r' THEN ' range'
                 ELSE ' composite(' || (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
                                                          ORDER BY a.attnum)
-                                       FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) || ')' END
+                                       FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+                                             AND NOT a.attisdropped) || ')' END
             FROM {source["t"]} JOIN ns n ON n.oid = t.typnamespace
             WHERE {first["t"]} AND (t.typtype IN ('e', 'd', 'r')
                 OR (t.typtype = 'c' AND (SELECT cc.relkind FROM pg_class cc WHERE cc.oid = t.typrelid) = 'c'))
@@ -217,6 +218,9 @@ def _function(version_table: str) -> tuple[str, str]:
 # table's row type) and inheritance children, transitively. Objects of any other class (schemas,
 # extensions, collations, operator classes, ...) and unknown commands make the snapshot a full one.
 
+# the environment variable naming a file: every incremental snapshot of a migration run is compared
+# with a full one, the outcome appended there (the tests of tests/db/test_db_snapshot_changes.py)
+VERIFY = "HEADCHECK_VERIFY_SNAPSHOTS"
 _LOG = "headcheck_ddl"
 _OWNED = "headcheck_owned"
 _STATE = "headcheck_state"
@@ -296,7 +300,7 @@ BEGIN
                 WHERE obj.follow
             )
             SELECT {_owner("o.classid", "o.objid")} FROM obj o
-            UNION SELECT l.objid FROM pg_temp.{_LOG} l WHERE l.dropped
+            UNION SELECT {_owner("l.classid", "l.objid")} FROM pg_temp.{_LOG} l WHERE l.dropped
             UNION SELECT w.owner FROM pg_temp.{_OWNED} w
                 WHERE w.objid = ANY (ARRAY(SELECT l.objid FROM pg_temp.{_LOG} l WHERE l.dropped)));
         hc_scope := array_remove(array_remove(hc_scope, NULL), 0::oid);
@@ -362,8 +366,11 @@ class Session:
     returns the same object, the functions created on it are known to be there and each snapshot
     is one round trip (without it, each snapshot first checks that they exist)."""
 
-    def __init__(self, version_table: str, session: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self, version_table: str, session: Callable[[], object] | None = None, verify: str | None = None
+    ) -> None:
         self.version_table = version_table
+        self.verify = verify
         self.name, self.create = _incremental_function(version_table)
         self.plain, self.create_plain = _function(version_table)
         self.session = session
@@ -405,7 +412,23 @@ class Session:
                 sql = f"SELECT hc_position, hc_line FROM pg_temp.{self.plain}()"
             return _collect(execute(sql))
         rows = execute(f"SELECT hc_position, hc_owner, hc_line FROM pg_temp.{self.name}({self.counter})")
-        return self._apply(rows)
+        partial = self.partial_snapshots
+        snap = self._apply(rows)
+        if self.verify:
+            self._check(execute, snap, "partial" if self.partial_snapshots > partial else "full")
+        return snap
+
+    def _check(self, execute: Execute, snap: Snapshot, kind: str) -> None:
+        """``verify`` (a file; :data:`VERIFY`): compare with a full snapshot, append the outcome to
+        the file, and raise on a difference (the migration run then fails, naming it)."""
+        full = _collect(execute(_union(self.version_table)))
+        lines = diff_lines(diff(full, snap))
+        with open(str(self.verify), "a", encoding="utf-8") as out:
+            out.write(f"{kind} {'differs: ' + '; '.join(lines) if lines else 'same'}\n")
+        if lines:
+            raise RuntimeError(
+                f"headcheck: the incremental ({kind}) snapshot differs from a full one: {'; '.join(lines)}"
+            )
 
     def _apply(self, rows: Iterable[Sequence[Any]]) -> Snapshot:
         header: str | None = None

@@ -1,0 +1,298 @@
+"""Incremental snapshots (headcheck.db.snapshot.Session) on a real server: after every step of nasty
+DDL, the snapshot that re-describes only what the DDL log says changed equals a full one.
+
+The scoping is what can go wrong: a view that shows a renamed column of another table, a foreign
+key naming a renamed table, a column of a renamed type or of another table's row type, a default
+calling a renamed sequence, partitions getting a parent's new column, a rollback to a savepoint
+taken before the last snapshot. ``test_a_broken_scoping_is_caught`` shows the comparison notices
+when the dependencies are not followed.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from headcheck.db import snapshot
+from headcheck.db.server import Server, create_database
+from headcheck.db.snapshot import Session, diff, diff_lines, take
+from tests.db.harness import needs_postgres
+
+pytestmark = needs_postgres
+
+# (label, statements); "autocommit:" runs the statement outside the transaction (as Alembic's
+# autocommit_block does: the transaction is committed first)
+STEPS: list[tuple[str, list[str]]] = [
+    (
+        "a table, an index, a serial",
+        [
+            "CREATE TABLE parent (id serial PRIMARY KEY, name varchar(50) NOT NULL, code int DEFAULT 0)",
+            "CREATE INDEX ix_parent_name ON parent (name)",
+        ],
+    ),
+    (
+        "a table with a foreign key, a view on a column",
+        [
+            "CREATE TABLE child (id serial PRIMARY KEY, parent_id int REFERENCES parent (id), note text)",
+            "CREATE VIEW v_names AS SELECT name FROM parent",
+            "CREATE VIEW v_more AS SELECT name FROM v_names",
+        ],
+    ),
+    ("nothing", []),
+    (
+        "rename a column a view and a foreign key reference",
+        [
+            "ALTER TABLE parent RENAME COLUMN name TO title",
+            "ALTER TABLE parent RENAME COLUMN id TO pid",
+        ],
+    ),
+    ("rename the table they reference", ["ALTER TABLE parent RENAME TO parents"]),
+    (
+        "a type, a domain, a composite, used by columns",
+        [
+            "CREATE TYPE mood AS ENUM ('calm', 'angry')",
+            "CREATE DOMAIN positive AS integer CHECK (VALUE > 0)",
+            "CREATE TYPE pair AS (a int, b mood)",
+            "ALTER TABLE child ADD COLUMN m mood, ADD COLUMN ms mood[], ADD COLUMN p positive, ADD COLUMN pr pair",
+        ],
+    ),
+    (
+        "rename the type, its domain base, the composite",
+        [
+            "ALTER TYPE mood RENAME TO feeling",
+            "ALTER DOMAIN positive RENAME TO above_zero",
+            "ALTER TYPE pair RENAME ATTRIBUTE a TO first",
+        ],
+    ),
+    ("enum ADD VALUE", ["ALTER TYPE feeling ADD VALUE 'sad'"]),
+    ("a domain constraint", ["ALTER DOMAIN above_zero ADD CONSTRAINT small CHECK (VALUE < 1000)"]),
+    ("rename a sequence a default calls", ["ALTER SEQUENCE parent_id_seq RENAME TO parent_seq"]),
+    (
+        "alter a default",
+        [
+            "ALTER TABLE parents ALTER COLUMN code SET DEFAULT 7",
+            "ALTER TABLE child ALTER COLUMN note SET DEFAULT 'x'",
+        ],
+    ),
+    ("drop a default", ["ALTER TABLE parents ALTER COLUMN code DROP DEFAULT"]),
+    (
+        "a column of another table's row type, a function returning the table",
+        [
+            "CREATE TABLE holder (id int, snap parents, snaps parents[])",
+            "CREATE FUNCTION all_parents() RETURNS SETOF parents LANGUAGE sql AS 'SELECT * FROM parents'",
+        ],
+    ),
+    ("rename the table whose row type they use", ["ALTER TABLE parents RENAME TO people"]),
+    (
+        "a schema, moving a table into it",
+        [
+            "CREATE SCHEMA extra",
+            "ALTER TABLE holder SET SCHEMA extra",
+        ],
+    ),
+    ("rename the schema", ["ALTER SCHEMA extra RENAME TO more"]),
+    (
+        "a DO block doing DDL",
+        [
+            "DO $$ BEGIN EXECUTE 'CREATE TABLE made_in_do (id int)'; "
+            "EXECUTE 'ALTER TABLE child ADD COLUMN from_do int'; END $$",
+        ],
+    ),
+    (
+        "CREATE INDEX CONCURRENTLY outside the transaction",
+        [
+            "autocommit:CREATE INDEX CONCURRENTLY ix_child_note ON child (note)",
+        ],
+    ),
+    (
+        "drop an index, drop and recreate a table",
+        [
+            "DROP INDEX ix_child_note",
+            "DROP TABLE made_in_do",
+            "CREATE TABLE made_in_do (id bigint, other text)",
+        ],
+    ),
+    (
+        "a partitioned table, two levels",
+        [
+            "CREATE TABLE events (id int NOT NULL, at date NOT NULL, kind text) PARTITION BY RANGE (at)",
+            "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+            " PARTITION BY LIST (kind)",
+            "CREATE TABLE events_2026_a PARTITION OF events_2026 FOR VALUES IN ('a')",
+            "CREATE INDEX ix_events_at ON events (at)",
+        ],
+    ),
+    (
+        "a column and a constraint on the partitioned parent",
+        [
+            "ALTER TABLE events ADD COLUMN payload text DEFAULT 'none'",
+            "ALTER TABLE events ADD CONSTRAINT events_kind CHECK (kind <> '')",
+            "ALTER TABLE events RENAME COLUMN kind TO category",
+        ],
+    ),
+    ("detach a partition", ["ALTER TABLE events_2026 DETACH PARTITION events_2026_a"]),
+    (
+        "a trigger and its function",
+        [
+            "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+            "CREATE TRIGGER child_stamp BEFORE INSERT ON child FOR EACH ROW EXECUTE FUNCTION stamp()",
+        ],
+    ),
+    (
+        "the function's body changes, then its name",
+        [
+            "CREATE OR REPLACE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.note := 1; RETURN NEW; END'",
+            "ALTER FUNCTION stamp() RENAME TO stamp_row",
+        ],
+    ),
+    ("drop the function with its trigger", ["DROP FUNCTION stamp_row() CASCADE"]),
+    ("comments", ["COMMENT ON TABLE child IS 'kids'", "COMMENT ON COLUMN child.note IS 'n'"]),
+    (
+        "a statement that fails inside a savepoint",
+        [
+            "SAVEPOINT s1",
+            "CREATE TABLE doomed (id int)",
+            "ALTER TABLE child ADD COLUMN doomed int",
+            "failing:ALTER TABLE child ADD COLUMN note text",
+            "ROLLBACK TO SAVEPOINT s1",
+            "ALTER TABLE child ADD COLUMN survived int",
+        ],
+    ),
+    (
+        "constraints: add, rename, drop",
+        [
+            "ALTER TABLE child ADD CONSTRAINT child_note_len CHECK (length(note) < 100)",
+            "ALTER TABLE child RENAME CONSTRAINT child_note_len TO note_len",
+            "ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey",
+        ],
+    ),
+    (
+        "an identity column, a column type change",
+        [
+            "ALTER TABLE made_in_do ADD COLUMN n int GENERATED ALWAYS AS IDENTITY",
+            "ALTER TABLE made_in_do ALTER COLUMN n TYPE bigint",
+        ],
+    ),
+    ("drop the table a view and a row type depend on", ["DROP TABLE people CASCADE"]),
+    (
+        "a materialized view, a GRANT",
+        [
+            "CREATE MATERIALIZED VIEW mv AS SELECT id FROM child",
+            "GRANT SELECT ON child TO PUBLIC",
+        ],
+    ),
+    ("an extension", ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]),
+    ("drop a type in use", ["DROP TYPE feeling CASCADE"]),
+]
+
+
+def _run(conn: psycopg.Connection[tuple[object, ...]], statements: list[str]) -> None:
+    for statement in statements:
+        if statement.startswith("autocommit:"):
+            conn.commit()
+            conn.autocommit = True
+            conn.execute(statement.split(":", 1)[1].encode())
+            conn.autocommit = False
+        elif statement.startswith("failing:"):
+            with pytest.raises(psycopg.Error):
+                conn.execute(statement.split(":", 1)[1].encode())
+        else:
+            conn.execute(statement.encode())
+
+
+def _stairs(server: Server, name: str) -> tuple[Session, list[str]]:
+    """Every step of STEPS, an incremental snapshot and a full one after each: (the session, the
+    steps after which they differed, with the difference)."""
+    create_database(server, name)
+    differences = []
+    with psycopg.connect(server.conninfo(name)) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            cursor = conn.execute(sql.encode())
+            return cursor.fetchall() if cursor.description is not None else []
+
+        session = Session("alembic_version", lambda: conn)
+        assert session.take(execute) == take(execute)
+        assert session.mode == "changes"
+        for label, statements in STEPS:
+            _run(conn, statements)
+            incremental, full = session.take(execute), take(execute)
+            if incremental != full:
+                differences.append(f"{label}: {diff_lines(diff(full, incremental))}")
+        conn.rollback()
+    return session, differences
+
+
+def test_after_every_nasty_step_the_incremental_snapshot_equals_a_full_one(server: Server) -> None:
+    session, differences = _stairs(server, "changes_stairs")
+    assert differences == []
+    # most of them described only what changed (schemas, extensions, the rollback: full ones)
+    assert session.partial_snapshots >= len(STEPS) - 8, (session.partial_snapshots, session.full_snapshots)
+    assert session.full_snapshots >= 3
+
+
+def test_a_rollback_past_the_last_snapshot_makes_the_next_one_full(server: Server) -> None:
+    """The bookkeeping of a snapshot taken inside a savepoint is undone with it: the counter the
+    client expects is gone, so the next snapshot is a full one, and right."""
+    create_database(server, "changes_rollback")
+    with psycopg.connect(server.conninfo("changes_rollback")) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            cursor = conn.execute(sql.encode())
+            return cursor.fetchall() if cursor.description is not None else []
+
+        session = Session("alembic_version", lambda: conn)
+        conn.execute("CREATE TABLE a (id int)")
+        before = session.take(execute)
+        conn.execute("SAVEPOINT s")
+        conn.execute("ALTER TABLE a ADD COLUMN x int")
+        assert session.take(execute) == take(execute) != before
+        conn.execute("ALTER TABLE a ADD COLUMN y int")
+        conn.execute("ROLLBACK TO SAVEPOINT s")  # x and y gone, and the last snapshot's bookkeeping
+        full = session.full_snapshots
+        assert session.take(execute) == take(execute) == before
+        assert session.full_snapshots == full + 1
+        conn.execute("ALTER TABLE a ADD COLUMN z int")
+        assert session.take(execute) == take(execute)
+        assert session.full_snapshots == full + 1  # incremental again
+
+
+def test_a_broken_scoping_is_caught(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not following the dependencies (views, foreign keys, columns of a type) of what changed:
+    the comparison with a full snapshot shows it."""
+    original = snapshot._incremental_function  # noqa: SLF001 -- the function under test, broken on purpose
+
+    def without_dependents(version_table: str) -> tuple[str, str]:
+        name, create = original(version_table)
+        assert "WHERE obj.follow" in create
+        return name + "_broken", create.replace("WHERE obj.follow", "WHERE false").replace(name, name + "_broken")
+
+    monkeypatch.setattr(snapshot, "_incremental_function", without_dependents)
+    _, differences = _stairs(server, "changes_broken")
+    text = "\n".join(differences)
+    assert "rename a column a view and a foreign key reference" in text
+    assert "rename the type, its domain base" in text
+
+
+def test_without_event_triggers_every_snapshot_is_full(server: Server) -> None:
+    """A role that may not create event triggers (not a superuser) gets today's full snapshots,
+    through the kept plan, and its transaction is never aborted by the attempt."""
+    create_database(server, "changes_user")
+    with psycopg.connect(server.conninfo("changes_user"), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE plain_user LOGIN PASSWORD '{server.password}'")
+        conn.execute("GRANT ALL ON SCHEMA public TO plain_user")
+    with psycopg.connect(server.conninfo("changes_user").replace("user=postgres", "user=plain_user")) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            cursor = conn.execute(sql.encode())
+            return cursor.fetchall() if cursor.description is not None else []
+
+        session = Session("alembic_version", lambda: conn)
+        conn.execute("CREATE TABLE a (id int)")
+        assert session.take(execute) == take(execute)
+        assert session.mode == "plan"
+        conn.execute("ALTER TABLE a RENAME COLUMN id TO key")
+        assert session.take(execute) == take(execute)
+        assert session.partial_snapshots == 0
+        assert conn.execute("SELECT 2").fetchall() == [(2,)]
+        assert conn.execute("SELECT count(*) FROM pg_event_trigger").fetchall() == [(0,)]
