@@ -217,6 +217,12 @@ def _function(version_table: str) -> tuple[str, str]:
 # dependencies are followed from each logged object, then on through types (a type's array, a
 # table's row type) and inheritance children, transitively. Objects of any other class (schemas,
 # extensions, collations, operator classes, ...) and unknown commands make the snapshot a full one.
+#
+# What the log cannot see: DDL run by another connection to the same database (a revision opening
+# a connection of its own). While another client session is connected to the database, every
+# snapshot is a full one; one that connects, changes the schema and disconnects between two
+# snapshots goes unnoticed until the next full one (the first of every migration run). Catalogs
+# written directly (UPDATE pg_catalog....) are not DDL either.
 
 # the environment variable naming a file: every incremental snapshot of a migration run is compared
 # with a full one, the outcome appended there (the tests of tests/db/test_db_snapshot_changes.py)
@@ -278,9 +284,13 @@ DECLARE
     hc_relations oid[];
 BEGIN
     SELECT s.counter INTO hc_counter FROM pg_temp.{_STATE} s;
+    PERFORM pg_stat_clear_snapshot();  -- (pg_stat_activity is read once per transaction otherwise)
     hc_full := hc_counter IS DISTINCT FROM hc_expected
         OR (SELECT count(*) FROM pg_event_trigger e
             WHERE e.evtfoid = to_regprocedure('pg_temp.{_LOGGER}()') AND e.evtenabled = 'A') <> 2
+        -- another session on this database: its DDL is not in this session's log
+        OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = current_database()
+                   AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend')
         OR EXISTS (SELECT 1 FROM pg_temp.{_LOG} l
                    WHERE CASE WHEN l.classid IS NULL THEN l.tag NOT IN ({_HARMLESS_TAGS})
                          ELSE l.classid NOT IN ({", ".join(_cls(c) for c in _SCOPED_CLASSES)}) END);
@@ -422,7 +432,7 @@ class Session:
         """``verify`` (a file; :data:`VERIFY`): compare with a full snapshot, append the outcome to
         the file, and raise on a difference (the migration run then fails, naming it)."""
         full = _collect(execute(_union(self.version_table)))
-        lines = diff_lines(diff(full, snap))
+        lines = diff_lines(diff(snap, full))  # (+: in the schema, missed; -: shown, not there)
         with open(str(self.verify), "a", encoding="utf-8") as out:
             out.write(f"{kind} {'differs: ' + '; '.join(lines) if lines else 'same'}\n")
         if lines:

@@ -10,13 +10,18 @@ when the dependencies are not followed.
 
 from __future__ import annotations
 
+import shutil
+import textwrap
+import time
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from headcheck.db import snapshot
 from headcheck.db.server import Server, create_database
 from headcheck.db.snapshot import Session, diff, diff_lines, take
-from tests.db.harness import needs_postgres
+from tests.db.harness import EXAMPLES, database, failed, needs_postgres, run_db
 
 pytestmark = needs_postgres
 
@@ -257,6 +262,36 @@ def test_a_rollback_past_the_last_snapshot_makes_the_next_one_full(server: Serve
         assert session.full_snapshots == full + 1  # incremental again
 
 
+def test_another_session_on_the_database_makes_snapshots_full(server: Server) -> None:
+    """DDL on another connection is not in this session's log: while one is connected, every
+    snapshot is a full one."""
+    create_database(server, "changes_other")
+    with psycopg.connect(server.conninfo("changes_other")) as conn:
+
+        def execute(sql: str) -> list[tuple[object, ...]]:
+            cursor = conn.execute(sql.encode())
+            return cursor.fetchall() if cursor.description is not None else []
+
+        session = Session("alembic_version", lambda: conn)
+        conn.execute("CREATE TABLE a (id int)")
+        conn.commit()
+        session.take(execute)
+        with psycopg.connect(server.conninfo("changes_other"), autocommit=True) as other:
+            other.execute("ALTER TABLE a ADD COLUMN from_elsewhere int")
+            full = session.full_snapshots
+            assert session.take(execute) == take(execute)
+            assert session.full_snapshots == full + 1
+        for _ in range(100):  # (its server process leaves a moment after the connection closes)
+            if not conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall():
+                break
+            time.sleep(0.05)
+        conn.execute("ALTER TABLE a ADD COLUMN mine int")
+        assert session.take(execute) == take(execute)
+        assert session.full_snapshots == full + 1
+
+
 def test_a_broken_scoping_is_caught(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not following the dependencies (views, foreign keys, columns of a type) of what changed:
     the comparison with a full snapshot shows it."""
@@ -296,3 +331,212 @@ def test_without_event_triggers_every_snapshot_is_full(server: Server) -> None:
         assert session.partial_snapshots == 0
         assert conn.execute("SELECT 2").fetchall() == [(2,)]
         assert conn.execute("SELECT count(*) FROM pg_event_trigger").fetchall() == [(0,)]
+
+
+# --- the same through Alembic: `headcheck db --stairway`, every snapshot checked ------------------
+
+HEADER = '''"""{doc}"""
+import time
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+'''
+STAMP = "CREATE OR REPLACE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN {body} RETURN NEW; END'"
+# (doc, upgrade, downgrade): each downgrade undoes its upgrade exactly, so the stairway is clean
+REVISIONS = [
+    (
+        "tables, a foreign key, a view on a column",
+        """op.create_table("parent", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(50)))
+op.create_index("ix_parent_name", "parent", ["name"])
+op.create_table("child", sa.Column("id", sa.Integer, primary_key=True),
+                sa.Column("parent_id", sa.Integer, sa.ForeignKey("parent.id")), sa.Column("note", sa.Text))
+op.execute("CREATE VIEW v_names AS SELECT name FROM parent")""",
+        """op.execute("DROP VIEW v_names")
+op.drop_table("child")
+op.drop_index("ix_parent_name", table_name="parent")
+op.drop_table("parent")""",
+    ),
+    (
+        "rename a column a view and a foreign key reference",
+        'op.alter_column("parent", "name", new_column_name="title")\n'
+        'op.alter_column("parent", "id", new_column_name="pid")',
+        'op.alter_column("parent", "pid", new_column_name="id")\n'
+        'op.alter_column("parent", "title", new_column_name="name")',
+    ),
+    ("rename the table they reference", 'op.rename_table("parent", "parents")', 'op.rename_table("parents", "parent")'),
+    (
+        "an enum type and a column of it",
+        'postgresql.ENUM("calm", "angry", name="mood").create(op.get_bind())\n'
+        'op.add_column("child", sa.Column("m", postgresql.ENUM(name="mood", create_type=False)))',
+        'op.drop_column("child", "m")\nop.execute("DROP TYPE mood")',
+    ),
+    (
+        "enum ADD VALUE outside the transaction; down: the type renamed and rebuilt",
+        """with op.get_context().autocommit_block():
+    op.execute("ALTER TYPE mood ADD VALUE 'sad'")""",
+        """op.execute("ALTER TYPE mood RENAME TO mood_old")
+op.execute("CREATE TYPE mood AS ENUM ('calm', 'angry')")
+op.execute("ALTER TABLE child ALTER COLUMN m TYPE mood USING m::text::mood")
+op.execute("DROP TYPE mood_old")""",
+    ),
+    (
+        "rename the sequence a default calls, alter a default",
+        'op.execute("ALTER SEQUENCE parent_id_seq RENAME TO parent_seq")\n'
+        'op.alter_column("child", "note", server_default="x")',
+        'op.alter_column("child", "note", server_default=None)\n'
+        'op.execute("ALTER SEQUENCE parent_seq RENAME TO parent_id_seq")',
+    ),
+    (
+        "a DO block doing DDL",
+        """op.execute("DO $$ BEGIN EXECUTE 'CREATE TABLE made_in_do (id int)'; END $$")""",
+        'op.drop_table("made_in_do")',
+    ),
+    (
+        "CREATE INDEX CONCURRENTLY in an autocommit block",
+        """with op.get_context().autocommit_block():
+    op.create_index("ix_child_note", "child", ["note"], postgresql_concurrently=True)""",
+        """with op.get_context().autocommit_block():
+    op.drop_index("ix_child_note", table_name="child", postgresql_concurrently=True)""",
+    ),
+    (
+        "drop and recreate a table",
+        'op.drop_table("made_in_do")\n'
+        'op.create_table("made_in_do", sa.Column("id", sa.BigInteger), sa.Column("other", sa.Text))',
+        'op.drop_table("made_in_do")\nop.create_table("made_in_do", sa.Column("id", sa.Integer))',
+    ),
+    (
+        "a partitioned table, two levels",
+        """op.execute("CREATE TABLE events (id int NOT NULL, at date NOT NULL, kind text) PARTITION BY RANGE (at)")
+op.execute("CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY LIST (kind)")
+op.execute("CREATE TABLE events_2026_a PARTITION OF events_2026 FOR VALUES IN ('a')")""",
+        'op.execute("DROP TABLE events")',
+    ),
+    (
+        "a column, an index and a rename on the partitioned parent",
+        """op.add_column("events", sa.Column("payload", sa.Text, server_default="none"))
+op.create_index("ix_events_at", "events", ["at"])
+op.alter_column("events", "kind", new_column_name="category")""",
+        """op.alter_column("events", "category", new_column_name="kind")
+op.drop_index("ix_events_at", table_name="events")
+op.drop_column("events", "payload")""",
+    ),
+    (
+        "a trigger and its function",
+        f'op.execute("{STAMP.format(body="")}")\n'
+        'op.execute("CREATE TRIGGER child_stamp BEFORE INSERT ON child FOR EACH ROW EXECUTE FUNCTION stamp()")',
+        'op.execute("DROP TRIGGER child_stamp ON child")\nop.execute("DROP FUNCTION stamp()")',
+    ),
+    (
+        "the trigger function's body changes",
+        f'op.execute("{STAMP.format(body="NEW.note := NEW.note;")}")',
+        f'op.execute("{STAMP.format(body="")}")',
+    ),
+    (
+        "a comment",
+        """op.execute("COMMENT ON TABLE child IS 'kids'")""",
+        'op.execute("COMMENT ON TABLE child IS NULL")',
+    ),
+    (
+        "a statement that fails inside a savepoint",
+        """bind = op.get_bind()
+try:
+    with bind.begin_nested():
+        op.add_column("child", sa.Column("doomed", sa.Integer))
+        op.execute("SELECT 1 / 0")
+except sa.exc.DBAPIError:
+    pass
+op.add_column("child", sa.Column("survived", sa.Integer))""",
+        'op.drop_column("child", "survived")',
+    ),
+    (
+        "a schema and a table in it",
+        'op.execute("CREATE SCHEMA extra")\nop.create_table("thing", sa.Column("id", sa.Integer), schema="extra")',
+        'op.drop_table("thing", schema="extra")\nop.execute("DROP SCHEMA extra")',
+    ),
+]
+
+
+def _history(project: Path) -> list[str]:
+    shutil.copytree(EXAMPLES / "clean", project)
+    versions = project / "migrations" / "versions"
+    for old in versions.glob("*.py"):
+        old.unlink()
+    ids, down = [], None
+    for n, (doc, up, dn) in enumerate(REVISIONS):
+        rev = f"{n:02d}changesaaaa"[:12]
+        body = (
+            HEADER.format(doc=doc, rev=rev, down=down)
+            + f"\ndef upgrade() -> None:\n{textwrap.indent(up, '    ')}\n\n\n"
+            + f"def downgrade() -> None:\n{textwrap.indent(dn, '    ')}\n"
+        )
+        (versions / f"{rev}.py").write_text(body)
+        ids.append(rev)
+        down = rev
+    return ids
+
+
+def test_every_snapshot_of_a_stairway_through_alembic_equals_a_full_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``headcheck db --stairway`` (rows on: a savepoint around every step) on nasty revisions,
+    with every incremental snapshot compared with a full one in the migration process."""
+    _history(tmp_path / "project")
+    tally = tmp_path / "tally.txt"
+    monkeypatch.setenv(snapshot.VERIFY, str(tally))
+    code, report, err = run_db(capsys, str(tmp_path / "project"), "--stairway")
+    outcomes = tally.read_text(encoding="utf-8").splitlines()
+    assert [line for line in outcomes if not line.endswith(" same")] == []
+    assert failed(report) == [], err
+    assert database(report)["schema_diffs"] == []
+    assert code in (0, 1), err  # (1: the lock warnings of revisions touching existing tables)
+    partial = sum(line.startswith("partial ") for line in outcomes)
+    assert len(outcomes) >= 3 * len(REVISIONS)
+    assert partial >= 2 * len(REVISIONS), outcomes
+
+
+def test_a_difference_fails_the_run_with_its_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check itself, on what the log cannot see: a revision that changes the schema through a
+    connection of its own, closed before the snapshot. Checked, the run fails naming the difference
+    (unchecked, the next full snapshot, the first of the next run, sees it)."""
+    _history(tmp_path / "project")
+    versions = tmp_path / "project" / "migrations" / "versions"
+    for extra in sorted(versions.glob("*.py"))[2:]:
+        extra.unlink()
+    (versions / "99elsewhere.py").write_text(
+        HEADER.format(doc="DDL on a connection of its own", rev="99elsewhere", down="01changesaaa")
+        + """
+def upgrade() -> None:
+    with op.get_context().autocommit_block():
+        url = op.get_bind().engine.url
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE elsewhere (id int)")
+            conn.commit()
+        engine.dispose()
+        for _ in range(100):  # until its server process is gone (else every snapshot is a full one)
+            op.execute("SELECT pg_stat_clear_snapshot()")
+            others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            if op.get_bind().exec_driver_sql(others).scalar() == 0:
+                break
+            time.sleep(0.05)
+
+
+def downgrade() -> None:
+    op.drop_table("elsewhere")
+"""
+    )
+    tally = tmp_path / "tally.txt"
+    monkeypatch.setenv(snapshot.VERIFY, str(tally))
+    code, report, err = run_db(capsys, str(tmp_path / "project"), "--stairway", "--no-rows")
+    assert code == 1, err
+    assert "partial differs: + table public.elsewhere" in tally.read_text(encoding="utf-8")
+    assert "the incremental (partial) snapshot differs from a full one: + table public.elsewhere" in str(failed(report))
