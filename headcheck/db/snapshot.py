@@ -10,6 +10,7 @@ The queries contain no ``%`` so they run unchanged through any DB-API paramstyle
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -187,7 +188,7 @@ def _function(version_table: str) -> tuple[str, str]:
     create = f"""DO $headcheck$ BEGIN
         IF to_regprocedure('pg_temp.{name}()') IS NULL THEN
             CREATE FUNCTION pg_temp.{name}() RETURNS TABLE (hc_position integer, hc_line text)
-            LANGUAGE plpgsql AS $body$ BEGIN RETURN QUERY {sql}; END $body$;
+            LANGUAGE plpgsql SET jit = off AS $body$ BEGIN RETURN QUERY {sql}; END $body$;
         END IF;
     EXCEPTION WHEN OTHERS THEN NULL;
     END $headcheck$"""
@@ -387,7 +388,8 @@ class Session:
         self.known: object = None  # the connection on which the functions were seen
         self.mode = ""  # "changes", "plan" or "query": what works on that connection
         self.counter = -1
-        self.lines: list[dict[int, list[str]]] = [{} for _ in _ORDER]
+        self.lines: list[dict[int, list[str]]] = [{} for _ in _ORDER]  # by category: owner -> its lines
+        self.ordered: list[list[str]] = [[] for _ in _ORDER]  # by category: every line, sorted
         self.last: Snapshot = {}
         self.full_snapshots = 0  # (for tests and measurements)
         self.partial_snapshots = 0
@@ -455,27 +457,25 @@ class Session:
         if header == "full":
             self.full_snapshots += 1
             self.lines = found
-            self.last = {name: _sorted(lines) for name, lines in zip(_ORDER, found, strict=True)}
+            self.ordered = [sorted(line for owned in lines.values() for line in owned) for lines in found]
+            self.last = {name: tuple(ordered) for name, ordered in zip(_ORDER, self.ordered, strict=True)}
             return self.last
         self.partial_snapshots += 1
         snap = dict(self.last)
         for k, name in enumerate(_ORDER):
-            lines = self.lines[k]
-            touched = False
-            for owner in scope:
-                if lines.pop(owner, None) is not None:
-                    touched = True
-            for owner, new in found[k].items():
-                lines[owner] = new
-                touched = True
-            if touched:
-                snap[name] = _sorted(lines)
+            lines, ordered = self.lines[k], self.ordered[k]
+            gone = [line for owner in scope for line in lines.pop(owner, ())]
+            new = [line for owned in found[k].values() for line in owned]
+            if not gone and not new:
+                continue
+            lines.update(found[k])
+            for line in gone:  # (sorted lists: a few changed lines, not a sort of them all)
+                del ordered[bisect.bisect_left(ordered, line)]
+            for line in new:
+                bisect.insort(ordered, line)
+            snap[name] = tuple(ordered)
         self.last = snap
         return snap
-
-
-def _sorted(lines: dict[int, list[str]]) -> tuple[str, ...]:
-    return tuple(sorted(line for owned in lines.values() for line in owned))
 
 
 def _collect(rows: Iterable[Sequence[Any]]) -> Snapshot:

@@ -218,6 +218,9 @@ def _server_options(statement_timeout: float | None, hba_file: Path) -> str:
         "archive_mode=off",
         "autovacuum=off",
         "max_connections=30",
+        # catalog queries over a schema with hundreds of tables are estimated expensive enough for
+        # JIT compilation: hundreds of milliseconds of compiling for a query that runs in one or two
+        "jit=off",
     ]
     if statement_timeout:
         ms = max(1, int(statement_timeout * 1000))
