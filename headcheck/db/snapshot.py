@@ -353,6 +353,9 @@ END"""
         CREATE TEMP TABLE IF NOT EXISTS {_LOG} (classid oid, objid oid, tag text, dropped boolean);
         CREATE TEMP TABLE IF NOT EXISTS {_OWNED} (classid oid, objid oid, owner oid);
         CREATE TEMP TABLE IF NOT EXISTS {_STATE} (counter bigint);
+        -- a migration that runs SET ROLE goes on in this session as another role: the logger and
+        -- the snapshot function must still write them (no other session can reach a temp table)
+        GRANT ALL ON TABLE pg_temp.{_LOG}, pg_temp.{_OWNED}, pg_temp.{_STATE} TO PUBLIC;
         IF to_regprocedure('pg_temp.{_LOGGER}()') IS NULL THEN
             CREATE FUNCTION pg_temp.{_LOGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $logger${logger}$logger$;
             EXECUTE format('CREATE EVENT TRIGGER %I ON ddl_command_end EXECUTE FUNCTION pg_temp.{_LOGGER}()',

@@ -188,6 +188,16 @@ STEPS: list[tuple[str, list[str]]] = [
     ),
     ("an extension", ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]),
     ("drop a type in use", ["DROP TYPE feeling CASCADE"]),
+    (
+        "SET ROLE: DDL as another role in this session",
+        [
+            "SET ROLE changes_app",
+            "CREATE TABLE as_app (id int PRIMARY KEY)",
+            "CREATE INDEX ix_as_app ON as_app (id)",
+        ],
+    ),
+    ("still that role", ["DROP INDEX ix_as_app", "ALTER TABLE as_app ADD COLUMN y int"]),
+    ("back", ["RESET ROLE", "ALTER TABLE as_app RENAME COLUMN y TO z"]),
 ]
 
 
@@ -216,6 +226,12 @@ def _stairs(server: Server, name: str) -> tuple[Session, list[str]]:
             cursor = conn.execute(sql.encode())
             return cursor.fetchall() if cursor.description is not None else []
 
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'changes_app') THEN"
+            " CREATE ROLE changes_app; END IF; END $$"
+        )
+        conn.execute("GRANT ALL ON SCHEMA public TO changes_app")
+        conn.commit()
         session = Session("alembic_version", lambda: conn)
         assert session.take(execute) == take(execute)
         assert session.mode == "changes"
