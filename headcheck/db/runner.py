@@ -270,7 +270,7 @@ class Runner:
         tracer = Tracer(execute, version_table) if self.backend.lock_trace else None  # PostgreSQL's
         if tracer is not None:  # headcheck.db.trace: SQL, locks, rewrites per step
             tracer.install(ctx.connection)
-        take = self._snapshots(ctx, version_table)
+        take = self._snapshots(ctx, version_table, sum(1 for p in plan if p.snapshot) > 8)
 
         rows = self._rows(version_table)
         downgraded = {p.revision for p in plan if p.direction == "down" and p.check == "downgrade"}
@@ -351,15 +351,17 @@ class Runner:
                 break
         state["index"] = None
 
-    def _snapshots(self, ctx: Any, version_table: str) -> Callable[[Any], backends.Snapshot]:
+    def _snapshots(self, ctx: Any, version_table: str, many: bool) -> Callable[[Any], backends.Snapshot]:
         """SQL executor -> snapshot, for the many snapshots of one run on the migration connection:
         PostgreSQL's describe only what changed since the last one (headcheck.db.snapshot.Session),
-        knowing its functions are there while the DB-API connection stays the same."""
+        knowing its functions are there while the DB-API connection stays the same. ``many``: more
+        than a few snapshots in this plan (a stairway, many revisions judged)."""
         if isinstance(self.backend, PostgresBackend):
             session = snapshot.Session(
                 version_table,
                 lambda: getattr(ctx.connection.connection, "dbapi_connection", None),
                 verify=os.environ.get(snapshot.VERIFY),
+                incremental=many,  # (for a few, logging every DDL command costs more than it saves)
             )
             return session.take
         backend = self.backend

@@ -378,12 +378,19 @@ class Session:
 
     ``session``: a callable identifying the DB-API connection, when the caller has one: while it
     returns the same object, the functions created on it are known to be there and each snapshot
-    is one round trip (without it, each snapshot first checks that they exist)."""
+    is one round trip (without it, each snapshot first checks that they exist). ``incremental``:
+    False for a few snapshots only (logging every DDL command would cost more than it saves)."""
 
     def __init__(
-        self, version_table: str, session: Callable[[], object] | None = None, verify: str | None = None
+        self,
+        version_table: str,
+        session: Callable[[], object] | None = None,
+        verify: str | None = None,
+        *,
+        incremental: bool = True,
     ) -> None:
         self.version_table = version_table
+        self.incremental = incremental  # False: full snapshots through the kept plan (a few snapshots)
         self.verify = verify
         self.name, self.create = _incremental_function(version_table)
         self.plain, self.create_plain = _function(version_table)
@@ -408,14 +415,15 @@ class Session:
             " AND EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql')"
         )
         changes, plan, possible = next(iter(execute(check)))
-        if not changes and possible:  # DO itself fails (aborting the transaction) without PL/pgSQL
+        if self.incremental and not changes and possible:  # (DO fails, aborting the transaction, without PL/pgSQL)
             # each part in a subtransaction that swallows any error (not a superuser: no event
             # triggers), so the user's transaction is never aborted by it
             execute(f"DO $headcheck$ BEGIN BEGIN {self.create} EXCEPTION WHEN OTHERS THEN NULL; END; END $headcheck$")
-            if not plan:
-                execute(self.create_plain)
             changes, plan, possible = next(iter(execute(check)))
-        self.mode = "changes" if changes else "plan" if plan else "query"
+        if not changes and not plan and possible:
+            execute(self.create_plain)
+            changes, plan, possible = next(iter(execute(check)))
+        self.mode = "changes" if changes and self.incremental else "plan" if plan else "query"
         self.counter = -1  # (new functions, or another connection: the next one is a full snapshot)
         self.known = current
 
