@@ -203,11 +203,12 @@ def _function(version_table: str) -> tuple[str, str]:
 # snapshot with the other pg_* schemas) or depends on it, and goes with the session:
 # - headcheck_ddl: the log (filled by event triggers; a session without this temp table, another
 #   connection, logs nothing: ``to_regclass('pg_temp.headcheck_ddl')`` is NULL there);
-# - headcheck_owned: the indexes, constraints, triggers, defaults and rewrite rules of the relations
-#   described, with their relation: a dropped index no longer says which table it belonged to;
+# - headcheck_owned: every index with its table, written as a DROP INDEX begins (a dropped index
+#   no longer says which table it was on; a dropped constraint, trigger or default does, by name);
 # - headcheck_state: a counter the client passes back: a rollback to a savepoint taken before the
 #   last snapshot undoes its bookkeeping, the counter then differs and the snapshot is a full one;
-# - the logger function and two event triggers (ddl_command_end, sql_drop; ENABLE ALWAYS, so
+# - the logger function and three event triggers (ddl_command_end, sql_drop, ddl_command_start of
+#   DROP INDEX; ENABLE ALWAYS, so
 #   session_replication_role = replica does not silence them) on it: a database object, but
 #   depending on a temporary function, dropped with it when the session ends.
 #
@@ -256,16 +257,6 @@ def _owner(classid: str, objid: str) -> str:
         ELSE {objid} END"""
 
 
-def _owned(relations: str) -> str:
-    """(object, relation) for the sub-objects of ``relations`` (an oid[] expression)."""
-    return f"""
-        SELECT {_cls("pg_class")}, i.indexrelid, i.indrelid FROM pg_index i WHERE i.indrelid = ANY ({relations})
-        UNION ALL SELECT {_cls("pg_constraint")}, k.oid, k.conrelid FROM pg_constraint k WHERE k.conrelid = ANY ({relations})
-        UNION ALL SELECT {_cls("pg_trigger")}, t.oid, t.tgrelid FROM pg_trigger t WHERE t.tgrelid = ANY ({relations})
-        UNION ALL SELECT {_cls("pg_attrdef")}, d.oid, d.adrelid FROM pg_attrdef d WHERE d.adrelid = ANY ({relations})
-        UNION ALL SELECT {_cls("pg_rewrite")}, r.oid, r.ev_class FROM pg_rewrite r WHERE r.ev_class = ANY ({relations})"""
-
-
 def _incremental_function(version_table: str) -> tuple[str, str]:
     """(name, SQL creating the logging objects and the incremental snapshot function, which takes
     the counter the client expects and returns ``(position, owner, line)``: first ``(-1, counter,
@@ -273,32 +264,34 @@ def _incremental_function(version_table: str) -> tuple[str, str]:
     then the lines (of every owner, or of those re-described)."""
     full = _union(version_table, owners=True)
     scoped = _union(version_table, owners=True, scoped=True)
-    user_relations = (
-        f"ARRAY(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER}"
-        f" AND c.oid >= {_FIRST_USER_OID} AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
-    )
+    subobjects = "'table constraint', 'trigger', 'default value', 'rule'"  # (their address: schema, table, name)
     body = f"""
 DECLARE
     hc_full boolean;
     hc_counter bigint;
     hc_scope oid[];
-    hc_relations oid[];
 BEGIN
     SELECT s.counter INTO hc_counter FROM pg_temp.{_STATE} s;
     PERFORM pg_stat_clear_snapshot();  -- (pg_stat_activity is read once per transaction otherwise)
     hc_full := hc_counter IS DISTINCT FROM hc_expected
         OR (SELECT count(*) FROM pg_event_trigger e
-            WHERE e.evtfoid = to_regprocedure('pg_temp.{_LOGGER}()') AND e.evtenabled = 'A') <> 2
+            WHERE e.evtfoid = to_regprocedure('pg_temp.{_LOGGER}()') AND e.evtenabled = 'A') <> 3
         -- another session on this database: its DDL is not in this session's log
         OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = current_database()
                    AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend')
         OR EXISTS (SELECT 1 FROM pg_temp.{_LOG} l
                    WHERE CASE WHEN l.classid IS NULL THEN l.tag NOT IN ({_HARMLESS_TAGS})
-                         ELSE l.classid NOT IN ({", ".join(_cls(c) for c in _SCOPED_CLASSES)}) END);
+                         ELSE l.classid NOT IN ({", ".join(_cls(c) for c in _SCOPED_CLASSES)}) END
+                      -- a dropped sub-object whose relation is not known: a domain's constraint, an
+                      -- index dropped along with what it used (DROP FUNCTION ... CASCADE)
+                      OR (l.dropped AND l.classid IN ({_cls("pg_constraint")}, {_cls("pg_trigger")}, {_cls("pg_attrdef")},
+                                                       {_cls("pg_rewrite")}) AND l.otype NOT IN ({subobjects}))
+                      OR (l.dropped AND l.otype = 'index' AND l.tag NOT IN ('DROP TABLE', 'ALTER TABLE')
+                          AND NOT EXISTS (SELECT 1 FROM pg_temp.{_OWNED} w WHERE w.objid = l.objid)));
     IF NOT hc_full THEN
         -- what the logged objects changed: themselves, and what depends on them (followed on
         -- through types and inheritance children); dropped objects: themselves, or the relation
-        -- they belonged to at the last snapshot
+        -- they belonged to (an index: as DROP INDEX began; the others: by the name of their table)
         hc_scope := ARRAY(
             WITH RECURSIVE obj(classid, objid, follow) AS (
                 SELECT DISTINCT l.classid, l.objid, true FROM pg_temp.{_LOG} l
@@ -313,26 +306,24 @@ BEGIN
             SELECT {_owner("o.classid", "o.objid")} FROM obj o
             UNION SELECT {_owner("l.classid", "l.objid")} FROM pg_temp.{_LOG} l WHERE l.dropped
             UNION SELECT w.owner FROM pg_temp.{_OWNED} w
-                WHERE w.objid = ANY (ARRAY(SELECT l.objid FROM pg_temp.{_LOG} l WHERE l.dropped)));
+                WHERE w.objid = ANY (ARRAY(SELECT l.objid FROM pg_temp.{_LOG} l WHERE l.dropped AND l.otype = 'index'))
+            UNION SELECT to_regclass(format('%I.%I', l.names[1], l.names[2]))::oid FROM pg_temp.{_LOG} l
+                WHERE l.dropped AND l.otype IN ({subobjects}));
         hc_scope := array_remove(array_remove(hc_scope, NULL), 0::oid);
     END IF;
     DELETE FROM pg_temp.{_LOG};
+    DELETE FROM pg_temp.{_OWNED};
     UPDATE pg_temp.{_STATE} SET counter = counter + 1 RETURNING counter INTO hc_counter;
     IF hc_counter IS NULL THEN
         INSERT INTO pg_temp.{_STATE} VALUES (1) RETURNING counter INTO hc_counter;
         hc_full := true;
     END IF;
     IF hc_full THEN
-        DELETE FROM pg_temp.{_OWNED};
-        hc_relations := {user_relations};
-        INSERT INTO pg_temp.{_OWNED} {_owned("hc_relations")};
         RETURN QUERY SELECT -1, hc_counter::oid, 'full'::text;
         RETURN QUERY {full};
     ELSE
         RETURN QUERY SELECT -1, hc_counter::oid, 'partial'::text UNION ALL SELECT -2, unnest(hc_scope), NULL::text;
         IF cardinality(hc_scope) > 0 THEN
-            DELETE FROM pg_temp.{_OWNED} WHERE owner = ANY (hc_scope);
-            INSERT INTO pg_temp.{_OWNED} {_owned("hc_scope")};
             RETURN QUERY {scoped};
         END IF;
     END IF;
@@ -342,16 +333,24 @@ END"""
 BEGIN
     IF to_regclass('pg_temp.{_LOG}') IS NOT NULL THEN
         IF TG_EVENT = 'sql_drop' THEN
-            INSERT INTO pg_temp.{_LOG} SELECT d.classid, d.objid, TG_TAG, true FROM pg_event_trigger_dropped_objects() d
-                WHERE NOT d.is_temporary;
+            INSERT INTO pg_temp.{_LOG} SELECT d.classid, d.objid, TG_TAG, true, d.object_type, d.address_names
+                FROM pg_event_trigger_dropped_objects() d WHERE NOT d.is_temporary;
+        ELSIF TG_EVENT = 'ddl_command_start' THEN  -- (DROP INDEX: which table each index is on)
+            -- not as the first action of a transaction: that is where DROP INDEX CONCURRENTLY must
+            -- be, and a write here would make it fail (the snapshot after it is then a full one)
+            IF txid_current_if_assigned() IS NOT NULL THEN
+                INSERT INTO pg_temp.{_OWNED} SELECT i.indexrelid, i.indrelid FROM pg_index i
+                    WHERE i.indexrelid >= {_FIRST_USER_OID};
+            END IF;
         ELSE
             INSERT INTO pg_temp.{_LOG} SELECT c.classid, c.objid, c.command_tag, false FROM pg_event_trigger_ddl_commands() c;
         END IF;
     END IF;
 END"""
     create = f"""
-        CREATE TEMP TABLE IF NOT EXISTS {_LOG} (classid oid, objid oid, tag text, dropped boolean);
-        CREATE TEMP TABLE IF NOT EXISTS {_OWNED} (classid oid, objid oid, owner oid);
+        CREATE TEMP TABLE IF NOT EXISTS {_LOG} (classid oid, objid oid, tag text, dropped boolean, otype text,
+                                                names text[]);
+        CREATE TEMP TABLE IF NOT EXISTS {_OWNED} (objid oid, owner oid);
         CREATE TEMP TABLE IF NOT EXISTS {_STATE} (counter bigint);
         -- a migration that runs SET ROLE goes on in this session as another role: the logger and
         -- the snapshot function must still write them (no other session can reach a temp table)
@@ -364,6 +363,9 @@ END"""
             EXECUTE format('CREATE EVENT TRIGGER %I ON sql_drop EXECUTE FUNCTION pg_temp.{_LOGGER}()',
                            'headcheck_ddl_drop_' || pg_backend_pid());
             EXECUTE format('ALTER EVENT TRIGGER %I ENABLE ALWAYS', 'headcheck_ddl_drop_' || pg_backend_pid());
+            EXECUTE format('CREATE EVENT TRIGGER %I ON ddl_command_start WHEN TAG IN (''DROP INDEX'')'
+                           ' EXECUTE FUNCTION pg_temp.{_LOGGER}()', 'headcheck_ddl_index_' || pg_backend_pid());
+            EXECUTE format('ALTER EVENT TRIGGER %I ENABLE ALWAYS', 'headcheck_ddl_index_' || pg_backend_pid());
         END IF;
         IF to_regprocedure('pg_temp.{name}(bigint)') IS NULL THEN
             CREATE FUNCTION pg_temp.{name}(hc_expected bigint) RETURNS TABLE (hc_position integer, hc_owner oid, hc_line text)

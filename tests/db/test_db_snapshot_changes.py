@@ -109,6 +109,22 @@ STEPS: list[tuple[str, list[str]]] = [
             "autocommit:CREATE INDEX CONCURRENTLY ix_child_note ON child (note)",
         ],
     ),
+    ("another index, concurrently", ["autocommit:CREATE INDEX CONCURRENTLY ix_child_id ON child (id)"]),
+    (
+        "DROP INDEX CONCURRENTLY (it must come first in its transaction)",
+        [
+            "autocommit:DROP INDEX CONCURRENTLY ix_child_id",
+        ],
+    ),
+    (
+        "a domain constraint calling a function",
+        [
+            "CREATE FUNCTION small(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 < 100'",
+            "ALTER DOMAIN above_zero ADD CONSTRAINT is_small CHECK (small(VALUE))",
+            "CREATE INDEX ix_child_small ON child (small(p))",
+        ],
+    ),
+    ("the function dropped with CASCADE: the constraint and the index go", ["DROP FUNCTION small(int) CASCADE"]),
     (
         "drop an index, drop and recreate a table",
         [
