@@ -467,6 +467,8 @@ class Session:
                 self.counter, header = int(owner), str(line)
             else:
                 scope.add(int(owner))
+        if header is None:  # (the function always answers with its header first)
+            raise RuntimeError("headcheck: the incremental snapshot function returned no header")
         if header == "full":
             self.full_snapshots += 1
             self.lines = found
@@ -483,7 +485,12 @@ class Session:
                 continue
             lines.update(found[k])
             for line in gone:  # (sorted lists: a few changed lines, not a sort of them all)
-                del ordered[bisect.bisect_left(ordered, line)]
+                at = bisect.bisect_left(ordered, line)
+                if at == len(ordered) or ordered[at] != line:  # (never: every line gone was there)
+                    ordered[:] = sorted(line for owned in lines.values() for line in owned)
+                    new = []
+                    break
+                del ordered[at]
             for line in new:
                 bisect.insort(ordered, line)
             snap[name] = tuple(ordered)
