@@ -11,9 +11,9 @@ Measures, on this machine:
      ``alembic upgrade heads`` (three CLI processes), against
      ``headcheck db --database-url URL`` (one process: static gate, per-revision upgrade with
      timings, alembic_version check, downgrade -1, upgrade, four schema snapshots);
-   - ``headcheck db --stairway`` (up/down/up for every revision with snapshots after each step)
-     against pytest-alembic's test_single_head_revision, test_upgrade and
-     test_up_down_consistency in one pytest process.
+   - ``headcheck db --stairway`` (up/down/up for every revision with snapshots after each step),
+     with the generated rows and with ``--no-rows``, against pytest-alembic's
+     test_single_head_revision, test_upgrade and test_up_down_consistency in one pytest process.
 Every run gets a fresh, empty database on the same server. Wall-clock seconds, best of ``--repeat``.
 
 ``--rows``: instead, what the generated rows cost (headcheck.db.rows): ``headcheck db`` and
@@ -165,7 +165,7 @@ def main() -> int:
             (project / "pytest.ini").write_text("[pytest]\n")
             pytest += ["--rootdir", str(project), "-c", str(project / "pytest.ini")]
 
-            plain, ours, stair, pa, base, base_stair = [], [], [], [], [], []
+            plain, ours, stair, stair_no_rows, pa, base, base_stair = [], [], [], [], [], [], []
             base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())} if args.baseline else env
             for _ in range(args.repeat):
                 url = fresh(server)
@@ -185,6 +185,9 @@ def main() -> int:
                         timed([*headcheck, "--stairway", "--database-url", fresh(server)], project, base_env)
                     )
                 stair.append(timed([*headcheck, "--stairway", "--database-url", fresh(server)], project, env))
+                stair_no_rows.append(
+                    timed([*headcheck, "--stairway", "--no-rows", "--database-url", fresh(server)], project, env)
+                )
                 tests = project / "test_migrations.py"
                 tests.write_text(PYTEST_ALEMBIC_TESTS.format(url=fresh(server)))
                 pa.append(timed([*pytest, str(tests)], project))
@@ -199,6 +202,7 @@ def main() -> int:
     results["plain_alembic_up_down_up"] = row("plain alembic: upgrade heads + downgrade -1 + upgrade heads", plain)
     results["headcheck_db"] = row("headcheck db --database-url (default steps)", ours)
     results["headcheck_db_stairway"] = row("headcheck db --stairway --database-url", stair)
+    results["headcheck_db_stairway_no_rows"] = row("headcheck db --stairway --no-rows --database-url", stair_no_rows)
     if args.baseline:
         results["baseline_headcheck_db"] = row("baseline: headcheck db --database-url", base)
         results["baseline_headcheck_db_stairway"] = row("baseline: headcheck db --stairway --database-url", base_stair)
@@ -212,6 +216,10 @@ def main() -> int:
     print(
         f"headcheck --stairway / pytest-alembic: best {min(stair) / min(pa):.2f}x, "
         f"median {statistics.median(stair) / statistics.median(pa):.2f}x (target <= 0.6x)"
+    )
+    print(
+        f"headcheck --stairway --no-rows / pytest-alembic: best {min(stair_no_rows) / min(pa):.2f}x, "
+        f"median {statistics.median(stair_no_rows) / statistics.median(pa):.2f}x"
     )
     print(json.dumps(results))
     return 0
