@@ -42,12 +42,14 @@ coalesce((SELECT json_agg(json_build_array(l.relation::bigint, l.mode, c.relfile
             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())), '[]')::text
 """
 # at the start of a revision, one round trip: the relations of the database's own schemas with
-# what identifies their storage, the locks held, and lock_timeout
+# what identifies their storage, the locks held, and lock_timeout (every relation created after
+# initdb has an OID of at least 16384, FirstNormalObjectId: read through the OID index, the
+# catalogs' own hundreds of rows are skipped)
 _BEGIN = f"""
 SELECT coalesce((SELECT json_agg(json_build_array(c.oid::bigint, n.nspname || '.' || c.relname, c.relkind::text,
                                                    c.relfilenode::bigint))
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND n.nspname NOT IN {_SKIP_SCHEMAS}
+                 WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'm', 'i', 'I') AND n.nspname NOT IN {_SKIP_SCHEMAS}
                    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'), '[]')::text,
        coalesce((SELECT json_agg(json_build_array(l.relation::bigint, l.mode)) FROM pg_locks l
                  WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'), '[]')::text,
