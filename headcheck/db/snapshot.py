@@ -276,6 +276,8 @@ BEGIN
     hc_full := hc_counter IS DISTINCT FROM hc_expected
         OR (SELECT count(*) FROM pg_event_trigger e
             WHERE e.evtfoid = to_regprocedure('pg_temp.{_LOGGER}()') AND e.evtenabled = 'A') <> 3
+        -- a step that changed hundreds of objects: describing everything costs no more
+        OR (SELECT count(*) FROM pg_temp.{_LOG}) > 400
         -- another session on this database: its DDL is not in this session's log
         OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = current_database()
                    AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend')
