@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -270,7 +271,7 @@ class Runner:
         tracer = Tracer(execute, version_table) if self.backend.lock_trace else None  # PostgreSQL's
         if tracer is not None:  # headcheck.db.trace: SQL, locks, rewrites per step
             tracer.install(ctx.connection)
-        take = self._snapshots(ctx, version_table, sum(1 for p in plan if p.snapshot) > 8)
+        take, forget = self._snapshots(ctx, version_table, sum(1 for p in plan if p.snapshot) > 8)
 
         rows = self._rows(version_table)
         downgraded = {p.revision for p in plan if p.direction == "down" and p.check == "downgrade"}
@@ -321,6 +322,8 @@ class Runner:
             event: dict[str, Any] = {"index": k, "seconds": seconds}
             if tracer is not None:
                 event["trace"] = tracer.end()
+                if any(_FORGETS.match(s["sql"]) for s in event["trace"]["statements"]):
+                    forget()
             if rows is not None and tracer is not None:
                 event.update(rows.step_event(execute, p.revision, watch))
             if first_up:
@@ -351,11 +354,14 @@ class Runner:
                 break
         state["index"] = None
 
-    def _snapshots(self, ctx: Any, version_table: str, many: bool) -> Callable[[Any], backends.Snapshot]:
+    def _snapshots(
+        self, ctx: Any, version_table: str, many: bool
+    ) -> tuple[Callable[[Any], backends.Snapshot], Callable[[], None]]:
         """SQL executor -> snapshot, for the many snapshots of one run on the migration connection:
         PostgreSQL's describe only what changed since the last one (headcheck.db.snapshot.Session),
         knowing its functions are there while the DB-API connection stays the same. ``many``: more
-        than a few snapshots in this plan (a stairway, many revisions judged)."""
+        than a few snapshots in this plan (a stairway, many revisions judged). Returns (take, forget:
+        the session's temporary objects may be gone, check before the next snapshot)."""
         if isinstance(self.backend, PostgresBackend):
             session = snapshot.Session(
                 version_table,
@@ -363,9 +369,9 @@ class Runner:
                 verify=os.environ.get(snapshot.VERIFY),
                 incremental=many,  # (for a few, logging every DDL command costs more than it saves)
             )
-            return session.take
+            return session.take, session.forget
         backend = self.backend
-        return lambda execute: backend.snapshot(execute, version_table, keep_plan=True)
+        return lambda execute: backend.snapshot(execute, version_table, keep_plan=True), lambda: None
 
     def _rows(self, version_table: str) -> Rows | None:
         if self.rows_options is None or self.mode in ("stamp", "upgrade"):
@@ -397,6 +403,10 @@ class _CheckedConnection:
             return
         self.guard.check(execute, "the migration connection")
         self.dbapi = dbapi
+
+
+# statements of a migration after which the snapshot functions (temporary objects) may be gone
+_FORGETS = re.compile(r"\s*(DISCARD|ROLLBACK|ABORT)\b", re.I)
 
 
 def _executor(ctx: Any) -> Any:

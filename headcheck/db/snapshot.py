@@ -431,6 +431,11 @@ class Session:
         self.counter = -1  # (new functions, or another connection: the next one is a full snapshot)
         self.known = current
 
+    def forget(self) -> None:
+        """The session's temporary objects may be gone (a DISCARD, a raw ROLLBACK in a migration):
+        check again before the next snapshot, a full one."""
+        self.mode = ""
+
     def take(self, execute: Execute) -> Snapshot:
         self._prepare(execute)
         if self.mode != "changes":

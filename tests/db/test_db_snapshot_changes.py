@@ -488,6 +488,11 @@ op.add_column("child", sa.Column("survived", sa.Integer))""",
         'op.drop_column("child", "survived")',
     ),
     (
+        "DISCARD TEMP: the session's temporary objects (the snapshot functions, the DDL log) go",
+        'op.execute("DISCARD TEMP")\nop.add_column("child", sa.Column("after_discard", sa.Integer))',
+        'op.drop_column("child", "after_discard")\nop.execute("DISCARD TEMP")',
+    ),
+    (
         "a schema and a table in it",
         'op.execute("CREATE SCHEMA extra")\nop.create_table("thing", sa.Column("id", sa.Integer), schema="extra")',
         'op.drop_table("thing", schema="extra")\nop.execute("DROP SCHEMA extra")',
