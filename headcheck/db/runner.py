@@ -28,7 +28,6 @@ from typing import Any, TextIO
 
 from headcheck.db import backends, snapshot
 from headcheck.db import plan as planning
-from headcheck.db.backends.postgres import PostgresBackend
 from headcheck.db.models import MetadataCapture, compare_models
 from headcheck.db.redirect import Guard, dispose_all, install
 from headcheck.db.rows import Rows
@@ -357,21 +356,13 @@ class Runner:
     def _snapshots(
         self, ctx: Any, version_table: str, many: bool
     ) -> tuple[Callable[[Any], backends.Snapshot], Callable[[], None]]:
-        """SQL executor -> snapshot, for the many snapshots of one run on the migration connection:
-        PostgreSQL's describe only what changed since the last one (headcheck.db.snapshot.Session),
-        knowing its functions are there while the DB-API connection stays the same. ``many``: more
-        than a few snapshots in this plan (a stairway, many revisions judged). Returns (take, forget:
-        the session's temporary objects may be gone, check before the next snapshot)."""
-        if isinstance(self.backend, PostgresBackend):
-            session = snapshot.Session(
-                version_table,
-                lambda: getattr(ctx.connection.connection, "dbapi_connection", None),
-                verify=os.environ.get(snapshot.VERIFY),
-                incremental=many,  # (for a few, logging every DDL command costs more than it saves)
-            )
-            return session.take, session.forget
-        backend = self.backend
-        return lambda execute: backend.snapshot(execute, version_table, keep_plan=True), lambda: None
+        """(take: executor -> snapshot, forget) for the snapshots of one run on the migration
+        connection (the backend's :meth:`~headcheck.db.backends.Backend.snapshots`; PostgreSQL's
+        describe only what changed since the last one). ``many``: more than a few snapshots in this
+        plan (a stairway, many revisions judged)."""
+        return self.backend.snapshots(
+            version_table, lambda: getattr(ctx.connection.connection, "dbapi_connection", None), many=many
+        )
 
     def _rows(self, version_table: str) -> Rows | None:
         if self.rows_options is None or self.mode in ("stamp", "upgrade"):

@@ -174,6 +174,23 @@ class Backend(abc.ABC):
         is seen) in the :data:`Snapshot` format, leaving out Alembic's ``version_table``.
         ``keep_plan``: many snapshots follow on this connection (a backend may cache a plan)."""
 
+    def snapshots(
+        self,
+        version_table: str,
+        connection: Callable[[], object],  # noqa: ARG002 -- the Backend hook's signature; the default ignores it
+        *,
+        many: bool,  # noqa: ARG002 -- the Backend hook's signature; the default ignores it
+    ) -> tuple[Callable[[Execute], Snapshot], Callable[[], None]]:
+        """Snapshots for one migration run on one connection: (take: executor -> snapshot, forget:
+        the connection's session state may be gone, e.g. after ``DISCARD``). ``connection``
+        identifies the DB-API connection; ``many``: the plan takes more than a few snapshots (a
+        backend may then keep state between them). The default: :meth:`snapshot` each time."""
+
+        def take(execute: Execute) -> Snapshot:
+            return self.snapshot(execute, version_table, keep_plan=True)
+
+        return take, lambda: None
+
     @abc.abstractmethod
     def create_extra_database(self, url: str, number: int) -> str:
         """Create the ``number``-th (1, 2, ...) extra database beside ``url``'s, for a project that

@@ -37,7 +37,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -525,6 +525,17 @@ class PostgresBackend(Backend):
         from headcheck.db import snapshot
 
         return snapshot.take(execute, version_table, keep_plan=keep_plan)
+
+    def snapshots(
+        self, version_table: str, connection: Callable[[], object], *, many: bool
+    ) -> tuple[Callable[[Execute], Snapshot], Callable[[], None]]:
+        """Incremental snapshots from a DDL log where the role may log DDL and the plan takes many
+        (headcheck.db.snapshot.Session; for a few, logging every DDL command costs more than it
+        saves): else full ones through the kept plan."""
+        from headcheck.db import snapshot
+
+        session = snapshot.Session(version_table, connection, verify=os.environ.get(snapshot.VERIFY), incremental=many)
+        return session.take, session.forget
 
     def create_extra_database(self, url: str, number: int) -> str:
         return create_extra_database(url, number)
