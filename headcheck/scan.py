@@ -117,22 +117,6 @@ class _Source:
             self._lines = self.text.split("\n")
         return self._lines[number - 1] if 1 <= number <= len(self._lines) else ""
 
-    def text_at(self, where: tuple[int, int, int, int]) -> str | None:
-        """The exact source between two positions (lines, UTF-8 byte columns), or None."""
-        lineno, end_lineno, col, end_col = where
-        if None in where or end_lineno - lineno > 50:
-            return None
-        if lineno == end_lineno:
-            line = self._line(lineno)
-            if line.isascii():  # byte columns are character columns
-                return line[col:end_col]
-        lines = [self._line(number).encode("utf-8", "surrogatepass") for number in range(lineno, end_lineno + 1)]
-        if len(lines) == 1:
-            chunk = lines[0][col:end_col]
-        else:
-            chunk = b"\n".join([lines[0][col:], *lines[1:-1], lines[-1][:end_col]])
-        return chunk.decode("utf-8", "replace")
-
     def segment(self, node: ast.AST) -> str:
         """The node's source, cut to one bounded line ("..." when there is more)."""
         lineno = getattr(node, "lineno", None)
@@ -271,7 +255,8 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
 
 
 # ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
-_FAST_NAMES = frozenset((*ATTRIBUTES, "__doc__", "upgrade"))
+_FAST_NAMES = (*ATTRIBUTES, "__doc__", "upgrade")
+_new = tuple.__new__
 _COMPOUND = re.compile(rb"(?:if|while|for|with|try|match|async)\b")
 _COMPOUND_LINE = re.compile(rb"\n(?:if|while|for|with|try|match|async)\b")
 # Reading the header from the compiled module instead of parsing the file a second time halves
@@ -289,9 +274,11 @@ class _Ops(NamedTuple):
     list_extend: int
     make_function: int
     extended_arg: int
-    stores: bytes
-    deletes: bytes
-    store_units: Any  # a compiled pattern finding the store opcodes in the opcode bytes
+    store_name: int
+    store_global: int
+    delete_name: int
+    delete_global: int
+    store_pairs: tuple[bytes, ...]  # STORE_NAME with each one-byte argument, as code bytes
 
 
 _OPS: _Ops | None = None
@@ -311,9 +298,11 @@ def _ops() -> _Ops:
             op["LIST_EXTEND"],
             op["MAKE_FUNCTION"],
             op["EXTENDED_ARG"],
-            bytes([op["STORE_NAME"], op["STORE_GLOBAL"]]),
-            bytes([op["DELETE_NAME"], op["DELETE_GLOBAL"]]),
-            re.compile(b"[" + re.escape(bytes([op["STORE_NAME"], op["STORE_GLOBAL"]])) + b"]"),
+            op["STORE_NAME"],
+            op["STORE_GLOBAL"],
+            op["DELETE_NAME"],
+            op["DELETE_GLOBAL"],
+            tuple(bytes((op["STORE_NAME"], n)) for n in range(256)),
         )
     return _OPS
 
@@ -323,9 +312,12 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
 
     Taken only when the module-level code has no jumps, no exception handlers, no comprehension
     or lambda, no compound statement, and every binding of a tracked name is a constant (or a
-    list of constants) whose source text ``ast.literal_eval`` evaluates to the same value:
-    constant folding (``'a' + 'b'``) is not a literal for the syntax-tree path, so it must not be
-    one here. Instructions are located in the raw code (opcode bytes; 0 is an inline cache).
+    list of constants) loaded and stored on one line that reads ``name [: annotation] =
+    <literal>`` and nothing else, the literal being what ``ast.literal_eval`` makes the very
+    same value of. Constant folding (``'a' + 'b'``, and ``'a' if True else 'b'``, which leaves
+    only the load of ``'a'``) is not a literal for the syntax-tree path, so it must not be one
+    here. Instructions are located in the raw code (opcode bytes; 0 is an inline cache); lines
+    come from the line table.
     """
     # The compiler drops `if False:` blocks and `if True:` tests without a trace; the syntax
     # tree calls bindings under them conditional. Compound statements at module level start in
@@ -333,67 +325,161 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     if code.co_exceptiontable or _COMPOUND.match(data) or _COMPOUND_LINE.search(data):
         return None
     code_type = type(code)
-    if any(type(const) is code_type and const.co_name.startswith("<") for const in code.co_consts):
-        return None
+    for const in code.co_consts:
+        if type(const) is code_type and const.co_name[:1] == "<":
+            return None  # a comprehension or lambda: bindings in a code object of its own
+    names = code.co_names
+    if len(names) > 256:
+        return None  # a store could need EXTENDED_ARG for its name
     ops = _ops()
     raw = code.co_code
     opcodes = raw[0::2]
-    if 1 in opcodes.translate(ops.jump_table):
-        return None
-    if any(opcodes.find(bytes([delete])) >= 0 for delete in ops.deletes):
+    if 1 in opcodes.translate(ops.jump_table) or ops.store_global in opcodes:
+        return None  # (`global x` at module level: rare, the syntax tree handles it)
+    if ops.delete_name in opcodes or ops.delete_global in opcodes:
         return None  # `del` at module level: the syntax tree handles it
-    stores = [match.start() for match in ops.store_units.finditer(opcodes)]  # in order
-    names = code.co_names
-    positions: list[Any] = []  # co_positions() up to the last unit needed (the header is at the top)
-    more_positions = code.co_positions()
-    source: _Source | None = None
+    store_name = ops.store_name
+    stores: list[tuple[int, str]] = []  # (code unit, name) of every store of a tracked name
+    store_pairs = ops.store_pairs
+    for name in _FAST_NAMES:
+        if name in names:
+            pair = store_pairs[names.index(name)]
+            at = raw.find(pair)
+            while at >= 0:
+                if not at & 1:
+                    stores.append((at >> 1, name))
+                at = raw.find(pair, at + 1)
+    if len(stores) > 1:
+        stores.sort()
+    consts = code.co_consts
+    extended_arg = ops.extended_arg
+    load_const = ops.load_const
+    lines = _LineTable(code)
+    text_lines: list[bytes] | None = None
     values: dict[str, Value] = {}
     has_upgrade = False
     doc: tuple[str, int] | None = None
-    consts = code.co_consts
-    extended_arg = ops.extended_arg
-    for count, unit in enumerate(stores):
+    for unit, name in stores:
         before = unit - 1  # the instruction before (inline caches, opcode 0, skipped)
         while before >= 0 and opcodes[before] == 0:
             before -= 1
-        if before < 0 or opcodes[before] == extended_arg:
+        if before < 0:
             return None
-        name = names[raw[2 * unit + 1]]
-        if name not in _FAST_NAMES:
-            continue
         if name == "upgrade":
             if opcodes[before] != ops.make_function:
                 return None
             has_upgrade = True
             continue
-        if opcodes[before] == ops.load_const and (before == 0 or opcodes[before - 1] != extended_arg):
+        if opcodes[before] == load_const and (before == 0 or opcodes[before - 1] != extended_arg):
             value, value_unit = consts[raw[2 * before + 1]], before  # the common case, inline
         else:
             found = _constant_at(raw, opcodes, before, consts, ops)
             if found is None:
                 return None
             value, value_unit = found
-        if source is None:
-            try:
-                source = _Source(data.decode(source_encoding(data)))
-            except (LookupError, UnicodeDecodeError):
-                return None
-        if len(positions) <= max(unit, value_unit):
-            positions.extend(itertools.islice(more_positions, max(unit, value_unit) + 1 - len(positions)))
-        where = positions[value_unit]
-        if where is None or where[0] is None:
-            return None
         if name == "__doc__":
-            # A docstring stores where the string is; ``__doc__ = "..."`` stores at the name.
-            if count != 0 or not isinstance(value, str) or positions[unit] != where:
+            # A docstring is the module's first store, located at the string; ``__doc__ = "..."``
+            # stores at the name.
+            if opcodes.find(store_name) != unit or not isinstance(value, str):
+                return None
+            positions = list(itertools.islice(code.co_positions(), unit + 1))
+            where = positions[value_unit]
+            if where[0] is None or positions[unit] != where:
                 return None
             doc = (value, where[0])
             continue
-        written = _written_literal(source.text_at(where), value)
+        line = lines.at(2 * value_unit)
+        if lines.at(2 * unit) != line:
+            return None
+        if text_lines is None:
+            text_lines = _physical_lines(data)
+            if text_lines is None:
+                return None
+        if not 0 < line <= len(text_lines):
+            return None
+        written = _statement_literal(text_lines, line, name, value)
         if written is _DYNAMIC:
             return None
-        values[name] = Value(written, where[0], True, shorten(repr(written)))
+        values[name] = _new(Value, (written, line, True, shorten(repr(written)), None))
     return values, has_upgrade, doc
+
+
+def _physical_lines(data: bytes) -> list[bytes] | None:
+    """The lines of a UTF-8 file as the compiler numbers them (\\n or \\r\\n), or None."""
+    encoding = source_encoding(data)
+    if encoding == "utf-8-sig":
+        data = data[3:]
+    elif encoding != "utf-8":
+        return None  # a PEP 263 cookie: the syntax tree decodes it
+    if b"\r" in data:
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None  # a lone \r is a line break too
+        data = data.replace(b"\r\n", b"\n")
+    return data.split(b"\n")
+
+
+class _LineTable:
+    """Line numbers of code offsets, asked in increasing order, from ``co_lnotab`` (the line
+    table without columns: a fraction of what ``co_positions()`` costs)."""
+
+    __slots__ = ("_at", "_line", "_offset", "_table")
+
+    def __init__(self, code: Any) -> None:
+        self._table: bytes = code.co_lnotab
+        self._at = 0
+        self._offset = 0
+        self._line: int = code.co_firstlineno
+
+    def at(self, offset: int) -> int:
+        table, at, start, line = self._table, self._at, self._offset, self._line
+        end = len(table)
+        while at < end:
+            # Pairs (offset increment, signed line increment): the line applies from there on.
+            following = start + table[at]
+            if following > offset:
+                break
+            start = following
+            delta = table[at + 1]
+            line += delta - 256 if delta > 127 else delta
+            at += 2
+        self._at, self._offset, self._line = at, start, line
+        return line
+
+
+_MAX_LITERAL_LINES = 100
+# After the name: an annotation without quotes or "=", then the one "=" of the statement.
+_ASSIGNED = re.compile(rb"[ \t]*(?::[^=\n'\"]+)?=(.*)", re.DOTALL)
+
+
+def _statement_literal(lines: list[bytes], line: int, name: str, value: Any) -> Any:
+    """``value`` when line ``line`` is exactly ``name [: annotation] = <literal>`` (a comment may
+    follow; a bracketed literal may go on over the next lines, to a line starting with its
+    closing bracket) and the literal is ``value``; else _DYNAMIC.
+
+    The line holds both the load of the constant and the store of ``name``, and nothing but this
+    statement: so it is the assignment itself (inside brackets ``name = ...`` is a keyword
+    argument or a default, never a store of ``name``; inside a string no instruction has a line),
+    and the literal, which ``ast.literal_eval`` reads whole, is all of its value.
+    """
+    text = lines[line - 1]
+    if not text.startswith(name.encode()):
+        return _DYNAMIC
+    match = _ASSIGNED.fullmatch(text, len(name))
+    if match is None:
+        return _DYNAMIC
+    literal = match.group(1).strip(b" \t")
+    if literal in (b"(", b"["):  # a tuple or list written one item a line, as black and ruff do
+        closer = b")" if literal == b"(" else b"]"
+        for end in range(line, min(line + _MAX_LITERAL_LINES, len(lines))):
+            if lines[end].lstrip(b" \t").startswith(closer):
+                literal = b"\n".join([literal, *lines[line : end + 1]])
+                break
+        else:
+            return _DYNAMIC
+    try:
+        return _written_literal(literal.decode("utf-8"), value)
+    except UnicodeDecodeError:
+        return _DYNAMIC
 
 
 def _previous(opcodes: bytes, unit: int) -> int | None:
@@ -440,8 +526,17 @@ def _written_literal(text: str | None, value: Any) -> Any:
         return _DYNAMIC
     if value is None and text == "None":
         return None
-    if isinstance(value, str) and text == repr(value):  # a plain quoted string: nothing folded
-        return value
+    if type(value) is str:
+        if text == repr(value):  # a plain quoted string: nothing folded
+            return value
+        if (
+            len(text) > 1
+            and text[0] == '"' == text[-1]
+            and text[1:-1] == value
+            and '"' not in value
+            and "\\" not in value
+        ):
+            return value  # the same, in double quotes (as black and ruff write it)
     if type(value) is tuple and all(type(item) is str for item in value) and text == repr(value):
         return value  # a merge's ('a', 'b') written as Python prints it: nothing folded
     try:

@@ -130,10 +130,30 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
         "revision = 'a'\ndown_revision = None\n@decorate\ndef upgrade():\n    pass\n",
         "revision = '\\u00e9t\\u00e9'\ndown_revision = 'caf\\u00e9'  # caf\\u00e9\n",
         "revision = 1_000\ndown_revision = 0x10\nbranch_labels = 1e3\ndepends_on = -0.0\n",
+        # The compiler folds a constant test away and loads only the branch taken: not a literal.
+        "revision = 'a' if True else 'b'\ndown_revision = None\n",
+        "revision = 'a'\ndown_revision = 1 if 0 else None\n",
+        "revision = 'a'\ndown_revision = '' or None\n",
+        "revision = 'a'\ndown_revision = (\n    'x',\n) if 1 else None\n",
+        # As black and ruff write them: double quotes, a merge's tuple one id a line, comments.
+        'revision: str = "a"  # the id\ndown_revision = (\n    "x",  # one\n    "y",\n)\n',
+        "revision = 'a'\ndown_revision = [\n    'x',\n]  # listed\nbranch_labels = ('b',)\n",
+        'revision = "it\'s"\ndown_revision = "a\\"b"\ndepends_on = "\\x41"\n',
+        # Line breaks and encodings as the compiler counts and reads them.
+        "'''Revises: x'''\r\nrevision = 'a'\r\ndown_revision = (\r\n  'x',\r\n)\r\n",
+        "\ufeff'''Revises: x'''\nrevision = 'a'\ndown_revision = 'x'\n",
+        "revision = 'a'\rdown_revision = 'x'\n",
+        "# -*- coding: latin-1 -*-\nrevision = 'caf\u00e9'\ndown_revision = None\n",
+        # A store that is not a line of its own, or a line that is not the store.
+        "pass; revision = 'a'\ndown_revision = None\n",
+        "(revision) = 'a'\ndown_revision = None\n",
+        "revision: 'x = 1' = 'a'\ndown_revision = None\n",
+        "x = \\\nrevision = 'a'\ndown_revision = None\n",
+        "revision = 'a'\ndown_revision = None\ndef f(\nrevision = 'b'\n):\n    pass\n",
     ]
     fast_used = 0
     for text in sources:
-        data = text.encode("utf-8")
+        data = text.encode("latin-1" if "latin-1" in text else "utf-8")
         fast = scan.parse_revision(Path("x.py"), data)
         scan.FAST_PYTHON = False
         try:
@@ -143,7 +163,7 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
         assert fast == slow, text
         code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
         fast_used += scan.from_code(code, data) is not None
-    assert fast_used >= 20  # the styles take the fast path; the odd shapes fall back
+    assert fast_used >= 25  # the styles and the formatters' shapes take the fast path; odd shapes fall back
 
 
 def test_a_first_run_with_an_empty_cache_equals_serial_parsing(tmp_path: Path) -> None:
