@@ -12,7 +12,6 @@ can report all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from headcheck.records import Node
@@ -43,8 +42,7 @@ class GraphProblems(NamedTuple):
     """Strongly connected groups over down_revision and depends_on edges."""
 
 
-@dataclass(frozen=True, slots=True)
-class Graph:
+class Graph(NamedTuple):
     """The linked structure (Alembic's ``RevisionMap``), with its problems kept apart."""
 
     nodes: tuple[Node, ...]

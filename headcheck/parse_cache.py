@@ -76,8 +76,10 @@ def _on_two_cores(
     items: Sequence[_T],
     work: Callable[[Sequence[_T]], list[_R]],
     finish: Callable[[Sequence[_T], list[_R]], list[_U]],
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[_U]:
-    """``local(items)``, on this process and one forked worker when it pays.
+    """``local(items)``, on this process and one forked worker when it pays; ``meanwhile()`` runs
+    here once (first, while the worker starts on the chunks).
 
     Items go in chunks, which both processes take from a shared queue (chunk numbers in a pipe:
     a read of one number is atomic), so neither waits for the other however the machine's load
@@ -86,8 +88,14 @@ def _on_two_cores(
     process picks them up between its own chunks and ``finish`` turns them into what ``local``
     gives. A chunk the worker took but never delivered (it died, or failed) is done here.
     """
-    if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+
+    def serial() -> list[_U]:
+        if meanwhile is not None:
+            meanwhile()
         return local(items)
+
+    if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        return serial()
     size = max(_CHUNK, -(-len(items) // _MAX_CHUNKS))
     chunks = [items[start : start + size] for start in range(0, len(items), size)]
     try:
@@ -95,12 +103,12 @@ def _on_two_cores(
     except OSError:
         out = None
     if out is None:
-        return local(items)
+        return serial()
     try:
         queue, feed = os.pipe()
     except OSError:
         os.close(out)
-        return local(items)
+        return serial()
     tokens = b"".join(n.to_bytes(4, "little") for n in range(len(chunks)))
     try:
         os.set_blocking(feed, False)  # never wait on a full pipe (nobody reads it yet)
@@ -116,7 +124,7 @@ def _on_two_cores(
     except OSError:
         os.close(out)
         os.close(queue)
-        return local(items)
+        return serial()
     if pid == 0:  # the worker: take chunks until none is left, append each one's results, leave without cleanup
         status = 1
         try:
@@ -131,6 +139,8 @@ def _on_two_cores(
             os._exit(status)
     reaped = False
     try:
+        if meanwhile is not None:
+            meanwhile()
         done: dict[int, list[_U]] = {}
         offset = 0
 
@@ -218,17 +228,26 @@ def _stat_key(path: str) -> tuple[int, int, int, int] | None:
 
 
 def read_revisions(
-    paths: Sequence[Path], cache_dir: Path | None, python: tuple[int, int] | None = None
+    paths: Sequence[Path],
+    cache_dir: Path | None,
+    python: tuple[int, int] | None = None,
+    *,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[RevisionFile]:
     """Parse every file (unreadable ones become records with an issue), using the cache.
 
     Like git's index, a file whose inode, size, mtime and ctime equal what the cache saw, and
     that was last modified well before the cache was written, is not read again: its digest
     is taken from the cache. Anything else is read and hashed.
+
+    ``meanwhile()`` is called once, in this process, while the other core starts parsing (work
+    that does not need the records, such as importing what checks them).
     """
+    if meanwhile is not None:
+        meanwhile = _once(meanwhile)
     if cache_dir is not None and paths:
         try:
-            return _read_with_cache(paths, cache_dir, python)
+            return _read_with_cache(paths, cache_dir, python, meanwhile)
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             pass  # a cache file that decodes but holds the wrong shapes: ignore it, parse again
     for path in paths:
@@ -244,7 +263,17 @@ def read_revisions(
         return [_unpack(path, record) for path, record in zip(chunk, packed, strict=True)]
 
     prepare()
-    return _on_two_cores(read_chunk, paths, work, finish)
+    return _on_two_cores(read_chunk, paths, work, finish, meanwhile)
+
+
+def _once(call: Callable[[], object]) -> Callable[[], None]:
+    pending = [call]
+
+    def once() -> None:
+        while pending:
+            pending.pop()()
+
+    return once
 
 
 def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> list[RevisionFile]:
@@ -265,7 +294,9 @@ def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> li
     return records  # type: ignore[return-value]  # every slot is filled
 
 
-def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
+def _read_with_cache(
+    paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None, meanwhile: Callable[[], object] | None
+) -> list[RevisionFile]:
     cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
     trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
@@ -305,7 +336,7 @@ def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, 
             return results
 
         for slot, path, (file_digest, packed) in zip(
-            slots, unread, _on_two_cores(read_chunk, unread, read_chunk, delivered), strict=True
+            slots, unread, _on_two_cores(read_chunk, unread, read_chunk, delivered, meanwhile), strict=True
         ):
             if file_digest is None:  # unreadable: its HC204 record, never cached
                 digests[slot] = _unpack(path, packed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from operator import attrgetter
 from pathlib import Path
 
 from headcheck.fs import is_dir, touch
@@ -21,6 +22,7 @@ CANDIDATE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 # The ignored-subfolder hint looks at most this many folder entries per subfolder: a committed
 # link or a huge tree cannot make the gate walk the machine.
 HINT_ENTRY_BUDGET = 2000
+_NAME = attrgetter("name")  # (a lambda as sort key costs a Python call per entry)
 
 
 def list_revision_paths(
@@ -45,7 +47,10 @@ def list_revision_paths(
                 continue
             # Alembic dedupes on Path.resolve(); resolve the folder once and only links per file.
             real_dir = os.path.realpath(dirpath) + os.sep
-            child = Path(dirpath).joinpath
+            folder = Path(dirpath)
+            # A child of an entry name without parsing it again (what pathlib's own walks use);
+            # joinpath where the private shortcut is gone.
+            child = getattr(folder, "_make_child_relpath", folder.joinpath)
             for entry in entries:
                 filename = entry.name
                 # Alembic lists every file, resolves it, and only then matches the *resolved* name:
@@ -89,7 +94,7 @@ def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], li
         touch(folder)
         try:
             with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
+                entries = sorted(listing, key=_NAME)
         except OSError as exc:
             errors.append(exc)
             continue
@@ -122,7 +127,7 @@ def py_files_below(folder: Path, budget: int = HINT_ENTRY_BUDGET) -> Iterator[Pa
         touch(current)
         try:
             with os.scandir(current) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
+                entries = sorted(listing, key=_NAME)
         except OSError:
             continue
         subfolders = []
