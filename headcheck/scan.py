@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from headcheck.constants import expression_ref, module_bindings
-from headcheck.fs import NotRegularFile, is_dir, read_regular
+from headcheck.fs import NotRegularFile, is_dir, read_regular_stat
 from headcheck.limits import TEXT_LIMIT, shorten
 from headcheck.source import FileIssue, source_encoding
 
@@ -34,6 +34,7 @@ __all__ = [
     "prepare",
     "read_revision",
     "read_source",
+    "read_source_stat",
 ]
 
 ATTRIBUTES = ("revision", "down_revision", "branch_labels", "depends_on")
@@ -562,8 +563,14 @@ def read_revision(path: Path, python: tuple[int, int] | None = None) -> Revision
 
 def read_source(path: Path) -> bytes | RevisionFile:
     """The file's bytes, or the HC204 record saying why it cannot be read (never blocks)."""
+    found = read_source_stat(path)
+    return found if isinstance(found, RevisionFile) else found[0]
+
+
+def read_source_stat(path: Path) -> tuple[bytes, tuple[int, ...]] | RevisionFile:
+    """``read_source``, with the ``headcheck.fs.stat_key`` of the file as read."""
     try:
-        return read_regular(path)
+        return read_regular_stat(path)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if isinstance(exc, NotRegularFile) and not is_dir(path):
