@@ -77,8 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import importlib
 
     module = importlib.import_module(COMMANDS[command][0])
+    from headcheck.commands import help_formatter
+
     parser = argparse.ArgumentParser(
-        prog=f"headcheck {command}" if command != "check" else "headcheck", description=COMMANDS[command][1]
+        prog=f"headcheck {command}" if command != "check" else "headcheck",
+        description=COMMANDS[command][1],
+        formatter_class=help_formatter,
     )
     module.add_arguments(parser)
     try:

@@ -296,8 +296,10 @@ def _link_down_revisions(
     down_labels: list[tuple[int, str, int]] = []
     for i in dict.fromkeys(names.values()):
         node = nodes[i]
-        for ref in dict.fromkeys(node.down + resolved[i]):
-            versioned = ref in node.down
+        down, deps = node.down, resolved[i]
+        # (one parent and no dependency, the usual revision: nothing to dedupe)
+        for ref in down if not deps and len(down) < 2 else dict.fromkeys(down + deps):
+            versioned = ref in down
             if ref not in names:
                 if versioned:
                     dangling_down.append((i, ref))

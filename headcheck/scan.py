@@ -15,6 +15,7 @@ import itertools
 import os
 import re
 import sys
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -355,7 +356,8 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     consts = code.co_consts
     extended_arg = ops.extended_arg
     load_const = ops.load_const
-    lines = _LineTable(code)
+    line_offsets: list[int] | None = None  # from co_lnotab: where each line starts, in code bytes
+    line_numbers: list[int] = []
     text_lines: list[bytes] | None = None
     values: dict[str, Value] = {}
     has_upgrade = False
@@ -389,8 +391,10 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
                 return None
             doc = (value, where[0])
             continue
-        line = lines.at(2 * value_unit)
-        if lines.at(2 * unit) != line:
+        if line_offsets is None:
+            line_offsets, line_numbers = _line_table(code)
+        line = line_numbers[bisect.bisect_right(line_offsets, 2 * value_unit)]
+        if line_numbers[bisect.bisect_right(line_offsets, 2 * unit)] != line:
             return None
         if text_lines is None:
             text_lines = _physical_lines(data)
@@ -419,35 +423,18 @@ def _physical_lines(data: bytes) -> list[bytes] | None:
     return data.split(b"\n")
 
 
-class _LineTable:
-    """Line numbers of code offsets, asked in increasing order, from ``co_lnotab`` (the line
-    table without columns: a fraction of what ``co_positions()`` costs)."""
-
-    __slots__ = ("_at", "_line", "_offset", "_table")
-
-    def __init__(self, code: Any) -> None:
-        self._table: bytes = code.co_lnotab
-        self._at = 0
-        self._offset = 0
-        self._line: int = code.co_firstlineno
-
-    def at(self, offset: int) -> int:
-        table, at, start, line = self._table, self._at, self._offset, self._line
-        end = len(table)
-        while at < end:
-            # Pairs (offset increment, signed line increment): the line applies from there on.
-            following = start + table[at]
-            if following > offset:
-                break
-            start = following
-            delta = table[at + 1]
-            line += delta - 256 if delta > 127 else delta
-            at += 2
-        self._at, self._offset, self._line = at, start, line
-        return line
+def _line_table(code: Any) -> tuple[list[int], list[int]]:
+    """The code offsets where the line changes, and the lines: the line of offset ``x`` is
+    ``numbers[bisect_right(offsets, x)]``. From ``co_lnotab`` (pairs of an offset increment and a
+    signed line increment, the line applying from there on): a fraction of ``co_positions()``."""
+    table = code.co_lnotab
+    offsets = list(itertools.accumulate(table[0::2]))
+    numbers = list(itertools.accumulate(array("b", table[1::2]), initial=code.co_firstlineno))
+    return offsets, numbers
 
 
 _MAX_LITERAL_LINES = 100
+_NAME_BYTES = {name: name.encode() for name in ATTRIBUTES}
 # After the name: an annotation without quotes or "=", then the one "=" of the statement.
 _ASSIGNED = re.compile(rb"[ \t]*(?::[^=\n'\"]+)?=(.*)", re.DOTALL)
 
@@ -463,7 +450,7 @@ def _statement_literal(lines: list[bytes], line: int, name: str, value: Any) -> 
     and the literal, which ``ast.literal_eval`` reads whole, is all of its value.
     """
     text = lines[line - 1]
-    if not text.startswith(name.encode()):
+    if not text.startswith(_NAME_BYTES[name]):
         return _DYNAMIC
     match = _ASSIGNED.fullmatch(text, len(name))
     if match is None:
