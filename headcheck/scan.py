@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import contextlib
 import itertools
 import os
 import re
@@ -40,6 +39,7 @@ __all__ = [
 
 ATTRIBUTES = ("revision", "down_revision", "branch_labels", "depends_on")
 # [ \t], never \s, before the keyword: \s* would rescan every following blank line (quadratic).
+_ID_SEPARATORS = re.compile(r"[\s,]+")
 _REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*)$", re.MULTILINE)
 _REVISION_GUESS = re.compile(rb"""^revision[ \t]*(?::[^=\n]*)?=[ \t]*['"]([^'"\n]+)['"]""", re.MULTILINE)
 _DYNAMIC = object()
@@ -251,7 +251,7 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
     match = _REVISES.search(doc)
     if match is None:
         return None, None
-    ids = tuple(part for part in re.split(r"[\s,]+", match.group(1).strip()) if part and part != "None")
+    ids = tuple(part for part in _ID_SEPARATORS.split(match.group(1).strip()) if part and part != "None")
     line = first_line + doc.count("\n", 0, match.start(1))
     return ids, line
 
@@ -632,9 +632,12 @@ def parse_revisions(items: Sequence[tuple[Path, bytes]], python: tuple[int, int]
         if python is None and FAST_PYTHON:
             for k, code in enumerate(codes):
                 if code is not None:
-                    # Whatever the bytecode reader cannot take, the syntax tree decides.
-                    with contextlib.suppress(ValueError, MemoryError, RecursionError, IndexError):
+                    # Whatever the bytecode reader cannot take, the syntax tree decides. (Not
+                    # contextlib.suppress: a context manager object for every file.)
+                    try:  # noqa: SIM105
                         headers[k] = from_code(code, items[k][1])
+                    except (ValueError, MemoryError, RecursionError, IndexError):
+                        pass
         del codes
         for k, (path, data) in enumerate(items):
             if done[k] is None and headers[k] is None:
@@ -644,8 +647,11 @@ def parse_revisions(items: Sequence[tuple[Path, bytes]], python: tuple[int, int]
                 path, data = items[k]
                 values, has_upgrade, doc = header
                 revises, revises_line = _revises(*doc) if doc is not None else (None, None)
-                found = tuple(issues_in_bytes(data, None))
-                done[k] = RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None, found)
+                found = issues_in_bytes(data, None)
+                done[k] = _new(  # (the named tuple without its Python-level __new__)
+                    RevisionFile,
+                    (path, values, revises, revises_line, has_upgrade, (), None, None, tuple(found) if found else ()),
+                )
     return done  # type: ignore[return-value]  # every slot is filled above
 
 
