@@ -96,8 +96,14 @@ def _on_two_cores(
 
     if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return serial()
-    size = max(_CHUNK, -(-len(items) // _MAX_CHUNKS))
-    chunks = [items[start : start + size] for start in range(0, len(items), size)]
+    size = max(_CHUNK, -(-len(items) // (_MAX_CHUNKS - 128)))  # (room for the small chunks)
+    # The last files go in chunks an eighth the size: whichever process ends first then waits
+    # for a few files of the other's, not for a whole chunk.
+    tail = min(len(items) // 4, 8 * size)
+    small = max(size // 8, 1)
+    split = len(items) - tail
+    chunks = [items[start : min(start + size, split)] for start in range(0, split, size)]
+    chunks += [items[start : start + small] for start in range(split, len(items), small)]
     try:
         out = os.memfd_create("headcheck-parse") if hasattr(os, "memfd_create") else None
     except OSError:
