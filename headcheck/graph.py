@@ -376,7 +376,8 @@ def _detect_cycles(
     owner: Alembic stops there with KeyError (reported as down_labels); walking on keeps the rest
     from looking like a cycle.
     """
-    own_down = {i: [by_id[d] if d in by_id else names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
+    # (names holds every id with by_id's node, and the labels besides)
+    own_down = {i: [names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
     linked = set(names.values())
     # Alembic raises before cycle detection for these (KeyError / TypeError while linking the
     # map's objects, KeyError resolving any object's depends_on) ...
@@ -406,8 +407,11 @@ def _detect_cycles(
         # A node whose down_revision names a label is only fatal (KeyError) when this walk reaches
         # it; otherwise Alembic goes on and the node is part of what it calls a cycle.
         extra = unlinked | (walk_fatal if reached & walk_fatal else set())
+        reached_up = _reach(roots + sorted(extra), up_step)
+        if len(reached) == len(nodes) == len(reached_up):
+            return ()  # every object reached both ways: every id too (the usual history)
         above = {nodes[i].revision for i in reached}
-        below = {nodes[i].revision for i in _reach(roots + sorted(extra), up_step)}
+        below = {nodes[i].revision for i in reached_up}
         return tuple(sorted(set(ordered_ids) - (above & below)))
 
     cycle = unreached(list(links.heads), list(bases), own_down, links.children)
