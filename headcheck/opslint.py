@@ -52,11 +52,11 @@ def _top_level_defs(data: bytes) -> list[int]:
     return [at for at in candidates if _TOP_LEVEL_DEF.match(data, at)]
 
 
-def _created(chunk: bytes) -> set[bytes]:
+def _created(data: bytes, start: int, end: int) -> set[bytes]:
     return {
         match.group(1)
-        for match in _CREATED.finditer(chunk)
-        if match.start() == 0 or chunk[match.start() - 1] not in _WORD_OR_DOT
+        for match in _CREATED.finditer(data, start, end)
+        if match.start() == start or data[match.start() - 1] not in _WORD_OR_DOT
     }
 
 
@@ -67,16 +67,17 @@ def _index_needs_a_look(data: bytes) -> bool:
     if _INDEX_CALL.search(data) is None:
         return False
     starts = [*_top_level_defs(data), len(data)]
-    head = data[: starts[0]]
-    if _INDEX_CALL.search(head):
+    if _INDEX_CALL.search(data, 0, starts[0]):
         return True
+    # (each function's text searched in place, never copied; one without the word has no call)
     for start, end in itertools.pairwise(starts):
-        chunk = data[start:end]
-        calls = len(_INDEX_CALL.findall(chunk))
+        if data.find(b"create_index", start, end) < 0:
+            continue
+        calls = len(_INDEX_CALL.findall(data, start, end))
         if not calls:
             continue
-        tables = _INDEX_TABLE.findall(chunk)
-        if len(tables) != calls or not set(tables) <= _created(chunk):
+        tables = _INDEX_TABLE.findall(data, start, end)
+        if len(tables) != calls or not set(tables) <= _created(data, start, end):
             return True
     return False
 
