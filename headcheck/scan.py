@@ -402,10 +402,10 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
                 return None
         if not 0 < line <= len(text_lines):
             return None
-        written = _statement_literal(text_lines, line, name, value)
-        if written is _DYNAMIC:
+        bound = _statement_value(text_lines, line, name, value)
+        if bound is None:
             return None
-        values[name] = _new(Value, (written, line, True, shorten(repr(written)), None))
+        values[name] = bound
     return values, has_upgrade, doc
 
 
@@ -439,10 +439,10 @@ _NAME_BYTES = {name: name.encode() for name in ATTRIBUTES}
 _ASSIGNED = re.compile(rb"[ \t]*(?::[^=\n'\"]+)?=(.*)", re.DOTALL)
 
 
-def _statement_literal(lines: list[bytes], line: int, name: str, value: Any) -> Any:
-    """``value`` when line ``line`` is exactly ``name [: annotation] = <literal>`` (a comment may
-    follow; a bracketed literal may go on over the next lines, to a line starting with its
-    closing bracket) and the literal is ``value``; else _DYNAMIC.
+def _statement_value(lines: list[bytes], line: int, name: str, value: Any) -> Value | None:
+    """The binding, when line ``line`` is exactly ``name [: annotation] = <literal>`` (a comment
+    may follow; a bracketed literal may go on over the next lines, to a line starting with its
+    closing bracket) and the literal is ``value``; else None.
 
     The line holds both the load of the constant and the store of ``name``, and nothing but this
     statement: so it is the assignment itself (inside brackets ``name = ...`` is a keyword
@@ -451,10 +451,10 @@ def _statement_literal(lines: list[bytes], line: int, name: str, value: Any) -> 
     """
     text = lines[line - 1]
     if not text.startswith(_NAME_BYTES[name]):
-        return _DYNAMIC
+        return None
     match = _ASSIGNED.fullmatch(text, len(name))
     if match is None:
-        return _DYNAMIC
+        return None
     literal = match.group(1).strip(b" \t")
     if literal in (b"(", b"["):  # a tuple or list written one item a line, as black and ruff do
         closer = b")" if literal == b"(" else b"]"
@@ -463,11 +463,20 @@ def _statement_literal(lines: list[bytes], line: int, name: str, value: Any) -> 
                 literal = b"\n".join([literal, *lines[line : end + 1]])
                 break
         else:
-            return _DYNAMIC
+            return None
     try:
-        return _written_literal(literal.decode("utf-8"), value)
+        written_text = literal.decode("utf-8")
     except UnicodeDecodeError:
-        return _DYNAMIC
+        return None
+    shown = repr(value)
+    if written_text == shown and (value is None or type(value) is str):
+        written = value  # the id as Python prints it (the usual file): nothing to evaluate
+    else:
+        written = _written_literal(written_text, value)
+        if written is _DYNAMIC:
+            return None
+        shown = repr(written)
+    return _new(Value, (written, line, True, shorten(shown), None))
 
 
 def _previous(opcodes: bytes, unit: int) -> int | None:
