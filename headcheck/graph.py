@@ -297,8 +297,14 @@ def _link_down_revisions(
     for i in dict.fromkeys(names.values()):
         node = nodes[i]
         down, deps = node.down, resolved[i]
-        # (one parent and no dependency, the usual revision: nothing to dedupe)
-        for ref in down if not deps and len(down) < 2 else dict.fromkeys(down + deps):
+        if not deps and len(down) == 1 and down[0] in by_id:  # the usual revision, one parent
+            target = by_id[down[0]]
+            dependents.setdefault(target, []).append(i)
+            children.setdefault(target, []).append(i)
+            heads.pop(target, None)
+            real_heads.pop(target, None)
+            continue
+        for ref in dict.fromkeys(down + deps):
             versioned = ref in down
             if ref not in names:
                 if versioned:
