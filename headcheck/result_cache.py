@@ -3,7 +3,8 @@
 A warm pre-commit or CI run repeats the last run's work on the same files. While the gate runs,
 ``headcheck.fs`` records every path it reads, lists or probes (config files, folders walked
 for discovery, version folders, revision files, the settings file, module files read for
-constants); afterwards each is stat'ed. The next run with the same arguments, working
+constants), each file read with the stat of the open file as it was read (on whichever core
+read it), anything else stat'ed afterwards. The next run with the same arguments, working
 directory, environment variables, interpreter and headcheck version stats the same paths and,
 when every (type, device, inode, size, mtime, ctime) is unchanged, prints the stored report
 without importing the gate at all. Any change to any of them, a file appearing in or leaving
