@@ -257,7 +257,7 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
 
 
 # ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
-_FAST_NAMES = (*ATTRIBUTES, "__doc__", "upgrade")
+_FAST_NAMES = (*ATTRIBUTES, "__doc__")
 _new = tuple.__new__
 _COMPOUND = re.compile(rb"(?:if|while|for|with|try|match|async)\b")
 _COMPOUND_LINE = re.compile(rb"\n(?:if|while|for|with|try|match|async)\b")
@@ -274,7 +274,6 @@ class _Ops(NamedTuple):
     load_const: int
     build_list: int
     list_extend: int
-    make_function: int
     extended_arg: int
     store_name: int
     store_global: int
@@ -298,7 +297,6 @@ def _ops() -> _Ops:
             op["LOAD_CONST"],
             op["BUILD_LIST"],
             op["LIST_EXTEND"],
-            op["MAKE_FUNCTION"],
             op["EXTENDED_ARG"],
             op["STORE_NAME"],
             op["STORE_GLOBAL"],
@@ -327,9 +325,14 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     if code.co_exceptiontable or _COMPOUND.match(data) or _COMPOUND_LINE.search(data):
         return None
     code_type = type(code)
+    has_upgrade = False
     for const in code.co_consts:
-        if type(const) is code_type and const.co_name[:1] == "<":
-            return None  # a comprehension or lambda: bindings in a code object of its own
+        if type(const) is code_type:
+            if const.co_name[:1] == "<":
+                return None  # a comprehension or lambda: bindings in a code object of its own
+            # A function's code among the module's constants is a top-level def (a method's is
+            # in its class body's), decorated or not: what the syntax tree counts.
+            has_upgrade = has_upgrade or const.co_name == "upgrade"
     names = code.co_names
     if len(names) > 256:
         return None  # a store could need EXTENDED_ARG for its name
@@ -360,7 +363,6 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     line_numbers: list[int] = []
     text_lines: list[bytes] | None = None
     values: dict[str, Value] = {}
-    has_upgrade = False
     doc: tuple[str, int] | None = None
     for unit, name in stores:
         before = unit - 1  # the instruction before (inline caches, opcode 0, skipped)
@@ -368,11 +370,6 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
             before -= 1
         if before < 0:
             return None
-        if name == "upgrade":
-            if opcodes[before] != ops.make_function:
-                return None
-            has_upgrade = True
-            continue
         if opcodes[before] == load_const and (before == 0 or opcodes[before - 1] != extended_arg):
             value, value_unit = consts[raw[2 * before + 1]], before  # the common case, inline
         else:
