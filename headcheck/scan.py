@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from headcheck.constants import expression_ref, module_bindings
 from headcheck.fs import NotRegularFile, is_dir, read_regular_stat
 from headcheck.limits import TEXT_LIMIT, shorten
 from headcheck.source import FileIssue, source_encoding
@@ -148,6 +147,8 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
         line = value.lineno if value is not None else target.lineno
         if literal is _DYNAMIC:
             text = source.segment(value) if value is not None else ""
+            from headcheck.constants import expression_ref  # (only a non-literal needs it)
+
             ref = expression_ref(value) if value is not None and not dynamic else None
             values[target.id] = Value(None, line, False, text, ref)
         else:
@@ -682,7 +683,11 @@ def _from_tree(path: Path, data: bytes, python: tuple[int, int] | None) -> Revis
         text = data.decode("utf-8", "replace")
     values, has_upgrade = _walk_module(module, _Source(text))
     revises, revises_line = _revises_from_docstring(module)
-    names = module_bindings(module) if any(value.ref is not None for value in values.values()) else None
+    names = None
+    if any(value.ref is not None for value in values.values()):
+        from headcheck.constants import module_bindings
+
+        names = module_bindings(module)
     return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, names, _ops_warnings(data, module))
 
 
