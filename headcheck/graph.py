@@ -239,11 +239,12 @@ def _revision_map(nodes: tuple[Node, ...]) -> tuple[dict[str, int], dict[str, tu
     A later duplicate overwrites the earlier one, as in Alembic (which only warns "Revision %s
     is present more than once"); the earlier object still counts as a head and base candidate.
     """
-    by_id: dict[str, int] = {}
+    by_id = {node.revision: i for i, node in enumerate(nodes)}
+    if len(by_id) == len(nodes):
+        return by_id, {}  # every id once (the usual history)
     declared: dict[str, list[int]] = {}
     for i, node in enumerate(nodes):
         declared.setdefault(node.revision, []).append(i)
-        by_id[node.revision] = i
     return by_id, {rev: tuple(ids) for rev, ids in declared.items() if len(ids) > 1}
 
 
