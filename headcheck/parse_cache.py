@@ -313,11 +313,17 @@ def _read_with_cache(
     unread: list[Path] = []
     slots: list[int] = []
     memos = cache.stats
-    for path in paths:
+    if not memos:  # a fresh checkout: every file read, and stat'ed, where it is read
+        for path in paths:
+            touch(path)  # the worker's reads are not seen by this process's recording
+        digests += [None] * len(paths)
+        slots += range(len(paths))
+        unread += paths
+    for path in paths if memos else ():
         name = str(path)
-        memo = memos.get(name) if memos else None
-        if memo is None:  # (a fresh checkout: every file; read, and stat'ed, where it is read)
-            touch(name)  # the worker's reads are not seen by this process's recording
+        memo = memos.get(name)
+        if memo is None:
+            touch(name)
         else:
             key = _stat_key(name)
             if key is not None and memo[0] == key and key[2] < trusted_before and memo[1] in cache.entries:
