@@ -173,15 +173,21 @@ def main(argv: list[str] | None = None) -> int:
             # Interleaved, one round at a time, so that load from other processes hits all alike.
             kinds = ("alembic", "cold", "first", "warm", "floor", "base cold", "base first")
             samples: dict[str, list[float]] = {kind: [] for kind in kinds}
-            for _ in range(args.runs):
+            for round_ in range(args.runs):
                 samples["floor"].append(timed([python, "-c", "pass"], root))
                 samples["alembic"].append(timed([*alembic, "heads"], root, cold))
-                if baseline_env is not None:
-                    samples["base cold"].append(timed([*headcheck, "--no-cache"], root, env=baseline_env))
-                samples["cold"].append(timed([*headcheck, "--no-cache"], root))
-                if baseline_env is not None:
-                    samples["base first"].append(first_run(root, baseline_env))
-                samples["first"].append(first_run(root))
+                # This checkout and the baseline take turns going first (no order bias).
+                turns = ["this", "base"] if round_ % 2 or baseline_env is None else ["base", "this"]
+                for turn in turns:
+                    if turn == "this":
+                        samples["cold"].append(timed([*headcheck, "--no-cache"], root))
+                    elif baseline_env is not None:
+                        samples["base cold"].append(timed([*headcheck, "--no-cache"], root, env=baseline_env))
+                for turn in turns:
+                    if turn == "this":
+                        samples["first"].append(first_run(root))
+                    elif baseline_env is not None:
+                        samples["base first"].append(first_run(root, baseline_env))
                 samples["warm"].append(timed(headcheck, root))
             alembic_s, cold_s, first_s, warm_s, floor = (
                 statistics.median(samples[k]) for k in ("alembic", "cold", "first", "warm", "floor")
