@@ -39,11 +39,19 @@ _WORD_OR_DOT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 
 
 def _created(data: bytes, start: int, end: int) -> set[bytes]:
-    return {
-        match.group(1)
-        for match in _CREATED.finditer(data, start, end)
-        if match.start() == start or data[match.start() - 1] not in _WORD_OR_DOT
-    }
+    """The literal tables ``op.create_table`` creates in ``data[start:end]`` (``myop.`` and
+    ``x.op.`` are not ``op.``). (Each match starts at an ``op.create_table``: when none follows a
+    word character or a dot, every match counts, and one ``findall`` finds them.)"""
+    at = data.find(b"op.create_table", start, end)
+    while at >= 0:
+        if at != start and data[at - 1] in _WORD_OR_DOT:
+            return {
+                match.group(1)
+                for match in _CREATED.finditer(data, start, end)
+                if match.start() == start or data[match.start() - 1] not in _WORD_OR_DOT
+            }
+        at = data.find(b"op.create_table", at + 1, end)
+    return set(_CREATED.findall(data, start, end))
 
 
 def _index_needs_a_look(data: bytes) -> bool:
