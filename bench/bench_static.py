@@ -2,6 +2,7 @@
 
     python bench/bench_static.py                 # 100, 1000 and 5000 revisions, 3 runs each
     python bench/bench_static.py --sizes 100 500 --runs 5
+    python bench/bench_static.py --sizes 5000 --runs 5 --baseline ../main   # before/after, interleaved
 
 Each history uses Alembic's typed template with realistic upgrade/downgrade bodies and a merge
 every 50 revisions. `alembic heads` runs with a cold __pycache__ (deleted before every run), as
@@ -105,11 +106,11 @@ def write(versions: Path, n: int, rev: str, down: str | tuple[str, ...] | None) 
     (versions / f"{rev}_change_{n}.py").write_text(text)
 
 
-def timed(command: list[str], cwd: Path, before: object = None) -> float:
+def timed(command: list[str], cwd: Path, before: object = None, env: dict[str, str] | None = None) -> float:
     if callable(before):
         before()
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -120,24 +121,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also time another checkout's headcheck (DIR holds its headcheck/ package), cold and first run, "
+        "interleaved with this one's: a before/after that load on a shared machine hits alike",
+    )
     args = parser.parse_args(argv)
     python = sys.executable
     alembic = [python, "-m", "alembic"]
     headcheck = [python, "-m", "headcheck", "."]
-    subprocess.run(
-        [python, "-c", "import compileall, headcheck; compileall.compile_dir(headcheck.__path__[0], quiet=1)"],
-        check=True,
-    )
+    compile_own = "import compileall, headcheck; compileall.compile_dir(headcheck.__path__[0], quiet=1)"
+    subprocess.run([python, "-c", compile_own], check=True)
+    baseline_env: dict[str, str] | None = None
+    if args.baseline is not None:
+        if not (args.baseline / "headcheck" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no headcheck/__init__.py there")
+        baseline_env = dict(os.environ, PYTHONPATH=str(args.baseline.resolve()))
+        subprocess.run([python, "-c", compile_own], check=True, env=baseline_env)
+    print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="headcheck-bench-") as tmp:
         os.environ["HEADCHECK_CACHE_DIR"] = str(Path(tmp) / "cache")
         fresh_caches = iter(range(1_000_000))
 
-        def first_run(root: Path) -> float:
+        def first_run(root: Path, env: dict[str, str] | None = None) -> float:
             """A fresh checkout's first run: an empty cache folder, as on a CI runner."""
             cache_dir = Path(tmp) / f"fresh-{next(fresh_caches)}"
             os.environ["HEADCHECK_CACHE_DIR"] = str(cache_dir)
             try:
-                return timed(headcheck, root)
+                return timed(
+                    headcheck, root, env=None if env is None else dict(env, HEADCHECK_CACHE_DIR=str(cache_dir))
+                )
             finally:
                 os.environ["HEADCHECK_CACHE_DIR"] = str(Path(tmp) / "cache")
                 shutil.rmtree(cache_dir, ignore_errors=True)
@@ -156,12 +171,23 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2.1)  # past the racily-clean window: the next run stores the whole result
             timed(headcheck, root)
             # Interleaved, one round at a time, so that load from other processes hits all alike.
-            samples: dict[str, list[float]] = {"alembic": [], "cold": [], "first": [], "warm": [], "floor": []}
-            for _ in range(args.runs):
+            kinds = ("alembic", "cold", "first", "warm", "floor", "base cold", "base first")
+            samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+            for round_ in range(args.runs):
                 samples["floor"].append(timed([python, "-c", "pass"], root))
                 samples["alembic"].append(timed([*alembic, "heads"], root, cold))
-                samples["cold"].append(timed([*headcheck, "--no-cache"], root))
-                samples["first"].append(first_run(root))
+                # This checkout and the baseline take turns going first (no order bias).
+                turns = ["this", "base"] if round_ % 2 or baseline_env is None else ["base", "this"]
+                for turn in turns:
+                    if turn == "this":
+                        samples["cold"].append(timed([*headcheck, "--no-cache"], root))
+                    elif baseline_env is not None:
+                        samples["base cold"].append(timed([*headcheck, "--no-cache"], root, env=baseline_env))
+                for turn in turns:
+                    if turn == "this":
+                        samples["first"].append(first_run(root))
+                    elif baseline_env is not None:
+                        samples["base first"].append(first_run(root, baseline_env))
                 samples["warm"].append(timed(headcheck, root))
             alembic_s, cold_s, first_s, warm_s, floor = (
                 statistics.median(samples[k]) for k in ("alembic", "cold", "first", "warm", "floor")
@@ -174,6 +200,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"({warm_s / alembic_s:5.3f}x alembic, {warm_s / floor:5.2f}x python) | python -c pass {floor:.3f} s",
                 flush=True,
             )
+            if baseline_env is not None:
+                base_cold, base_first = (statistics.median(samples[k]) for k in ("base cold", "base first"))
+                print(
+                    f"{'':>6}   baseline ({args.baseline}): cold {base_cold:6.3f} s ({base_cold / alembic_s:5.3f}x alembic) "
+                    f"| first run {base_first:6.3f} s ({base_first / alembic_s:5.3f}x) | this one / baseline: "
+                    f"cold {cold_s / base_cold:5.3f}, first run {first_s / base_first:5.3f}",
+                    flush=True,
+                )
     print(f"python -c pass floor (median of the rounds): {statistics.median(floors):.3f} s")
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (quiet: below 0.5)")
     return 0

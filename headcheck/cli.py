@@ -77,8 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import importlib
 
     module = importlib.import_module(COMMANDS[command][0])
+    from headcheck.commands import help_formatter
+
     parser = argparse.ArgumentParser(
-        prog=f"headcheck {command}" if command != "check" else "headcheck", description=COMMANDS[command][1]
+        prog=f"headcheck {command}" if command != "check" else "headcheck",
+        description=COMMANDS[command][1],
+        formatter_class=help_formatter,
     )
     module.add_arguments(parser)
     try:
@@ -96,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.disable()
         collect_at_exit = False
     try:
-        return int(module.run(namespace))
+        code = int(module.run(namespace))
+        if not collect_at_exit:
+            _end_process(code)
+        return code
     except KeyboardInterrupt:
         print("headcheck: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -128,6 +135,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             import gc
 
             gc.freeze()  # what is left is freed as the process exits, without a last full collection
+
+
+def _end_process(code: int) -> None:
+    """End the static gate's process here, with ``code``: the report flushed, nothing torn down.
+
+    The worker is reaped and every cache file written by now; what is left is freeing the run's
+    records one by one and the interpreter's own teardown, 10 ms of a cold check at 5,000
+    revisions. Returns, for the usual exit, if a flush fails (a closed pipe exits as before).
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -249,8 +249,10 @@ def _docstring_findings(ctx: _Context) -> list[Finding]:
     found: list[Finding] = []
     for i, rf in enumerate(node_sources):
         node = graph.nodes[i]
-        if rf.revises_doc is not None and set(rf.revises_doc) != set(node.down):
-            written = ", ".join(rf.revises_doc) or "nothing"
+        doc = rf.revises_doc
+        # (the usual file: the very same ids, in the same order, no sets needed)
+        if doc is not None and doc != node.down and set(doc) != set(node.down):
+            written = ", ".join(doc) or "nothing"
             actual = ", ".join(node.down) or "None"
             found.append(
                 _finding(
@@ -470,8 +472,9 @@ def _without_unverifiable(found: list[Finding], ctx: _Context) -> list[Finding]:
     """Drop findings that an unknown branch_labels/depends_on makes uncertain, and say so once."""
     unknown: dict[str, list[int]] = {}
     for i, rf in enumerate(ctx.files):
+        bound = rf.values
         for name in _NEEDS:
-            value = rf.values.get(name)
+            value = bound.get(name)
             if value is not None and not value.literal:
                 unknown.setdefault(name, []).append(i)
     if not unknown:

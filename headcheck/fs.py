@@ -19,16 +19,19 @@ __all__ = [
     "is_file",
     "read_private",
     "read_regular",
+    "read_regular_stat",
     "start_recording",
     "stat_error",
+    "stat_key",
     "stop_recording",
     "touch",
     "write_private",
     "write_stdout",
 ]
 
-# Every path the gate reads, lists or probes, while headcheck.result_cache records a run.
-_recording: dict[str, None] | None = None
+# Every path the gate reads, lists or probes, while headcheck.result_cache records a run, with
+# what a stat of it saw when the file was read (None: stat it when the run is stored).
+_recording: dict[str, tuple[int, ...] | None] | None = None
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -42,17 +45,26 @@ def start_recording() -> None:
     _recording = {}
 
 
-def stop_recording() -> list[str] | None:
-    """The paths touched since ``start_recording`` (None when not recording)."""
+def stop_recording() -> dict[str, tuple[int, ...] | None] | None:
+    """The paths touched since ``start_recording``, each with the ``stat_key`` seen when it was
+    read, if known (None when not recording)."""
     global _recording
     touched, _recording = _recording, None
-    return list(touched) if touched is not None else None
+    return touched
 
 
-def touch(path: str | os.PathLike[str]) -> None:
-    """Note that the result depends on ``path`` (a file read, a folder listed, a path probed)."""
+def touch(path: str | os.PathLike[str], seen: tuple[int, ...] | None = None) -> None:
+    """Note that the result depends on ``path`` (a file read, a folder listed, a path probed);
+    ``seen``: its ``stat_key`` when the bytes the result depends on were read."""
     if _recording is not None:
-        _recording[os.fspath(path)] = None
+        name = os.fspath(path)
+        if seen is not None or name not in _recording:
+            _recording[name] = seen
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int, int, int]:
+    """What tells a file's change: type, device, inode, size, modification and change times."""
+    return (st.st_mode, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _kind(mode: int) -> str:
@@ -74,22 +86,40 @@ def read_regular(path: str | os.PathLike[str]) -> bytes:
     descriptor (the path may be swapped in between); the open is non-blocking, so even a FIFO
     that appears in that window cannot hang the read.
     """
+    return read_regular_stat(path)[0]
+
+
+def read_regular_stat(path: str | os.PathLike[str]) -> tuple[bytes, tuple[int, int, int, int, int, int]]:
+    """``read_regular``, and the ``stat_key`` of the open file: what the bytes are of."""
     touch(path)
     mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
         raise NotRegularFile(errno.EINVAL, f"not a regular file ({_kind(mode)})", os.fspath(path))
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(errno.EINVAL, f"not a regular file ({_kind(mode)})", os.fspath(path))
-        chunks = []
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(errno.EINVAL, f"not a regular file ({_kind(st.st_mode)})", os.fspath(path))
+        # Asked for one byte more than fstat counts, the usual file answers with exactly its size:
+        # that is its end, without a second read to see it. Anything else reads on to the end.
+        size = st.st_size
+        if size < 1 << 24:
+            data = os.read(fd, size + 1)
+            if len(data) == size:
+                seen = stat_key(st)
+                touch(path, seen)
+                return data, seen
+            chunks = [data] if data else []
+        else:
+            chunks = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
-        return b"".join(chunks)
+        seen = stat_key(st)
+        touch(path, seen)
+        return b"".join(chunks), seen
     finally:
         os.close(fd)
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from headcheck.config import Environment, EnvironmentSelection, find_environments
-from headcheck.findings import Finding, check
 from headcheck.fs import is_dir
-from headcheck.graph import Graph, build
 from headcheck.limits import shorten
-from headcheck.records import revision_node
 from headcheck.scan import RevisionFile, Scan, Value
 from headcheck.settings import Settings
 from headcheck.source import FileIssue
 from headcheck.version_files import list_revision_paths
+
+if TYPE_CHECKING:
+    from headcheck.findings import Finding
+    from headcheck.graph import Graph
 
 __all__ = ["EnvironmentResult", "GateResult", "check_environment", "check_scan", "run_gate"]
 
@@ -65,18 +66,26 @@ def check_environment(
     """Scan the environment's version locations from disk and check them.
 
     Many files are parsed on every core; with ``cache_dir``, parsed files are cached by content
-    hash (see headcheck.parse_cache).
+    hash (see headcheck.parse_cache). What checks them is imported while the other core parses.
     """
     from headcheck.parse_cache import read_revisions
 
     paths, twice, ignored, missing = list_revision_paths(env.versions_dirs, env.recursive)
-    files = read_revisions(paths, cache_dir, settings.python)
+    files = read_revisions(paths, cache_dir, settings.python, meanwhile=_import_checks)
     scan = Scan(tuple(files), tuple(twice), tuple(ignored), tuple(missing))
     return check_scan(env, scan, settings, root)
 
 
+def _import_checks() -> None:
+    import headcheck.findings  # noqa: F401  (graph, heads, records: the rest of the gate)
+
+
 def check_scan(env: Environment, scan: Scan, settings: Settings, root: Path) -> EnvironmentResult:
     """Check already-read revision files (from disk, or assembled from git by ``--base``)."""
+    from headcheck.findings import check
+    from headcheck.graph import build
+    from headcheck.records import revision_node
+
     if any(rf.names is not None for rf in scan.files):
         scan = scan._replace(files=resolve_constants(env, scan.files, settings, root))
     nodes = []

@@ -12,7 +12,6 @@ can report all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from headcheck.records import Node
@@ -43,8 +42,7 @@ class GraphProblems(NamedTuple):
     """Strongly connected groups over down_revision and depends_on edges."""
 
 
-@dataclass(frozen=True, slots=True)
-class Graph:
+class Graph(NamedTuple):
     """The linked structure (Alembic's ``RevisionMap``), with its problems kept apart."""
 
     nodes: tuple[Node, ...]
@@ -241,11 +239,12 @@ def _revision_map(nodes: tuple[Node, ...]) -> tuple[dict[str, int], dict[str, tu
     A later duplicate overwrites the earlier one, as in Alembic (which only warns "Revision %s
     is present more than once"); the earlier object still counts as a head and base candidate.
     """
-    by_id: dict[str, int] = {}
+    by_id = {node.revision: i for i, node in enumerate(nodes)}
+    if len(by_id) == len(nodes):
+        return by_id, {}  # every id once (the usual history)
     declared: dict[str, list[int]] = {}
     for i, node in enumerate(nodes):
         declared.setdefault(node.revision, []).append(i)
-        by_id[node.revision] = i
     return by_id, {rev: tuple(ids) for rev, ids in declared.items() if len(ids) > 1}
 
 
@@ -298,8 +297,16 @@ def _link_down_revisions(
     down_labels: list[tuple[int, str, int]] = []
     for i in dict.fromkeys(names.values()):
         node = nodes[i]
-        for ref in dict.fromkeys(node.down + resolved[i]):
-            versioned = ref in node.down
+        down, deps = node.down, resolved[i]
+        if not deps and len(down) == 1 and down[0] in by_id:  # the usual revision, one parent
+            target = by_id[down[0]]
+            dependents.setdefault(target, []).append(i)
+            children.setdefault(target, []).append(i)
+            heads.pop(target, None)
+            real_heads.pop(target, None)
+            continue
+        for ref in dict.fromkeys(down + deps):
+            versioned = ref in down
             if ref not in names:
                 if versioned:
                     dangling_down.append((i, ref))
@@ -376,7 +383,8 @@ def _detect_cycles(
     owner: Alembic stops there with KeyError (reported as down_labels); walking on keeps the rest
     from looking like a cycle.
     """
-    own_down = {i: [by_id[d] if d in by_id else names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
+    # (names holds every id with by_id's node, and the labels besides)
+    own_down = {i: [names[d] for d in n.down if d in names] for i, n in enumerate(nodes)}
     linked = set(names.values())
     # Alembic raises before cycle detection for these (KeyError / TypeError while linking the
     # map's objects, KeyError resolving any object's depends_on) ...
@@ -406,8 +414,11 @@ def _detect_cycles(
         # A node whose down_revision names a label is only fatal (KeyError) when this walk reaches
         # it; otherwise Alembic goes on and the node is part of what it calls a cycle.
         extra = unlinked | (walk_fatal if reached & walk_fatal else set())
+        reached_up = _reach(roots + sorted(extra), up_step)
+        if len(reached) == len(nodes) == len(reached_up):
+            return ()  # every object reached both ways: every id too (the usual history)
         above = {nodes[i].revision for i in reached}
-        below = {nodes[i].revision for i in _reach(roots + sorted(extra), up_step)}
+        below = {nodes[i].revision for i in reached_up}
         return tuple(sorted(set(ordered_ids) - (above & below)))
 
     cycle = unreached(list(links.heads), list(bases), own_down, links.children)

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from headcheck import __version__
-from headcheck.fs import read_private, touch, write_private
+from headcheck.fs import read_private, stat_key, touch, write_private
 from headcheck.result_cache import digest
-from headcheck.scan import RevisionFile, Value, parse_revisions, prepare, read_source
+from headcheck.scan import RevisionFile, Value, parse_revisions, prepare, read_source, read_source_stat
 from headcheck.source import FileIssue
 
 __all__ = ["read_revisions"]
@@ -76,8 +76,10 @@ def _on_two_cores(
     items: Sequence[_T],
     work: Callable[[Sequence[_T]], list[_R]],
     finish: Callable[[Sequence[_T], list[_R]], list[_U]],
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[_U]:
-    """``local(items)``, on this process and one forked worker when it pays.
+    """``local(items)``, on this process and one forked worker when it pays; ``meanwhile()`` runs
+    here once (first, while the worker starts on the chunks).
 
     Items go in chunks, which both processes take from a shared queue (chunk numbers in a pipe:
     a read of one number is atomic), so neither waits for the other however the machine's load
@@ -86,21 +88,33 @@ def _on_two_cores(
     process picks them up between its own chunks and ``finish`` turns them into what ``local``
     gives. A chunk the worker took but never delivered (it died, or failed) is done here.
     """
-    if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+
+    def serial() -> list[_U]:
+        if meanwhile is not None:
+            meanwhile()
         return local(items)
-    size = max(_CHUNK, -(-len(items) // _MAX_CHUNKS))
-    chunks = [items[start : start + size] for start in range(0, len(items), size)]
+
+    if len(items) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        return serial()
+    size = max(_CHUNK, -(-len(items) // (_MAX_CHUNKS - 128)))  # (room for the small chunks)
+    # The last files go in chunks an eighth the size: whichever process ends first then waits
+    # for a few files of the other's, not for a whole chunk.
+    tail = min(len(items) // 4, 8 * size)
+    small = max(size // 8, 1)
+    split = len(items) - tail
+    chunks = [items[start : min(start + size, split)] for start in range(0, split, size)]
+    chunks += [items[start : start + small] for start in range(split, len(items), small)]
     try:
         out = os.memfd_create("headcheck-parse") if hasattr(os, "memfd_create") else None
     except OSError:
         out = None
     if out is None:
-        return local(items)
+        return serial()
     try:
         queue, feed = os.pipe()
     except OSError:
         os.close(out)
-        return local(items)
+        return serial()
     tokens = b"".join(n.to_bytes(4, "little") for n in range(len(chunks)))
     try:
         os.set_blocking(feed, False)  # never wait on a full pipe (nobody reads it yet)
@@ -116,7 +130,7 @@ def _on_two_cores(
     except OSError:
         os.close(out)
         os.close(queue)
-        return local(items)
+        return serial()
     if pid == 0:  # the worker: take chunks until none is left, append each one's results, leave without cleanup
         status = 1
         try:
@@ -131,6 +145,8 @@ def _on_two_cores(
             os._exit(status)
     reaped = False
     try:
+        if meanwhile is not None:
+            meanwhile()
         done: dict[int, list[_U]] = {}
         offset = 0
 
@@ -175,13 +191,13 @@ def _on_two_cores(
 
 
 def _cache_file(cache_dir: Path, paths: Sequence[Path], python: tuple[int, int] | None) -> str:
-    key = "\0".join([repr(python), *sorted({str(p.parent) for p in paths})])
+    key = "\0".join([repr(python), *sorted({os.path.dirname(p) for p in paths})])
     return os.path.join(cache_dir, f"{digest(key.encode('utf-8', 'surrogatepass'))}.marshal")
 
 
 class _Cache(NamedTuple):
     entries: dict[bytes, tuple[Any, ...]]  # content digest -> packed record
-    stats: dict[str, tuple[tuple[int, int, int, int], bytes]]  # path -> (stat key, digest)
+    stats: dict[str, tuple[tuple[int, ...], bytes]]  # path -> (stat key, digest)
     written_ns: int
 
 
@@ -208,27 +224,38 @@ def _store(path: str, cache: _Cache) -> None:
     write_private(path, marshal.dumps((_FORMAT, __version__, cache.entries, cache.stats, time.time_ns())))
 
 
-def _stat_key(path: str) -> tuple[int, int, int, int] | None:
-    touch(path)
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    """(inode, size, mtime, ctime) of ``path`` now (recorded as what the result depends on)."""
     try:
-        st = os.stat(path)
+        seen = stat_key(os.stat(path))
     except OSError:
+        touch(path)
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    touch(path, seen)
+    return _key_of(seen)
 
 
 def read_revisions(
-    paths: Sequence[Path], cache_dir: Path | None, python: tuple[int, int] | None = None
+    paths: Sequence[Path],
+    cache_dir: Path | None,
+    python: tuple[int, int] | None = None,
+    *,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[RevisionFile]:
     """Parse every file (unreadable ones become records with an issue), using the cache.
 
     Like git's index, a file whose inode, size, mtime and ctime equal what the cache saw, and
     that was last modified well before the cache was written, is not read again: its digest
     is taken from the cache. Anything else is read and hashed.
+
+    ``meanwhile()`` is called once, in this process, while the other core starts parsing (work
+    that does not need the records, such as importing what checks them).
     """
+    if meanwhile is not None:
+        meanwhile = _once(meanwhile)
     if cache_dir is not None and paths:
         try:
-            return _read_with_cache(paths, cache_dir, python)
+            return _read_with_cache(paths, cache_dir, python, meanwhile)
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             pass  # a cache file that decodes but holds the wrong shapes: ignore it, parse again
     for path in paths:
@@ -244,7 +271,17 @@ def read_revisions(
         return [_unpack(path, record) for path, record in zip(chunk, packed, strict=True)]
 
     prepare()
-    return _on_two_cores(read_chunk, paths, work, finish)
+    return _on_two_cores(read_chunk, paths, work, finish, meanwhile)
+
+
+def _once(call: Callable[[], object]) -> Callable[[], None]:
+    pending = [call]
+
+    def once() -> None:
+        while pending:
+            pending.pop()()
+
+    return once
 
 
 def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> list[RevisionFile]:
@@ -265,91 +302,109 @@ def _read_and_parse(paths: Sequence[Path], python: tuple[int, int] | None) -> li
     return records  # type: ignore[return-value]  # every slot is filled
 
 
-def _read_with_cache(paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None) -> list[RevisionFile]:
+def _read_with_cache(
+    paths: Sequence[Path], cache_dir: Path, python: tuple[int, int] | None, meanwhile: Callable[[], object] | None
+) -> list[RevisionFile]:
     cache_file = _cache_file(cache_dir, paths, python)
     cache = _load(cache_file)
     trusted_before = cache.written_ns - 1_000_000_000  # git's "racily clean" guard
     digests: list[bytes | RevisionFile | None] = []
-    stats: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
-    keys: dict[int, tuple[int, int, int, int]] = {}
+    stats: dict[str, tuple[tuple[int, ...], bytes]] = {}
     unread: list[Path] = []
     slots: list[int] = []
-    for path in paths:
+    memos = cache.stats
+    if not memos:  # a fresh checkout: every file read, and stat'ed, where it is read
+        for path in paths:
+            touch(path)  # the worker's reads are not seen by this process's recording
+        digests += [None] * len(paths)
+        slots += range(len(paths))
+        unread += paths
+    for path in paths if memos else ():
         name = str(path)
-        key = _stat_key(name)
-        memo = cache.stats.get(name)
-        if (
-            key is not None
-            and memo is not None
-            and memo[0] == key
-            and key[2] < trusted_before
-            and memo[1] in cache.entries
-        ):
-            digests.append(memo[1])
-            stats[name] = memo
-            continue
-        if key is not None:
-            keys[len(digests)] = key
+        memo = memos.get(name)
+        if memo is None:
+            touch(name)
+        else:
+            key = _stat_key(name)
+            if key is not None and memo[0] == key and key[2] < trusted_before and memo[1] in cache.entries:
+                digests.append(memo[1])
+                stats[name] = memo
+                continue
         slots.append(len(digests))
         digests.append(None)
         unread.append(path)
     fresh: dict[bytes, tuple[Any, ...]] = {}
+    parsed: dict[int, RevisionFile] = {}  # slot -> record parsed in this process (not packed again)
     if unread:  # read (and, when not cached, parsed) where the file is read: on both cores
         prepare()
         entries = cache.entries
 
         def read_chunk(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
-            return _read_for_cache(chunk, entries, python)
+            return _read_for_cache(chunk, entries, python, keep=True)
+
+        def work(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
+            return _read_for_cache(chunk, entries, python, keep=False)
 
         def delivered(_chunk: Sequence[Path], results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return results
 
-        for slot, path, (file_digest, packed) in zip(
-            slots, unread, _on_two_cores(read_chunk, unread, read_chunk, delivered), strict=True
+        for slot, path, (file_digest, packed, seen, *record) in zip(
+            slots, unread, _on_two_cores(read_chunk, unread, work, delivered, meanwhile), strict=True
         ):
             if file_digest is None:  # unreadable: its HC204 record, never cached
-                digests[slot] = _unpack(path, packed)
+                digests[slot] = record[0] if record else _unpack(path, packed)
                 continue
             digests[slot] = file_digest
+            name = str(path)
+            touch(name, seen)
             if packed is not None:
                 fresh[file_digest] = packed
-            if slot in keys:
-                stats[str(path)] = (keys[slot], file_digest)
+                if record:
+                    parsed[slot] = record[0]
+            stats[name] = (_key_of(seen), file_digest)
     used: dict[bytes, tuple[Any, ...]] = {}
     records = []
-    for path, entry in zip(paths, digests, strict=True):
+    for slot, (path, entry) in enumerate(zip(paths, digests, strict=True)):
         if isinstance(entry, RevisionFile):
             records.append(entry)
             continue
         assert entry is not None
         packed = fresh.get(entry) or cache.entries[entry]
         used[entry] = packed
-        records.append(_unpack(path, packed))
+        records.append(parsed[slot] if slot in parsed else _unpack(path, packed))
     if fresh or stats != cache.stats or len(used) != len(cache.entries):
         _store(cache_file, _Cache(used, stats, 0))
     return records
 
 
+def _key_of(seen: Sequence[int]) -> tuple[int, ...]:
+    """The parse cache's stat key (inode, size, mtime, ctime) from a ``headcheck.fs.stat_key``."""
+    return tuple(seen[2:])
+
+
 def _read_for_cache(
-    paths: Sequence[Path], cached: dict[bytes, tuple[Any, ...]], python: tuple[int, int] | None
+    paths: Sequence[Path], cached: dict[bytes, tuple[Any, ...]], python: tuple[int, int] | None, *, keep: bool
 ) -> list[tuple[Any, ...]]:
-    """Per file ``(digest, packed record or None when ``cached`` has it)``; ``(None, packed HC204
-    record)`` for a file that cannot be read."""
+    """Per file ``(digest, packed record or None when ``cached`` has it, headcheck.fs.stat_key
+    of the file read)``, and with ``keep`` the record itself; ``(None, packed HC204 record, None)``
+    for a file that cannot be read."""
     from _blake2 import blake2b
 
     results: list[tuple[Any, ...]] = []
     to_parse: list[tuple[Path, bytes]] = []
     slots: list[int] = []
     for path in paths:
-        data = read_source(path)
-        if isinstance(data, RevisionFile):
-            results.append((None, _pack(data)))
+        found = read_source_stat(path)
+        if isinstance(found, RevisionFile):
+            results.append((None, _pack(found), None, found) if keep else (None, _pack(found), None))
             continue
+        data, seen = found
         file_digest = blake2b(data, digest_size=16).digest()
         if file_digest not in cached:
             slots.append(len(results))
             to_parse.append((path, data))
-        results.append((file_digest, None))
+        results.append((file_digest, None, seen))
     for slot, record in zip(slots, parse_revisions(to_parse, python), strict=True):
-        results[slot] = (results[slot][0], _pack(record))
+        file_digest, _, seen = results[slot]
+        results[slot] = (file_digest, _pack(record), seen, record) if keep else (file_digest, _pack(record), seen)
     return results

@@ -31,6 +31,7 @@ LEGACY_HEX_NAME = re.compile(r"([a-f0-9]+)\.py$")
 ILLEGAL_CHARS = frozenset("@-+:")
 # Names Alembic resolves symbolically before looking at revision ids.
 RESERVED_IDS = frozenset({"head", "heads", "base", "current"})
+_new = tuple.__new__
 
 
 class Node(NamedTuple):
@@ -77,23 +78,26 @@ def _plain_node(values: dict[str, Any]) -> Node | None:
     down_value = values.get("down_revision")
     if rev_value is None or down_value is None or not (rev_value.literal and down_value.literal):
         return None
-    for name in ("branch_labels", "depends_on"):
-        value = values.get(name)
-        if value is not None and not (value.literal and value.value is None):
-            return None
+    labels_value = values.get("branch_labels")
+    if labels_value is not None and not (labels_value.literal and labels_value.value is None):
+        return None
+    deps_value = values.get("depends_on")
+    if deps_value is not None and not (deps_value.literal and deps_value.value is None):
+        return None
     revision = rev_value.value
     if type(revision) is not str or not revision or revision in RESERVED_IDS or not ILLEGAL_CHARS.isdisjoint(revision):
         return None
     down = down_value.value
+    # (tuple.__new__: the named tuple without its Python-level __new__, for every revision)
     if down is None:
-        return Node(revision, (), True, (), False, ())
+        return _new(Node, (revision, (), True, (), False, ()))
     if type(down) is str:
         down = (down,)
     elif type(down) is not tuple or not down or not all(type(item) is str for item in down):
         return None
     if revision in down:
         return None
-    return Node(revision, down, False, (), False, ())
+    return _new(Node, (revision, down, False, (), False, ()))
 
 
 def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
@@ -101,13 +105,13 @@ def revision_node(rf: RevisionFile) -> tuple[Node | None, list[FileIssue]]:
 
     Returns ``(None, issues)`` when Alembic could not load the file at all.
     """
-    issues = list(rf.issues)
-    if issues:
-        return None, issues
+    if rf.issues:
+        return None, list(rf.issues)
     values = rf.values
     plain = _plain_node(values)
     if plain is not None:
         return plain, list(rf.warnings)
+    issues: list[FileIssue] = []
     dynamic = [name for name in ATTRIBUTES if name in values and not values[name].literal]
     for name in dynamic:
         value = values[name]

@@ -3,7 +3,8 @@
 A warm pre-commit or CI run repeats the last run's work on the same files. While the gate runs,
 ``headcheck.fs`` records every path it reads, lists or probes (config files, folders walked
 for discovery, version folders, revision files, the settings file, module files read for
-constants); afterwards each is stat'ed. The next run with the same arguments, working
+constants), each file read with the stat of the open file as it was read (on whichever core
+read it), anything else stat'ed afterwards. The next run with the same arguments, working
 directory, environment variables, interpreter and headcheck version stats the same paths and,
 when every (type, device, inode, size, mtime, ctime) is unchanged, prints the stored report
 without importing the gate at all. Any change to any of them, a file appearing in or leaving
@@ -70,12 +71,11 @@ def run_key(argv: Sequence[str], color: bool) -> bytes:
 
 def _stat(path: str) -> tuple[int, ...] | None:
     try:
-        st = os.stat(path)
+        return fs.stat_key(os.stat(path))
     except OSError as exc:
         return (-1, exc.errno or 0)
     except ValueError:
         return None
-    return (st.st_mode, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def replay(argv: Sequence[str], color: bool) -> tuple[str, str, int] | None:
@@ -120,7 +120,9 @@ def store(text: str, notes: str, code: int) -> None:
     path, key = pending
     import time
 
-    deps = [(dep, _stat(dep)) for dep in touched]
+    # A file read is described by the stat of the file as it was read (the run's reads on the
+    # other core too); anything else (a folder listed, a path probed) is stat'ed now.
+    deps = [(dep, _stat(dep) if seen is None else seen) for dep, seen in touched.items()]
     recent = time.time_ns() - _RACY_NS
     if any(seen is not None and seen[0] != -1 and max(seen[4], seen[5]) >= recent for _, seen in deps):
         return  # racily clean: a change in the same clock tick could be missed next time

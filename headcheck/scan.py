@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import ast
 import bisect
-import contextlib
 import itertools
 import os
 import re
 import sys
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from headcheck.constants import expression_ref, module_bindings
-from headcheck.fs import NotRegularFile, is_dir, read_regular
+from headcheck.fs import NotRegularFile, is_dir, read_regular_stat
 from headcheck.limits import TEXT_LIMIT, shorten
 from headcheck.source import FileIssue, source_encoding
 
@@ -34,10 +33,12 @@ __all__ = [
     "prepare",
     "read_revision",
     "read_source",
+    "read_source_stat",
 ]
 
 ATTRIBUTES = ("revision", "down_revision", "branch_labels", "depends_on")
 # [ \t], never \s, before the keyword: \s* would rescan every following blank line (quadratic).
+_ID_SEPARATORS = re.compile(r"[\s,]+")
 _REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*)$", re.MULTILINE)
 _REVISION_GUESS = re.compile(rb"""^revision[ \t]*(?::[^=\n]*)?=[ \t]*['"]([^'"\n]+)['"]""", re.MULTILINE)
 _DYNAMIC = object()
@@ -117,22 +118,6 @@ class _Source:
             self._lines = self.text.split("\n")
         return self._lines[number - 1] if 1 <= number <= len(self._lines) else ""
 
-    def text_at(self, where: tuple[int, int, int, int]) -> str | None:
-        """The exact source between two positions (lines, UTF-8 byte columns), or None."""
-        lineno, end_lineno, col, end_col = where
-        if None in where or end_lineno - lineno > 50:
-            return None
-        if lineno == end_lineno:
-            line = self._line(lineno)
-            if line.isascii():  # byte columns are character columns
-                return line[col:end_col]
-        lines = [self._line(number).encode("utf-8", "surrogatepass") for number in range(lineno, end_lineno + 1)]
-        if len(lines) == 1:
-            chunk = lines[0][col:end_col]
-        else:
-            chunk = b"\n".join([lines[0][col:], *lines[1:-1], lines[-1][:end_col]])
-        return chunk.decode("utf-8", "replace")
-
     def segment(self, node: ast.AST) -> str:
         """The node's source, cut to one bounded line ("..." when there is more)."""
         lineno = getattr(node, "lineno", None)
@@ -162,6 +147,8 @@ def _bind(values: dict[str, Value], target: ast.expr, value: ast.expr | None, so
         line = value.lineno if value is not None else target.lineno
         if literal is _DYNAMIC:
             text = source.segment(value) if value is not None else ""
+            from headcheck.constants import expression_ref  # (only a non-literal needs it)
+
             ref = expression_ref(value) if value is not None and not dynamic else None
             values[target.id] = Value(None, line, False, text, ref)
         else:
@@ -265,13 +252,14 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
     match = _REVISES.search(doc)
     if match is None:
         return None, None
-    ids = tuple(part for part in re.split(r"[\s,]+", match.group(1).strip()) if part and part != "None")
+    ids = tuple(part for part in _ID_SEPARATORS.split(match.group(1).strip()) if part and part != "None")
     line = first_line + doc.count("\n", 0, match.start(1))
     return ids, line
 
 
 # ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
-_FAST_NAMES = frozenset((*ATTRIBUTES, "__doc__", "upgrade"))
+_FAST_NAMES = (*ATTRIBUTES, "__doc__")
+_new = tuple.__new__
 _COMPOUND = re.compile(rb"(?:if|while|for|with|try|match|async)\b")
 _COMPOUND_LINE = re.compile(rb"\n(?:if|while|for|with|try|match|async)\b")
 # Reading the header from the compiled module instead of parsing the file a second time halves
@@ -287,11 +275,12 @@ class _Ops(NamedTuple):
     load_const: int
     build_list: int
     list_extend: int
-    make_function: int
     extended_arg: int
-    stores: bytes
-    deletes: bytes
-    store_units: Any  # a compiled pattern finding the store opcodes in the opcode bytes
+    store_name: int
+    store_global: int
+    delete_name: int
+    delete_global: int
+    store_pairs: tuple[bytes, ...]  # STORE_NAME with each one-byte argument, as code bytes
 
 
 _OPS: _Ops | None = None
@@ -309,11 +298,12 @@ def _ops() -> _Ops:
             op["LOAD_CONST"],
             op["BUILD_LIST"],
             op["LIST_EXTEND"],
-            op["MAKE_FUNCTION"],
             op["EXTENDED_ARG"],
-            bytes([op["STORE_NAME"], op["STORE_GLOBAL"]]),
-            bytes([op["DELETE_NAME"], op["DELETE_GLOBAL"]]),
-            re.compile(b"[" + re.escape(bytes([op["STORE_NAME"], op["STORE_GLOBAL"]])) + b"]"),
+            op["STORE_NAME"],
+            op["STORE_GLOBAL"],
+            op["DELETE_NAME"],
+            op["DELETE_GLOBAL"],
+            tuple(bytes((op["STORE_NAME"], n)) for n in range(256)),
         )
     return _OPS
 
@@ -323,9 +313,12 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
 
     Taken only when the module-level code has no jumps, no exception handlers, no comprehension
     or lambda, no compound statement, and every binding of a tracked name is a constant (or a
-    list of constants) whose source text ``ast.literal_eval`` evaluates to the same value:
-    constant folding (``'a' + 'b'``) is not a literal for the syntax-tree path, so it must not be
-    one here. Instructions are located in the raw code (opcode bytes; 0 is an inline cache).
+    list of constants) loaded and stored on one line that reads ``name [: annotation] =
+    <literal>`` and nothing else, the literal being what ``ast.literal_eval`` makes the very
+    same value of. Constant folding (``'a' + 'b'``, and ``'a' if True else 'b'``, which leaves
+    only the load of ``'a'``) is not a literal for the syntax-tree path, so it must not be one
+    here. Instructions are located in the raw code (opcode bytes; 0 is an inline cache); lines
+    come from the line table.
     """
     # The compiler drops `if False:` blocks and `if True:` tests without a trace; the syntax
     # tree calls bindings under them conditional. Compound statements at module level start in
@@ -333,67 +326,155 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
     if code.co_exceptiontable or _COMPOUND.match(data) or _COMPOUND_LINE.search(data):
         return None
     code_type = type(code)
-    if any(type(const) is code_type and const.co_name.startswith("<") for const in code.co_consts):
-        return None
+    has_upgrade = False
+    for const in code.co_consts:
+        if type(const) is code_type:
+            if const.co_name[:1] == "<":
+                return None  # a comprehension or lambda: bindings in a code object of its own
+            # A function's code among the module's constants is a top-level def (a method's is
+            # in its class body's), decorated or not: what the syntax tree counts.
+            has_upgrade = has_upgrade or const.co_name == "upgrade"
+    names = code.co_names
+    if len(names) > 256:
+        return None  # a store could need EXTENDED_ARG for its name
     ops = _ops()
     raw = code.co_code
     opcodes = raw[0::2]
-    if 1 in opcodes.translate(ops.jump_table):
-        return None
-    if any(opcodes.find(bytes([delete])) >= 0 for delete in ops.deletes):
+    if 1 in opcodes.translate(ops.jump_table) or ops.store_global in opcodes:
+        return None  # (`global x` at module level: rare, the syntax tree handles it)
+    if ops.delete_name in opcodes or ops.delete_global in opcodes:
         return None  # `del` at module level: the syntax tree handles it
-    stores = [match.start() for match in ops.store_units.finditer(opcodes)]  # in order
-    names = code.co_names
-    positions: list[Any] = []  # co_positions() up to the last unit needed (the header is at the top)
-    more_positions = code.co_positions()
-    source: _Source | None = None
-    values: dict[str, Value] = {}
-    has_upgrade = False
-    doc: tuple[str, int] | None = None
+    store_name = ops.store_name
+    stores: list[tuple[int, str]] = []  # (code unit, name) of every store of a tracked name
+    store_pairs = ops.store_pairs
+    for name in _FAST_NAMES:
+        if name in names:
+            pair = store_pairs[names.index(name)]
+            at = raw.find(pair)
+            while at >= 0:
+                if not at & 1:
+                    stores.append((at >> 1, name))
+                at = raw.find(pair, at + 1)
+    if len(stores) > 1:
+        stores.sort()
     consts = code.co_consts
     extended_arg = ops.extended_arg
-    for count, unit in enumerate(stores):
+    load_const = ops.load_const
+    line_offsets: list[int] | None = None  # from co_lnotab: where each line starts, in code bytes
+    line_numbers: list[int] = []
+    text_lines: list[bytes] | None = None
+    values: dict[str, Value] = {}
+    doc: tuple[str, int] | None = None
+    for unit, name in stores:
         before = unit - 1  # the instruction before (inline caches, opcode 0, skipped)
         while before >= 0 and opcodes[before] == 0:
             before -= 1
-        if before < 0 or opcodes[before] == extended_arg:
+        if before < 0:
             return None
-        name = names[raw[2 * unit + 1]]
-        if name not in _FAST_NAMES:
-            continue
-        if name == "upgrade":
-            if opcodes[before] != ops.make_function:
-                return None
-            has_upgrade = True
-            continue
-        if opcodes[before] == ops.load_const and (before == 0 or opcodes[before - 1] != extended_arg):
+        if opcodes[before] == load_const and (before == 0 or opcodes[before - 1] != extended_arg):
             value, value_unit = consts[raw[2 * before + 1]], before  # the common case, inline
         else:
             found = _constant_at(raw, opcodes, before, consts, ops)
             if found is None:
                 return None
             value, value_unit = found
-        if source is None:
-            try:
-                source = _Source(data.decode(source_encoding(data)))
-            except (LookupError, UnicodeDecodeError):
-                return None
-        if len(positions) <= max(unit, value_unit):
-            positions.extend(itertools.islice(more_positions, max(unit, value_unit) + 1 - len(positions)))
-        where = positions[value_unit]
-        if where is None or where[0] is None:
-            return None
         if name == "__doc__":
-            # A docstring stores where the string is; ``__doc__ = "..."`` stores at the name.
-            if count != 0 or not isinstance(value, str) or positions[unit] != where:
+            # A docstring is the module's first store, located at the string; ``__doc__ = "..."``
+            # stores at the name.
+            if opcodes.find(store_name) != unit or not isinstance(value, str):
+                return None
+            positions = list(itertools.islice(code.co_positions(), unit + 1))
+            where = positions[value_unit]
+            if where[0] is None or positions[unit] != where:
                 return None
             doc = (value, where[0])
             continue
-        written = _written_literal(source.text_at(where), value)
+        if line_offsets is None:
+            line_offsets, line_numbers = _line_table(code)
+        line = line_numbers[bisect.bisect_right(line_offsets, 2 * value_unit)]
+        if line_numbers[bisect.bisect_right(line_offsets, 2 * unit)] != line:
+            return None
+        if text_lines is None:
+            text_lines = _physical_lines(data)
+            if text_lines is None:
+                return None
+        if not 0 < line <= len(text_lines):
+            return None
+        bound = _statement_value(text_lines, line, name, value)
+        if bound is None:
+            return None
+        values[name] = bound
+    return values, has_upgrade, doc
+
+
+def _physical_lines(data: bytes) -> list[bytes] | None:
+    """The lines of a UTF-8 file as the compiler numbers them (\\n or \\r\\n), or None."""
+    encoding = source_encoding(data)
+    if encoding == "utf-8-sig":
+        data = data[3:]
+    elif encoding != "utf-8":
+        return None  # a PEP 263 cookie: the syntax tree decodes it
+    if b"\r" in data:
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None  # a lone \r is a line break too
+        data = data.replace(b"\r\n", b"\n")
+    return data.split(b"\n")
+
+
+def _line_table(code: Any) -> tuple[list[int], list[int]]:
+    """The code offsets where the line changes, and the lines: the line of offset ``x`` is
+    ``numbers[bisect_right(offsets, x)]``. From ``co_lnotab`` (pairs of an offset increment and a
+    signed line increment, the line applying from there on): a fraction of ``co_positions()``."""
+    table = code.co_lnotab
+    offsets = list(itertools.accumulate(table[0::2]))
+    numbers = list(itertools.accumulate(array("b", table[1::2]), initial=code.co_firstlineno))
+    return offsets, numbers
+
+
+_MAX_LITERAL_LINES = 100
+_NAME_BYTES = {name: name.encode() for name in ATTRIBUTES}
+# After the name: an annotation without quotes or "=", then the one "=" of the statement.
+_ASSIGNED = re.compile(rb"[ \t]*(?::[^=\n'\"]+)?=(.*)", re.DOTALL)
+
+
+def _statement_value(lines: list[bytes], line: int, name: str, value: Any) -> Value | None:
+    """The binding, when line ``line`` is exactly ``name [: annotation] = <literal>`` (a comment
+    may follow; a bracketed literal may go on over the next lines, to a line starting with its
+    closing bracket) and the literal is ``value``; else None.
+
+    The line holds both the load of the constant and the store of ``name``, and nothing but this
+    statement: so it is the assignment itself (inside brackets ``name = ...`` is a keyword
+    argument or a default, never a store of ``name``; inside a string no instruction has a line),
+    and the literal, which ``ast.literal_eval`` reads whole, is all of its value.
+    """
+    text = lines[line - 1]
+    if not text.startswith(_NAME_BYTES[name]):
+        return None
+    match = _ASSIGNED.fullmatch(text, len(name))
+    if match is None:
+        return None
+    literal = match.group(1).strip(b" \t")
+    if literal in (b"(", b"["):  # a tuple or list written one item a line, as black and ruff do
+        closer = b")" if literal == b"(" else b"]"
+        for end in range(line, min(line + _MAX_LITERAL_LINES, len(lines))):
+            if lines[end].lstrip(b" \t").startswith(closer):
+                literal = b"\n".join([literal, *lines[line : end + 1]])
+                break
+        else:
+            return None
+    try:
+        written_text = literal.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    shown = repr(value)
+    if written_text == shown and (value is None or type(value) is str):
+        written = value  # the id as Python prints it (the usual file): nothing to evaluate
+    else:
+        written = _written_literal(written_text, value)
         if written is _DYNAMIC:
             return None
-        values[name] = Value(written, where[0], True, shorten(repr(written)))
-    return values, has_upgrade, doc
+        shown = repr(written)
+    return _new(Value, (written, line, True, shorten(shown), None))
 
 
 def _previous(opcodes: bytes, unit: int) -> int | None:
@@ -440,8 +521,17 @@ def _written_literal(text: str | None, value: Any) -> Any:
         return _DYNAMIC
     if value is None and text == "None":
         return None
-    if isinstance(value, str) and text == repr(value):  # a plain quoted string: nothing folded
-        return value
+    if type(value) is str:
+        if text == repr(value):  # a plain quoted string: nothing folded
+            return value
+        if (
+            len(text) > 1
+            and text[0] == '"' == text[-1]
+            and text[1:-1] == value
+            and '"' not in value
+            and "\\" not in value
+        ):
+            return value  # the same, in double quotes (as black and ruff write it)
     if type(value) is tuple and all(type(item) is str for item in value) and text == repr(value):
         return value  # a merge's ('a', 'b') written as Python prints it: nothing folded
     try:
@@ -467,8 +557,14 @@ def read_revision(path: Path, python: tuple[int, int] | None = None) -> Revision
 
 def read_source(path: Path) -> bytes | RevisionFile:
     """The file's bytes, or the HC204 record saying why it cannot be read (never blocks)."""
+    found = read_source_stat(path)
+    return found if isinstance(found, RevisionFile) else found[0]
+
+
+def read_source_stat(path: Path) -> tuple[bytes, tuple[int, ...]] | RevisionFile:
+    """``read_source``, with the ``headcheck.fs.stat_key`` of the file as read."""
     try:
-        return read_regular(path)
+        return read_regular_stat(path)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if isinstance(exc, NotRegularFile) and not is_dir(path):
@@ -543,9 +639,12 @@ def parse_revisions(items: Sequence[tuple[Path, bytes]], python: tuple[int, int]
         if python is None and FAST_PYTHON:
             for k, code in enumerate(codes):
                 if code is not None:
-                    # Whatever the bytecode reader cannot take, the syntax tree decides.
-                    with contextlib.suppress(ValueError, MemoryError, RecursionError, IndexError):
+                    # Whatever the bytecode reader cannot take, the syntax tree decides. (Not
+                    # contextlib.suppress: a context manager object for every file.)
+                    try:  # noqa: SIM105
                         headers[k] = from_code(code, items[k][1])
+                    except (ValueError, MemoryError, RecursionError, IndexError):
+                        pass
         del codes
         for k, (path, data) in enumerate(items):
             if done[k] is None and headers[k] is None:
@@ -555,8 +654,11 @@ def parse_revisions(items: Sequence[tuple[Path, bytes]], python: tuple[int, int]
                 path, data = items[k]
                 values, has_upgrade, doc = header
                 revises, revises_line = _revises(*doc) if doc is not None else (None, None)
-                found = tuple(issues_in_bytes(data, None))
-                done[k] = RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, None, found)
+                found = issues_in_bytes(data, None)
+                done[k] = _new(  # (the named tuple without its Python-level __new__)
+                    RevisionFile,
+                    (path, values, revises, revises_line, has_upgrade, (), None, None, tuple(found) if found else ()),
+                )
     return done  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -581,7 +683,11 @@ def _from_tree(path: Path, data: bytes, python: tuple[int, int] | None) -> Revis
         text = data.decode("utf-8", "replace")
     values, has_upgrade = _walk_module(module, _Source(text))
     revises, revises_line = _revises_from_docstring(module)
-    names = module_bindings(module) if any(value.ref is not None for value in values.values()) else None
+    names = None
+    if any(value.ref is not None for value in values.values()):
+        from headcheck.constants import module_bindings
+
+        names = module_bindings(module)
     return RevisionFile(path, values, revises, revises_line, has_upgrade, (), None, names, _ops_warnings(data, module))
 
 

@@ -130,10 +130,30 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
         "revision = 'a'\ndown_revision = None\n@decorate\ndef upgrade():\n    pass\n",
         "revision = '\\u00e9t\\u00e9'\ndown_revision = 'caf\\u00e9'  # caf\\u00e9\n",
         "revision = 1_000\ndown_revision = 0x10\nbranch_labels = 1e3\ndepends_on = -0.0\n",
+        # The compiler folds a constant test away and loads only the branch taken: not a literal.
+        "revision = 'a' if True else 'b'\ndown_revision = None\n",
+        "revision = 'a'\ndown_revision = 1 if 0 else None\n",
+        "revision = 'a'\ndown_revision = '' or None\n",
+        "revision = 'a'\ndown_revision = (\n    'x',\n) if 1 else None\n",
+        # As black and ruff write them: double quotes, a merge's tuple one id a line, comments.
+        'revision: str = "a"  # the id\ndown_revision = (\n    "x",  # one\n    "y",\n)\n',
+        "revision = 'a'\ndown_revision = [\n    'x',\n]  # listed\nbranch_labels = ('b',)\n",
+        'revision = "it\'s"\ndown_revision = "a\\"b"\ndepends_on = "\\x41"\n',
+        # Line breaks and encodings as the compiler counts and reads them.
+        "'''Revises: x'''\r\nrevision = 'a'\r\ndown_revision = (\r\n  'x',\r\n)\r\n",
+        "\ufeff'''Revises: x'''\nrevision = 'a'\ndown_revision = 'x'\n",
+        "revision = 'a'\rdown_revision = 'x'\n",
+        "# -*- coding: latin-1 -*-\nrevision = 'caf\u00e9'\ndown_revision = None\n",
+        # A store that is not a line of its own, or a line that is not the store.
+        "pass; revision = 'a'\ndown_revision = None\n",
+        "(revision) = 'a'\ndown_revision = None\n",
+        "revision: 'x = 1' = 'a'\ndown_revision = None\n",
+        "x = \\\nrevision = 'a'\ndown_revision = None\n",
+        "revision = 'a'\ndown_revision = None\ndef f(\nrevision = 'b'\n):\n    pass\n",
     ]
     fast_used = 0
     for text in sources:
-        data = text.encode("utf-8")
+        data = text.encode("latin-1" if "latin-1" in text else "utf-8")
         fast = scan.parse_revision(Path("x.py"), data)
         scan.FAST_PYTHON = False
         try:
@@ -143,7 +163,7 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
         assert fast == slow, text
         code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
         fast_used += scan.from_code(code, data) is not None
-    assert fast_used >= 20  # the styles take the fast path; the odd shapes fall back
+    assert fast_used >= 25  # the styles and the formatters' shapes take the fast path; odd shapes fall back
 
 
 def test_a_first_run_with_an_empty_cache_equals_serial_parsing(tmp_path: Path) -> None:
@@ -162,3 +182,82 @@ def test_a_first_run_with_an_empty_cache_equals_serial_parsing(tmp_path: Path) -
     assert read_revisions(paths, cache) == serial
     assert [i.code for r in serial for i in r.issues] == ["HC201", "HC204"]
     assert read_revisions(paths, cache) == serial  # from the cache written by the first run
+
+
+def test_header_from_bytecode_equals_the_syntax_tree_on_generated_files() -> None:
+    """Generated headers, one binding a line or not, literal or not, with annotations, comments,
+    line breaks, encodings and the shapes the compiler folds: the fast path answers exactly as
+    the syntax tree, or hands the file to it."""
+    import random
+
+    import headcheck.scan as scan
+
+    if not scan.FAST_PYTHON:
+        import pytest
+
+        pytest.skip("the bytecode fast path is only taken on the Python it was verified on")
+    rng = random.Random(15)
+    names = ["revision", "down_revision", "branch_labels", "depends_on", "revisions"]
+    values = [
+        "'a'",
+        '"a"',
+        "None",
+        "('a', 'b')",
+        '("a", "b")',
+        "['a']",
+        "'a' 'b'",
+        "'a' + 'b'",
+        "u'a'",
+        "'a\\x41'",
+        "1",
+        "-1",
+        "'é'",
+        "''",
+        "f'a'",
+        "b'a'",
+        "not 0",
+        "'a'  # c",
+        "'a';",
+        "'a' if True else 'b'",
+        "1 if 0 else 2",
+        "'' or None",
+        "x",
+        "dict(revision = 'a')",
+        "'#'",
+        '(\n    "a",\n    "b",\n)',
+        "[\n  'x',  # c\n]",
+        "(\n  'a',\n) if 0 else 1",
+        "(\n1\n) + 2j",
+        "('a',\n 'b')",
+    ]
+    annotations = ["", ": str", ": Union[str, Sequence[str], None]", ": 'str'", ": f(x=1)", ': "a = b"']
+    before = ["", "", "", "pass; ", "x = ", " "]
+    heads = ['"""Doc\n\nRevises: a, b\n"""', "'Revises: x'", "# -*- coding: latin-1 -*-", "#c"]
+    tails = ["def upgrade():\n    pass", "@dec\ndef upgrade():\n    pass", "upgrade = 1", "from x import upgrade"]
+    compared = fast = 0
+    for _ in range(1500):
+        lines = [rng.choice(heads)] if rng.random() < 0.7 else []
+        for _ in range(rng.randint(1, 5)):
+            target = rng.choice(names)
+            if rng.random() < 0.1:
+                target = f"({target})"
+            lines.append(f"{rng.choice(before)}{target}{rng.choice(annotations)} = {rng.choice(values)}")
+        if rng.random() < 0.5:
+            lines.append(rng.choice(tails))
+        text = rng.choice(["\n", "\n", "\r\n"]).join(lines) + "\n"
+        data = text.encode("latin-1" if "latin-1" in text else "utf-8")
+        try:
+            compile(data, "x.py", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue
+        compared += 1
+        fast += scan.from_code(compile(data, "x.py", "exec", dont_inherit=True), data) is not None
+        quick = scan.parse_revision(Path("x.py"), data)
+        scan.FAST_PYTHON = False
+        try:
+            slow = scan.parse_revision(Path("x.py"), data)
+        finally:
+            scan.FAST_PYTHON = True
+        assert quick == slow, text
+    assert compared > 300, compared
+    assert fast > 60, fast

@@ -78,4 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from headcheck.result_cache import store
 
     store(text, notes, code)  # for the next identical run (only after headcheck.cli's replay missed)
+    global _last_result
+    _last_result = result  # kept: headcheck.cli ends the process without freeing it record by record
     return code
+
+
+_last_result: object = None
