@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,33 +109,53 @@ def live_processes(needle: str) -> list[str]:
     return found
 
 
-def revision_source(rev: str, down: object, upgrade: str, downgrade: str, title: str | None = None) -> str:
-    """A plain revision file: ``upgrade``/``downgrade`` are function bodies (any number of lines)."""
+def revision_source(
+    rev: str, down: object, upgrade: str, downgrade: str, title: str | None = None, imports: str = ""
+) -> str:
+    """A plain revision file: ``upgrade``/``downgrade`` are function bodies (any number of lines);
+    ``imports``: more import lines, after Alembic's."""
     import textwrap
 
     return (
-        f'"""{title or rev}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f'"""{title or rev}"""\nimport sqlalchemy as sa\nfrom alembic import op\n{imports}\n'
         f"revision = {rev!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
         f"def upgrade() -> None:\n{textwrap.indent(upgrade, '    ')}\n\n\n"
         f"def downgrade() -> None:\n{textwrap.indent(downgrade, '    ')}\n"
     )
 
 
-def write_linear_history(project: Path, count: int, *, trace_at: int | None = None) -> list[str]:
-    """``count`` revisions, each creating table t<n>; revision ``trace_at``'s downgrade forgets
-    to drop it. Uses the env.py and alembic.ini of examples/db/clean. Returns the ids in order."""
+def write_history(
+    project: Path,
+    revisions: Sequence[tuple[str, str, str, str, str]],
+    *,
+    imports: str = "",
+    env_py: str | None = None,
+) -> list[str]:
+    """examples/db/clean copied to ``project`` with its revisions replaced by a linear history of
+    ``revisions``, each (file name, id, title, upgrade body, downgrade body), in order; ``imports``
+    and ``env_py`` as in :func:`revision_source` and for migrations/env.py. Returns the ids."""
     import shutil
 
     shutil.copytree(EXAMPLES / "clean", project)
     versions = project / "migrations" / "versions"
     for old in versions.glob("*.py"):
         old.unlink()
-    ids, down = [], None
+    if env_py is not None:
+        (project / "migrations" / "env.py").write_text(env_py)
+    down = None
+    for name, rev, title, upgrade, downgrade in revisions:
+        (versions / name).write_text(revision_source(rev, down, upgrade, downgrade, title, imports))
+        down = rev
+    return [rev for _, rev, *_ in revisions]
+
+
+def write_linear_history(project: Path, count: int, *, trace_at: int | None = None) -> list[str]:
+    """``count`` revisions, each creating table t<n>; revision ``trace_at``'s downgrade forgets
+    to drop it. Uses the env.py and alembic.ini of examples/db/clean. Returns the ids in order."""
+    revisions = []
     for n in range(count):
         rev = f"{n:04d}aaaaaaaa"
         downgrade = "pass" if n == trace_at else f'op.drop_table("t{n}")'
         upgrade = f'op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))'
-        (versions / f"{rev}_r{n}.py").write_text(revision_source(rev, down, upgrade, downgrade, f"revision {n}"))
-        ids.append(rev)
-        down = rev
-    return ids
+        revisions.append((f"{rev}_r{n}.py", rev, f"revision {n}", upgrade, downgrade))
+    return write_history(project, revisions)

@@ -10,8 +10,6 @@ when the dependencies are not followed.
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from headcheck.db import snapshot
 from headcheck.db.server import Server, create_database
 from headcheck.db.snapshot import Session, diff, diff_lines, take
-from tests.db.harness import EXAMPLES, database, failed, needs_postgres, run_db
+from tests.db.harness import database, failed, needs_postgres, revision_source, run_db, write_history
 
 pytestmark = needs_postgres
 
@@ -367,19 +365,7 @@ def test_without_event_triggers_every_snapshot_is_full(server: Server) -> None:
 
 # --- the same through Alembic: `headcheck db --stairway`, every snapshot checked ------------------
 
-HEADER = '''"""{doc}"""
-import time
-
-import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import postgresql
-
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-'''
+IMPORTS = "import time\n\nfrom sqlalchemy.dialects import postgresql\n"
 STAMP = "CREATE OR REPLACE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN {body} RETURN NEW; END'"
 # (doc, upgrade, downgrade): each downgrade undoes its upgrade exactly, so the stairway is clean
 REVISIONS = [
@@ -501,22 +487,9 @@ op.add_column("child", sa.Column("survived", sa.Integer))""",
 
 
 def _history(project: Path) -> list[str]:
-    shutil.copytree(EXAMPLES / "clean", project)
-    versions = project / "migrations" / "versions"
-    for old in versions.glob("*.py"):
-        old.unlink()
-    ids, down = [], None
-    for n, (doc, up, dn) in enumerate(REVISIONS):
-        rev = f"{n:02d}changesaaaa"[:12]
-        body = (
-            HEADER.format(doc=doc, rev=rev, down=down)
-            + f"\ndef upgrade() -> None:\n{textwrap.indent(up, '    ')}\n\n\n"
-            + f"def downgrade() -> None:\n{textwrap.indent(dn, '    ')}\n"
-        )
-        (versions / f"{rev}.py").write_text(body)
-        ids.append(rev)
-        down = rev
-    return ids
+    ids = [f"{n:02d}changesaaaa"[:12] for n in range(len(REVISIONS))]
+    revisions = [(f"{rev}.py", rev, doc, up, dn) for rev, (doc, up, dn) in zip(ids, REVISIONS, strict=True)]
+    return write_history(project, revisions, imports=IMPORTS)
 
 
 def test_every_snapshot_of_a_stairway_through_alembic_equals_a_full_one(
@@ -548,28 +521,28 @@ def test_a_difference_fails_the_run_with_its_lines(
     versions = tmp_path / "project" / "migrations" / "versions"
     for extra in sorted(versions.glob("*.py"))[2:]:
         extra.unlink()
+    upgrade = """with op.get_context().autocommit_block():
+    url = op.get_bind().engine.url
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE elsewhere (id int)")
+        conn.commit()
+    engine.dispose()
+    for _ in range(100):  # until its server process is gone (else every snapshot is a full one)
+        op.execute("SELECT pg_stat_clear_snapshot()")
+        others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        if op.get_bind().exec_driver_sql(others).scalar() == 0:
+            break
+        time.sleep(0.05)"""
     (versions / "99elsewhere.py").write_text(
-        HEADER.format(doc="DDL on a connection of its own", rev="99elsewhere", down="01changesaaa")
-        + """
-def upgrade() -> None:
-    with op.get_context().autocommit_block():
-        url = op.get_bind().engine.url
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("CREATE TABLE elsewhere (id int)")
-            conn.commit()
-        engine.dispose()
-        for _ in range(100):  # until its server process is gone (else every snapshot is a full one)
-            op.execute("SELECT pg_stat_clear_snapshot()")
-            others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            if op.get_bind().exec_driver_sql(others).scalar() == 0:
-                break
-            time.sleep(0.05)
-
-
-def downgrade() -> None:
-    op.drop_table("elsewhere")
-"""
+        revision_source(
+            "99elsewhere",
+            "01changesaaa",
+            upgrade,
+            'op.drop_table("elsewhere")',
+            "DDL on a connection of its own",
+            IMPORTS,
+        )
     )
     tally = tmp_path / "tally.txt"
     monkeypatch.setenv(snapshot.VERIFY, str(tally))

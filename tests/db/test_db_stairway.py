@@ -7,26 +7,15 @@ first one; a re-upgrade after a downgrade that left a type behind failed as a se
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.db.harness import EXAMPLES, database, failed, needs_postgres, run_db, steps
+from tests.db.harness import database, failed, needs_postgres, run_db, steps, write_history
 
 pytestmark = needs_postgres
 
-HEADER = '''"""{doc}"""
-import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import postgresql
-
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-'''
+IMPORTS = "from sqlalchemy.dialects import postgresql\n"
 REVISIONS = [
     (
         "r1",
@@ -53,21 +42,9 @@ REVISIONS = [
 
 
 def _history(project: Path) -> list[str]:
-    shutil.copytree(EXAMPLES / "clean", project)
-    versions = project / "migrations" / "versions"
-    for old in versions.glob("*.py"):
-        old.unlink()
-    ids, down = [], None
-    for n, (name, doc, up, dn) in enumerate(REVISIONS):
-        rev = f"{n:02d}{name}aaaaaaaaa"[:12]
-        body = (
-            HEADER.format(doc=doc, rev=rev, down=down)
-            + f"\ndef upgrade() -> None:\n    {up}\n\n\ndef downgrade() -> None:\n    {dn}\n"
-        )
-        (versions / f"{rev}.py").write_text(body)
-        ids.append(rev)
-        down = rev
-    return ids
+    ids = [f"{n:02d}{name}aaaaaaaaa"[:12] for n, (name, *_) in enumerate(REVISIONS)]
+    revisions = [(f"{rev}.py", rev, doc, up, dn) for rev, (_, doc, up, dn) in zip(ids, REVISIONS, strict=True)]
+    return write_history(project, revisions, imports=IMPORTS)
 
 
 def test_every_broken_downgrade_in_one_run_and_no_knock_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

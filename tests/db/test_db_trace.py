@@ -3,7 +3,6 @@ the line of its ``op.*`` call, and the locks and rewrites it causes on tables th
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from headcheck.cli import main
 from headcheck.db.server import Server, create_database
 from headcheck.db.squawk import find_squawk
-from tests.db.harness import EXAMPLES, database, needs_postgres, revision_source, run_db
+from tests.db.harness import EXAMPLES, database, needs_postgres, run_db, write_history
 
 pytestmark = needs_postgres
 CaptureFixture = pytest.CaptureFixture[str]
@@ -49,17 +48,12 @@ def project(tmp_path: Path, *revisions: tuple[str, str], env_py: str | None = No
     """examples/db/clean with its revisions replaced: the first creates users (one row) and teams,
     then one revision per (upgrade body, downgrade body)."""
     root = tmp_path / "proj"
-    shutil.copytree(EXAMPLES / "clean", root)
-    versions = root / "migrations" / "versions"
-    for old in versions.glob("*.py"):
-        old.unlink()
-    if env_py is not None:
-        (root / "migrations" / "env.py").write_text(env_py)
-    down = None
-    for n, (up, back) in enumerate([(BASE, 'op.drop_table("teams")\nop.drop_table("users")'), *revisions]):
-        rev = f"{n:04d}bbbbbbbb"
-        (versions / f"{rev}_r{n}.py").write_text(revision_source(rev, down, up, back, f"revision {n}"))
-        down = rev
+    chain = [(BASE, 'op.drop_table("teams")\nop.drop_table("users")'), *revisions]
+    revs = [
+        (f"{n:04d}bbbbbbbb_r{n}.py", f"{n:04d}bbbbbbbb", f"revision {n}", up, back)
+        for n, (up, back) in enumerate(chain)
+    ]
+    write_history(root, revs, env_py=env_py)
     return root
 
 
