@@ -96,6 +96,18 @@ def test_two_core_parse_equals_serial_and_survives_a_failed_worker() -> None:
     assert children() == before, "a worker process was left behind"
 
 
+def _both_readings(data: bytes) -> tuple[object, object]:
+    """``data`` read by the fast path (headers from the compiled module) and by the syntax tree."""
+    import headcheck.scan as scan
+
+    fast = scan.parse_revision(Path("x.py"), data)
+    scan.FAST_PYTHON = False
+    try:
+        return fast, scan.parse_revision(Path("x.py"), data)
+    finally:
+        scan.FAST_PYTHON = True
+
+
 def test_header_from_bytecode_equals_the_syntax_tree() -> None:
     """The cold fast path (values read from the compiled module) answers exactly as the syntax
     tree does, for every revision-file style and for shapes it must hand back to the tree."""
@@ -154,12 +166,7 @@ def test_header_from_bytecode_equals_the_syntax_tree() -> None:
     fast_used = 0
     for text in sources:
         data = text.encode("latin-1" if "latin-1" in text else "utf-8")
-        fast = scan.parse_revision(Path("x.py"), data)
-        scan.FAST_PYTHON = False
-        try:
-            slow = scan.parse_revision(Path("x.py"), data)
-        finally:
-            scan.FAST_PYTHON = True
+        fast, slow = _both_readings(data)
         assert fast == slow, text
         code = compile(data, "x.py", "exec", dont_inherit=True, optimize=0)
         fast_used += scan.from_code(code, data) is not None
@@ -252,12 +259,7 @@ def test_header_from_bytecode_equals_the_syntax_tree_on_generated_files() -> Non
             continue
         compared += 1
         fast += scan.from_code(compile(data, "x.py", "exec", dont_inherit=True), data) is not None
-        quick = scan.parse_revision(Path("x.py"), data)
-        scan.FAST_PYTHON = False
-        try:
-            slow = scan.parse_revision(Path("x.py"), data)
-        finally:
-            scan.FAST_PYTHON = True
+        quick, slow = _both_readings(data)
         assert quick == slow, text
     assert compared > 300, compared
     assert fast > 60, fast
