@@ -93,6 +93,15 @@ def postgres_processes(datadir: Path) -> list[str]:
     return live_processes(str(datadir))
 
 
+def alive(pid: int | str) -> bool:
+    """Process ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def live_processes(needle: str) -> list[str]:
     """Live (not zombie) processes whose command line holds ``needle``, as "PID COMMAND LINE"."""
     found = []
@@ -101,10 +110,9 @@ def live_processes(needle: str) -> list[str]:
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if needle in cmdline and state != "Z":
+        if needle in cmdline and alive(proc.name):
             found.append(f"{proc.name} {cmdline}")
     return found
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from headcheck.db.server import OWNER_FILE, TEMP_PREFIX, sweep_stale, throwaway_server
-from tests.db.harness import needs_postgres, postgres_processes
+from tests.db.harness import alive, needs_postgres, postgres_processes
 
 pytestmark = [needs_postgres, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,14 +201,6 @@ def downgrade() -> None:
 '''
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_background_processes_in_a_new_session_do_not_survive(
     example: Callable[[str], Path], tmpdir_for_headcheck: Path
 ) -> None:
@@ -220,9 +212,9 @@ def test_background_processes_in_a_new_session_do_not_survive(
     pids = [int(line) for line in Path(str(marker) + ".pids").read_text().split()]
     assert len(pids) >= 2  # (the upgrade runs twice: first, and after its downgrade)
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [pid for pid in pids if _alive(pid)] == []
+    assert [pid for pid in pids if alive(pid)] == []
 
 
 def test_throwaway_dir_runs_the_stop_callbacks_and_removes_everything_on_an_exception() -> None:

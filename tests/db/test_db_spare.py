@@ -21,7 +21,7 @@ from headcheck.db.proof import child_env
 from headcheck.db.redirect import Guard, NotOurServer
 from headcheck.db.runner import _CheckedConnection, _executor
 from headcheck.db.server import Server
-from tests.db.harness import needs_postgres, new_database, run_db
+from tests.db.harness import alive, needs_postgres, new_database, run_db
 
 PRODUCTION = "postgresql://app:secret@prod.example.com/app"
 
@@ -33,14 +33,6 @@ def _environ(pid: int) -> list[bytes]:
     while not (found := Path(f"/proc/{pid}/environ").read_bytes()) and time.monotonic() < deadline:
         time.sleep(0.01)
     return found.split(b"\0")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _events(child: Child, until: str) -> list[dict[str, Any]]:
@@ -109,7 +101,7 @@ def test_env_py_runs_in_the_spare_with_the_childs_environment(
     assert seen["keep"] == "kept"
     assert "prod.example.com" not in seen["started"]
     assert "PGPASSWORD" not in seen["started"]
-    assert not _alive(seen["pid"])
+    assert not alive(seen["pid"])
 
 
 def test_an_unused_spare_is_killed_and_a_dead_one_is_replaced(tmp_path: Path) -> None:
@@ -117,8 +109,8 @@ def test_an_unused_spare_is_killed_and_a_dead_one_is_replaced(tmp_path: Path) ->
     with Spare(tmp_path, environ) as spare:
         assert spare.process is not None
         pid = spare.process.pid
-        assert _alive(pid)
-    assert not _alive(pid)  # never taken over: gone with the block
+        assert alive(pid)
+    assert not alive(pid)  # never taken over: gone with the block
 
     with Spare(tmp_path, environ) as spare:
         assert spare.process is not None
