@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from operator import attrgetter
 from pathlib import Path
 
@@ -48,7 +47,7 @@ def list_revision_paths(
                 continue
             # Alembic dedupes on Path.resolve(); resolve the folder once and only links per file.
             real_dir = os.path.realpath(dirpath) + os.sep
-            child = _child_maker(Path(dirpath))
+            child = Path(dirpath).joinpath
             for entry in entries:
                 filename = entry.name
                 # Alembic lists every file, resolves it, and only then matches the *resolved* name:
@@ -78,30 +77,6 @@ def list_revision_paths(
             dirnames[:] = [d for d in dirnames if not d.endswith("__pycache__")]
         paths.extend(Path(error.filename) for error in unreadable if error.filename)
     return paths, twice, ignored, missing
-
-
-def _child_maker(folder: Path) -> Callable[[str], Path]:
-    """``folder / name`` for a folder entry's name, fast: as pathlib's own walks do, without parsing
-    the name again (``_make_child_relpath``; ``joinpath`` if that is gone). Python 3.11 leaves the
-    child's text to be joined on first use (2 us a file, 10 ms at 5,000): set here, as 3.12 does."""
-    make: Callable[[str], Path] | None = getattr(folder, "_make_child_relpath", None)
-    if make is None:
-        return folder.joinpath
-    if sys.version_info >= (3, 12):
-        return make
-    prefix: str | None = None  # the folder's text and separator, from the first child's
-
-    def child(name: str) -> Path:
-        nonlocal prefix
-        path = make(name)
-        if prefix is None:
-            text = str(path)  # joined the slow way, once
-            prefix = text[: len(text) - len(name)]
-        else:
-            path._str = prefix + name  # type: ignore[attr-defined]  # noqa: SLF001
-        return path
-
-    return child
 
 
 def _walk(top: Path, errors: list[OSError]) -> Iterator[tuple[str, list[str], list[os.DirEntry[str]]]]:
