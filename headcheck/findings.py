@@ -472,9 +472,8 @@ def _without_unverifiable(found: list[Finding], ctx: _Context) -> list[Finding]:
     """Drop findings that an unknown branch_labels/depends_on makes uncertain, and say so once."""
     unknown: dict[str, list[int]] = {}
     for i, rf in enumerate(ctx.files):
-        bound = rf.values
         for name in _NEEDS:
-            value = bound.get(name)
+            value = rf.values.get(name)
             if value is not None and not value.literal:
                 unknown.setdefault(name, []).append(i)
     if not unknown:

@@ -78,12 +78,10 @@ def _plain_node(values: dict[str, Any]) -> Node | None:
     down_value = values.get("down_revision")
     if rev_value is None or down_value is None or not (rev_value.literal and down_value.literal):
         return None
-    labels_value = values.get("branch_labels")
-    if labels_value is not None and not (labels_value.literal and labels_value.value is None):
-        return None
-    deps_value = values.get("depends_on")
-    if deps_value is not None and not (deps_value.literal and deps_value.value is None):
-        return None
+    for name in ("branch_labels", "depends_on"):
+        value = values.get(name)
+        if value is not None and not (value.literal and value.value is None):
+            return None
     revision = rev_value.value
     if type(revision) is not str or not revision or revision in RESERVED_IDS or not ILLEGAL_CHARS.isdisjoint(revision):
         return None
