@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from headcheck.db import launch
 from headcheck.db import server as server_module
 from headcheck.db.server import Server, ServerError, find_pg_bin, sweep_stale, throwaway_server
 from tests.db.harness import needs_postgres, postgres_processes
@@ -301,3 +302,34 @@ def test_initdb_gets_our_options_and_a_readable_password_file() -> None:
         log = (srv.tempdir / server_module.SERVER_DIR / "postgres.log").read_text()
         assert "password authentication failed" not in log
         assert not (srv.tempdir / server_module.SERVER_DIR / "pwfile").exists()
+
+
+@needs_postgres
+@pytest.mark.skipif(not launch.roomy_tmpfs(launch.SHM), reason="needs /dev/shm: a tmpfs with 1 GiB free")
+def test_without_tmpdir_the_server_lives_in_memory_and_leaves_nothing_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    before = set(Path(launch.SHM).glob(f"{server_module.TEMP_PREFIX}*"))
+    with throwaway_server() as srv:
+        assert srv.datadir.is_relative_to(launch.SHM)
+        with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as c:
+            c.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    assert set(Path(launch.SHM).glob(f"{server_module.TEMP_PREFIX}*")) == before
+
+
+def test_tmpdir_or_a_folder_that_is_no_roomy_root_owned_tmpfs_keeps_the_server_in_the_temp_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert launch.server_parent() == launch.temp_parent()  # TMPDIR set: the user's choice
+    monkeypatch.delenv("TMPDIR")
+    fake = tmp_path / "shm"
+    fake.mkdir(mode=0o777)
+    fake.chmod(0o1777)
+    monkeypatch.setattr(launch, "SHM", str(fake))  # sticky, world-writable, but on disk (and maybe not root's)
+    assert launch.server_parent() == launch.temp_parent()
+    if launch.roomy_tmpfs("/dev/shm"):
+        monkeypatch.setattr(launch, "SHM", "/dev/shm")
+        assert launch.server_parent() == "/dev/shm"
+        monkeypatch.setattr(launch, "SHM_MIN_FREE", 1 << 60)  # (a Docker container's 64 MB)
+        assert launch.server_parent() == launch.temp_parent()
