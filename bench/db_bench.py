@@ -13,8 +13,13 @@ Measures, on this machine:
      timings, alembic_version check, downgrade -1, upgrade, four schema snapshots);
    - ``headcheck db --stairway`` (up/down/up for every revision with snapshots after each step),
      with the generated rows and with ``--no-rows``, against pytest-alembic's
-     test_single_head_revision, test_upgrade and test_up_down_consistency in one pytest process.
+     test_single_head_revision, test_upgrade and test_up_down_consistency in one pytest process;
+   - ``headcheck db --stairway`` as a user runs it, on its own throwaway server (started and
+     stopped by it, inside the time measured; two workers when two CPUs are available), with and
+     without rows, and ``--no-rows --jobs 1`` (one worker).
 Every run gets a fresh, empty database on the same server. Wall-clock seconds, best of ``--repeat``.
+Servers live in /dev/shm when it is a roomy tmpfs and TMPDIR is unset (headcheck.db.launch), the
+shared one included: pytest-alembic gets the same fast disk.
 
 ``--rows``: instead, what the generated rows cost (headcheck.db.rows): ``headcheck db`` and
 ``headcheck db --stairway`` with the default rows against the same with ``--no-rows``, runs
@@ -166,6 +171,7 @@ def main() -> int:
             pytest += ["--rootdir", str(project), "-c", str(project / "pytest.ini")]
 
             plain, ours, stair, stair_no_rows, pa, base, base_stair = [], [], [], [], [], [], []
+            own, own_no_rows, own_one = [], [], []  # --stairway on headcheck's own server (started by it)
             base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())} if args.baseline else env
             for _ in range(args.repeat):
                 url = fresh(server)
@@ -188,6 +194,9 @@ def main() -> int:
                 stair_no_rows.append(
                     timed([*headcheck, "--stairway", "--no-rows", "--database-url", fresh(server)], project, env)
                 )
+                own.append(timed([*headcheck, "--stairway"], project, env))
+                own_no_rows.append(timed([*headcheck, "--stairway", "--no-rows"], project, env))
+                own_one.append(timed([*headcheck, "--stairway", "--no-rows", "--jobs", "1"], project, env))
                 tests = project / "test_migrations.py"
                 tests.write_text(PYTEST_ALEMBIC_TESTS.format(url=fresh(server)))
                 pa.append(timed([*pytest, str(tests)], project))
@@ -206,6 +215,13 @@ def main() -> int:
     if args.baseline:
         results["baseline_headcheck_db"] = row("baseline: headcheck db --database-url", base)
         results["baseline_headcheck_db_stairway"] = row("baseline: headcheck db --stairway --database-url", base_stair)
+    results["headcheck_db_stairway_own_server"] = row("headcheck db --stairway (own server, started by it)", own)
+    results["headcheck_db_stairway_no_rows_own_server"] = row(
+        "headcheck db --stairway --no-rows (own server)", own_no_rows
+    )
+    results["headcheck_db_stairway_no_rows_own_server_one_worker"] = row(
+        "headcheck db --stairway --no-rows --jobs 1 (own server)", own_one
+    )
     results["pytest_alembic"] = row("pytest-alembic: single_head + upgrade + up_down_consistency", pa)
     results["load_average_after"] = list(os.getloadavg())
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -221,6 +237,11 @@ def main() -> int:
         f"headcheck --stairway --no-rows / pytest-alembic: best {min(stair_no_rows) / min(pa):.2f}x, "
         f"median {statistics.median(stair_no_rows) / statistics.median(pa):.2f}x"
     )
+    for name, values in (("--stairway", own), ("--stairway --no-rows", own_no_rows)):
+        print(
+            f"headcheck {name} on its own server (its start included) / pytest-alembic: best "
+            f"{min(values) / min(pa):.2f}x, median {statistics.median(values) / statistics.median(pa):.2f}x"
+        )
     print(json.dumps(results))
     return 0
 
@@ -255,11 +276,11 @@ def rows_comparison(revisions: int, repeat: int) -> int:
     for key, values in runs.items():
         print(f"{key:<45} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
         results[key] = {"best": min(values), "median": statistics.median(values)}
-    for mode, target in (("", 30), (" --stairway", 50)):
-        with_rows, without = min(runs[f"headcheck db{mode} (rows)"]), min(runs[f"headcheck db{mode} --no-rows"])
+    for suffix, target in (("", 30), (" --stairway", 50)):
+        with_rows, without = min(runs[f"headcheck db{suffix} (rows)"]), min(runs[f"headcheck db{suffix} --no-rows"])
         extra = (with_rows / without - 1) * 100
-        results[f"rows_overhead{mode.replace(' --', '_')}_percent"] = round(extra, 1)
-        print(f"rows cost{mode or ' (default steps)'}: {extra:+.0f}% (target <= +{target}%)")
+        results[f"rows_overhead{suffix.replace(' --', '_')}_percent"] = round(extra, 1)
+        print(f"rows cost{suffix or ' (default steps)'}: {extra:+.0f}% (target <= +{target}%)")
     print(json.dumps(results))
     return 0
 

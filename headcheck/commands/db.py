@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per migration step (default: 300)")
     parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=0,
+        metavar="N",
+        help="--stairway workers on headcheck's own server: 1 or 2 (default: 2 when two CPUs are available)",
+    )
+    parser.add_argument(
         "--from-schema", type=Path, metavar="FILE", help="load this schema dump (pg_dump --schema-only) first"
     )
     parser.add_argument("--stamp", metavar="REV", help="with --from-schema: the revision that schema is at")
@@ -209,6 +216,12 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok and proved.ok else EXIT_FAIL
 
 
+def _jobs(text: str) -> int:
+    if text not in ("1", "2"):
+        raise argparse.ArgumentTypeError(f"expected 1 or 2, got {text!r}")
+    return int(text)
+
+
 def _options(
     args: argparse.Namespace, result: GateResult, focus: dict[int, tuple[str, ...]] | None = None
 ) -> ProofOptions:
@@ -226,6 +239,7 @@ def _options(
         seed=args.seed,
         models=not args.no_models,
         models_ignore=result.settings.models_ignore,
+        jobs=args.jobs,
     )
     return ProofOptions(
         plan=plan,
@@ -235,6 +249,7 @@ def _options(
         mysql_bin=args.mysql_bin,
         backend=args.backend,
         focus=focus or {},
+        revisions={index: len(env.node_files) for index, env in enumerate(result.environments)},
     )
 
 

@@ -234,6 +234,12 @@ class Child:
             return ""
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
+    def kill(self) -> None:
+        """Kill the child (and what it started) from another thread than the one reading its events:
+        that one then sees it die (:class:`ChildDied`) and closes it."""
+        if not self._closed and self.process.poll() is None:
+            _kill(self.process, self._mark)
+
     def close(self) -> None:
         if self._closed:  # never close the event fd twice: its number may belong to another file by now
             return

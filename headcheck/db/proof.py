@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,6 +43,12 @@ SLOWEST = 5
 # --stairway runs this many revisions per run_env(), i.e. per transaction when env.py uses one, as
 # separate alembic commands would; one transaction for everything bloats the catalogs it re-reads.
 STAIRWAY_CHUNK = 25
+# --stairway on headcheck's own server, with two CPUs: the revisions are split between two workers
+# (a database and a migration child each) from this many on. The second worker first upgrades the
+# first worker's revisions unjudged (one step each instead of three and no snapshots), so it takes
+# the smaller share.
+PARALLEL_MIN = 50
+FIRST_SHARE = 0.6
 DIFF_LINES = 20
 
 
@@ -57,6 +65,7 @@ class Options(NamedTuple):
     seed: int = DEFAULT_SEED  # of the generated rows (--seed)
     models: bool = True  # compare env.py's target_metadata with the migrations (headcheck.db.drift)
     models_ignore: tuple[str, ...] = ()  # tables the models do not own ([tool.headcheck] models-ignore)
+    jobs: int = 0  # --jobs: stairway workers on headcheck's own server (0: two when two CPUs are ours)
 
 
 class Step(NamedTuple):
@@ -178,6 +187,8 @@ class _Run:
         self.rebuild: tuple[str, Options, Path | None] | None = None
         self.rows_options: dict[str, int] | None = None  # sent with each run (headcheck.db.rows)
         self.rows: list[RowsObservation] = []
+        self.failed = False  # the last migrate() ended in an error, a timeout or a dead child
+        self.order: list[str] | None = None  # the stairway's order from an empty database (load(order=True))
 
     def wait(self, name: str, revision: str | None, started: float) -> dict[str, Any] | None:
         """The next event; a failed step (and None) on timeout or a dead child."""
@@ -193,7 +204,14 @@ class _Run:
         return event
 
     def load(
-        self, env: Environment, url: str, guard: dict[str, str], url_vars: list[str], extra_dbs: bool, options: Options
+        self,
+        env: Environment,
+        url: str,
+        guard: dict[str, str],
+        url_vars: list[str],
+        extra_dbs: bool,
+        options: Options,
+        order: bool = False,
     ) -> bool:
         started = time.perf_counter()
         self.child.send(
@@ -206,11 +224,13 @@ class _Run:
             irreversible=list(options.irreversible),
             floor=options.downgrade_floor,
             backend=self.backend.name,
+            order=order,
         )
         event = self.wait("load", None, started)
         if event is None:
             return False
         ok = bool(event["event"] == "loaded")
+        self.order = event.get("order") if ok else None
         self.steps.append(Step("load", None, time.perf_counter() - started, ok, None if ok else event.get("error")))
         return ok
 
@@ -227,13 +247,31 @@ class _Run:
                 self.steps.append(Step("stamp", revision, time.perf_counter() - started, ok, error))
                 return ok
 
-    def migrate(self, mode: str, limit: int | None = None, focus: Sequence[str] | None = None) -> bool:
+    def migrate(
+        self,
+        mode: str,
+        limit: int | None = None,
+        focus: Sequence[str] | None = None,
+        only: Sequence[str] | None = None,
+        final: bool = True,
+    ) -> bool:
         """One ``run_env()``; True when the stairway has more revisions to go (another chunk).
         ``self.broken``: the revision whose downgrade or re-upgrade broke the run, when the state
-        after its first upgrade can be rebuilt and the stairway go on from there."""
+        after its first upgrade can be rebuilt and the stairway go on from there; ``self.failed``:
+        the run ended in an error (a failed step, a timeout, a dead child). "prepare" (see
+        headcheck.db.runner): its steps are not results, only a failure is recorded."""
         self.broken = None
+        self.failed = True  # until the child says "done"
         started = time.perf_counter()
-        self.child.send(cmd="run", mode=mode, limit=limit, focus=list(focus or ()), rows=self.rows_options)
+        self.child.send(
+            cmd="run",
+            mode=mode,
+            limit=limit,
+            focus=list(focus or ()),
+            rows=self.rows_options,
+            only=None if only is None else list(only),
+            final=final,
+        )
         plan: list[list[str]] = []
         heads: list[str] = []
         done = 0
@@ -251,7 +289,8 @@ class _Run:
                 self.irreversible = set(event.get("irreversible", []))
                 started = time.perf_counter()
             elif kind == "step":
-                self._step(plan[event["index"]], event, heads)
+                if mode != "prepare":
+                    self._step(plan[event["index"]], event, heads)
                 done = event["index"] + 1
                 started = time.perf_counter()
             elif kind == "error":
@@ -274,6 +313,7 @@ class _Run:
                 self.steps.append(Step(name, revision, seconds, False, error))
                 return False
             elif kind == "done":
+                self.failed = False
                 self.broken = event.get("stopped")
                 return bool(event.get("more"))
 
@@ -397,6 +437,134 @@ class _Run:
             self.steps.append(Step("check-heads", None, 0.0, ok, problem))
 
 
+def _stairway(
+    run: _Run, url: str, options: Options, pg_bin: Path | None, rebuild: bool, start: int, final: bool, end: int | None
+) -> bool:
+    """The stairway of ``run.order[start:end]`` (the revisions not applied yet of it), one run (one
+    transaction, when env.py has one) per chunk of :data:`STAIRWAY_CHUNK`. Chunks are fixed slices
+    of the order (its revisions 0-24, 25-49, ...), whoever runs them and wherever a rebuild resumed:
+    a lock held while later statements run is then reported alike by one worker and by two. Every
+    broken revision in one run: with ``rebuild`` (the throwaway server's database: ours to drop;
+    --database-url is the caller's, never dropped) the state after it is rebuilt and the stairway
+    goes on with the rest of its chunk. ``final``: the last chunk checks ``alembic_version``. True
+    when it went through to the end, False when it stopped (as a failed first upgrade stops it)."""
+    order = run.order or []
+    end = len(order) if end is None else end
+    for first in range(start, end, STAIRWAY_CHUNK):
+        chunk = order[first : min(first + STAIRWAY_CHUNK, end)]
+        while True:
+            run.migrate("stairway", only=chunk, final=final and first + STAIRWAY_CHUNK >= end)
+            if run.broken is not None and rebuild:
+                if not run.restore(url, run.broken, options, pg_bin):
+                    return False
+                continue  # the rest of the chunk
+            if run.broken is not None or run.failed:
+                return False
+            break
+    return True
+
+
+def stairway_workers(options: Options) -> int:
+    """Workers for the stairway: ``--jobs``, else two when this process may use two CPUs."""
+    if options.jobs > 0:
+        return options.jobs
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 else 1
+
+
+def may_split(options: Options, backend: Backend) -> bool:
+    """Whether a ``--stairway`` of these options on headcheck's own server (of ``backend``) is split
+    between two workers, when long enough (:data:`PARALLEL_MIN`): from an empty database only (no
+    ``--from-schema``, no ``--stamp``), on PostgreSQL, with two workers."""
+    return (
+        options.stairway
+        and backend.name == "postgres"
+        and options.stamp is None
+        and options.from_schema is None
+        and stairway_workers(options) >= 2
+    )
+
+
+def first_share(order: Sequence[str]) -> list[str]:
+    """The revisions the first of two stairway workers judges: about the first :data:`FIRST_SHARE`
+    of ``order`` (topological, so every revision's ancestors are in it too), in whole chunks, so
+    that the chunks (and transactions) are those of one worker's stairway."""
+    chunks = round(len(order) * FIRST_SHARE / STAIRWAY_CHUNK)
+    return list(order[: max(1, chunks) * STAIRWAY_CHUNK])
+
+
+class _SecondHalf:
+    """The second half of a split stairway, in a thread, on a database and migration child of its own:
+    load; upgrade the first worker's revisions with the rows filled before each one as the stairway
+    fills them ("prepare": one step each, nothing judged); then the stairway of the rest, to the heads.
+    The thread only reads events; the child is killed from the caller's thread (:meth:`cancel`,
+    :meth:`close`), which makes the reading thread see it die and end."""
+
+    def __init__(
+        self,
+        env: Environment,
+        options: Options,
+        backend: Backend,
+        database: Callable[[], str],
+        logdir: Path,
+        first: Sequence[str],
+        pg_bin: Path | None,
+        rows_options: dict[str, int] | None,
+        spare: Spare | None = None,
+    ) -> None:
+        self.env, self.options, self.backend, self.database = env, options, backend, database
+        self.spare = spare
+        self.logdir, self.first, self.pg_bin, self.rows_options = logdir, list(first), pg_bin, rows_options
+        self.run: _Run | None = None
+        self.child: Child | None = None
+        self.started_at = 0  # index of the first step of the stairway proper in run.steps
+        self.ready = False  # loaded and prepared: the steps from started_at on are results
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self.thread = threading.Thread(target=self._main, name="headcheck-stairway-2", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        try:
+            url = self.database()
+            sa_url = sqlalchemy_url(self.backend, url)
+            environ, url_vars = child_env(sa_url, self.options.url_env)
+            with self._lock:
+                if self._cancelled:
+                    return
+                self.child = Child(_cwd(self.env), environ, self.logdir / "migrations-2.log", self.spare)
+            run = _Run(self.child, self.options.timeout, self.backend)
+            run.rebuild = (url, self.options, self.pg_bin)
+            run.rows_options = self.rows_options
+            self.run = run
+            guard = self.backend.guard(url)._asdict()
+            if not run.load(self.env, sa_url, guard, url_vars, True, self.options, order=True):
+                return
+            while run.migrate("prepare", STAIRWAY_CHUNK, only=self.first):
+                pass
+            if run.failed:
+                return
+            self.started_at, self.ready = len(run.steps), True
+            _stairway(run, url, self.options, self.pg_bin, True, len(self.first), True, None)
+        except Exception:  # the first worker then goes on alone (see _join)
+            self.ready = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self.child is not None:
+                self.child.kill()
+
+    def close(self) -> None:
+        self.cancel()
+        self.thread.join()
+        if self.child is not None:
+            self.child.close()
+
+
 def prove_environment(
     env: Environment,
     url: str,
@@ -410,6 +578,8 @@ def prove_environment(
     rows: list[RowsObservation] | None = None,
     models: list[Comparison] | None = None,
     spare: Spare | None = None,
+    second_database: Callable[[], str] | None = None,
+    second_spare: Spare | None = None,
 ) -> tuple[list[Step], list[SchemaDiff]]:
     """Run the plan for one environment against the (empty, or ``--from-schema``) database ``url``.
     ``extra_dbs``: other databases the project names get databases of their own on that server
@@ -417,7 +587,10 @@ def prove_environment(
     what every step executed. ``backend``: the database's (default: PostgreSQL); ``pg_bin`` is
     its server's programs folder (``--from-schema`` may use them); ``rows`` what the generated
     rows showed, ``models`` the model comparison (with ``options.models``). ``spare``: a migration
-    child started ahead of time, taken over when still there (headcheck.db.child.Spare)."""
+    child started ahead of time, taken over when still there (headcheck.db.child.Spare).
+    ``second_database``: makes another empty database on the same server (its URL): with it, a
+    long ``--stairway`` from an empty database is split between two workers (:func:`may_split`);
+    ``second_spare``: the second worker's migration child, started ahead of time."""
     backend = backend or get_backend(DEFAULT_BACKEND)
     steps: list[Step] = []
     guard = backend.guard(url)._asdict()
@@ -433,6 +606,8 @@ def prove_environment(
     # the model comparison reads PostgreSQL's catalogs (headcheck.db.model_diff)
     postgres = backend.name == "postgres"
     models_db = ModelsDatabase(libpq_url(url)) if models is not None and options.models and postgres else None
+    second: _SecondHalf | None = None
+    split = extra_dbs and second_database is not None and may_split(options, backend)
     try:
         sa_url = sqlalchemy_url(backend, url)
         environ, url_vars = child_env(sa_url, options.url_env)
@@ -443,28 +618,32 @@ def prove_environment(
                 run.rebuild = (url, options, pg_bin)
             if options.rows > 0 and backend.name == "postgres":  # rows.py reads PostgreSQL's catalogs
                 run.rows_options = {"count": options.rows, "seed": options.seed}
-            if run.load(env, sa_url, guard, url_vars, extra_dbs, options) and (
+            models_child = child
+            if run.load(env, sa_url, guard, url_vars, extra_dbs, options, order=options.stairway) and (
                 options.stamp is None or run.stamp(options.stamp)
             ):
-                if models_db is not None:
+                first = first_share(run.order or []) if split and len(run.order or []) >= PARALLEL_MIN else None
+                if first is not None and second_database is not None:
+                    second = _SecondHalf(
+                        env, options, backend, second_database, logdir, first, pg_bin, run.rows_options, second_spare
+                    )
+                if second is None and models_db is not None:
                     models_db.announce(child)
                 if options.stairway:
-                    # every broken revision in one run: rebuild the state after it and go on (only on
-                    # the throwaway server: --database-url is the caller's, it is never dropped)
-                    while True:
-                        more = run.migrate("stairway", STAIRWAY_CHUNK)
-                        if run.broken is not None and extra_dbs:
-                            if not run.restore(url, run.broken, options, pg_bin):
-                                break
-                            continue
-                        if not more or run.broken is not None:
-                            break
+                    end = len(first) if second is not None and first is not None else None
+                    through = _stairway(run, url, options, pg_bin, extra_dbs, 0, second is None, end)
+                    if second is not None:
+                        models_child = _join(run, second, through, url, options, pg_bin)
+                        if models_db is not None:
+                            models_db.announce(models_child)
                 elif options.focus is not None:
                     run.migrate("focus", focus=options.focus)
                 else:
                     run.migrate("default")
             if models is not None and models_db is not None:
-                models.append(compare_after_proof(child, run.steps, models_db, options.models_ignore, options.timeout))
+                models.append(
+                    compare_after_proof(models_child, run.steps, models_db, options.models_ignore, options.timeout)
+                )
             elif models is not None and options.models and not postgres:
                 models.append(
                     Comparison(0.0, f"the model comparison runs on PostgreSQL only (--backend {backend.name})")
@@ -475,10 +654,34 @@ def prove_environment(
                 rows.extend(run.rows)
             return run.steps, run.diffs
     finally:
+        if second is not None:
+            second.close()
         if models_db is not None:
             models_db.drop()
         if own_dir:
             shutil.rmtree(logdir, ignore_errors=True)
+
+
+def _join(run: _Run, second: _SecondHalf, through: bool, url: str, options: Options, pg_bin: Path | None) -> Child:
+    """After the first worker's half (``through``: it went to the end): what a single worker's
+    stairway would report, in ``run``. When the first half stopped, so does the stairway (the second
+    worker is stopped, its results dropped). When the second worker could not start its half (its
+    database, child, load or prepared upgrades failed), the first goes on through it. Else the
+    second worker's steps follow. Returns the child whose database reached the heads."""
+    if not through:
+        second.cancel()
+    second.thread.join()
+    done = second.run
+    if not through:
+        return run.child
+    if not second.ready or done is None:
+        _stairway(run, url, options, pg_bin, True, len(second.first), True, None)
+        return run.child
+    run.steps.extend(done.steps[second.started_at :])
+    run.diffs.extend(done.diffs)
+    run.traces.extend(done.traces)
+    run.rows.extend(done.rows)
+    return done.child
 
 
 class ProofError(Exception):
@@ -499,6 +702,8 @@ class ProofOptions:
     backend: str | None = None  # postgres, mariadb, sqlite (default: the project's sqlalchemy.url dialect)
     # by environment index: the revisions to judge (--base, merged branches); --stairway judges all
     focus: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    # by environment index: how many revisions the static gate found (a long --stairway may be split)
+    revisions: Mapping[int, int] = field(default_factory=dict)
 
     def for_environment(self, index: int) -> Options:
         if self.plan.stairway or index not in self.focus:
@@ -581,15 +786,29 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
         return _prove(environments, options, backend, None)
     # the first migration child imports Alembic while the server starts or the database is read
     environ, _ = child_env("", options.plan.url_env)  # (no URL yet: empty where it will go)
-    with Spare(_cwd(environments[0]), environ, _PRELOAD.get(backend.name, ())) as spare:
-        return _prove(environments, options, backend, spare)
+    preload = _PRELOAD.get(backend.name, ())
+    # ... and the second stairway worker's, when the first environment's stairway will be split
+    second = (
+        not options.database_url
+        and may_split(options.for_environment(0), backend)
+        and options.revisions.get(0, PARALLEL_MIN) >= PARALLEL_MIN
+    )
+    with (
+        Spare(_cwd(environments[0]), environ, preload) as spare,
+        Spare(_cwd(environments[0]), environ, preload) if second else contextlib.nullcontext() as second_spare,
+    ):
+        return _prove(environments, options, backend, spare, second_spare)
 
 
 _PRELOAD = {"postgres": ("psycopg",)}  # (the driver of the backend's own connections)
 
 
 def _prove(
-    environments: Sequence[Environment], options: ProofOptions, backend: Backend, spare: Spare | None
+    environments: Sequence[Environment],
+    options: ProofOptions,
+    backend: Backend,
+    spare: Spare | None,
+    second_spare: Spare | None = None,
 ) -> ProofRun:
     if options.database_url:
         return ProofRun((_prove_on_url(environments[0], options.database_url, options, backend, spare),))
@@ -614,6 +833,8 @@ def _prove(
                     rows=rows,
                     models=models,
                     spare=spare,
+                    second_database=_database_maker(backend, server, f"headcheck_{index}_b"),
+                    second_spare=second_spare,
                 )
                 proofs.append(
                     Proof(
@@ -629,6 +850,10 @@ def _prove(
     except ServerError as exc:
         raise ProofError(str(exc)) from exc
     return ProofRun(tuple(proofs))
+
+
+def _database_maker(backend: Backend, server: Any, name: str) -> Callable[[], str]:
+    return lambda: backend.create_database(server, name)
 
 
 def _prove_on_url(env: Environment, url: str, options: ProofOptions, backend: Backend, spare: Spare | None) -> Proof:

@@ -103,10 +103,13 @@ class Runner:
         irreversible: list[str],
         floor: str | None,
         backend: str = backends.DEFAULT,
+        order: bool = False,
     ) -> None:
         """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``
         with the project's own driver; from here on every connection goes to ``url``'s server.
-        ``backend``: the name of the database backend (its snapshot, guard and driver rules)."""
+        ``backend``: the name of the database backend (its snapshot, guard and driver rules).
+        ``order``: also send the order in which the stairway of an empty database goes through the
+        revisions (the parent splits it between two workers)."""
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
@@ -132,7 +135,11 @@ class Runner:
         revisions = sum(1 for _ in script.walk_revisions())
         self.config, self.script = config, script
         self.no_down = _no_down(script, irreversible, floor)
-        self.emit("loaded", revisions=revisions, heads=heads)
+        extra: dict[str, Any] = {}
+        if order:
+            empty: Any = ()  # (the database's heads: none yet)
+            extra["order"] = [step.revision.revision for step in script._upgrade_revs("heads", empty)]  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
+        self.emit("loaded", revisions=revisions, heads=heads, **extra)
 
     def run(
         self,
@@ -142,11 +149,16 @@ class Runner:
         target: str | None = None,
         focus: list[str] | None = None,
         rows: dict[str, int] | None = None,
+        only: list[str] | None = None,
+        final: bool = True,
     ) -> None:
         """One ``run_env()``: the whole plan of ``mode`` ("default", "stairway", "focus": judge the
-        ``focus`` revisions only, "stamp", or "upgrade": plain upgrade to ``target``, no checks, to
-        rebuild a state after a broken revision). ``rows``: fill the tables before each judged
-        revision (headcheck.db.rows)."""
+        ``focus`` revisions only, "stamp", "upgrade": plain upgrade to ``target``, no checks, to
+        rebuild a state after a broken revision, or "prepare": upgrade each pending revision with
+        the rows filled before it as the stairway fills them, nothing judged). ``rows``: fill the
+        tables before each judged revision (headcheck.db.rows). "stairway" and "prepare": ``limit``
+        revisions at most, of ``only`` when given; ``final``: the stairway's last chunk checks
+        ``alembic_version`` (not when another worker goes on from there)."""
         from alembic.runtime.environment import EnvironmentContext
 
         self.mode = mode
@@ -177,7 +189,7 @@ class Runner:
                 yield from self.script._upgrade_revs(target, heads)  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
                 state["finished"] = True
                 return
-            for step in self._steps(heads, ctx, state, limit, focus or [], checked):
+            for step in self._steps(heads, ctx, state, limit, focus or [], checked, only, final):
                 executed.append(step)
                 yield step
             state["finished"] = True
@@ -245,17 +257,30 @@ class Runner:
         limit: int | None,
         focus: list[str],
         checked: _CheckedConnection,
+        only: list[str] | None = None,
+        final: bool = True,
     ) -> Iterator[Any]:
         from alembic.runtime.migration import MigrationStep
 
         script = self.script
         pending = [step.revision.revision for step in script._upgrade_revs("heads", heads)]  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
         real_heads = [s.revision for s in script.get_revisions("heads") if s is not None]
+        if only is not None:
+            allowed = set(only)
+            pending = [revision for revision in pending if revision in allowed]
         no_down = self.no_down & set(pending)
-        if self.mode == "stairway":
+        if self.mode in ("stairway", "prepare"):
             chunk = pending if limit is None else pending[:limit]
             state["more"] = len(chunk) < len(pending)
-            take_initial, plan = planning.stairway_plan(chunk, final=not state["more"], no_down=no_down)
+            if self.mode == "stairway":
+                take_initial, plan = planning.stairway_plan(chunk, final=final and not state["more"], no_down=no_down)
+            else:
+                take_initial, plan = False, [planning.PlanStep("up", revision) for revision in chunk]
+                if plan and not state["more"]:
+                    # the stairway that follows starts from this snapshot (self.carry), taken here as
+                    # one worker's stairway takes it: in the transaction before (its locks are not
+                    # held by the next one)
+                    plan[-1] = plan[-1]._replace(save=("prepared",))
         elif self.mode == "focus":
             parents = {rev: script.get_revision(rev)._all_down_revisions for rev in pending}  # noqa: SLF001 -- Alembic's parents including depends_on; no public name
             take_initial, plan = planning.focused_plan(pending, focus, no_down, parents=parents)
@@ -300,6 +325,7 @@ class Runner:
             if k:  # (the first step: checked at "begin")
                 checked.check(ctx, execute)
             first_up = p.direction == "up" and p.revision not in self.upgraded
+            observe = first_up and self.mode != "prepare"  # (prepared revisions are another worker's to judge)
             path = getattr(script_rev, "path", None)
             watch = False
             if rows is not None and tracer is not None:  # (rows: PostgreSQL only, as the tracer)
@@ -310,11 +336,11 @@ class Runner:
                         rows.remember(p.revision)
                 watch = p.direction == "down" and p.check == "downgrade" and p.revision in rows.before
                 if rows.filled:
-                    restart = lambda path=path, observe=first_up: tracer.begin(path, observe=observe)  # noqa: E731
+                    restart = lambda path=path, observe=observe: tracer.begin(path, observe=observe)  # noqa: E731
                     record = first_up and p.revision in rows.before  # (remembered above)
                     step = rows.guard(step, execute, ctx, path, restart, watch, record=record)
             if tracer is not None:
-                tracer.begin(path, observe=first_up)
+                tracer.begin(path, observe=observe)
             started = time.perf_counter()
             yield step
             seconds = time.perf_counter() - started
@@ -533,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("irreversible", []),
                     command.get("floor"),
                     command.get("backend", backends.DEFAULT),
+                    bool(command.get("order")),
                 )
             elif name == "snapshot":
                 runner.snapshot()
@@ -552,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("target"),
                     command.get("focus"),
                     command.get("rows"),
+                    command.get("only"),
+                    bool(command.get("final", True)),
                 )
         except Exception as exc:
             project = runner.script.dir if runner.script is not None else None

@@ -292,3 +292,22 @@ def test_private_files_refuse_a_planted_symlink_and_belong_to_the_server_user(tm
     info = (tmp_path / "pwfile").stat()
     assert stat.S_IMODE(info.st_mode) == 0o600
     assert info.st_uid == (65534 if os.geteuid() == 0 else os.geteuid())
+
+
+def test_killing_headcheck_during_a_split_stairway_leaves_nothing(tmp_path: Path, tmpdir_for_headcheck: Path) -> None:
+    """Two workers: a database and a migration child each; the second one hangs in its half."""
+    from tests.db.harness import revision_source, write_linear_history
+
+    project = tmp_path / "project"
+    ids = write_linear_history(project, 60)
+    hang = "import os, pathlib, time\npathlib.Path(os.environ['HC_MARKER']).touch()\ntime.sleep(600)"
+    (project / "migrations" / "versions" / f"{ids[40]}_r40.py").write_text(
+        revision_source(ids[40], ids[39], hang, "pass")
+    )
+    proc, marker = _start(project, tmpdir_for_headcheck, "--stairway", "--jobs", "2")
+    _wait_for(marker, proc)
+    assert len(_runner_processes(str(marker))) == 2  # both workers' children are alive
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    _assert_nothing_left(tmpdir_for_headcheck, marker)
