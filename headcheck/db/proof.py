@@ -787,17 +787,20 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     # the first migration child imports Alembic while the server starts or the database is read
     environ, _ = child_env("", options.plan.url_env)  # (no URL yet: empty where it will go)
     preload = _PRELOAD.get(backend.name, ())
-    # ... and the second stairway worker's, when the first environment's stairway will be split
+    # ... and the second stairway worker's, when the first environment's stairway will be split: once
+    # the server is up (started earlier, its import would slow initdb down, which everything waits for)
     second = (
         not options.database_url
         and may_split(options.for_environment(0), backend)
         and options.revisions.get(0, PARALLEL_MIN) >= PARALLEL_MIN
     )
-    with (
-        Spare(_cwd(environments[0]), environ, preload) as spare,
-        Spare(_cwd(environments[0]), environ, preload) if second else contextlib.nullcontext() as second_spare,
-    ):
-        return _prove(environments, options, backend, spare, second_spare)
+    with contextlib.ExitStack() as stack:
+        spare = stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
+
+        def second_spare() -> Spare:
+            return stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
+
+        return _prove(environments, options, backend, spare, second_spare if second else None)
 
 
 _PRELOAD = {"postgres": ("psycopg",)}  # (the driver of the backend's own connections)
@@ -808,7 +811,7 @@ def _prove(
     options: ProofOptions,
     backend: Backend,
     spare: Spare | None,
-    second_spare: Spare | None = None,
+    second_spare: Callable[[], Spare] | None = None,
 ) -> ProofRun:
     if options.database_url:
         return ProofRun((_prove_on_url(environments[0], options.database_url, options, backend, spare),))
@@ -818,6 +821,7 @@ def _prove(
     try:
         bin_dir = options.mysql_bin if backend.name == "mariadb" else options.pg_bin
         with backend.throwaway(ServerOptions(bin_dir, options.plan.timeout)) as server:
+            spare2 = second_spare() if second_spare is not None else None
             for index, env in enumerate(environments):
                 traces: list[StepTrace] = []
                 rows: list[RowsObservation] = []
@@ -834,7 +838,7 @@ def _prove(
                     models=models,
                     spare=spare,
                     second_database=_database_maker(backend, server, f"headcheck_{index}_b"),
-                    second_spare=second_spare,
+                    second_spare=spare2,
                 )
                 proofs.append(
                     Proof(
