@@ -225,6 +225,7 @@ class _Run:
             floor=options.downgrade_floor,
             backend=self.backend.name,
             order=order,
+            stamp=options.stamp,
         )
         event = self.wait("load", None, started)
         if event is None:

@@ -104,12 +104,14 @@ class Runner:
         floor: str | None,
         backend: str = backends.DEFAULT,
         order: bool = False,
+        stamp: str | None = None,
     ) -> None:
         """Build the Alembic Config the way ``alembic -c FILE -n SECTION`` would, pointed at ``url``
         with the project's own driver; from here on every connection goes to ``url``'s server.
         ``backend``: the name of the database backend (its snapshot, guard and driver rules).
-        ``order``: also send the order in which the stairway of an empty database goes through the
-        revisions (the parent splits it between two workers)."""
+        ``order``: also send the order in which the stairway goes through the revisions from an
+        empty database, or from ``stamp`` (what ``--stamp`` will put there): the parent cuts it in
+        chunks and may split it between two workers."""
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
@@ -137,8 +139,13 @@ class Runner:
         self.no_down = _no_down(script, irreversible, floor)
         extra: dict[str, Any] = {}
         if order:
-            empty: Any = ()  # (the database's heads: none yet)
-            extra["order"] = [step.revision.revision for step in script._upgrade_revs("heads", empty)]  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
+            start: Any = () if stamp in (None, "base") else (stamp,)  # (the database's heads then)
+            try:
+                steps = script._upgrade_revs("heads", start)  # noqa: SLF001 -- Alembic has no public step iterator for upgrade (alembic pinned <1.21)
+            except Exception:  # an unknown --stamp: the stamp step reports it
+                empty: Any = ()
+                steps = script._upgrade_revs("heads", empty)  # noqa: SLF001 -- (as above)
+            extra["order"] = [step.revision.revision for step in steps]
         self.emit("loaded", revisions=revisions, heads=heads, **extra)
 
     def run(
@@ -560,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
                     command.get("floor"),
                     command.get("backend", backends.DEFAULT),
                     bool(command.get("order")),
+                    command.get("stamp"),
                 )
             elif name == "snapshot":
                 runner.snapshot()
