@@ -631,7 +631,7 @@ def prove_environment(
                 if second is None and models_db is not None:
                     models_db.announce(child)
                 if options.stairway:
-                    end = len(first) if second is not None and first is not None else None
+                    end = len(second.first) if second is not None else None
                     through = _stairway(run, url, options, pg_bin, extra_dbs, 0, second is None, end)
                     if second is not None:
                         models_child = _join(run, second, through, url, options, pg_bin)
