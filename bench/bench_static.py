@@ -128,18 +128,29 @@ def main(argv: list[str] | None = None) -> int:
         help="also time another checkout's headcheck (DIR holds its headcheck/ package), cold and first run, "
         "interleaved with this one's: a before/after that load on a shared machine hits alike",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instead of timing: count the CPU instructions of one cold run (--no-cache) of each, under "
+        "valgrind's callgrind (every process, the parse worker too): a figure machine load does not move, for "
+        "before/after comparisons of small changes on a noisy machine",
+    )
     args = parser.parse_args(argv)
     python = sys.executable
     alembic = [python, "-m", "alembic"]
     headcheck = [python, "-m", "headcheck", "."]
     compile_own = "import compileall, headcheck; compileall.compile_dir(headcheck.__path__[0], quiet=1)"
-    subprocess.run([python, "-c", compile_own], check=True)
+    # -P: not the current folder's headcheck (this checkout's, when run from it) but the one
+    # PYTHONPATH names (the baseline's), else the installed one.
+    subprocess.run([python, "-P", "-c", compile_own], check=True)
     baseline_env: dict[str, str] | None = None
     if args.baseline is not None:
         if not (args.baseline / "headcheck" / "__init__.py").is_file():
             parser.error(f"--baseline {args.baseline}: no headcheck/__init__.py there")
         baseline_env = dict(os.environ, PYTHONPATH=str(args.baseline.resolve()))
-        subprocess.run([python, "-c", compile_own], check=True, env=baseline_env)
+        subprocess.run([python, "-P", "-c", compile_own], check=True, env=baseline_env)
+    if args.instructions:
+        return count_instructions(args.sizes, [*alembic, "heads"], [*headcheck, "--no-cache"], baseline_env)
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="headcheck-bench-") as tmp:
         os.environ["HEADCHECK_CACHE_DIR"] = str(Path(tmp) / "cache")
@@ -210,6 +221,50 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(f"python -c pass floor (median of the rounds): {statistics.median(floors):.3f} s")
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (quiet: below 0.5)")
+    return 0
+
+
+def instructions(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> int:
+    """Instructions ``command`` runs, all its processes together (callgrind follows a fork)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    done = subprocess.run(
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed under valgrind ({done.returncode}):\n{done.stderr[-2000:]}")
+    counts = [int(line.rsplit(":", 1)[1].replace(",", "")) for line in done.stderr.splitlines() if "I   refs:" in line]
+    if not counts:
+        raise SystemExit(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+    return sum(counts)
+
+
+def count_instructions(
+    sizes: list[int], alembic: list[str], headcheck: list[str], baseline_env: dict[str, str] | None
+) -> int:
+    python = [sys.executable, "-c", "pass"]
+    with tempfile.TemporaryDirectory(prefix="headcheck-bench-") as tmp:
+        floor = instructions(python, Path(tmp))
+        print(f"python -c pass: {floor / 1e6:8.1f} M instructions", flush=True)
+        for size in sizes:
+            root = Path(tmp) / f"h{size}"
+            generate(root, size)
+            shutil.rmtree(root / "alembic" / "versions" / "__pycache__", ignore_errors=True)
+            alembic_n = instructions(alembic, root)
+            this = instructions(headcheck, root)
+            line = (
+                f"{size:>6} revisions: alembic heads {alembic_n / 1e6:8.1f} M | headcheck cold {this / 1e6:8.1f} M "
+                f"({this / alembic_n:5.3f}x alembic; {(this - floor) / size / 1e3:6.1f} K a revision above python)"
+            )
+            if baseline_env is not None:
+                base = instructions(headcheck, root, baseline_env)
+                line += f" | baseline {base / 1e6:8.1f} M (this one / baseline {this / base:6.4f})"
+            print(line, flush=True)
     return 0
 
 

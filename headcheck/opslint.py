@@ -108,7 +108,11 @@ def issues_in_bytes(data: bytes, module: ast.Module | None) -> list[FileIssue]:
     Most files are decided by byte patterns alone (no index call, no CONCURRENTLY, no ``pass``-only
     downgrade, or indexes only on tables the same function creates); the rest are parsed once."""
     # bytes.lower() is ASCII-only, as a bytes pattern's re.I is.
-    if b"concurrently" not in data.lower() and _PASS_DOWNGRADE.search(data) is None and not _index_needs_a_look(data):
+    if (
+        b"concurrently" not in data.lower()
+        and (b"pass" not in data or _PASS_DOWNGRADE.search(data) is None)  # (a fast search first)
+        and not _index_needs_a_look(data)
+    ):
         return []
     try:
         source = data.decode(source_encoding(data))

@@ -314,8 +314,6 @@ def _read_with_cache(
     slots: list[int] = []
     memos = cache.stats
     if not memos:  # a fresh checkout: every file read, and stat'ed, where it is read
-        for path in paths:
-            touch(path)  # the worker's reads are not seen by this process's recording
         digests += [None] * len(paths)
         slots += range(len(paths))
         unread += paths
@@ -345,13 +343,19 @@ def _read_with_cache(
         def work(chunk: Sequence[Path]) -> list[tuple[Any, ...]]:
             return _read_for_cache(chunk, entries, python, keep=False)
 
-        def delivered(_chunk: Sequence[Path], results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-            return results
+        def delivered(chunk: Sequence[Path], results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            """The worker's results as ``read_chunk`` gives them (records unpacked here, between
+            this process's own chunks, not after both are done)."""
+            return [
+                (*result, _unpack(path, result[1])) if result[1] is not None else result
+                for path, result in zip(chunk, results, strict=True)
+            ]
 
         for slot, path, (file_digest, packed, seen, *record) in zip(
             slots, unread, _on_two_cores(read_chunk, unread, work, delivered, meanwhile), strict=True
         ):
             if file_digest is None:  # unreadable: its HC204 record, never cached
+                touch(path)  # (the worker's reads are not seen by this process's recording)
                 digests[slot] = record[0] if record else _unpack(path, packed)
                 continue
             digests[slot] = file_digest

@@ -181,3 +181,28 @@ def test_uncacheable_arguments_never_replay(tmp_path: Path, cache: Path, argv: l
     result_cache.store("report of the uncacheable run\n", "", 0)
     stored = cache / "results"
     assert not stored.exists() or not any(stored.iterdir())
+
+
+@pytest.mark.usefixtures("cache")
+def test_a_file_that_could_not_be_read_is_a_dependency_of_a_fresh_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first run (empty cache) of a history read on both cores, with a revision file that
+    cannot be read (a link to a file that does not exist yet): once the file appears, the
+    stored result is not replayed. (Nothing else changes: not the versions folder, not its
+    listing, only what the link points to.)"""
+    revisions: dict[str, object] = {
+        f"r{n:03d}.py": (f"rev{n:03d}", f"rev{n - 1:03d}" if n else None) for n in range(250)
+    }
+    versions = write_project(tmp_path / "p", revisions)
+    target = tmp_path / "elsewhere" / "late.py"
+    (versions / "zz_late.py").symlink_to(target)
+    code, before = _run(capsys, str(tmp_path / "p"))
+    assert code == 1
+    assert "HC204" in before
+    _later()
+    target.parent.mkdir()
+    target.write_text(revision_file("late1", "rev249"))
+    code, after = _run(capsys, str(tmp_path / "p"))
+    assert code == 0, after
+    assert "251 revisions" in after
