@@ -173,6 +173,12 @@ def main() -> int:
             plain, ours, stair, stair_no_rows, pa, base, base_stair = [], [], [], [], [], [], []
             own, own_no_rows, own_one = [], [], []  # --stairway on headcheck's own server (started by it)
             base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())} if args.baseline else env
+            # headcheck's own modules byte-compiled, this checkout's and the baseline's alike (-P: the
+            # one PYTHONPATH names, not the current folder's), as an installed package's are: with
+            # PYTHONDONTWRITEBYTECODE set, a checkout without them compiles them on every run.
+            compile_own = "import compileall, headcheck; compileall.compile_dir(headcheck.__path__[0], quiet=1)"
+            for compile_env in (env, base_env):
+                subprocess.run([sys.executable, "-P", "-c", compile_own], check=True, env=compile_env)
             for _ in range(args.repeat):
                 url = fresh(server)
                 (project / "alembic.ini").write_text(
