@@ -191,7 +191,11 @@ def _on_two_cores(
 
 
 def _cache_file(cache_dir: Path, paths: Sequence[Path], python: tuple[int, int] | None) -> str:
-    key = "\0".join([repr(python), *sorted({os.path.dirname(p) for p in paths})])
+    # The folders of the paths (os.path.dirname of each), dirname called once per folder, not once
+    # per file: what precedes a path's last separator, then dirname of that (which drops the
+    # trailing separators, as for the path itself).
+    heads = {name[: name.rfind(os.sep) + 1] for name in map(str, paths)}
+    key = "\0".join([repr(python), *sorted({os.path.dirname(head) for head in heads})])
     return os.path.join(cache_dir, f"{digest(key.encode('utf-8', 'surrogatepass'))}.marshal")
 
 

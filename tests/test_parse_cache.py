@@ -263,3 +263,25 @@ def test_header_from_bytecode_equals_the_syntax_tree_on_generated_files() -> Non
         assert quick == slow, text
     assert compared > 300, compared
     assert fast > 60, fast
+
+
+def test_the_cache_file_is_named_by_the_folders_of_the_paths() -> None:
+    """One cache file per set of folders (``os.path.dirname`` of every path): the name computed
+    once per folder is the name computed once per path, for odd paths too."""
+    import os
+
+    from headcheck.parse_cache import _cache_file
+    from headcheck.result_cache import digest
+
+    groups = [
+        ["/p/versions/a.py", "/p/versions/b.py", "/p/other/c.py"],
+        ["/c.py", "c.py", "a/c.py"],
+        ["//x/y.py", "/a//b/c.py", "/a/b/c.py"],
+        ["/p/versions/sub/a.py", "/p/versions/a.py"],
+    ]
+    for group in groups:
+        paths = [Path(name) for name in group]
+        key = "\0".join([repr((3, 11)), *sorted({os.path.dirname(p) for p in paths})])
+        expected = os.path.join("/cache", f"{digest(key.encode('utf-8', 'surrogatepass'))}.marshal")
+        assert _cache_file(Path("/cache"), paths, (3, 11)) == expected
+    assert _cache_file(Path("/cache"), [Path("/a/x.py")], None) != _cache_file(Path("/cache"), [Path("/b/x.py")], None)
