@@ -257,9 +257,9 @@ def _revises(doc: str, first_line: int) -> tuple[tuple[str, ...] | None, int | N
     return ids, line
 
 
-# ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
-_FAST_NAMES = (*ATTRIBUTES, "__doc__")
+_FAST_SET = frozenset((*ATTRIBUTES, "__doc__"))  # the names the bytecode reader locates
 _new = tuple.__new__
+# ``^`` would be tried at every byte; a leading newline is searched for fast (line 1: .match).
 _COMPOUND = re.compile(rb"(?:if|while|for|with|try|match|async)\b")
 _COMPOUND_LINE = re.compile(rb"\n(?:if|while|for|with|try|match|async)\b")
 # Reading the header from the compiled module instead of parsing the file a second time halves
@@ -280,7 +280,6 @@ class _Ops(NamedTuple):
     store_global: int
     delete_name: int
     delete_global: int
-    store_pairs: tuple[bytes, ...]  # STORE_NAME with each one-byte argument, as code bytes
 
 
 _OPS: _Ops | None = None
@@ -303,7 +302,6 @@ def _ops() -> _Ops:
             op["STORE_GLOBAL"],
             op["DELETE_NAME"],
             op["DELETE_GLOBAL"],
-            tuple(bytes((op["STORE_NAME"], n)) for n in range(256)),
         )
     return _OPS
 
@@ -346,17 +344,12 @@ def from_code(code: Any, data: bytes) -> tuple[dict[str, Value], bool, tuple[str
         return None  # `del` at module level: the syntax tree handles it
     store_name = ops.store_name
     stores: list[tuple[int, str]] = []  # (code unit, name) of every store of a tracked name
-    store_pairs = ops.store_pairs
-    for name in _FAST_NAMES:
-        if name in names:
-            pair = store_pairs[names.index(name)]
-            at = raw.find(pair)
-            while at >= 0:
-                if not at & 1:
-                    stores.append((at >> 1, name))
-                at = raw.find(pair, at + 1)
-    if len(stores) > 1:
-        stores.sort()
+    at = opcodes.find(store_name)
+    while at >= 0:  # (opcodes[k] is the opcode of code unit k; a name's index fits its one byte)
+        name = names[raw[2 * at + 1]]
+        if name in _FAST_SET:
+            stores.append((at, name))
+        at = opcodes.find(store_name, at + 1)
     consts = code.co_consts
     extended_arg = ops.extended_arg
     load_const = ops.load_const
