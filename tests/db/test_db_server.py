@@ -333,3 +333,27 @@ def test_tmpdir_or_a_folder_that_is_no_roomy_root_owned_tmpfs_keeps_the_server_i
         assert launch.server_parent() == "/dev/shm"
         monkeypatch.setattr(launch, "SHM_MIN_FREE", 1 << 60)  # (a Docker container's 64 MB)
         assert launch.server_parent() == launch.temp_parent()
+
+
+@needs_postgres
+def test_a_server_killed_outright_leaves_no_shared_memory_behind() -> None:
+    """A postmaster killed with SIGKILL (headcheck itself killed, a server that would not stop) runs no
+    cleanup of its own: its dynamic shared memory must live in the data folder, which headcheck removes,
+    not in /dev/shm, where PostgreSQL's default (POSIX shared memory) leaves a segment until reboot."""
+    import signal
+    import time
+
+    def segments() -> set[str]:
+        return {name for name in os.listdir("/dev/shm") if name.startswith("PostgreSQL.")}
+
+    before = segments()
+    with throwaway_server() as srv:
+        pid = int((srv.datadir / "postmaster.pid").read_text().split("\n")[0])
+        with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as c:
+            c.execute("SELECT count(*) FROM pg_class").fetchall()
+        # (the postmaster makes its control segment of dynamic shared memory as it starts)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert segments() == before

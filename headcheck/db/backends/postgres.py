@@ -221,6 +221,10 @@ def _server_options(statement_timeout: float | None, hba_file: Path) -> str:
         # catalog queries over a schema with hundreds of tables are estimated expensive enough for
         # JIT compilation: hundreds of milliseconds of compiling for a query that runs in one or two
         "jit=off",
+        # dynamic shared memory as files in the data folder, which goes with the server whatever
+        # happens: the default (POSIX shared memory, in /dev/shm) outlives a postmaster killed
+        # outright (headcheck killed, a server that would not stop) until the machine reboots
+        "dynamic_shared_memory_type=mmap",
     ]
     if statement_timeout:
         ms = max(1, int(statement_timeout * 1000))
