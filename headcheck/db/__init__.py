@@ -13,17 +13,38 @@ together and ``report`` formats the result. Nothing here is imported by the stat
 importing this package loads no database library (they load when a proof runs).
 """
 
-from headcheck.db.proof import (
-    Options,
-    Proof,
-    ProofError,
-    ProofOptions,
-    ProofRun,
-    SchemaDiff,
-    Step,
-    prove,
-)
-from headcheck.db.trace import Statement, StepTrace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headcheck.db.proof import Options, Proof, ProofError, ProofOptions, ProofRun, SchemaDiff, Step, prove
+    from headcheck.db.trace import Statement, StepTrace
+
+# loaded on first use (PEP 562): a submodule (the pg_ctl wrapper's initdb step imports
+# headcheck.db.backends.postgres) does not pull in the whole proof
+_LAZY = {
+    name: "headcheck.db.trace" if name in ("Statement", "StepTrace") else "headcheck.db.proof"
+    for name in (
+        "Options",
+        "Proof",
+        "ProofError",
+        "ProofOptions",
+        "ProofRun",
+        "SchemaDiff",
+        "Statement",
+        "Step",
+        "StepTrace",
+        "prove",
+    )
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Options",
