@@ -4,7 +4,9 @@
     python bench/db_bench.py [--revisions 200] [--repeat 3]
 
 Measures, on this machine:
-1. throwaway server start (initdb + start until it accepts sessions), ``--repeat`` times;
+1. throwaway server start until it accepts sessions, ``--repeat`` times: with initdb (as the first
+   run on a machine) and from the data folder template the first one kept (headcheck.db.template;
+   every run here uses a cache dir of the bench's own, in its temp dir);
 2. on one already-running server, for a generated linear history of ``--revisions`` revisions
    (each creates a table with an index, or adds a column):
    - plain Alembic as CI would run it: ``alembic upgrade heads``, ``alembic downgrade -1``,
@@ -16,7 +18,8 @@ Measures, on this machine:
      test_single_head_revision, test_upgrade and test_up_down_consistency in one pytest process;
    - ``headcheck db --stairway`` as a user runs it, on its own throwaway server (started and
      stopped by it, inside the time measured; two workers when two CPUs are available), with and
-     without rows, and ``--no-rows --jobs 1`` (one worker).
+     without rows, and ``--no-rows --jobs 1`` (one worker); and with the rows as a machine's first
+     run (``HEADCHECK_NO_CACHE=1``: initdb, no template).
 Every run gets a fresh, empty database on the same server. Wall-clock seconds, best of ``--repeat``.
 Servers live in /dev/shm when it is a roomy tmpfs and TMPDIR is unset (headcheck.db.launch), the
 shared one included: pytest-alembic gets the same fast disk.
@@ -142,14 +145,27 @@ def main() -> int:
     results["load_average_before"] = list(os.getloadavg())  # (a shared machine: say how busy it was)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
-    starts = []
+    work = Path(tempfile.mkdtemp(prefix="headcheck-bench-"))
+    # headcheck's cache dir for every run here (the data folder template and the static gate's
+    # caches): the first start below makes the template, as a machine's first run does
+    cache = work / "cache"
+    os.environ["HEADCHECK_CACHE_DIR"] = str(cache)
+    starts, initdb_starts = [], []
     for _ in range(args.repeat):
+        os.environ["HEADCHECK_NO_CACHE"] = "1"
+        with throwaway_server() as srv:
+            initdb_starts.append(srv.startup_seconds)
+        del os.environ["HEADCHECK_NO_CACHE"]
         with throwaway_server() as srv:
             starts.append(srv.startup_seconds)
-    results["server_start_seconds"] = {"min": min(starts), "median": statistics.median(starts), "all": starts}
-    print(f"server start: min {min(starts):.2f} s, median {statistics.median(starts):.2f} s  ({srv.version})")
+    for name, values in (("server_start_initdb_seconds", initdb_starts), ("server_start_seconds", starts)):
+        results[name] = {"min": min(values), "median": statistics.median(values), "all": values}
+    print(
+        f"server start with initdb (a machine's first run): min {min(initdb_starts):.2f} s, median "
+        f"{statistics.median(initdb_starts):.2f} s; from the kept template: min {min(starts):.2f} s, median "
+        f"{statistics.median(starts):.2f} s  ({srv.version})"
+    )
 
-    work = Path(tempfile.mkdtemp(prefix="headcheck-bench-"))
     counter = iter(range(10_000))
 
     def fresh(server: Server) -> str:
@@ -172,6 +188,7 @@ def main() -> int:
 
             plain, ours, stair, stair_no_rows, pa, base, base_stair = [], [], [], [], [], [], []
             own, own_no_rows, own_one = [], [], []  # --stairway on headcheck's own server (started by it)
+            own_initdb = []  # the same, as a machine's first run (no template: initdb)
             base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())} if args.baseline else env
             # headcheck's own modules byte-compiled, this checkout's and the baseline's alike (-P: the
             # one PYTHONPATH names, not the current folder's), as an installed package's are: with
@@ -203,6 +220,7 @@ def main() -> int:
                 own.append(timed([*headcheck, "--stairway"], project, env))
                 own_no_rows.append(timed([*headcheck, "--stairway", "--no-rows"], project, env))
                 own_one.append(timed([*headcheck, "--stairway", "--no-rows", "--jobs", "1"], project, env))
+                own_initdb.append(timed([*headcheck, "--stairway"], project, {**env, "HEADCHECK_NO_CACHE": "1"}))
                 tests = project / "test_migrations.py"
                 tests.write_text(PYTEST_ALEMBIC_TESTS.format(url=fresh(server)))
                 pa.append(timed([*pytest, str(tests)], project))
@@ -222,6 +240,9 @@ def main() -> int:
         results["baseline_headcheck_db"] = row("baseline: headcheck db --database-url", base)
         results["baseline_headcheck_db_stairway"] = row("baseline: headcheck db --stairway --database-url", base_stair)
     results["headcheck_db_stairway_own_server"] = row("headcheck db --stairway (own server, started by it)", own)
+    results["headcheck_db_stairway_own_server_initdb"] = row(
+        "headcheck db --stairway (own server, initdb: no template)", own_initdb
+    )
     results["headcheck_db_stairway_no_rows_own_server"] = row(
         "headcheck db --stairway --no-rows (own server)", own_no_rows
     )
@@ -243,7 +264,11 @@ def main() -> int:
         f"headcheck --stairway --no-rows / pytest-alembic: best {min(stair_no_rows) / min(pa):.2f}x, "
         f"median {statistics.median(stair_no_rows) / statistics.median(pa):.2f}x"
     )
-    for name, values in (("--stairway", own), ("--stairway --no-rows", own_no_rows)):
+    for name, values in (
+        ("--stairway", own),
+        ("--stairway --no-rows", own_no_rows),
+        ("--stairway (initdb, no template)", own_initdb),
+    ):
         print(
             f"headcheck {name} on its own server (its start included) / pytest-alembic: best "
             f"{min(values) / min(pa):.2f}x, median {statistics.median(values) / statistics.median(pa):.2f}x"

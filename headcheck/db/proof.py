@@ -788,17 +788,23 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     # the first migration child imports Alembic while the server starts or the database is read
     environ, _ = child_env("", options.plan.url_env)  # (no URL yet: empty where it will go)
     preload = _PRELOAD.get(backend.name, ())
-    # ... and the second stairway worker's, when the first environment's stairway will be split: once
-    # the server is up (started earlier, its import would slow initdb down, which everything waits for)
+    # ... and the second stairway worker's, when the first environment's stairway will be split: at
+    # once when the server starts with little work of its own (from the kept data folder), else once
+    # it is up (its import would slow initdb down, which everything waits for)
     second = (
         not options.database_url
         and may_split(options.for_environment(0), backend)
         and options.revisions.get(0, PARALLEL_MIN) >= PARALLEL_MIN
     )
+    bin_dir = options.mysql_bin if backend.name == "mariadb" else options.pg_bin
     with contextlib.ExitStack() as stack:
         spare = stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
+        quick = second and backend.starts_quickly(bin_dir)
+        early = stack.enter_context(Spare(_cwd(environments[0]), environ, preload)) if quick else None
 
         def second_spare() -> Spare:
+            if early is not None:
+                return early
             return stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
 
         return _prove(environments, options, backend, spare, second_spare if second else None)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["copy_tree", "discard", "folder", "keep", "use"]
+__all__ = ["copy_tree", "discard", "folder", "keep", "usable", "use"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _STAGING = ".incomplete-"  # prefix of a template being written (a killed run's: removed later)
@@ -56,8 +56,8 @@ def folder(name: str) -> Path | None:
     return cache / name
 
 
-def _ours(path: Path) -> bool:
-    """A template to use: a real folder of ours, 0700."""
+def usable(path: Path) -> bool:
+    """A template to use: a real folder of ours, 0700 (what :func:`use` copies)."""
     try:
         info = path.lstat()
     except OSError:
@@ -126,7 +126,7 @@ def use(template: Path, target: Path, staging: Path, owner: tuple[int, int] | No
     """Make ``target`` (which must not exist) a copy of ``template``: written in a new folder in
     ``staging`` (a folder of ours, on the same file system, that the server's user cannot write),
     then renamed. False (and nothing left) when there is no usable template or the copy fails."""
-    if not _ours(template):
+    if not usable(template):
         return False
     work = Path(tempfile.mkdtemp(prefix="template-", dir=staging))
     try:
@@ -167,5 +167,5 @@ def keep(source: Path, template: Path, family: str) -> None:
 
 def discard(template: Path) -> None:
     """Remove a template that could not be used (:func:`keep` then writes a new one)."""
-    if _ours(template):
+    if usable(template):
         shutil.rmtree(template, ignore_errors=True)

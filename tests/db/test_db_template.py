@@ -174,3 +174,19 @@ def test_keeping_a_template_replaces_the_other_builds_and_what_a_killed_run_left
     (source / "PG_VERSION").write_text("16\n")
     template.keep(source, cache / "postgres-aaaa-new", "postgres-aaaa-")
     assert (cache / "postgres-aaaa-new" / "PG_VERSION").read_text() == "15\n"
+
+
+@needs_postgres
+@pytest.mark.usefixtures("cache")
+def test_the_backend_says_it_starts_quickly_once_there_is_a_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(The proof then starts the second stairway worker's migration process at once.)"""
+    from headcheck.db.backends import get
+
+    backend = get("postgres")
+    assert not backend.starts_quickly(None)
+    with throwaway_server():
+        pass
+    assert backend.starts_quickly(None)
+    monkeypatch.setenv("HEADCHECK_NO_CACHE", "1")
+    assert not backend.starts_quickly(None)
+    assert not get("mariadb").starts_quickly(None)

@@ -140,6 +140,11 @@ class Backend(abc.ABC):
         folder, and requires a random password. Raises :class:`ServerError` (one line, naming what
         to install or pass) when it cannot be found or started."""
 
+    def starts_quickly(self, bin_dir: Path | None) -> bool:  # noqa: ARG002 -- the Backend hook's signature
+        """The throwaway server will start with little work of its own (PostgreSQL: from a kept data
+        folder, headcheck.db.template, not initdb): the proof may start more processes meanwhile."""
+        return False
+
     @abc.abstractmethod
     def create_database(self, server: Server, dbname: str) -> str:
         """Create the empty database ``dbname`` on ``server``; return its URL (default driver)."""

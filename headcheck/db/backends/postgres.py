@@ -610,6 +610,13 @@ class PostgresBackend(Backend):
     def throwaway(self, options: ServerOptions) -> contextlib.AbstractContextManager[Server]:
         return throwaway_server(options.bin_dir, statement_timeout=options.statement_timeout)
 
+    def starts_quickly(self, bin_dir: Path | None) -> bool:
+        try:
+            kept = _template(find_pg_bin(bin_dir))
+        except ServerError:
+            return False
+        return kept is not None and template.usable(kept)
+
     def create_database(self, server: Any, dbname: str) -> str:
         create_database(server, dbname)
         return str(server.url(dbname))
