@@ -86,6 +86,18 @@ def _queries(scoped: bool = False) -> dict[str, str]:
             "p": "unnest(hc_scope) hc_p(oid), LATERAL (SELECT * FROM pg_proc p WHERE p.oid = hc_p.oid OFFSET 0) p",
         }
         first = {"t": "true", "s": "true", "p": "true"}  # (the OIDs in hc_scope are the user's)
+    # a relation's constraints and indexes: all of them at once (a full snapshot), or looked up
+    # through the catalog's index, relation by relation (a few: PostgreSQL's generic plan would read
+    # all of pg_index and pg_constraint for them)
+    owned = {
+        "con": f"pg_constraint con JOIN rel c ON c.oid = con.conrelid WHERE con.conrelid = {_RELIDS}",
+        "i": f"pg_index i JOIN rel c ON c.oid = i.indrelid AND i.indrelid = {_RELIDS}",
+    }
+    if scoped:
+        owned = {
+            "con": "rel c, LATERAL (SELECT k.oid, k.conname FROM pg_constraint k WHERE k.conrelid = c.oid OFFSET 0) con",
+            "i": "rel c CROSS JOIN LATERAL (SELECT * FROM pg_index x WHERE x.indrelid = c.oid OFFSET 0) i",
+        }
     return {
         "schemas": "SELECT oid, nspname FROM ns",
         "extensions": "SELECT oid, extname FROM pg_extension",
@@ -104,8 +116,7 @@ def _queries(scoped: bool = False) -> dict[str, str]:
             WHERE a.attrelid = {_RELIDS} AND a.attnum > 0 AND NOT a.attisdropped""",
         "constraints": f"""
             SELECT c.oid, c.nspname || '.' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
-            FROM pg_constraint con JOIN rel c ON c.oid = con.conrelid
-            WHERE con.conrelid = {_RELIDS}""",
+            FROM {owned["con"]}""",
         # pg_get_indexdef() is the costliest call of a snapshot (it looks up the column type's
         # default operator class among all of the access method's); for the common index on one
         # plain column with its type's own default operator class (or text_ops on varchar, which
@@ -123,11 +134,9 @@ def _queries(scoped: bool = False) -> dict[str, str]:
                     || quote_ident(ic.relname) || ' ON ' || quote_ident(c.nspname) || '.' || quote_ident(c.relname)
                     || ' USING ' || quote_ident(am.amname) || ' (' || quote_ident(a.attname) || ')'
                 ELSE pg_get_indexdef(i.indexrelid) END
-            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-                JOIN rel c ON c.oid = i.indrelid
+            FROM {owned["i"]} JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
                 LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                LEFT JOIN pg_opclass opc ON opc.oid = i.indclass[0]
-            WHERE i.indrelid = {_RELIDS}""",
+                LEFT JOIN pg_opclass opc ON opc.oid = i.indclass[0]""",
         "types": f"""
             SELECT t.oid, n.nspname || '.' || t.typname || CASE t.typtype
                 WHEN 'e' THEN ' enum(' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
@@ -357,6 +366,10 @@ END"""
         -- a migration that runs SET ROLE goes on in this session as another role: the logger and
         -- the snapshot function must still write them (no other session can reach a temp table)
         GRANT ALL ON TABLE pg_temp.{_LOG}, pg_temp.{_OWNED}, pg_temp.{_STATE} TO PUBLIC;
+        -- known to be empty: the snapshot function's plan, made once for the session, then expects a
+        -- few rows there, not the thousands PostgreSQL assumes of a table never analyzed, and so
+        -- builds small hash tables for its UNIONs (zeroing big ones was half of each snapshot's cost)
+        ANALYZE pg_temp.{_LOG}, pg_temp.{_OWNED}, pg_temp.{_STATE};
         IF to_regprocedure('pg_temp.{_LOGGER}()') IS NULL THEN
             CREATE FUNCTION pg_temp.{_LOGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $logger${logger}$logger$;
             EXECUTE format('CREATE EVENT TRIGGER %I ON ddl_command_end EXECUTE FUNCTION pg_temp.{_LOGGER}()',
