@@ -200,13 +200,20 @@ def wait_ready(connect: Callable[[], T], label: str, seconds: float = 30.0, retr
 
 
 def alive(pid: int) -> bool:
+    """``pid`` exists and has not exited: a zombie (exited, not yet reaped by its parent, for a
+    server whose launcher is gone that is init, which may take a while) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            state = stat_file.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return True  # (no procfs: as kill says)
+    return state != [b"Z"]
 
 
 def runs_on(pid: int, marker: Path) -> bool:

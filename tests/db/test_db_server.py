@@ -358,3 +358,19 @@ def test_a_server_killed_outright_leaves_no_shared_memory_behind() -> None:
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     assert segments() == before
+
+
+def test_a_process_that_exited_counts_as_gone_before_it_is_reaped() -> None:
+    """A stopped server's postmaster (its launcher long gone) waits for init to reap it: until then
+    ``kill(pid, 0)`` still finds it, and waiting for it to go took a second and more."""
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_bytes().rpartition(b")")[2].split()[0] != b"Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not launch.alive(child.pid)  # a zombie: exited, not reaped yet
+    child.wait()
+    assert not launch.alive(child.pid)
+    assert launch.alive(os.getpid())
