@@ -826,6 +826,13 @@ def _attempt(execute: Execute, sql: str, *, keep: bool = False) -> bool:
         except Exception:
             return False
         return True
+    if getattr(execute, "several", False):  # one round trip (runner._executor)
+        try:
+            execute(f"SAVEPOINT headcheck_rows; {sql}; RELEASE SAVEPOINT headcheck_rows")
+        except Exception as exc:
+            _back(execute, exc)
+            return False
+        return True
     execute("SAVEPOINT headcheck_rows")
     try:
         execute(sql)
@@ -835,6 +842,15 @@ def _attempt(execute: Execute, sql: str, *, keep: bool = False) -> bool:
         return False
     execute("RELEASE SAVEPOINT headcheck_rows")
     return True
+
+
+def _back(execute: Execute, failure: Exception) -> None:
+    """After a batch that began with ``SAVEPOINT headcheck_rows`` failed: back to that savepoint, or,
+    when it could not even be made (no transaction), ``failure`` itself, as a lone SAVEPOINT's."""
+    try:
+        execute("ROLLBACK TO SAVEPOINT headcheck_rows; RELEASE SAVEPOINT headcheck_rows")
+    except Exception:
+        raise failure from None
 
 
 def _transaction(connection: Any) -> Any:
@@ -862,6 +878,14 @@ def _release_step(execute: Execute) -> None:
 
 def _query(execute: Execute, sql: str) -> list[Any] | None:
     """Rows of a read in a savepoint of its own; None when it failed."""
+    if getattr(execute, "several", False):  # two round trips (runner._executor)
+        try:
+            found = list(execute(f"SAVEPOINT headcheck_rows; {sql}"))
+        except Exception as exc:
+            _back(execute, exc)
+            return None
+        execute("RELEASE SAVEPOINT headcheck_rows")
+        return found
     execute("SAVEPOINT headcheck_rows")
     try:
         found = list(execute(sql))
