@@ -796,10 +796,9 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
         and may_split(options.for_environment(0), backend)
         and options.revisions.get(0, PARALLEL_MIN) >= PARALLEL_MIN
     )
-    bin_dir = options.mysql_bin if backend.name == "mariadb" else options.pg_bin
     with contextlib.ExitStack() as stack:
         spare = stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
-        quick = second and backend.starts_quickly(bin_dir)
+        quick = second and backend.starts_quickly(_bin_dir(backend, options))
         early = stack.enter_context(Spare(_cwd(environments[0]), environ, preload)) if quick else None
 
         def second_spare() -> Spare:
@@ -811,6 +810,11 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
 
 
 _PRELOAD = {"postgres": ("psycopg",)}  # (the driver of the backend's own connections)
+
+
+def _bin_dir(backend: Backend, options: ProofOptions) -> Path | None:
+    """The server programs' folder the user named for ``backend`` (--mysql-bin, --pg-bin), if any."""
+    return options.mysql_bin if backend.name == "mariadb" else options.pg_bin
 
 
 def _prove(
@@ -826,8 +830,7 @@ def _prove(
 
     proofs: list[Proof] = []
     try:
-        bin_dir = options.mysql_bin if backend.name == "mariadb" else options.pg_bin
-        with backend.throwaway(ServerOptions(bin_dir, options.plan.timeout)) as server:
+        with backend.throwaway(ServerOptions(_bin_dir(backend, options), options.plan.timeout)) as server:
             spare2 = second_spare() if second_spare is not None else None
             for index, env in enumerate(environments):
                 traces: list[StepTrace] = []

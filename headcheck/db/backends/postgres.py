@@ -239,10 +239,8 @@ def _template(bindir: Path) -> Path | None:
         program = (bindir / "postgres").stat()
     except OSError:
         return None
-    build = (
-        program.st_size,
-        program.st_mtime_ns,
-    )  # (with the folder's name below; not the inode: a container's differs)
+    # (the folder's name below, the program's size and time; not its inode: a container's differs)
+    build = (program.st_size, program.st_mtime_ns)
     shape = (
         _TEMPLATE_FORMAT,
         build,
@@ -267,11 +265,12 @@ def _initdb(
     """``pg_ctl initdb ...`` as the wrapper of :func:`_pg_ctl` received it (our options appended):
     as root, the password file handed over to the server's user first (:func:`_hand_over_pwfile`,
     ``owner``: its uid and gid). Then, with a template (``kept``, headcheck.db.template): the data
-    folder is a copy of it (made in ``staging``, headcheck's own folder), with the superuser's
-    password (read from pytest-postgresql's password file) set by the server in single-user mode (as the server's user,
-    through ``postgres``; the password goes through its standard input, never its arguments).
-    Without one, or when that fails (the template is then dropped): ``pg_ctl initdb`` (through
-    ``pg_ctl``), and its fresh folder becomes the template. Returns the exit code for ``pg_ctl initdb``."""
+    folder is a copy of it (made in ``staging``, headcheck's own folder), and the superuser gets
+    the password of pytest-postgresql's password file, set by the server in single-user mode (as
+    the server's user, through ``postgres``; the password on its standard input, never in its
+    arguments). Without a template, or when that fails (the template is then dropped): ``pg_ctl
+    initdb`` (through ``pg_ctl``), and its fresh folder becomes the template. Returns the exit
+    code for ``pg_ctl initdb``."""
     given = _pwfile_option(argv)
     secret = _read_secret(given) if given is not None else None
     if owner is not None:
