@@ -19,33 +19,6 @@ if TYPE_CHECKING:
     from headcheck.db.proof import Options, Proof, ProofError, ProofOptions, ProofRun, SchemaDiff, Step, prove
     from headcheck.db.trace import Statement, StepTrace
 
-# loaded on first use (PEP 562): a submodule (the pg_ctl wrapper's initdb step imports
-# headcheck.db.backends.postgres) does not pull in the whole proof
-_LAZY = {
-    name: "headcheck.db.trace" if name in ("Statement", "StepTrace") else "headcheck.db.proof"
-    for name in (
-        "Options",
-        "Proof",
-        "ProofError",
-        "ProofOptions",
-        "ProofRun",
-        "SchemaDiff",
-        "Statement",
-        "Step",
-        "StepTrace",
-        "prove",
-    )
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "Options",
     "Proof",
@@ -58,3 +31,14 @@ __all__ = [
     "StepTrace",
     "prove",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The names above, loaded on first use (PEP 562): importing a submodule (the pg_ctl wrapper's
+    initdb step imports headcheck.db.backends.postgres) does not pull in the whole proof."""
+    if name in __all__:
+        import importlib
+
+        home = "headcheck.db.trace" if name in ("Statement", "StepTrace") else "headcheck.db.proof"
+        return getattr(importlib.import_module(home), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

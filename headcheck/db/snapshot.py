@@ -368,7 +368,7 @@ END"""
         GRANT ALL ON TABLE pg_temp.{_LOG}, pg_temp.{_OWNED}, pg_temp.{_STATE} TO PUBLIC;
         -- known to be empty: the snapshot function's plan, made once for the session, then expects a
         -- few rows there, not the thousands PostgreSQL assumes of a table never analyzed, and so
-        -- builds small hash tables for its UNIONs (zeroing big ones was half of each snapshot's cost)
+        -- builds small hash tables for its UNIONs (zeroing big ones was over a third of a snapshot's cost)
         ANALYZE pg_temp.{_LOG}, pg_temp.{_OWNED}, pg_temp.{_STATE};
         IF to_regprocedure('pg_temp.{_LOGGER}()') IS NULL THEN
             CREATE FUNCTION pg_temp.{_LOGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $logger${logger}$logger$;
