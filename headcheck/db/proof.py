@@ -787,7 +787,7 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
         return _prove(environments, options, backend, None)
     # the first migration child imports Alembic while the server starts or the database is read
     environ, _ = child_env("", options.plan.url_env)  # (no URL yet: empty where it will go)
-    preload = _PRELOAD.get(backend.name, ())
+    preload = _preload(environments[0], backend)
     # ... and the second stairway worker's, when the first environment's stairway will be split: at
     # once when the server starts with little work of its own (from the kept data folder), else once
     # it is up (its import would slow initdb down, which everything waits for)
@@ -799,17 +799,45 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     with contextlib.ExitStack() as stack:
         spare = stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
         quick = second and backend.starts_quickly(_bin_dir(backend, options))
-        early = stack.enter_context(Spare(_cwd(environments[0]), environ, preload)) if quick else None
+        # (the second worker's child compares the models after a split stairway: it imports
+        # headcheck's own driver too)
+        both = tuple(dict.fromkeys((*preload, *_own_driver(backend))))
+        early = stack.enter_context(Spare(_cwd(environments[0]), environ, both)) if quick else None
 
         def second_spare() -> Spare:
             if early is not None:
                 return early
-            return stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
+            return stack.enter_context(Spare(_cwd(environments[0]), environ, both))
 
         return _prove(environments, options, backend, spare, second_spare if second else None)
 
 
-_PRELOAD = {"postgres": ("psycopg",)}  # (the driver of the backend's own connections)
+_PRELOADS = ("postgres",)  # the backends whose migration child imports its driver ahead of time
+
+
+def _preload(env: Environment, backend: Backend) -> tuple[str, ...]:
+    """The database driver the child will import for ``env``'s migrations (the one its ini's
+    ``sqlalchemy.url`` names, as headcheck.db.backends.project_driver picks it, else headcheck's
+    own): imported while the server starts. Not also headcheck's own, unless it is the same: the
+    first worker needs it only after a failed step or for the model comparison (done while the
+    migrations run), and importing both drivers in both workers' children cost about a quarter of a
+    second of CPU each, while the server started."""
+    if backend.name not in _PRELOADS:
+        return ()
+    from headcheck.db.backends import project_driver
+
+    try:
+        driver = project_driver(backend, env.options.get("sqlalchemy.url"))
+    except RuntimeError:  # (an async driver without greenlet: the load step says so)
+        driver = backend.default_driver
+    return (backend.drivers.get(driver, driver),)
+
+
+def _own_driver(backend: Backend) -> tuple[str, ...]:
+    """The module of headcheck's own driver for ``backend``, when its children import ahead."""
+    if backend.name not in _PRELOADS:
+        return ()
+    return (backend.drivers.get(backend.default_driver, backend.default_driver),)
 
 
 def _bin_dir(backend: Backend, options: ProofOptions) -> Path | None:

@@ -175,3 +175,29 @@ def test_events_are_json_lines(tmp_path: Path) -> None:  # (a spare answers like
         [event] = _events(child, "disposed")
         assert json.loads(json.dumps(event)) == {"event": "disposed"}
         assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    ("url", "module"),
+    [
+        ("postgresql://app@localhost/app", "psycopg2"),  # (what SQLAlchemy implies)
+        ("postgresql+psycopg2://app@localhost/app", "psycopg2"),
+        ("postgresql+psycopg://app@localhost/app", "psycopg"),
+        ("driver://user:pass@localhost/dbname", "psycopg"),  # (alembic init's placeholder: headcheck's own)
+        ("postgresql+nosuchdriver://app@localhost/app", "psycopg"),  # (not importable: headcheck's own)
+    ],
+)
+def test_the_spare_imports_the_driver_the_projects_url_names(tmp_path: Path, url: str, module: str) -> None:
+    """The first worker's child imports the project's driver while the server starts, not also
+    headcheck's own (a quarter of a second of CPU each, in both workers' children, when they differ)."""
+    from headcheck.config import find_environments
+    from headcheck.db.backends import get
+    from headcheck.db.proof import _own_driver, _preload
+
+    (tmp_path / "alembic.ini").write_text(f"[alembic]\nscript_location = migrations\nsqlalchemy.url = {url}\n")
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    [env] = find_environments(tmp_path)
+    backend = get("postgres")
+    assert _preload(env, backend) == (module,)
+    assert _own_driver(backend) == ("psycopg",)  # (the second worker's child, which compares the models)
+    assert _preload(env, get("sqlite")) == ()
