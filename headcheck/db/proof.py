@@ -799,9 +799,8 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
     with contextlib.ExitStack() as stack:
         spare = stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
         quick = second and backend.starts_quickly(_bin_dir(backend, options))
-        # (the second worker's child compares the models after a split stairway: it imports
-        # headcheck's own driver too)
-        both = tuple(dict.fromkeys((*preload, *_own_driver(backend))))
+        # (the second worker's child compares the models after a split stairway)
+        both = _preload(environments[0], backend, models=True)
         early = stack.enter_context(Spare(_cwd(environments[0]), environ, both)) if quick else None
 
         def second_spare() -> Spare:
@@ -815,13 +814,13 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
 _PRELOADS = ("postgres",)  # the backends whose migration child imports its driver ahead of time
 
 
-def _preload(env: Environment, backend: Backend) -> tuple[str, ...]:
+def _preload(env: Environment, backend: Backend, *, models: bool = False) -> tuple[str, ...]:
     """The database driver the child will import for ``env``'s migrations (the one its ini's
     ``sqlalchemy.url`` names, as headcheck.db.backends.project_driver picks it, else headcheck's
-    own): imported while the server starts. Not also headcheck's own, unless it is the same: the
-    first worker needs it only after a failed step or for the model comparison (done while the
-    migrations run), and importing both drivers in both workers' children cost about a quarter of a
-    second of CPU each, while the server started."""
+    own): imported while the server starts. ``models``: headcheck's own too, for the child that
+    compares the models. Not otherwise: the first worker needs it only after a failed step or for
+    the model comparison (done while the migrations run), and importing both drivers in both
+    workers' children cost about a quarter of a second of CPU each, while the server started."""
     if backend.name not in _PRELOADS:
         return ()
     from headcheck.db.backends import project_driver
@@ -830,14 +829,8 @@ def _preload(env: Environment, backend: Backend) -> tuple[str, ...]:
         driver = project_driver(backend, env.options.get("sqlalchemy.url"))
     except RuntimeError:  # (an async driver without greenlet: the load step says so)
         driver = backend.default_driver
-    return (backend.drivers.get(driver, driver),)
-
-
-def _own_driver(backend: Backend) -> tuple[str, ...]:
-    """The module of headcheck's own driver for ``backend``, when its children import ahead."""
-    if backend.name not in _PRELOADS:
-        return ()
-    return (backend.drivers.get(backend.default_driver, backend.default_driver),)
+    drivers = (driver, backend.default_driver) if models else (driver,)
+    return tuple(dict.fromkeys(backend.drivers.get(name, name) for name in drivers))
 
 
 def _bin_dir(backend: Backend, options: ProofOptions) -> Path | None:
