@@ -249,9 +249,11 @@ def kill(pid: int | None, marker: Path, first: signal.Signals = signal.SIGQUIT) 
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
         deadline = time.monotonic() + wait
+        pause = 0.002  # an immediate shutdown takes a few milliseconds: look soon, then less often
         while time.monotonic() < deadline and alive(pid):
             reap_if_init()
-            time.sleep(0.02)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
         if not alive(pid):
             return
 

@@ -357,7 +357,12 @@ def test_a_server_killed_outright_leaves_no_shared_memory_behind() -> None:
         deadline = time.monotonic() + 10
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert segments() == before
+    # Other tests running meanwhile (pytest-xdist) may run initdb, whose bootstrap backend keeps a
+    # segment there until it ends: a new segment that goes away within seconds is not ours.
+    deadline = time.monotonic() + 20
+    while segments() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not segments() - before
 
 
 def test_a_process_that_exited_counts_as_gone_before_it_is_reaped() -> None:
@@ -374,3 +379,62 @@ def test_a_process_that_exited_counts_as_gone_before_it_is_reaped() -> None:
     child.wait()
     assert not launch.alive(child.pid)
     assert launch.alive(os.getpid())
+
+
+class _Launcher:
+    """What ``_wait_ready`` reads of pytest-postgresql's executor: the ``pg_ctl start -w`` process."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+
+
+@needs_postgres
+def test_the_server_is_ready_as_soon_as_it_takes_a_session_not_when_pg_ctl_looks_again() -> None:
+    """``pg_ctl start -w`` looks at the server ten times a second: the wait ends with the first
+    session, whether or not pg_ctl has returned yet (here a launcher that never returns)."""
+    import time
+
+    from headcheck.db.backends.postgres import _wait_ready
+
+    with throwaway_server() as srv:
+        never = subprocess.Popen(["sleep", "30"])
+        try:
+            started = time.monotonic()
+            version = _wait_ready(_Launcher(never), srv.port, srv.password)
+            assert time.monotonic() - started < 5
+            assert never.poll() is None
+        finally:
+            never.kill()
+            never.wait()
+        assert version == srv.version
+
+
+def test_a_failed_pg_ctl_start_ends_the_wait_with_its_exit_code() -> None:
+    failed = subprocess.Popen(["sh", "-c", "exit 3"])
+    failed.wait()
+    from headcheck.db.backends.postgres import _wait_ready
+
+    with pytest.raises(ServerError, match="pg_ctl start exited with code 3"):
+        _wait_ready(_Launcher(failed), launch.free_port(), "x")
+
+
+def test_pg_config_is_asked_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proof looks for the server twice (its template, its start); Debian's pg_config is a shell
+    script that lists folders, so its answer is kept."""
+    from headcheck.db.backends import postgres
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("pg_ctl", "initdb", "postgres"):
+        (bindir / name).write_text("#!/bin/sh\n")
+    calls = tmp_path / "calls"
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    pg_config = tools / "pg_config"
+    pg_config.write_text(f"#!/bin/sh\necho >> {calls}\necho {bindir}\n")
+    pg_config.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(postgres, "_BINDIRS", {})
+    assert find_pg_bin() == bindir
+    assert find_pg_bin() == bindir
+    assert calls.read_text().count("\n") == 1
