@@ -9,7 +9,10 @@ every 50 revisions. `alembic heads` runs with a cold __pycache__ (deleted before
 in a fresh CI checkout. headcheck "cold" runs with --no-cache (every file parsed, on two cores);
 "first" is a fresh CI checkout's run as it happens, with an empty cache folder (every file
 parsed, and both caches written); "warm" is an identical second run (the whole-result cache
-replays it). A bare `python -c pass` is the floor. The commands run interleaved, round after
+replays it). A bare `python -c pass` is the floor of any run; "read+compile" is the floor of a
+cold one: a script that does only what a cold run cannot skip (list the folder, read every
+revision file and compile it, as Alembic's import does, on two cores: half the files in a forked
+process), nothing else. The commands run interleaved, round after
 round, so that load from other processes hits them alike; prints medians of --runs rounds and
 the load average (the goals are meant for a quiet machine: say so when reporting figures).
 headcheck's own modules are byte-compiled first, as an installed package's are (with
@@ -106,6 +109,23 @@ def write(versions: Path, n: int, rev: str, down: str | tuple[str, ...] | None) 
     (versions / f"{rev}_change_{n}.py").write_text(text)
 
 
+# What a cold run cannot skip: list, read and compile every revision file (as Alembic's import
+# compiles it: the compiler-only SyntaxErrors), half the files in a forked process.
+READ_COMPILE = """
+import os, sys, warnings
+warnings.simplefilter("ignore")
+folder = os.path.join("alembic", "versions")
+paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".py")]
+pid = os.fork()
+for path in paths[len(paths) // 2 :] if pid == 0 else paths[: len(paths) // 2]:
+    with open(path, "rb") as f:
+        compile(f.read(), path, "exec", dont_inherit=True)
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
 def timed(command: list[str], cwd: Path, before: object = None, env: dict[str, str] | None = None) -> float:
     if callable(before):
         before()
@@ -182,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2.1)  # past the racily-clean window: the next run stores the whole result
             timed(headcheck, root)
             # Interleaved, one round at a time, so that load from other processes hits all alike.
-            kinds = ("alembic", "cold", "first", "warm", "floor", "base cold", "base first")
+            kinds = ("alembic", "cold", "first", "warm", "floor", "compile", "base cold", "base first")
             samples: dict[str, list[float]] = {kind: [] for kind in kinds}
             for round_ in range(args.runs):
                 samples["floor"].append(timed([python, "-c", "pass"], root))
+                samples["compile"].append(timed([python, "-c", READ_COMPILE], root))
                 samples["alembic"].append(timed([*alembic, "heads"], root, cold))
                 # This checkout and the baseline take turns going first (no order bias).
                 turns = ["this", "base"] if round_ % 2 or baseline_env is None else ["base", "this"]
@@ -200,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                     elif baseline_env is not None:
                         samples["base first"].append(first_run(root, baseline_env))
                 samples["warm"].append(timed(headcheck, root))
-            alembic_s, cold_s, first_s, warm_s, floor = (
-                statistics.median(samples[k]) for k in ("alembic", "cold", "first", "warm", "floor")
+            alembic_s, cold_s, first_s, warm_s, floor, compile_s = (
+                statistics.median(samples[k]) for k in ("alembic", "cold", "first", "warm", "floor", "compile")
             )
             floors.append(floor)
             print(
@@ -209,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"({cold_s / alembic_s:5.3f}x alembic, {cold_s / floor:5.2f}x python) | first run {first_s:6.3f} s "
                 f"({first_s / alembic_s:5.3f}x) | warm {warm_s:6.3f} s "
                 f"({warm_s / alembic_s:5.3f}x alembic, {warm_s / floor:5.2f}x python) | python -c pass {floor:.3f} s",
+                flush=True,
+            )
+            print(
+                f"{'':>6}   read+compile floor (2 cores) {compile_s:6.3f} s ({compile_s / alembic_s:5.3f}x alembic): "
+                f"headcheck cold is {1000 * (cold_s - compile_s):5.0f} ms above it, first run "
+                f"{1000 * (first_s - compile_s):5.0f} ms; 0.25x alembic leaves {1000 * (0.25 * alembic_s - compile_s):5.0f} ms",
                 flush=True,
             )
             if baseline_env is not None:
