@@ -433,7 +433,7 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
             user=SUPERUSER,
             password=password,
             timeout=60,
-            sleep=0.02,
+            sleep=0.005,  # (mirakuru polls the port this often until it opens)
             postgres_options=_server_options(statement_timeout, hba_file),
         )
 
