@@ -19,7 +19,7 @@ from headcheck.db import snapshot
 from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
 from headcheck.db.backends import Backend, Snapshot, sqlalchemy_url
 from headcheck.db.backends import get as get_backend
-from headcheck.db.child import Child, ChildDied, Spare
+from headcheck.db.child import FORKS, Child, ChildDied, Spare
 from headcheck.db.drift import Comparison, ModelsDatabase, compare_after_proof
 from headcheck.db.rows import DEFAULT_ROWS, DEFAULT_SEED
 from headcheck.db.rows_findings import RowsObservation, rows_observations
@@ -612,7 +612,10 @@ def prove_environment(
     try:
         sa_url = sqlalchemy_url(backend, url)
         environ, url_vars = child_env(sa_url, options.url_env)
-        with Child(_cwd(env), environ, logdir / "migrations.log", spare) as child:
+        with Child(_cwd(env), environ, logdir / "migrations.log", spare) as child, contextlib.ExitStack() as halves:
+            # (the second worker's child goes first: it may be a fork of this one, whose life keeps its
+            # pid its own while it is killed, headcheck.db.child.Forked)
+            halves.callback(lambda: second.close() if second is not None else None)
             run = _Run(child, options.timeout, backend)
             run.steps = steps
             if extra_dbs:  # the throwaway server's database: ours to drop and rebuild
@@ -656,7 +659,7 @@ def prove_environment(
             return run.steps, run.diffs
     finally:
         if second is not None:
-            second.close()
+            second.close()  # (closed already, unless the first child could not start)
         if models_db is not None:
             models_db.drop()
         if own_dir:
@@ -797,11 +800,18 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
         and options.revisions.get(0, PARALLEL_MIN) >= PARALLEL_MIN
     )
     with contextlib.ExitStack() as stack:
-        spare = stack.enter_context(Spare(_cwd(environments[0]), environ, preload))
-        quick = second and backend.starts_quickly(_bin_dir(backend, options))
         # (the second worker's child compares the models after a split stairway)
         both = _preload(environments[0], backend, models=True)
-        early = stack.enter_context(Spare(_cwd(environments[0]), environ, both)) if quick else None
+        # the second worker's child, where it can be, is a fork of the first one once that has
+        # imported everything (headcheck.db.child.Spare.fork): no second interpreter importing it all
+        # while the server starts
+        zygote = second and FORKS
+        spare = stack.enter_context(Spare(_cwd(environments[0]), environ, both if zygote else preload, zygote=zygote))
+        forked = spare.fork() if zygote else None
+        early = stack.enter_context(forked) if forked is not None else None
+        quick = second and early is None and backend.starts_quickly(_bin_dir(backend, options))
+        if quick:
+            early = stack.enter_context(Spare(_cwd(environments[0]), environ, both))
 
         def second_spare() -> Spare:
             if early is not None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from headcheck.db.child import MARK, Child, Spare
+from headcheck.db.child import FORKS, MARK, Child, ChildDied, Forked, Spare
 from headcheck.db.proof import child_env
 from headcheck.db.redirect import Guard, NotOurServer
 from headcheck.db.runner import _CheckedConnection, _executor
@@ -65,7 +68,9 @@ def test_a_spare_child_never_holds_the_callers_database(tmp_path: Path) -> None:
     assert not any(entry.startswith(b"PG") for entry in started)
     assert b"DATABASE_URL=" in started
     assert b"HEADCHECK_TEST_KEEP=kept" in started
-    assert any(entry.startswith(MARK.encode() + b"=") for entry in started)  # (the cleanup finds it by this)
+    # the mark comes with the adoption (os.environ, which what env.py starts inherits), not in what it
+    # was started with: a sibling forked from it shares that, and must not be killed with it
+    assert not any(entry.startswith(MARK.encode() + b"=") for entry in started)
 
 
 PROBE = """
@@ -202,3 +207,106 @@ def test_the_spare_imports_the_driver_the_projects_url_names(tmp_path: Path, url
     # (the second worker's child, which compares the models, imports headcheck's own driver too)
     assert _preload(env, backend, models=True) == tuple(dict.fromkeys((module, "psycopg")))
     assert _preload(env, get("sqlite")) == ()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+forks = pytest.mark.skipif(not FORKS, reason="a forked spare needs Linux pidfds and descriptor passing")
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _gone(pid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+@forks
+def test_a_forked_spare_answers_in_a_session_of_its_own_and_outlives_its_zygotes_child(tmp_path: Path) -> None:
+    """The second stairway worker's child is a fork of the first's spare (no second interpreter
+    importing Alembic while the server starts): its own session, its own pipes, its own mark; the
+    first worker's child killed with its group and mark (as after its half) leaves it running."""
+    environ, _ = child_env("", ())
+    with Spare(tmp_path, environ) as plain:
+        assert plain.fork() is None  # (only a spare started as a zygote can fork)
+    with Spare(tmp_path, environ, zygote=True) as first:
+        forked = first.fork()
+        assert forked is not None
+        assert first.fork() is None  # (once)
+        with forked, Child(tmp_path, dict(os.environ), tmp_path / "one.log", first) as one:
+            zygote = one.process.pid
+            with Child(tmp_path, dict(os.environ), tmp_path / "two.log", forked) as two:
+                sibling = two.process.pid
+                assert isinstance(two.process, Forked)
+                assert sibling != zygote
+                assert os.getsid(sibling) == sibling
+                assert _parent(sibling) == zygote
+                one.close()
+                assert _gone(zygote)
+                two.send(cmd="dispose")
+                assert _events(two, "disposed")[-1]["event"] == "disposed"
+            assert _gone(sibling)
+
+
+@forks
+def test_an_unused_forked_spare_is_killed_and_a_dead_one_is_described(tmp_path: Path) -> None:
+    environ, _ = child_env("", ())
+    with Spare(tmp_path, environ, zygote=True) as first:
+        forked = first.fork()
+        assert forked is not None
+        with forked:
+            taken = forked.take()
+            assert taken is not None
+            process, events, _ = taken
+            os.close(events)
+            pid = process.pid
+            assert alive(pid)
+            process.stdin.close() if process.stdin is not None else None
+        assert _gone(pid)
+
+        again = first.fork()
+        assert again is None  # (asked once already)
+
+    with Spare(tmp_path, environ, zygote=True) as first:
+        forked = first.fork()
+        assert forked is not None
+        with forked, Child(tmp_path, dict(os.environ), tmp_path / "two.log", forked) as two:
+            os.kill(two.process.pid, signal.SIGKILL)
+
+            def dispose() -> None:
+                two.send(cmd="dispose")
+                _events(two, "disposed")
+
+            with pytest.raises(ChildDied, match="ended \\(its exit status is not known here"):
+                dispose()
+
+
+@forks
+def test_a_forked_spare_leaves_when_headcheck_is_killed(tmp_path: Path) -> None:
+    """headcheck killed with SIGKILL cannot kill its children: the zygote notices its parent is gone,
+    and the forked spare, whose parent is the zygote, watches headcheck itself (here its input
+    stays open, held by another process, as it would be while it runs a migration)."""
+    script = f"""
+import os, subprocess, sys
+sys.path.insert(0, {str(ROOT)!r})
+from headcheck.db.child import Spare
+from headcheck.db.proof import child_env
+env, _ = child_env("", ())
+first = Spare({str(tmp_path)!r}, env, zygote=True)
+forked = first.fork()
+taken = forked.take()
+holder = subprocess.Popen(["sleep", "600"], pass_fds=(taken[0].stdin.fileno(),), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(taken[0].pid, first.process.pid, holder.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    sibling, zygote, holder = (int(pid) for pid in done.stdout.split())
+    try:
+        assert _gone(sibling)
+        assert _gone(zygote)
+    finally:
+        os.kill(holder, signal.SIGKILL)

@@ -18,6 +18,7 @@ import pytest
 
 from headcheck.db import proof
 from headcheck.db.backends import ServerError
+from headcheck.db.child import FORKS, Forked
 from tests.db.harness import database, failed, needs_postgres, run_db, steps, write_history
 
 pytestmark = needs_postgres
@@ -92,6 +93,9 @@ def test_two_workers_report_what_one_reports(
     [second] = recording
     assert second.ready  # split: the second worker ran its half
     assert len(second.first) == proof.STAIRWAY_CHUNK
+    if FORKS:  # its migration process: a fork of the first worker's, not a second interpreter
+        assert second.child is not None
+        assert isinstance(second.child.process, Forked)
     assert _without_timings(one) == _without_timings(two)
     # and what they report is the real thing, from both halves
     broken = [(s["name"], s["revision"]) for s in failed(two)]
