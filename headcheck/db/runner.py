@@ -631,24 +631,22 @@ def _fork(sock: int, events: TextIO, parent: int) -> None:
     reused while the parent may still signal its process group)."""
     import socket
 
-    with socket.socket(fileno=os.dup(sock)) as channel:
-        try:
+    try:
+        with socket.socket(fileno=os.dup(sock)) as channel:
             _, fds, _, _ = socket.recv_fds(channel, 16, 2)
-        except OSError:
-            return
-    if len(fds) != 2:
-        for fd in fds:
-            os.close(fd)
-        return
-    commands_fd, events_fd = fds
-    if os.fork() == 0:
-        code = 1
-        try:
-            code = _sibling(commands_fd, events_fd, sock, events, parent)
-        finally:
-            os._exit(code)
-    os.close(commands_fd)
-    os.close(events_fd)
+    except OSError:
+        return  # (no sibling: the parent's take() sees its events end and starts a child itself)
+    try:
+        if len(fds) == 2 and os.fork() == 0:
+            code = 1
+            try:
+                code = _sibling(fds[0], fds[1], sock, events, parent)
+            finally:
+                os._exit(code)
+    except OSError:
+        pass
+    for fd in fds:
+        os.close(fd)
 
 
 def _sibling(commands_fd: int, events_fd: int, sock: int, events: TextIO, parent: int) -> int:
