@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Child", "ChildDied", "Spare"]
+__all__ = ["Child", "ChildDied", "Forked", "ForkedSpare", "Spare"]
 
 # The child leaves with os._exit once main() returns: its database work is committed or rolled
 # back by then, and tearing down SQLAlchemy, Alembic and the project's modules at interpreter exit
@@ -122,7 +122,7 @@ class Spare:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def fork(self) -> Spare | None:
+    def fork(self) -> ForkedSpare | None:
         """A second spare, forked from this one once it has imported everything (it must be a
         ``zygote``, not yet taken): about 0.4 s of CPU less than a new interpreter, while the server
         starts. None when it cannot be asked (then start a :class:`Spare` of its own). Once."""
@@ -152,7 +152,7 @@ class Spare:
             finally:
                 os.close(commands_read)
                 os.close(events_write)
-        return _ForkedSpare(commands_write, events_read, process)
+        return ForkedSpare(commands_write, events_read, process)
 
     def take(self) -> tuple[subprocess.Popen[bytes] | Forked, int, str] | None:
         """(process, event fd, mark token) for :class:`Child`, once; None when it is gone."""
@@ -227,7 +227,7 @@ class Forked:
         return self._zygote.poll() is None
 
 
-class _ForkedSpare(Spare):
+class ForkedSpare(Spare):
     """The sibling ``Spare.fork`` asked for: its pid arrives as its first event, once the zygote has
     imported everything and forked."""
 

@@ -658,8 +658,6 @@ def prove_environment(
                 rows.extend(run.rows)
             return run.steps, run.diffs
     finally:
-        if second is not None:
-            second.close()  # (closed already, unless the first child could not start)
         if models_db is not None:
             models_db.drop()
         if own_dir:

@@ -550,6 +550,9 @@ def _preload(modules: list[str]) -> None:
             importlib.import_module(name)
 
 
+ZYGOTE = "--zygote="  # argument: the socket on which a spare receives a forked sibling's pipes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
@@ -557,9 +560,6 @@ def main(argv: list[str] | None = None) -> int:
     zygote = next((int(a.removeprefix(ZYGOTE)) for a in args[1:] if a.startswith(ZYGOTE)), None)
     _preload([a for a in args[1:] if not a.startswith(ZYGOTE)])
     return _serve(sys.stdin, events, zygote)
-
-
-ZYGOTE = "--zygote="  # argument: the socket on which a spare receives a forked sibling's pipes
 
 
 def _serve(commands: Any, events: TextIO, zygote: int | None) -> int:

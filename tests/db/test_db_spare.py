@@ -258,14 +258,11 @@ def test_an_unused_forked_spare_is_killed_and_a_dead_one_is_described(tmp_path: 
         forked = first.fork()
         assert forked is not None
         with forked:
-            taken = forked.take()
-            assert taken is not None
-            process, events, _ = taken
-            os.close(events)
-            pid = process.pid
+            forked._appear(60)  # noqa: SLF001 -- its pid, without taking it over
+            assert isinstance(forked.process, Forked)
+            pid = forked.process.pid
             assert alive(pid)
-            process.stdin.close() if process.stdin is not None else None
-        assert _gone(pid)
+        assert _gone(pid)  # never taken over: killed with the block
 
         again = first.fork()
         assert again is None  # (asked once already)
