@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 from headcheck.db import backends, snapshot
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     return _serve(sys.stdin, events, zygote)
 
 
-def _serve(commands: Any, events: TextIO, zygote: int | None) -> int:
+def _serve(commands: Iterable[str], events: TextIO, zygote: int | None) -> int:
     """Answer the parent's commands (JSON lines on ``commands``) until ``exit`` or end of input.
     ``zygote``: a spare's socket for ``fork`` (before it is adopted: see :func:`_fork`)."""
     runner = Runner(events)
