@@ -138,11 +138,13 @@ class ModelsDatabase:
         if self.name is not None:
             child.send(cmd="models-to", database=self.name)
 
-    def drop(self) -> None:
+    def drop(self, *, throwaway: bool = False) -> None:
+        """``throwaway``: the server is about to go with everything on it, so only wait for the
+        creation (about 20 ms less at the end of a proof)."""
         self.thread.join()
-        if self.name is not None:
+        if self.name is not None and not throwaway:
             drop_models_database(self.url, self.name)
-            self.name = None
+        self.name = None
 
 
 _BEFORE_HEADS = ("load", "load-schema", "stamp", "env.py", "upgrade", "restore")

@@ -659,7 +659,7 @@ def prove_environment(
             return run.steps, run.diffs
     finally:
         if models_db is not None:
-            models_db.drop()
+            models_db.drop(throwaway=extra_dbs)
         if own_dir:
             shutil.rmtree(logdir, ignore_errors=True)
 
