@@ -35,6 +35,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from headcheck.db.kept import Kept, Query
+
 __all__ = [
     "DEFAULT_ROWS",
     "DEFAULT_SEED",
@@ -102,14 +104,17 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
                   AND x.deptype = 'e')
 """
 # their oids and names only: is there a table not filled yet? (the full catalog read is the cost)
-_RELATIONS = (
-    "SELECT coalesce(json_agg(json_build_array(c.oid::bigint, n.nspname, c.relname)), '[]')::text" + _USER_TABLES
+_RELATIONS = Query(
+    "SELECT coalesce(json_agg(json_build_array(c.oid::bigint, n.nspname, c.relname)), '[]')::text" + _USER_TABLES,
+    "hc_tables text",
 )
 
 # changes whenever a table is created (a higher oid) or dropped (a lower count)
-_SIGNATURE = "SELECT count(*), max(oid::bigint) FROM pg_class WHERE relkind IN ('r', 'p')"
+_SIGNATURE = Query(
+    "SELECT count(*), max(oid::bigint) FROM pg_class WHERE relkind IN ('r', 'p')", "hc_count bigint, hc_max bigint"
+)
 
-_CATALOG = r"""
+_CATALOG_SQL = r"""
 SELECT coalesce(json_agg(json_build_array(
   c.oid::bigint, n.nspname, c.relname,
   (SELECT coalesce(json_agg(json_build_array(
@@ -138,23 +143,34 @@ SELECT coalesce(json_agg(json_build_array(
    FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f')
 ) ORDER BY n.nspname, c.relname), '[]')::text
 """
-_CATALOG += _USER_TABLES
+# (hc_arg: the oids of the tables to read, NULL: all)
+_CATALOG = Query(
+    _CATALOG_SQL + _USER_TABLES + " AND (hc_arg IS NULL OR c.oid = ANY (hc_arg))", "hc_tables text", "hc_arg oid[]"
+)
+KEPT = (_SIGNATURE, _RELATIONS, _CATALOG)  # (headcheck.db.kept: asked before every judged revision)
 
 
-def user_tables(execute: Execute, version_table: str) -> list[tuple[int, str, str]]:
-    """(oid, schema, name) of the user tables, the version table left out."""
-    raw = execute(_RELATIONS)[0][0]
+def _read(execute: Execute, query: Query, kept: Kept | None, literal: str = "NULL") -> Any:
+    return kept.run(execute, query, literal) if kept is not None else execute(query.plain(literal))
+
+
+def user_tables(execute: Execute, version_table: str, kept: Kept | None = None) -> list[tuple[int, str, str]]:
+    """(oid, schema, name) of the user tables, the version table left out. ``kept``: the run's
+    kept plans (headcheck.db.kept)."""
+    raw = _read(execute, _RELATIONS, kept)[0][0]
     found = json.loads(raw) if isinstance(raw, str) else raw
     return [(int(oid), str(schema), str(name)) for oid, schema, name in found if name != version_table]
 
 
-def read_catalog(execute: Execute, version_table: str, oids: Iterable[int] | None = None) -> list[Table]:
+def read_catalog(
+    execute: Execute, version_table: str, oids: Iterable[int] | None = None, kept: Kept | None = None
+) -> list[Table]:
     """The user tables as PostgreSQL sees them on the migration's connection (uncommitted DDL
     included): columns, NOT NULL, defaults, unique keys, foreign keys, enum labels. The version
     table is left out; ``oids``: only these tables. A backend other than PostgreSQL supplies its
     own reading."""
-    only = "" if oids is None else f" AND c.oid IN ({', '.join(str(int(o)) for o in oids) or 'NULL'})"
-    raw = execute(_CATALOG + only)[0][0]
+    only = "NULL" if oids is None else "'{" + ",".join(str(int(o)) for o in oids) + "}'"
+    raw = _read(execute, _CATALOG, kept, only)[0][0]
     tables = []
     for oid, schema, name, columns, unique, foreign in json.loads(raw) if isinstance(raw, str) else raw:
         if name == version_table:
@@ -466,6 +482,7 @@ class Rows:
         self.path: str | None = None
         self.failure: Failure | None = None
         self.signature: tuple[Any, ...] | None = None  # of pg_class's tables at the last fill
+        self.kept: Kept | None = None  # the current run's kept plans (headcheck.db.kept)
 
     # -- filling -------------------------------------------------------------------------------
 
@@ -480,18 +497,18 @@ class Rows:
             return 0
 
     def _fill(self, execute: Execute) -> int:
-        signature = tuple(execute(_SIGNATURE)[0])
+        signature = tuple(_read(execute, _SIGNATURE, self.kept)[0])
         if signature == self.signature:
             return 0  # no table created or dropped since the last fill
         self.signature = signature
-        names = {oid: (schema, name) for oid, schema, name in user_tables(execute, self.version_table)}
+        names = {oid: (schema, name) for oid, schema, name in user_tables(execute, self.version_table, self.kept)}
         self.names = {}
         for schema, name in names.values():
             self.names.setdefault(name, []).append((schema, name))
         new = [oid for oid in names if oid not in self.filled]
         if not new:
             return 0
-        tables = read_catalog(execute, self.version_table, new)  # (the filled ones: not again)
+        tables = read_catalog(execute, self.version_table, new, self.kept)  # (the filled ones: not again)
         inserted = 0
         for table in fill_order(tables):
             self.filled.add(table.oid)
@@ -521,7 +538,7 @@ class Rows:
 
     def empty(self, execute: Execute) -> None:
         """Delete every row of the user tables (children first): the state without rows."""
-        tables = fill_order(read_catalog(execute, self.version_table))
+        tables = fill_order(read_catalog(execute, self.version_table, kept=self.kept))
         left = list(reversed(tables))
         for _ in range(3):  # a row referenced from a table emptied later: try again
             left = [t for t in left if not _attempt(execute, f"DELETE FROM {t.qualified}")]
@@ -761,7 +778,7 @@ class Rows:
         return found
 
     def _current(self, execute: Execute) -> set[tuple[str, str]]:
-        return {(schema, name) for _, schema, name in user_tables(execute, self.version_table)}
+        return {(schema, name) for _, schema, name in user_tables(execute, self.version_table, self.kept)}
 
     def step_event(self, execute: Execute, revision: str, watched: bool) -> dict[str, Any]:
         """What the step event carries about rows: ``rows_failure`` (the step failed with rows and

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -28,9 +27,12 @@ from typing import Any, TextIO
 
 from headcheck.db import backends, snapshot
 from headcheck.db import plan as planning
+from headcheck.db.kept import FORGETS, Kept
 from headcheck.db.models import MetadataCapture, compare_models
 from headcheck.db.redirect import Guard, dispose_all, install
+from headcheck.db.rows import KEPT as ROWS_QUERIES
 from headcheck.db.rows import Rows
+from headcheck.db.trace import KEPT as TRACE_QUERIES
 from headcheck.db.trace import Tracer
 
 TRACEBACK_LINES = 20
@@ -299,12 +301,19 @@ class Runner:
         )
         version_table = self.version_table = str(getattr(ctx, "version_table", "alembic_version"))
         execute = _executor(ctx)
-        tracer = Tracer(execute, version_table) if self.backend.lock_trace else None  # PostgreSQL's
+        session = lambda: getattr(ctx.connection.connection, "dbapi_connection", None)  # noqa: E731
+        # (lock trace and rows: PostgreSQL's; their catalog queries through kept plans, checked once a run)
+        kept = Kept((*TRACE_QUERIES, *ROWS_QUERIES), session) if self.backend.lock_trace else None
+        if kept is not None:
+            execute = kept.watching(execute)
+        tracer = Tracer(execute, version_table, kept) if self.backend.lock_trace else None
         if tracer is not None:  # headcheck.db.trace: SQL, locks, rewrites per step
             tracer.install(ctx.connection)
-        take, forget = self._snapshots(ctx, version_table, sum(1 for p in plan if p.snapshot) > 8)
+        take, forget = self._snapshots(session, version_table, sum(1 for p in plan if p.snapshot) > 8)
 
         rows = self._rows(version_table)
+        if rows is not None:
+            rows.kept = kept
         downgraded = {p.revision for p in plan if p.direction == "down" and p.check == "downgrade"}
         last_use: dict[str, int] = {}
         for k, p in enumerate(plan):
@@ -354,7 +363,7 @@ class Runner:
             event: dict[str, Any] = {"index": k, "seconds": seconds}
             if tracer is not None:
                 event["trace"] = tracer.end()
-                if any(_FORGETS.match(s["sql"]) for s in event["trace"]["statements"]):
+                if any(FORGETS.match(s["sql"]) for s in event["trace"]["statements"]):
                     forget()
             if rows is not None and tracer is not None:
                 event.update(rows.step_event(execute, p.revision, watch))
@@ -387,15 +396,13 @@ class Runner:
         state["index"] = None
 
     def _snapshots(
-        self, ctx: Any, version_table: str, many: bool
+        self, session: Callable[[], object], version_table: str, many: bool
     ) -> tuple[Callable[[Any], backends.Snapshot], Callable[[], None]]:
         """(take: executor -> snapshot, forget) for the snapshots of one run on the migration
         connection (the backend's :meth:`~headcheck.db.backends.Backend.snapshots`; PostgreSQL's
         describe only what changed since the last one). ``many``: more than a few snapshots in this
-        plan (a stairway, many revisions judged)."""
-        return self.backend.snapshots(
-            version_table, lambda: getattr(ctx.connection.connection, "dbapi_connection", None), many=many
-        )
+        plan (a stairway, many revisions judged); ``session``: the migration's DB-API connection."""
+        return self.backend.snapshots(version_table, session, many=many)
 
     def _rows(self, version_table: str) -> Rows | None:
         if self.rows_options is None or self.mode in ("stamp", "upgrade"):
@@ -427,10 +434,6 @@ class _CheckedConnection:
             return
         self.guard.check(execute, "the migration connection")
         self.dbapi = dbapi
-
-
-# statements of a migration after which the snapshot functions (temporary objects) may be gone
-_FORGETS = re.compile(r"\s*(DISCARD|ROLLBACK|ABORT)\b", re.I)
 
 
 def _executor(ctx: Any) -> Any:

@@ -22,7 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["DANGEROUS", "Statement", "StepTrace", "Tracer", "step_trace"]
+from headcheck.db.kept import FORGETS, Kept, Query
+
+__all__ = ["DANGEROUS", "KEPT", "Statement", "StepTrace", "Tracer", "step_trace"]
 
 # lock modes that block other sessions' reads or writes of the table (PostgreSQL docs, 13.3.1)
 DANGEROUS = {
@@ -45,7 +47,8 @@ coalesce((SELECT json_agg(json_build_array(l.relation::bigint, l.mode, c.relfile
 # what identifies their storage, the locks held, and lock_timeout (every relation created after
 # initdb has an OID of at least 16384, FirstNormalObjectId: read through the OID index, the
 # catalogs' own hundreds of rows are skipped)
-_BEGIN = f"""
+_BEGIN = Query(
+    f"""
 SELECT coalesce((SELECT json_agg(json_build_array(c.oid::bigint, n.nspname || '.' || c.relname, c.relkind::text,
                                                    c.relfilenode::bigint))
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -54,12 +57,15 @@ SELECT coalesce((SELECT json_agg(json_build_array(c.oid::bigint, n.nspname || '.
        coalesce((SELECT json_agg(json_build_array(l.relation::bigint, l.mode)) FROM pg_locks l
                  WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'), '[]')::text,
        current_setting('lock_timeout')
-"""
+""",
+    "hc_relations text, hc_locks text, hc_timeout text",
+)
 # once per run: did the project set lock_timeout? (headcheck's own throwaway server sets one on its
 # command line, a safety net that counts as none)
 _TIMEOUT_SOURCE = "SELECT source NOT IN ('default', 'command line') FROM pg_settings WHERE name = 'lock_timeout'"
 # after a statement: lock_timeout and the locks
-_AFTER = f"SELECT current_setting('lock_timeout'), {_HELD}"
+_AFTER = Query(f"SELECT current_setting('lock_timeout'), {_HELD}", "hc_timeout text, hc_locks text")
+KEPT = (_BEGIN, _AFTER)  # (headcheck.db.kept: the queries asked at every revision and statement)
 # A statement that names no relation existing before the revision and is one of these cannot lock
 # or rewrite one (pg_locks is read only after the others: with hundreds of locks held in one
 # transaction, each read costs milliseconds)
@@ -181,6 +187,12 @@ def _dispatch_after(conn: Any, *args: Any) -> None:
         tracer.after_cursor_execute(conn, *args)
 
 
+def _dispatch_rollback(conn: Any) -> None:
+    tracer = conn.info.get("headcheck.tracer")
+    if tracer is not None and tracer.kept is not None:
+        tracer.kept.forget()  # (its functions may be gone with the transaction)
+
+
 def _rows(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
@@ -188,8 +200,9 @@ def _rows(value: Any) -> Any:
 class Tracer:
     """Listens on the migration connection; ``begin``/``end`` frame one migration step."""
 
-    def __init__(self, execute: Callable[[str], Any], version_table: str) -> None:
+    def __init__(self, execute: Callable[[str], Any], version_table: str, kept: Kept | None = None) -> None:
         self.execute = execute
+        self.kept = kept  # runs :data:`KEPT` (plain SQL without it)
         self.version_table = version_table
         self.path: str | None = None
         self.observe = False
@@ -213,6 +226,7 @@ class Tracer:
             connection.info["headcheck.listening"] = True
             event.listen(connection, "before_cursor_execute", _dispatch_before)
             event.listen(connection, "after_cursor_execute", _dispatch_after)
+            event.listen(connection, "rollback", _dispatch_rollback)  # (Connection.rollback(): no SQL seen)
 
     def begin(self, path: str | None, observe: bool) -> None:
         """A step of the revision in file ``path`` starts; ``observe``: read locks after each statement."""
@@ -221,7 +235,7 @@ class Tracer:
         self.observe = observe and self.broken is None
         if self.observe:
             try:
-                relations, locks, timeout = self.execute(_BEGIN)[0]
+                relations, locks, timeout = self._read(_BEGIN)[0]
                 if str(timeout) != self.timeout[0] or self.first:
                     self.first = False
                     self.timeout = (str(timeout), bool(self.execute(_TIMEOUT_SOURCE)[0][0]))
@@ -244,12 +258,15 @@ class Tracer:
         return trace
 
     def _held(self) -> tuple[str, set[tuple[int, str]], dict[int, int]]:
-        value, locks = self.execute(_AFTER)[0]
+        value, locks = self._read(_AFTER)[0]
         held = {(int(oid), str(mode)) for oid, mode, _ in _rows(locks)}
         nodes = {int(oid): int(node) for oid, _, node in _rows(locks) if node is not None}
         # a value changed since the revision started was SET by the migration itself
         timeout = str(value) if str(value) != self.timeout[0] or self.timeout[1] else "0"
         return timeout, held, nodes
+
+    def _read(self, query: Query) -> Any:
+        return self.kept.run(self.execute, query) if self.kept is not None else self.execute(query.sql)
 
     def _dangerous(self, held: set[tuple[int, str]]) -> list[list[str]]:
         """(table, mode) of the locks in ``held`` that block reads or writes of an existing table."""
@@ -288,6 +305,8 @@ class Tracer:
         if line is None and self.version_table and self.version_table in statement:
             return  # Alembic's own bookkeeping, not the revision's
         record: dict[str, Any] = {"sql": statement[:SQL_LIMIT].strip(), "seconds": round(seconds, 6), "line": line}
+        if self.kept is not None and FORGETS.match(statement):
+            self.kept.forget()  # (its functions may be gone with the transaction)
         if self.observe and self._may_touch_existing(record["sql"]):
             try:
                 self._observe(record)

@@ -331,6 +331,25 @@ def test_lock_released_by_transaction_per_migration_is_not_held(
     assert "HC607" not in codes_at(report, FIRST)
 
 
+def test_a_migration_that_discards_the_sessions_temporary_objects_is_still_observed(
+    tmp_path: Path, capsys: CaptureFixture, new_db: NewDb
+) -> None:
+    # DISCARD TEMP takes the kept functions away in the middle of a revision: the statements after it
+    # are observed through functions made again (calling a missing one would abort the migration)
+    root = project(
+        tmp_path,
+        (
+            'op.execute("DISCARD TEMP")\nop.add_column("users", sa.Column("nick", sa.Text()))',
+            'op.drop_column("users", "nick")',
+        ),
+    )
+    code, report = prove(capsys, root, new_db(), "--stairway")
+    assert code == 0, report
+    assert "HC601" in codes_at(report, FIRST + 1)
+    upgrade = database(report)["revisions"][1]["upgrade"]
+    assert {"relation": "public.users", "kind": "r", "mode": "AccessExclusiveLock"} in upgrade[1]["locks"]
+
+
 def test_ignore_comments_and_project_ignore(tmp_path: Path, capsys: CaptureFixture, new_db: NewDb) -> None:
     up = (
         'op.create_index("ix_users_email", "users", ["email"])  # headcheck: ignore[HC603]\n'
