@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 __all__ = ["FORGETS", "Kept", "Query"]
 
@@ -33,28 +33,24 @@ Execute = Callable[[str], Any]
 FORGETS = re.compile(r"\s*(DISCARD|ROLLBACK|ABORT)\b", re.I)
 
 
-class Query(NamedTuple):
+class Query:
     """``sql``: one SELECT; ``returns``: its columns as the function returns them (``hc_... type``,
     exactly the types the SELECT yields); ``argument``: the one argument the SELECT may use, as
     ``hc_arg TYPE`` (the plain query gets it as a literal in a FROM item of its own)."""
 
-    sql: str
-    returns: str
-    argument: str = ""
+    __slots__ = ("argument", "name", "returns", "signature", "sql")
 
-    @property
-    def name(self) -> str:
-        return "headcheck_kept_" + hashlib.sha256(repr(tuple(self)).encode()).hexdigest()[:16]
-
-    @property
-    def signature(self) -> str:
-        """The function as ``to_regprocedure`` names it."""
-        return f"pg_temp.{self.name}({self.argument.split(' ', 1)[1] if self.argument else ''})"
+    def __init__(self, sql: str, returns: str, argument: str = "") -> None:
+        self.sql, self.returns, self.argument = sql, returns, argument
+        self.name = "headcheck_kept_" + hashlib.sha256(repr((sql, returns, argument)).encode()).hexdigest()[:16]
+        # (the function as ``to_regprocedure`` names it)
+        self.signature = f"pg_temp.{self.name}({argument.split(' ', 1)[1] if argument else ''})"
 
     def create(self) -> str:
         return (
             f"CREATE FUNCTION pg_temp.{self.name}({self.argument}) RETURNS TABLE ({self.returns}) LANGUAGE plpgsql"
-            f" SET plan_cache_mode = force_generic_plan SET jit = off AS $body$ BEGIN RETURN QUERY {self.sql}; END $body$"
+            " SET plan_cache_mode = force_generic_plan SET jit = off"
+            f" AS $body$ BEGIN RETURN QUERY {self.sql}; END $body$"
         )
 
     def call(self, literal: str) -> str:
