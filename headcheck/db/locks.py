@@ -50,11 +50,15 @@ class _Collector:
         self.trace = trace
         self.ignore = ignore
         self.path = Path(trace.path) if trace.path else None
-        self.comments: Ignores = read_ignores(trace.path)
+        self.comments: Ignores | None = None  # (read at the first finding: most revisions have none)
         self.found: list[Finding] = []
 
     def add(self, code: str, statement: Statement, message: str, fix: str | None = None) -> None:
-        if code in self.ignore or self.comments.ignored(code, statement.line):
+        if code in self.ignore:
+            return
+        if self.comments is None:
+            self.comments = read_ignores(self.trace.path)
+        if self.comments.ignored(code, statement.line):
             return
         rule = RULES[code]
         self.found.append(

@@ -23,7 +23,7 @@ from typing import Any
 from headcheck.db.launch import server_parent
 from headcheck.db.trace import StepTrace
 from headcheck.findings import Finding
-from headcheck.inline_ignore import read_ignores
+from headcheck.inline_ignore import Ignores, read_ignores
 from headcheck.rules import RULES
 
 __all__ = ["EXCLUDED", "SAME_AS", "find_squawk", "squawk_findings"]
@@ -138,6 +138,7 @@ def squawk_findings(
     taken = {(str(f.path), f.line, f.code) for f in observed}
     found: list[Finding] = []
     seen: set[tuple[str, int | None, str]] = set()
+    comments: dict[str | None, Ignores] = {}  # (each revision file read once)
     for violation in violations:
         entry = by_file.get(str(violation.get("file")))
         if entry is None:
@@ -150,7 +151,9 @@ def squawk_findings(
         path = str(Path(trace.path)) if trace.path else "None"
         if any((path, line, code) in taken for code in SAME_AS.get(rule, ())):
             continue
-        if (path, line, rule) in seen or read_ignores(trace.path).ignored("HC620", line):
+        if trace.path not in comments:
+            comments[trace.path] = read_ignores(trace.path)
+        if (path, line, rule) in seen or comments[trace.path].ignored("HC620", line):
             continue
         seen.add((path, line, rule))
         help_text = violation.get("help")
