@@ -259,16 +259,20 @@ def prove_gate(result: GateResult, options: ProofOptions, *, squawk: bool = True
     will feel (locks, rewrites, squawk) as findings. Raises ProofError (exit 2) and Terminated."""
     from headcheck.db import prove
     from headcheck.db.drift import with_model_findings
+    from headcheck.db.launch import background_teardown
     from headcheck.db.production import with_production_findings  # locks, rewrites, squawk: as findings
 
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        proved = prove([env.environment for env in result.environments], options)
+        # (the server stops and its files go while the findings are made: about 25 ms at the end;
+        # SIGTERM still raises Terminated until they are gone)
+        with background_teardown():
+            proved = prove([env.environment for env in result.environments], options)
+            proofs = dict(enumerate(proved.proofs))
+            result = with_production_findings(result, proofs, squawk=squawk, focus=options.focus)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    proofs = dict(enumerate(proved.proofs))
-    result = with_production_findings(result, proofs, squawk=squawk, focus=options.focus)
     return with_model_findings(result, {k: p.models for k, p in proofs.items()}), proved  # HC640-HC642
 
 

@@ -17,14 +17,17 @@ a ``kill -9`` of headcheck left behind (dirs whose owner pid is gone).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import pwd
 import shlex
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -36,6 +39,7 @@ __all__ = [
     "OWNER_FILE",
     "Layout",
     "alive",
+    "background_teardown",
     "free_port",
     "kill",
     "reap_if_init",
@@ -259,6 +263,10 @@ def kill(pid: int | None, marker: Path, first: signal.Signals = signal.SIGQUIT) 
 
 
 def remove(tempdir: Path) -> None:
+    # (rm, not shutil.rmtree: a data folder is thousands of files, and rm holds no GIL while a
+    # background_teardown thread removes it; it follows no symlink either)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["rm", "-rf", "--", str(tempdir)], stdin=subprocess.DEVNULL, capture_output=True, check=False)
     shutil.rmtree(tempdir, ignore_errors=True)
     if tempdir.exists():  # a file appeared while removing (a late log line): try once more
         time.sleep(0.05)
@@ -297,6 +305,7 @@ def throwaway_dir(prefix: str, users: Sequence[str], label: str, server_dir: str
     is removed."""
     tempdir = Path(tempfile.mkdtemp(prefix=prefix, dir=server_parent()))  # 0700, ours
     layout: Layout | None = None
+    ended = False  # the block ended normally (no exception)
     try:
         (tempdir / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
         serverdir = tempdir / server_dir
@@ -308,13 +317,50 @@ def throwaway_dir(prefix: str, users: Sequence[str], label: str, server_dir: str
             os.chown(serverdir, uid, gid)
         layout = Layout(tempdir, serverdir, os_user, uid, gid)
         yield layout
+        ended = True
     finally:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            for callback in reversed(layout.exit_callbacks if layout is not None else []):
-                with contextlib.suppress(Exception):
-                    callback()
+        callbacks = list(reversed(layout.exit_callbacks if layout is not None else []))
+        later = _LATER.get()
+        if ended and later is not None:  # (see background_teardown: reaped by its waiter)
+            thread = threading.Thread(target=_teardown, args=(callbacks, tempdir, False), name="headcheck-teardown")
+            thread.start()
+            later.append(thread)
+        else:
+            _teardown(callbacks, tempdir, True)
+
+
+def _teardown(callbacks: list[Callable[[], None]], tempdir: Path, reap: bool) -> None:
+    """The stop callbacks, then the dir removed, with SIGINT and SIGTERM blocked (in this thread)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                callback()
+        if reap:
             reap_if_init()
-            remove(tempdir)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        remove(tempdir)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+# the teardown threads of the innermost background_teardown block (None: outside any)
+_LATER: contextvars.ContextVar[list[threading.Thread] | None] = contextvars.ContextVar("headcheck_later", default=None)
+
+
+@contextlib.contextmanager
+def background_teardown() -> Iterator[None]:
+    """Inside this block, a :func:`throwaway_dir` block that ends normally stops its server and
+    removes its dir in a thread of its own (tens of milliseconds: a caller's next work goes on
+    meanwhile); leaving this block, any way at all, waits for them. The threads are not daemons:
+    the interpreter waits for them too (a second Ctrl-C during the wait). As PID 1 the exited
+    servers are reaped here, after the wait (a thread's ``waitpid(-1)`` could take the exit status
+    of a process the caller waits for meanwhile)."""
+    threads: list[threading.Thread] = []
+    token = _LATER.set(threads)
+    try:
+        yield
+    finally:
+        _LATER.reset(token)
+        for thread in threads:
+            thread.join()
+        reap_if_init()

@@ -249,6 +249,39 @@ def test_throwaway_dir_runs_the_stop_callbacks_and_removes_everything_on_an_exce
     assert SIGINT_UNBLOCKED()
 
 
+def test_a_background_teardown_overlaps_what_follows_and_is_waited_for() -> None:
+    """Inside ``background_teardown``, a server block that ends normally is stopped and removed in a
+    thread while the caller goes on (the findings); leaving the block, any way, waits for it. A
+    server block that ends in an exception is torn down at once, as outside."""
+    from headcheck.db import launch
+
+    events: list[str] = []
+
+    def slow_stop() -> None:
+        time.sleep(0.3)
+        events.append("stopped " + ("blocked" if not SIGINT_UNBLOCKED() else "not blocked"))
+
+    with pytest.raises(KeyboardInterrupt), launch.background_teardown():  # noqa: PT012 -- the exit path under test
+        with launch.throwaway_dir("headcheck-test-", ("nobody",), "Test", "srv") as layout:
+            layout.on_exit(slow_stop)
+        events.append("after the server block")
+        assert layout.tempdir.exists()  # (still being torn down)
+        raise KeyboardInterrupt  # (Ctrl-C while the findings are made)
+    events.append("after the wait")
+    assert events == ["after the server block", "stopped blocked", "after the wait"]
+    assert not layout.tempdir.exists()
+    assert SIGINT_UNBLOCKED()
+
+    events.clear()
+    with launch.background_teardown():
+        with pytest.raises(RuntimeError), launch.throwaway_dir("headcheck-test-", ("nobody",), "Test", "srv") as layout:  # noqa: PT012
+            layout.on_exit(slow_stop)
+            raise RuntimeError("the proof failed")
+        events.append("after the failed block")
+    assert events == ["stopped blocked", "after the failed block"]
+    assert not layout.tempdir.exists()
+
+
 def SIGINT_UNBLOCKED() -> bool:
     return signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
