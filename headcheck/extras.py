@@ -13,7 +13,7 @@ __all__ = ["EXTRAS", "for_missing_module", "missing_extra"]
 
 # The modules each extra of pyproject.toml brings, as imported.
 EXTRAS = {
-    "postgres": ("alembic", "sqlalchemy", "psycopg", "pytest_postgresql", "port_for", "mirakuru", "greenlet"),
+    "postgres": ("alembic", "sqlalchemy", "psycopg", "greenlet"),
     "mysql": ("alembic", "sqlalchemy", "pymysql"),
     "fix": ("mako",),
 }
@@ -31,7 +31,7 @@ def _importable(module: str) -> bool:
 
 
 def missing_extra(command: str, extra: str, modules: tuple[str, ...] | None = None) -> str | None:
-    """``"headcheck db needs the postgres extra (missing: port_for): pip install 'headcheck[postgres]'"``,
+    """``"headcheck db needs the postgres extra (missing: psycopg): pip install 'headcheck[postgres]'"``,
     or None when every module of ``extra`` (or just ``modules``) can be imported."""
     missing = [m for m in (modules if modules is not None else EXTRAS[extra]) if not _importable(m)]
     return _message(command, extra, missing) if missing else None

@@ -1,5 +1,5 @@
 """The throwaway PostgreSQL, under its former name: see :mod:`headcheck.db.backends.postgres`
-(the server on pytest-postgresql's public API) and :mod:`headcheck.db.launch` (privilege drop,
+(the server, started directly) and :mod:`headcheck.db.launch` (privilege drop,
 temp dir layout, sweep of leftovers)."""
 
 from __future__ import annotations

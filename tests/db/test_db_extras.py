@@ -40,7 +40,7 @@ def _without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("module", "command", "extra"),
     [
-        ("port_for", ["db"], "postgres"),
+        ("sqlalchemy", ["db"], "postgres"),
         ("psycopg", ["db"], "postgres"),
         ("psycopg", ["current", "--database-url", "postgresql://u@127.0.0.1:1/x"], "postgres"),
         ("mako", ["merge"], "fix"),

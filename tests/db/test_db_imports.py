@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("alembic", "sqlalchemy", "psycopg", "pytest_postgresql", "mirakuru", "port_for")
+HEAVY = ("alembic", "sqlalchemy", "psycopg")
 
 
 def test_importing_the_db_commands_loads_no_database_library() -> None:

@@ -38,6 +38,10 @@ def test_as_root_the_server_runs_as_an_unprivileged_user_on_loopback() -> None:
         assert uid != 0
         assert srv.os_user in ("postgres", "nobody")
         assert uid == pwd.getpwnam(srv.os_user).pw_uid
+        [groups] = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Groups:")]
+        assert groups.split(":", 1)[1].split() == []  # (none of root's supplementary groups)
+        # the postmaster is headcheck's own child (no pg_ctl daemonizing it for init to reap)
+        assert int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1]) == os.getpid()
         assert srv.host == "127.0.0.1"
         with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
             settings: dict[str, str] = dict(
@@ -72,7 +76,7 @@ def test_an_exception_inside_the_block_still_stops_and_removes_everything() -> N
 
 _UNPRIVILEGED = """
 import json, os, sys
-import psycopg, port_for, pytest_postgresql.executors, pytest_postgresql.janitor  # imported before dropping root
+import psycopg  # (imported before dropping root)
 from headcheck.db.server import throwaway_server
 os.setgid({gid}); os.setuid({uid})
 with throwaway_server() as srv:
@@ -81,7 +85,7 @@ with throwaway_server() as srv:
     with psycopg.connect(srv.conninfo("postgres")) as conn:
         info["one"] = conn.execute("SELECT 1").fetchone()[0]
     info["tempdir_mode"] = os.stat(srv.tempdir).st_mode & 0o777
-    info["wrapper"] = os.path.exists(srv.tempdir / "pg_ctl")
+    info["wrappers"] = sorted(os.listdir(srv.tempdir))
     try:
         psycopg.connect(f"host=127.0.0.1 port={{srv.port}} user={{srv.user}} dbname=postgres")
         info["without_password"] = "logged in"
@@ -93,8 +97,8 @@ print(json.dumps(info))
 
 @needs_postgres
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an unprivileged user")
-def test_the_unprivileged_path_runs_pg_ctl_directly() -> None:
-    """As a non-root user (a developer machine, pre-commit's docker -u UID) there is no wrapper."""
+def test_the_unprivileged_path_runs_the_server_as_the_caller() -> None:
+    """As a non-root user (a developer machine, pre-commit's docker -u UID) the server is the caller's."""
     nobody = pwd.getpwnam("nobody")
     code = _UNPRIVILEGED.format(uid=nobody.pw_uid, gid=nobody.pw_gid)
     root = Path(__file__).resolve().parents[2]
@@ -114,7 +118,7 @@ def test_the_unprivileged_path_runs_pg_ctl_directly() -> None:
     assert not Path(info["tempdir"]).exists()
     # issue 9.1, not root: any local user would otherwise get the invoking user's shell
     assert info["tempdir_mode"] == 0o700
-    assert info["wrapper"] is False
+    assert info["wrappers"] == ["headcheck.pid", "pg"]  # (no program of any kind in the temp dir)
     assert "password" in info["without_password"]
 
 
@@ -182,7 +186,8 @@ def test_without_the_password_nobody_gets_in_over_tcp(server: Server) -> None:
 
 @needs_postgres
 def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user(server: Server) -> None:
-    """Issue 9.1: root ran a pg_ctl wrapper from a folder the server's user owned."""
+    """Issue 9.1: root ran a pg_ctl wrapper from a folder the server's user owned. Now root runs
+    nothing from the temp folder, and what it writes there is its own."""
     srv = server
     me = os.geteuid()
     server_uid = pwd.getpwnam(srv.os_user).pw_uid
@@ -202,97 +207,20 @@ def test_nothing_in_the_temp_folder_can_be_replaced_by_the_server_user(server: S
     assert stat.S_IMODE(serverdir.stat().st_mode) == 0o700
     assert stat.S_IMODE((serverdir / "sock").stat().st_mode) == 0o700
     assert not (serverdir / "pwfile").exists()  # the password is not left on disk
-    if me == 0:
-        wrapper = srv.tempdir / "pg_ctl"
-        assert wrapper.stat().st_uid == 0
-        assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
-        assert srv.password not in wrapper.read_text()
-
-
-_RECORDING_PG_CTL = """#!{python}
-import json, os, shlex, sys
-args = sys.argv[1:]
-if args == ["--version"]:
-    os.execv({pg_ctl!r}, [{pg_ctl!r}, "--version"])
-options = shlex.split(args[args.index("-o") + 1])
-[pwfile] = [o.split("=", 1)[1] for o in options if o.startswith("--pwfile=")]
-info = os.stat(pwfile)
-with open({record!r}, "w") as out:
-    json.dump({{"args": args, "options": options, "pwfile": pwfile, "uid": info.st_uid, "mode": info.st_mode & 0o777,
-               "content": open(pwfile).read()}}, out)
-"""
+    # nothing root runs lives in the temp folder at all (the server's programs are run directly)
+    assert sorted(p.name for p in srv.tempdir.iterdir()) == [server_module.OWNER_FILE, server_module.SERVER_DIR]
 
 
 @needs_postgres
-def test_pytest_postgresql_writes_a_password_file_only_its_creator_can_read(tmp_path: Path) -> None:
-    """Pins the pytest-postgresql behaviour behind the one workaround (``headcheck.db.backends.postgres._pg_ctl``):
-    ``password=`` makes ``pg_ctl initdb -o "... --pwfile=F"`` with F a 0600 file of the calling
-    user in TMPDIR, which initdb, running as the server's user when headcheck is root, cannot read.
-    When this fails after an upgrade, see whether the workaround is still needed."""
-    from pytest_postgresql.executors import PostgreSQLExecutor
-
-    record = tmp_path / "initdb.json"
-    pg_ctl = tmp_path / "pg_ctl"
-    pg_ctl.write_text(
-        _RECORDING_PG_CTL.format(python=sys.executable, pg_ctl=str(find_pg_bin() / "pg_ctl"), record=str(record))
-    )
-    pg_ctl.chmod(0o700)
-    executor = PostgreSQLExecutor(
-        executable=str(pg_ctl),
-        host="127.0.0.1",
-        port=1,
-        datadir=str(tmp_path / "data"),
-        unixsocketdir=str(tmp_path),
-        logfile=str(tmp_path / "log"),
-        startparams="-w",
-        dbname="postgres",
-        password="s3cret pass",
-    )
-    executor.init_directory()
-    info = json.loads(record.read_text())
-    assert info["args"][:1] == ["initdb"]
-    assert "-o" in info["args"]
-    assert "--auth=password" in info["options"]
-    assert Path(info["pwfile"]).parent == Path(tempfile.gettempdir())
-    assert (info["uid"], info["mode"], info["content"]) == (os.geteuid(), 0o600, "s3cret pass")
-    assert not Path(info["pwfile"]).exists()  # removed once initdb ran
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="the hand-over runs as root (in the pg_ctl wrapper)")
-def test_password_file_hand_over(tmp_path: Path) -> None:
-    from headcheck.db.backends.postgres import _hand_over_pwfile
-
-    nobody = pwd.getpwnam("nobody")
-    theirs = tmp_path / "pytest-postgresql-pwfile"
-    theirs.write_text("s3cret pass")
-    theirs.chmod(0o600)
-    serverdir = tmp_path / "pg"
-    serverdir.mkdir()
-    target = serverdir / "pwfile"
-    argv = ["initdb", "--pgdata", "/d", "-o", f"--username=postgres --auth=password '--pwfile={theirs}'"]
-    handed = _hand_over_pwfile(argv, target, nobody.pw_uid, nobody.pw_gid)
-    assert handed == ["initdb", "--pgdata", "/d", "-o", f"--username=postgres --auth=password --pwfile={target}"]
-    info = target.stat()
-    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (nobody.pw_uid, 0o600)
-    assert target.read_text() == "s3cret pass"
-    target.unlink()
-    # other commands pass unchanged; a planted symlink or another user's file is refused
-    assert _hand_over_pwfile(["start", "-D", "/d"], target, 0, 0) == ["start", "-D", "/d"]
-    link = tmp_path / "link"
-    link.symlink_to(theirs)
-    with pytest.raises(OSError, match="Too many levels of symbolic links"):  # O_NOFOLLOW: ELOOP
-        _hand_over_pwfile(["initdb", "-o", f"--pwfile={link}"], target, 0, 0)
-    os.chown(theirs, nobody.pw_uid, nobody.pw_gid)
-    with pytest.raises(SystemExit, match="refusing a password file"):
-        _hand_over_pwfile(["initdb", "-o", f"--pwfile={theirs}"], target, 0, 0)
-    assert not target.exists()
-
-
-@needs_postgres
-def test_initdb_gets_our_options_and_a_readable_password_file() -> None:
-    """The one workaround at work: the cluster was made by initdb with --no-sync, UTF8 and the C
-    locale (options pytest-postgresql cannot pass), and the superuser's password set by its
-    ``password=`` works (as root: handed over to the server's user); the copy is gone."""
+@pytest.mark.parametrize("cache", ["template", "initdb"])
+def test_initdb_gets_our_options_and_a_password_file_only_the_server_reads(
+    cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster was made by initdb with --no-sync, UTF8 and the C locale, and the superuser's
+    password works, from the template or from initdb itself (its password file, the server
+    user's, 0600, is gone)."""
+    if cache == "initdb":
+        monkeypatch.setenv("HEADCHECK_NO_CACHE", "1")
     with throwaway_server() as srv:
         with psycopg.connect(srv.conninfo("postgres"), autocommit=True) as conn:
             row = conn.execute(
@@ -381,41 +309,66 @@ def test_a_process_that_exited_counts_as_gone_before_it_is_reaped() -> None:
     assert launch.alive(os.getpid())
 
 
-class _Launcher:
-    """What ``_wait_ready`` reads of pytest-postgresql's executor: the ``pg_ctl start -w`` process."""
-
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self.process = process
-
-
 @needs_postgres
-def test_the_server_is_ready_as_soon_as_it_takes_a_session_not_when_pg_ctl_looks_again() -> None:
-    """``pg_ctl start -w`` looks at the server ten times a second: the wait ends with the first
-    session, whether or not pg_ctl has returned yet (here a launcher that never returns)."""
+def test_the_server_is_ready_as_soon_as_it_takes_a_session() -> None:
+    """The wait ends with the first session, whatever the process it watches does meanwhile (here
+    one that never ends)."""
     import time
 
     from headcheck.db.backends.postgres import _wait_ready
 
     with throwaway_server() as srv:
         never = subprocess.Popen(["sleep", "30"])
+        log = os.open(os.devnull, os.O_RDONLY)
         try:
             started = time.monotonic()
-            version = _wait_ready(_Launcher(never), srv.port, srv.password)
+            version = _wait_ready(never, srv.port, srv.password, log)
             assert time.monotonic() - started < 5
             assert never.poll() is None
         finally:
+            os.close(log)
             never.kill()
             never.wait()
         assert version == srv.version
 
 
-def test_a_failed_pg_ctl_start_ends_the_wait_with_its_exit_code() -> None:
-    failed = subprocess.Popen(["sh", "-c", "exit 3"])
-    failed.wait()
+def test_a_server_that_exits_ends_the_wait_with_the_end_of_its_log(tmp_path: Path) -> None:
     from headcheck.db.backends.postgres import _wait_ready
 
-    with pytest.raises(ServerError, match="pg_ctl start exited with code 3"):
-        _wait_ready(_Launcher(failed), launch.free_port(), "x")
+    failed = subprocess.Popen(["sh", "-c", "exit 3"])
+    failed.wait()
+    path = tmp_path / "log"
+    path.write_text("LOG:  starting\nFATAL:  could not create lock file\n")
+    log = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(
+            ServerError, match="PostgreSQL did not start: LOG:  starting; FATAL:  could not create lock"
+        ):
+            _wait_ready(failed, launch.free_port(), "x", log)
+    finally:
+        os.close(log)
+
+
+def test_the_servers_log_is_never_a_file_that_is_there(tmp_path: Path) -> None:
+    """The server's user may write its folder: a log file or symlink planted there is refused, not
+    followed (root would append the server's output to whatever it points at)."""
+    from headcheck.db.backends.postgres import _open_log
+
+    serverdir = tmp_path / "pg"
+    serverdir.mkdir()
+    layout = launch.Layout(tmp_path, serverdir, None, os.geteuid(), os.getegid())
+    target = tmp_path / "elsewhere"
+    target.write_text("precious\n")
+    (serverdir / "postgres.log").symlink_to(target)
+    with pytest.raises(FileExistsError):
+        _open_log(layout)
+    assert target.read_text() == "precious\n"
+    (serverdir / "postgres.log").unlink()
+    fd = _open_log(layout)
+    try:
+        assert stat.S_IMODE(os.fstat(fd).st_mode) == 0o600
+    finally:
+        os.close(fd)
 
 
 def test_pg_config_is_asked_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,31 +1,24 @@
-"""PostgreSQL: a private, throwaway server on pytest-postgresql's public API, and the proof's
-PostgreSQL-specific parts (guard, schema snapshot, ``--from-schema``, ``--database-url`` checks).
+"""PostgreSQL: a private, throwaway server, and the proof's PostgreSQL-specific parts (guard,
+schema snapshot, ``--from-schema``, ``--database-url`` checks).
 
-The server (:func:`throwaway_server`) is pytest-postgresql's ``PostgreSQLExecutor`` used through
-its constructor, ``start()`` and ``stop()`` only, with ``password=`` for authentication. Around it,
-``headcheck.db.launch`` does what is not PostgreSQL's business: the temp dir layout, the drop to an
-unprivileged user (every ``pg_ctl`` call goes through a wrapper), the sweep of a killed run's
-leftovers. The server listens on 127.0.0.1 and a unix socket in a 0700 folder, durability off (it
-is thrown away). Every connection, TCP and socket, authenticates with scram-sha-256 and a random
-password only this process knows: pytest-postgresql's ``password=`` sets it at initdb; the
-authentication rules come from our own ``hba_file`` (a server setting, passed with the public
-``postgres_options``), because its ``--auth=password`` would send the password in clear.
+The server (:func:`throwaway_server`) is the machine's ``postgres`` program, started by headcheck
+itself: no ``pg_ctl``, no shell wrapper. Around it, ``headcheck.db.launch`` does what is not
+PostgreSQL's business: the temp dir layout, the sweep of a killed run's leftovers. As root, every
+server program (``initdb``, ``postgres --single``, the postmaster) runs as an unprivileged user
+(``subprocess``'s ``user``/``group``/``extra_groups``: no supplementary groups); Python stays
+root. The postmaster is headcheck's own child: it is stopped (an immediate shutdown) and reaped
+by headcheck, never by init. The server listens on 127.0.0.1 and a unix socket in a 0700 folder,
+durability off (it is thrown away). Every connection, TCP and socket, authenticates with
+scram-sha-256 and a random password only this process knows; the authentication rules come from
+our own ``hba_file`` (a server setting). Its log is a file headcheck creates (never one that is
+there) and hands to the server's user; headcheck reads it only through that descriptor.
 
-pytest-postgresql's public API cannot do two things headcheck needs, so one workaround, isolated in
-:func:`_pg_ctl` (our ``pg_ctl`` wrapper, acting on ``pg_ctl initdb`` only) and pinned by
-``tests/db/test_db_server.py`` (``test_pytest_postgresql_writes_a_password_file_only_its_creator_can_read``,
-``test_initdb_gets_our_options_and_a_readable_password_file``), adjusts initdb's options:
-
-- it takes no initdb options: ``--no-sync`` (about 1 s per run), UTF8 and the C locale are added;
-- as root, ``password=`` cannot work as it is: pytest-postgresql writes the password with
-  ``tempfile.NamedTemporaryFile`` (mode 0600, owned by the caller, in TMPDIR) and passes
-  ``--pwfile=`` to initdb, which runs as the server's user and cannot read a root-owned 0600 file.
-  The wrapper (still root) copies it into the server's folder, owned by the server's user, before
-  dropping privileges. Not root, the server runs as the caller and reads it as it is;
-- initdb is most of a start, and its output is the same every time: the first server keeps a copy
-  of the folder it made (headcheck.db.template, in headcheck's cache dir), and later ones start
-  from a copy of that, their own password set in single-user mode (:func:`_initdb`); about 0.45 s
-  instead of 1.3 s. ``HEADCHECK_NO_CACHE`` turns it off.
+The data folder: initdb (``--no-sync``, UTF8, the C locale; the password through a file only the
+server's user can read, removed once initdb ran) is most of a first start, and its output is the
+same every time: the first server keeps a copy of the folder it made (headcheck.db.template, in
+headcheck's cache dir), and later ones start from a copy of that, their own password set in
+single-user mode; about 0.15 s instead of 0.45 s. ``HEADCHECK_NO_CACHE`` turns it off. The
+driver (psycopg) is imported in a thread while the server starts.
 """
 
 from __future__ import annotations
@@ -35,11 +28,9 @@ import glob
 import os
 import re
 import secrets
-import shlex
 import shutil
-import stat
 import subprocess
-import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,7 +59,7 @@ OWNER_FILE = launch.OWNER_FILE
 SERVER_DIR = "pg"  # inside the temp dir: what the server's user may write (data, socket, log)
 SERVER_USERS = ("postgres", "nobody")  # the OS user the server runs as when headcheck is root
 SUPERUSER = "postgres"  # the database role initdb creates (not the OS user)
-PWFILE = "pwfile"  # in SERVER_DIR: the password handed over to initdb (removed once it ran)
+PWFILE = "pwfile"  # in SERVER_DIR: the password for initdb, readable by the server's user only (removed once it ran)
 INSTALL_HINT = (
     "install the PostgreSQL server binaries (Debian/Ubuntu: apt-get install postgresql; "
     "macOS: brew install postgresql) or pass --pg-bin DIR (the folder holding pg_ctl)"
@@ -156,89 +147,9 @@ def _pg_config_bindir(pg_config: str) -> list[Path]:
 # initdb without fsync (the cluster is thrown away: about 1 s less per run), UTF8 and the C locale
 # (the same everywhere, whatever the machine's locale)
 INITDB_OPTIONS = ("--no-sync", "--encoding=UTF8", "--locale=C")
-
-
-def _hand_over_pwfile(argv: list[str], pwfile: Path, uid: int, gid: int) -> list[str]:
-    """As root, in ``pg_ctl initdb ... -o "... --pwfile=F"``: copy ``F`` (pytest-postgresql's
-    root-owned 0600 file in TMPDIR) to ``pwfile``, owned by the server's ``uid``/``gid``, and point
-    initdb there. ``F`` must be a regular file of ours (not a symlink, not a file another user
-    planted in TMPDIR). Other commands and options pass unchanged."""
-    if argv[:1] != ["initdb"] or "-o" not in argv[:-1]:
-        return argv
-    at = argv.index("-o") + 1
-    options = shlex.split(argv[at])
-    for k, option in enumerate(options):
-        if option.startswith("--pwfile="):
-            launch.write_private(pwfile, _read_secret(option.removeprefix("--pwfile=")), uid, gid)
-            options[k] = f"--pwfile={pwfile}"
-    return [*argv[:at], " ".join(shlex.quote(o) for o in options), *argv[at + 1 :]]
-
-
-def _read_secret(path: str) -> str:
-    """The password in pytest-postgresql's password file: a regular file of ours (not a symlink,
-    not a file another user planted in TMPDIR), else SystemExit."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-            raise SystemExit("headcheck: refusing a password file not created by headcheck")
-        return os.read(fd, 65536).decode("utf-8")
-    finally:
-        os.close(fd)
-
-
-def _pwfile_option(argv: list[str]) -> str | None:
-    """The ``--pwfile=`` of ``pg_ctl initdb ... -o "OPTIONS"``."""
-    options = shlex.split(argv[argv.index("-o") + 1]) if "-o" in argv[:-1] else []
-    return next((o.removeprefix("--pwfile=") for o in options if o.startswith("--pwfile=")), None)
-
-
-def _pg_ctl(layout: launch.Layout, bindir: Path) -> Path:
-    """THE workaround (see the module docstring): the ``pg_ctl`` pytest-postgresql runs is a shell
-    wrapper in headcheck's own folder. For ``initdb`` it appends :data:`INITDB_OPTIONS` to the
-    ``-o`` options and hands the command to :func:`_initdb` (a Python step, still root when
-    headcheck is: the password file hand-over, the data folder template); every other command
-    goes to the real ``pg_ctl``, as the server's user when root (``launch.run_as_wrapper``)."""
-    pg_ctl = launch.run_as_wrapper(layout.tempdir, bindir / "pg_ctl", layout.os_user)
-    postgres = launch.run_as_wrapper(layout.tempdir, bindir / "postgres", layout.os_user)
-    kept = _template(bindir)
-    owner = (layout.uid, layout.gid) if layout.os_user is not None else None
-    root = str(Path(__file__).resolve().parents[3])
-    step = (
-        "import os, sys\n"
-        f"sys.path.insert(0, {root!r})\n"
-        "from pathlib import Path\n"
-        "from headcheck.db.backends.postgres import _initdb\n"
-        f"sys.exit(_initdb(sys.argv[1:], Path({str(pg_ctl)!r}), Path({str(postgres)!r}), "
-        f"Path({str(layout.serverdir / PWFILE)!r}), {owner!r}, "
-        f"{str(kept) if kept else None!r}, Path({str(layout.tempdir)!r})))\n"
-    )
-    python = shlex.quote(sys.executable)
-    # (an interpreter this user cannot run, as when a test drops root: initdb itself, no template)
-    run = f'[ -x {python} ] && exec {python} -I -c {shlex.quote(step)} "$@"\n    exec {shlex.quote(str(pg_ctl))} "$@"'
-    extra = shlex.quote(" " + " ".join(INITDB_OPTIONS))
-    wrapper = layout.tempdir / "pg_ctl-headcheck"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'if [ "$1" = initdb ]; then\n'
-        "    previous=\n"
-        '    for arg in "$@"; do\n'
-        "        shift\n"
-        f'        [ "$previous" = -o ] && arg="$arg"{extra}\n'
-        '        set -- "$@" "$arg"\n'
-        '        previous="$arg"\n'
-        "    done\n"
-        f"    {run}\n"
-        "fi\n"
-        f'exec {shlex.quote(str(pg_ctl))} "$@"\n',
-        encoding="utf-8",
-    )
-    wrapper.chmod(0o700)
-    return wrapper
-
-
+READY_WAIT = 60.0  # seconds the server may take to accept a session
 # what shapes the files initdb writes, besides the server's build: bump to drop every template
-_TEMPLATE_FORMAT = 1
+_TEMPLATE_FORMAT = 2
 
 
 def _template(bindir: Path) -> Path | None:
@@ -266,62 +177,71 @@ def _template(bindir: Path) -> Path | None:
     return template.folder(family + digest(repr(shape).encode("utf-8", "surrogateescape"))[:16])
 
 
-def _initdb(
-    argv: list[str],
-    pg_ctl: Path,
-    postgres: Path,
-    pwfile: Path,
-    owner: tuple[int, int] | None,
-    kept: str | None,
-    staging: Path,
-) -> int:
-    """``pg_ctl initdb ...`` as the wrapper of :func:`_pg_ctl` received it (our options appended):
-    as root, the password file handed over to the server's user first (:func:`_hand_over_pwfile`,
-    ``owner``: its uid and gid). Then, with a template (``kept``, headcheck.db.template): the data
-    folder is a copy of it (made in ``staging``, headcheck's own folder), and the superuser gets
-    the password of pytest-postgresql's password file, set by the server in single-user mode (as
-    the server's user, through ``postgres``; the password on its standard input, never in its
-    arguments). Without a template, or when that fails (the template is then dropped): ``pg_ctl
-    initdb`` (through ``pg_ctl``), and its fresh folder becomes the template. Returns the exit
-    code for ``pg_ctl initdb``."""
-    given = _pwfile_option(argv)
-    secret = _read_secret(given) if given is not None else None
-    if owner is not None:
-        argv = _hand_over_pwfile(argv, pwfile, *owner)
-    target = Path(argv[argv.index("--pgdata") + 1]) if "--pgdata" in argv[:-1] else None
-    place = Path(kept) if kept else None
-    if place is not None and target is not None and secret is not None and place.exists():
-        if template.use(place, target, staging, owner) and _set_password(postgres, target, secret):
-            return 0
+def _as_server_user(layout: launch.Layout) -> dict[str, Any]:
+    """``subprocess`` arguments that run a program as the server's user (when root: its uid and
+    gid, no supplementary groups); none otherwise."""
+    if layout.os_user is None:
+        return {}
+    return {"user": layout.uid, "group": layout.gid, "extra_groups": []}
+
+
+def _data_folder(bindir: Path, layout: launch.Layout, datadir: Path, password: str) -> None:
+    """Make the cluster in ``datadir``, its superuser's password ``password``. With a template
+    (headcheck.db.template): a copy of it (made in headcheck's own folder, handed to the server's
+    user), the password set by the server in single-user mode. Without one, or when that fails
+    (the template is then dropped): initdb, whose fresh folder becomes the template. Raises
+    ServerError when initdb fails."""
+    kept = _template(bindir)
+    owner = (layout.uid, layout.gid) if layout.os_user is not None else None
+    if kept is not None and kept.exists():
+        if template.use(kept, datadir, layout.tempdir, owner) and _set_password(bindir, datadir, password, layout):
+            return
         # a template that cannot be copied or started from: initdb makes the folder, and a new template
-        shutil.rmtree(target, ignore_errors=True)
-        template.discard(place)
-    code = subprocess.run([str(pg_ctl), *argv], check=False).returncode
-    if code == 0 and place is not None and target is not None:
-        template.keep(target, place, place.name[: place.name.rindex("-") + 1])
-    return code
+        shutil.rmtree(datadir, ignore_errors=True)
+        template.discard(kept)
+    pwfile = layout.serverdir / PWFILE  # (the server's user reads it; nobody else can)
+    launch.write_private(pwfile, password, layout.uid, layout.gid)
+    argv = [str(bindir / "initdb"), "--pgdata", str(datadir), f"--username={SUPERUSER}", f"--pwfile={pwfile}"]
+    argv += ["--auth=scram-sha-256", *INITDB_OPTIONS]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, errors="replace", check=False, **_as_server_user(layout)
+        )
+    except OSError as exc:
+        raise ServerError(f"PostgreSQL's initdb did not run ({bindir}/initdb): {exc}") from exc
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if done.returncode != 0:
+        tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [f"exit code {done.returncode}"]
+        raise ServerError(f"PostgreSQL's initdb failed ({bindir}/initdb): {tail[0]}")
+    if kept is not None:
+        template.keep(datadir, kept, kept.name[: kept.name.rindex("-") + 1])
 
 
-def _set_password(postgres: Path, datadir: Path, password: str) -> bool:
+def _set_password(bindir: Path, datadir: Path, password: str, layout: launch.Layout) -> bool:
     """Give :data:`SUPERUSER` of the (stopped) cluster in ``datadir`` the ``password``, with the
-    server in single-user mode (scram-sha-256, as every connection authenticates)."""
+    server in single-user mode as the server's user (scram-sha-256, as every connection
+    authenticates; the password on its standard input, never in its arguments)."""
     if not password or any(c in password for c in "\0\r\n\\"):
         return False
     literal = "'" + password.replace("'", "''") + "'"
     command = f'ALTER ROLE "{SUPERUSER}" PASSWORD {literal}\n'
     settings = ("password_encryption=scram-sha-256", "fsync=off", "dynamic_shared_memory_type=mmap")
-    argv = [str(postgres), "--single", "-D", str(datadir)]
+    argv = [str(bindir / "postgres"), "--single", "-D", str(datadir)]
     for setting in settings:
         argv += ["-c", setting]
     argv.append("postgres")
     try:
-        done = subprocess.run(argv, input=command, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            argv, input=command, capture_output=True, text=True, timeout=60, check=False, **_as_server_user(layout)
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0 and "ERROR" not in done.stdout + done.stderr
 
 
-def _server_options(statement_timeout: float | None, hba_file: Path) -> str:
+def _server_options(statement_timeout: float | None, hba_file: Path) -> list[str]:
+    """The server's settings, as ``postgres -c`` takes them."""
     options = [
         "listen_addresses=127.0.0.1",
         f"hba_file={hba_file}",
@@ -344,7 +264,7 @@ def _server_options(statement_timeout: float | None, hba_file: Path) -> str:
     if statement_timeout:
         ms = max(1, int(statement_timeout * 1000))
         options += [f"statement_timeout={ms}", f"lock_timeout={ms}"]
-    return " ".join(f"-c {o}" for o in options)
+    return options
 
 
 def _postmaster_pid(datadir: Path) -> int | None:
@@ -365,12 +285,20 @@ def sweep_stale(tmp: Path | None = None) -> list[Path]:
     return launch.sweep_stale(TEMP_PREFIX, lambda tempdir: _kill_postmaster(tempdir / SERVER_DIR / "data"), tmp)
 
 
-def _wait_ready(executor: Any, port: int, password: str) -> str:
-    """mirakuru is satisfied once the port accepts TCP, which is before PostgreSQL accepts
-    sessions ("the database system is starting up"): wait for a session. ``pg_ctl start -w``
-    looks at the server ten times a second; a session is tried every 10 ms meanwhile, so the
-    proof starts as soon as the server is ready, not at pg_ctl's next look (about 50 ms earlier on
-    average). pg_ctl failing ends the wait. Returns ``SHOW server_version``."""
+def _import_driver(done: list[BaseException | None]) -> None:
+    try:
+        import psycopg  # noqa: F401 -- (imported while the server starts)
+
+        done.append(None)
+    except BaseException as exc:  # (re-raised by the waiting thread)
+        done.append(exc)
+
+
+def _wait_ready(process: Any, port: int, password: str, log: int, seconds: float = READY_WAIT) -> str:
+    """Wait until the server takes a session (a session is tried every 10 ms): it listens before
+    it accepts sessions ("the database system is starting up"). The server's process ending
+    ends the wait (ServerError with the last lines of its log, read through ``log``, the file
+    headcheck opened for it). Returns ``SHOW server_version``."""
     import psycopg
 
     def version() -> str:
@@ -380,27 +308,38 @@ def _wait_ready(executor: Any, port: int, password: str) -> str:
             row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
 
-    launcher = executor.process
-    if launcher is not None:
-        deadline = time.monotonic() + 60
-        while launcher.poll() is None:
-            try:
-                return version()
-            except psycopg.Error:
-                pass
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise ServerError(f"PostgreSQL did not start: {_log_tail(log) or f'exit code {process.returncode}'}")
+        try:
+            return version()
+        except psycopg.Error as exc:
             if time.monotonic() > deadline:
-                raise ServerError("PostgreSQL did not become ready within 60 s")
-            time.sleep(0.01)
-        if launcher.returncode != 0:
-            raise ServerError(f"pg_ctl start exited with code {launcher.returncode}")
-    return launch.wait_ready(version, "PostgreSQL")
+                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ServerError(f"PostgreSQL did not become ready within {seconds:.0f} s: {detail}") from exc
+        time.sleep(0.01)
 
 
-def _start_failure(serverdir: Path, bindir: Path, exc: Exception) -> ServerError:
-    log = serverdir / "postgres.log"
-    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:] if log.exists() else []
-    detail = "; ".join(tail) or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-    return ServerError(f"PostgreSQL did not start ({bindir}/pg_ctl): {detail}")
+def _log_tail(log: int, lines: int = 3) -> str:
+    """The last ``lines`` lines of the server's log, through the descriptor headcheck opened it
+    with (never by its name, in a folder the server's user may write), on one line."""
+    try:
+        size = os.fstat(log).st_size
+        text = os.pread(log, 8192, max(0, size - 8192)).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "; ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def _open_log(layout: launch.Layout) -> int:
+    """The server's log file, created (never one that is there: O_EXCL, no symlink followed) and
+    handed to the server's user; returns the descriptor the server writes to."""
+    path = layout.serverdir / "postgres.log"
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    if os.geteuid() == 0:
+        os.fchown(fd, layout.uid, layout.gid)
+    return fd
 
 
 @contextlib.contextmanager
@@ -409,55 +348,56 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
 
     Raises ServerError when no server binaries are found or the server does not start.
     """
-    from pytest_postgresql.executors import PostgreSQLExecutor
-
     bindir = find_pg_bin(pg_bin)
     sweep_stale()
     started = time.perf_counter()
     with launch.throwaway_dir(TEMP_PREFIX, SERVER_USERS, "PostgreSQL", SERVER_DIR) as layout:
         serverdir = layout.serverdir
+        datadir = serverdir / "data"
         password = secrets.token_urlsafe(24)  # URL- and conninfo-safe characters
         socket_dir = layout.server_subdir("sock")
         hba_file = serverdir / "pg_hba.conf"
         launch.write_private(hba_file, HBA, layout.uid, layout.gid)
         port = launch.free_port()
-        executor = PostgreSQLExecutor(
-            executable=str(_pg_ctl(layout, bindir)),
-            host="127.0.0.1",
-            port=port,
-            datadir=str(serverdir / "data"),
-            unixsocketdir=str(socket_dir),
-            logfile=str(serverdir / "postgres.log"),
-            startparams="-w",
-            dbname="postgres",
-            user=SUPERUSER,
-            password=password,
-            timeout=60,
-            sleep=0.005,  # (mirakuru polls the port this often until it opens)
-            postgres_options=_server_options(statement_timeout, hba_file),
-        )
+        try:
+            log = _open_log(layout)
+        except OSError as exc:
+            raise ServerError(f"cannot create the server's log in {serverdir}: {exc.strerror}") from exc
+        layout.on_exit(lambda: os.close(log))
+        _data_folder(bindir, layout, datadir, password)
+        # the driver is imported while the server starts (about 0.1 s of the parent's CPU)
+        imported: list[BaseException | None] = []
+        importer = threading.Thread(target=_import_driver, args=(imported,), name="headcheck-import", daemon=True)
+        importer.start()
+        argv = [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(socket_dir)]
+        for option in _server_options(statement_timeout, hba_file):
+            argv += ["-c", option]
+        try:
+            # (the postmaster itself, as the server's user: no pg_ctl, no wrapper, and it is our
+            # child, reaped by us, never by init)
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # (Ctrl-C reaches headcheck only: it stops the server itself)
+                **_as_server_user(layout),
+            )
+        except OSError as exc:
+            importer.join()
+            raise ServerError(f"PostgreSQL did not start ({bindir}/postgres): {exc}") from exc
 
         def stop() -> None:
-            with contextlib.suppress(Exception):  # let ``pg_ctl start -w`` finish its own wait first
-                if executor.process is not None:
-                    executor.process.wait(timeout=5)
-            # an immediate shutdown (SIGQUIT): the cluster is thrown away, so no shutdown checkpoint,
-            # and no ``pg_ctl stop`` polling ten times a second for the end (about 0.1 s a run)
-            pid = _postmaster_pid(serverdir / "data")
-            _kill_postmaster(serverdir / "data")
-            if pid is None or launch.alive(pid):  # (it never started, or would not go: pg_ctl's way)
-                with contextlib.suppress(Exception):
-                    executor.stop()
-                _kill_postmaster(serverdir / "data")
+            # an immediate shutdown (SIGQUIT): the cluster is thrown away, so no shutdown checkpoint
+            launch.kill(process.pid, datadir)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
 
         layout.on_exit(stop)
-        try:
-            executor.start()
-        except Exception as exc:
-            raise _start_failure(serverdir, bindir, exc) from exc
-        finally:
-            (serverdir / PWFILE).unlink(missing_ok=True)
-        version = _wait_ready(executor, port, password)
+        importer.join()
+        if imported and imported[0] is not None:
+            raise imported[0]
+        version = _wait_ready(process, port, password, log)
         startup = time.perf_counter() - started
         yield Server(
             "127.0.0.1", port, SUPERUSER, password, layout.server_user, version, startup, layout.tempdir, bindir
@@ -465,12 +405,12 @@ def throwaway_server(pg_bin: Path | None = None, *, statement_timeout: float | N
 
 
 def create_database(server: Server, dbname: str) -> None:
-    """CREATE DATABASE through pytest-postgresql's DatabaseJanitor (dropped with the server)."""
-    from pytest_postgresql.janitor import DatabaseJanitor
+    """CREATE DATABASE (dropped with the server)."""
+    import psycopg
+    from psycopg import sql
 
-    DatabaseJanitor(
-        user=server.user, host=server.host, port=server.port, dbname=dbname, password=server.password
-    ).init()
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
 # --- the proof's PostgreSQL-specific parts ---------------------------------------------------------
