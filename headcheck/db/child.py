@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import select
 import selectors
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,6 +64,43 @@ def _descendants(session: int | None, mark: bytes) -> list[int]:
     return found
 
 
+# a variable whose value is a database URL (DATABASE_URL, SQLALCHEMY_DATABASE_URI, FLASK_..., a
+# project's own name) is the caller's database: the child sees headcheck's URL there instead
+_DB_URL = re.compile(
+    r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb|redshift)(\+\w+)?://", re.I
+)
+URL_VARIABLES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI")
+
+
+def child_env(url: str, url_env: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The migration child's environment: the caller's database coordinates removed (libpq's ``PG*``)
+    or replaced by ``url`` (every variable holding a database URL, the ``--url-env`` names).
+    Returns (environment, the names that carry ``url``)."""
+    env: dict[str, str] = {}
+    url_vars = [*url_env]
+    for name, value in os.environ.items():
+        if name.startswith("PG"):  # PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSERVICE, ...
+            continue
+        if name in URL_VARIABLES or _DB_URL.match(value):
+            url_vars.append(name)
+            continue
+        env[name] = value
+    url_vars = sorted(set(url_vars))
+    for name in url_vars:
+        env[name] = url
+    env["PYTHONUNBUFFERED"] = "1"
+    return env, url_vars
+
+
+def start_ahead(cwd: Path, url_env: Sequence[str], preload: tuple[str, ...], *, split: bool) -> Spare:
+    """A first migration child started before the static gate has found the environment, in the
+    folder it is expected in (``cwd``), importing Alembic, SQLAlchemy and ``preload`` while the gate
+    runs; ``split``: a split ``--stairway`` is expected (it may fork the second worker's child).
+    headcheck.db.proof.prove takes it over when it :meth:`~Spare.fits`, else closes it."""
+    environ, _ = child_env("", url_env)
+    return Spare(cwd, environ, preload, zygote=split and FORKS)
+
+
 class ChildDied(Exception):
     """The child exited (or closed its event pipe) without answering."""
 
@@ -86,6 +125,7 @@ class Spare:
 
     def __init__(self, cwd: Path, env: dict[str, str], preload: tuple[str, ...] = (), *, zygote: bool = False) -> None:
         root = str(Path(__file__).resolve().parents[2])
+        self.cwd, self.env, self.preloaded = cwd, dict(env), tuple(preload)  # (what :meth:`fits` compares)
         self.token = secrets.token_hex(8)
         self._mark = f"{MARK}={self.token}".encode()
         read_fd, write_fd = os.pipe()
@@ -121,6 +161,29 @@ class Spare:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+    @property
+    def zygote(self) -> bool:
+        """It may still be asked for a sibling (:meth:`fork`)."""
+        return self._socket is not None
+
+    def fits(self, cwd: Path, env: dict[str, str], *, zygote: bool) -> bool:
+        """Was it started for a child of ``cwd`` and ``env`` (and, when ``zygote``, may it fork)?
+        A spare started ahead, before the environment was known, serves only that one."""
+        try:
+            same = Path(self.cwd).resolve() == Path(cwd).resolve()
+        except OSError:
+            return False
+        return same and self.env == env and (self.zygote or not zygote) and self.process is not None
+
+    def preload(self, modules: Sequence[str]) -> None:
+        """Import ``modules`` too (the project's driver, known now) before anything else it is asked."""
+        process = self.process
+        if modules and isinstance(process, subprocess.Popen) and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.write((json.dumps({"cmd": "preload", "modules": list(modules)}) + "\n").encode())
+                process.stdin.flush()
+                self.preloaded += tuple(modules)
 
     def fork(self) -> ForkedSpare | None:
         """A second spare, forked from this one once it has imported everything (it must be a

@@ -19,7 +19,7 @@ from headcheck.db import snapshot
 from headcheck.db.backends import DEFAULT as DEFAULT_BACKEND
 from headcheck.db.backends import Backend, Snapshot, sqlalchemy_url
 from headcheck.db.backends import get as get_backend
-from headcheck.db.child import FORKS, Child, ChildDied, Spare
+from headcheck.db.child import FORKS, Child, ChildDied, Spare, child_env
 from headcheck.db.drift import Comparison, ModelsDatabase, compare_after_proof
 from headcheck.db.rows import DEFAULT_ROWS, DEFAULT_SEED
 from headcheck.db.rows_findings import RowsObservation, rows_observations
@@ -112,34 +112,6 @@ def _diff_message(revision: str, check: str, unchanged: bool) -> str:
             return f"downgrade of {revision} is not undone: it leaves the schema exactly as the upgrade made it"
         return f"downgrade of {revision} leaves a trace: the schema differs from the one before {revision}"
     return f"upgrade of {revision} after its downgrade gives a different schema than its first upgrade"
-
-
-# a variable whose value is a database URL (DATABASE_URL, SQLALCHEMY_DATABASE_URI, FLASK_..., a
-# project's own name) is the caller's database: the child sees headcheck's URL there instead
-_DB_URL = re.compile(
-    r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb|redshift)(\+\w+)?://", re.I
-)
-URL_VARIABLES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI")
-
-
-def child_env(url: str, url_env: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """The migration child's environment: the caller's database coordinates removed (libpq's ``PG*``)
-    or replaced by ``url`` (every variable holding a database URL, the ``--url-env`` names).
-    Returns (environment, the names that carry ``url``)."""
-    env: dict[str, str] = {}
-    url_vars = [*url_env]
-    for name, value in os.environ.items():
-        if name.startswith("PG"):  # PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSERVICE, ...
-            continue
-        if name in URL_VARIABLES or _DB_URL.match(value):
-            url_vars.append(name)
-            continue
-        env[name] = value
-    url_vars = sorted(set(url_vars))
-    for name in url_vars:
-        env[name] = url
-    env["PYTHONUNBUFFERED"] = "1"
-    return env, url_vars
 
 
 def _cwd(env: Environment) -> Path:
@@ -777,11 +749,20 @@ def choose_backend(environments: Sequence[Environment], options: ProofOptions) -
     return backend
 
 
-def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRun:
+def prove(environments: Sequence[Environment], options: ProofOptions, ahead: Spare | None = None) -> ProofRun:
     """Prove every environment's migrations: on ``options.database_url`` (one environment, an empty
     database unless ``allow_nonempty``) or on a throwaway server of the chosen backend, started here
     and always removed, a database each. Raises ProofError when the proof cannot start; a failed
-    step is a result."""
+    step is a result. ``ahead``: a migration child the caller started before the environments
+    were known (headcheck.db.child.start_ahead): it becomes the first one when it :meth:`~Spare.fits`, else it
+    is closed; closed here either way when not taken."""
+    with contextlib.ExitStack() as outer:
+        if ahead is not None:
+            outer.enter_context(ahead)
+        return _prove_all(environments, options, ahead)
+
+
+def _prove_all(environments: Sequence[Environment], options: ProofOptions, ahead: Spare | None) -> ProofRun:
     check_environments(environments, options)
     backend = choose_backend(environments, options)
     if not environments:
@@ -804,7 +785,18 @@ def prove(environments: Sequence[Environment], options: ProofOptions) -> ProofRu
         # imported everything (headcheck.db.child.Spare.fork): no second interpreter importing it all
         # while the server starts
         zygote = second and FORKS
-        spare = stack.enter_context(Spare(_cwd(environments[0]), environ, both if zygote else preload, zygote=zygote))
+        wanted = both if zygote else preload
+        if (
+            ahead is not None
+            and backend.name in _PRELOADS
+            and ahead.fits(_cwd(environments[0]), environ, zygote=zygote)
+        ):
+            spare = ahead  # (started before the gate ran: the project's driver, if another, follows)
+            spare.preload([m for m in wanted if m not in ahead.preloaded])
+        else:
+            if ahead is not None:
+                ahead.close()
+            spare = stack.enter_context(Spare(_cwd(environments[0]), environ, wanted, zygote=zygote))
         forked = spare.fork() if zygote else None
         early = stack.enter_context(forked) if forked is not None else None
         quick = second and early is None and backend.starts_quickly(_bin_dir(backend, options))

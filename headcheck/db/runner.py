@@ -577,6 +577,9 @@ def _serve(commands: Iterable[str], events: TextIO, zygote: int | None) -> int:
         if name == "fork" and zygote is not None:
             _fork(zygote, events, int(command["parent"]))
             continue
+        if name == "preload":  # (a spare started before the project's driver was known)
+            _preload([str(m) for m in command["modules"]])
+            continue
         if name == "adopt":
             if zygote is not None:  # (adopted: never a zygote again)
                 with contextlib.suppress(OSError):

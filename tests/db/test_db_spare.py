@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from headcheck.db.child import FORKS, MARK, Child, ChildDied, Forked, Spare
-from headcheck.db.proof import child_env
+from headcheck.db.child import FORKS, MARK, Child, ChildDied, Forked, Spare, child_env
 from headcheck.db.redirect import Guard, NotOurServer
 from headcheck.db.runner import _CheckedConnection, _executor
 from headcheck.db.server import Server
@@ -107,6 +106,98 @@ def test_env_py_runs_in_the_spare_with_the_childs_environment(
     assert "prod.example.com" not in seen["started"]
     assert "PGPASSWORD" not in seen["started"]
     assert not alive(seen["pid"])
+
+
+def _recording_ahead(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children ``headcheck db`` starts ahead, before its static gate."""
+    from headcheck.db import child as child_module
+
+    pids: list[int] = []
+    real = child_module.start_ahead
+
+    def recording(*args: Any, **kwargs: Any) -> Spare:
+        spare = real(*args, **kwargs)
+        assert spare.process is not None
+        pids.append(spare.process.pid)
+        return spare
+
+    monkeypatch.setattr(child_module, "start_ahead", recording)
+    return pids
+
+
+@needs_postgres
+def test_the_child_started_before_the_gate_runs_the_migrations_of_its_folder(
+    example: Callable[[str], Path], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``headcheck db`` starts the first migration child before its static gate, in PATH (it holds
+    alembic.ini); the proof takes it over: env.py runs in that very process."""
+    pids = _recording_ahead(monkeypatch)
+    project = example("env-database-url")
+    env_py = project / "migrations" / "env.py"
+    out = tmp_path / "seen.json"
+    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    code, report, err = run_db(capsys, str(project), "--url-env", "DATABASE_URL")
+    assert code == 0, (err, report)
+    assert len(pids) == 1
+    assert json.loads(out.read_text())["pid"] == pids[0]
+    assert not alive(pids[0])
+
+
+def test_a_child_started_before_a_failing_gate_is_killed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    pids = _recording_ahead(monkeypatch)
+    project = tmp_path / "two-heads"
+    shutil.copytree(ROOT / "examples" / "two-heads", project)
+    code, _report, err = run_db(capsys, str(project))
+    assert code == 1, err
+    assert "the static gate failed" in err
+    assert len(pids) == 1
+    assert _gone(pids[0])
+
+
+@needs_postgres
+def test_a_child_started_for_another_folder_is_killed_and_not_used(
+    example: Callable[[str], Path], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PATH holds a pyproject.toml but the environment is in a folder below: the child started
+    ahead (in PATH) is not the one env.py runs in."""
+    pids = _recording_ahead(monkeypatch)
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    project = example("env-database-url")
+    nested = root / "service"
+    project.rename(nested)
+    env_py = nested / "migrations" / "env.py"
+    out = tmp_path / "seen.json"
+    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    code, report, err = run_db(capsys, str(root), "--url-env", "DATABASE_URL")
+    assert code == 0, (err, report)
+    assert len(pids) == 1
+    seen = json.loads(out.read_text())
+    assert seen["cwd"] == str(nested)
+    assert seen["pid"] != pids[0]
+    assert not alive(pids[0])
+
+
+def test_a_spare_imports_what_it_is_told_before_its_next_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Spare.preload``: the project's driver, once known, for a child started before it was."""
+    marker = tmp_path / "imported"
+    (tmp_path / "headcheck_probe_driver.py").write_text(f"open({str(marker)!r}, 'w').write('yes')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    environ, _ = child_env("", ())
+    with Spare(tmp_path, environ) as spare:
+        spare.preload(["headcheck_probe_driver"])
+        assert spare.preloaded == ("headcheck_probe_driver",)
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.read_text() == "yes"
 
 
 def test_an_unused_spare_is_killed_and_a_dead_one_is_replaced(tmp_path: Path) -> None:
@@ -290,7 +381,7 @@ def test_a_forked_spare_leaves_when_headcheck_is_killed(tmp_path: Path) -> None:
 import os, subprocess, sys
 sys.path.insert(0, {str(ROOT)!r})
 from headcheck.db.child import Spare
-from headcheck.db.proof import child_env
+from headcheck.db.child import child_env
 env, _ = child_env("", ())
 first = Spare({str(tmp_path)!r}, env, zygote=True)
 forked = first.fork()
