@@ -83,6 +83,14 @@ print("env.py ran")
 """
 
 
+def _probe(project: Path, tmp_path: Path) -> Path:
+    """Make the project's env.py write what it sees (:data:`PROBE`) to the file returned."""
+    env_py = project / "migrations" / "env.py"
+    out = tmp_path / "seen.json"
+    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    return out
+
+
 @needs_postgres
 @pytest.mark.usefixtures("production_environment")
 def test_env_py_runs_in_the_spare_with_the_childs_environment(
@@ -92,9 +100,7 @@ def test_env_py_runs_in_the_spare_with_the_childs_environment(
     the throwaway database's URL where the production one was, sees no ``PG*`` variable, and the
     production URL is nowhere in the process."""
     project = example("env-database-url")
-    env_py = project / "migrations" / "env.py"
-    out = tmp_path / "seen.json"
-    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    out = _probe(project, tmp_path)
     code, report, err = run_db(capsys, str(project), "--url-env", "DATABASE_URL")
     assert code == 0, (err, report)
     seen = json.loads(out.read_text())
@@ -133,9 +139,7 @@ def test_the_child_started_before_the_gate_runs_the_migrations_of_its_folder(
     alembic.ini); the proof takes it over: env.py runs in that very process."""
     pids = _recording_ahead(monkeypatch)
     project = example("env-database-url")
-    env_py = project / "migrations" / "env.py"
-    out = tmp_path / "seen.json"
-    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    out = _probe(project, tmp_path)
     code, report, err = run_db(capsys, str(project), "--url-env", "DATABASE_URL")
     assert code == 0, (err, report)
     assert len(pids) == 1
@@ -171,9 +175,7 @@ def test_a_child_started_for_another_folder_is_killed_and_not_used(
     project = example("env-database-url")
     nested = root / "service"
     project.rename(nested)
-    env_py = nested / "migrations" / "env.py"
-    out = tmp_path / "seen.json"
-    env_py.write_text(env_py.read_text().replace("\ntry:\n", PROBE.format(out=str(out)) + "\ntry:\n", 1))
+    out = _probe(nested, tmp_path)
     code, report, err = run_db(capsys, str(root), "--url-env", "DATABASE_URL")
     assert code == 0, (err, report)
     assert len(pids) == 1
