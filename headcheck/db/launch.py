@@ -352,9 +352,11 @@ def background_teardown() -> Iterator[None]:
     """Inside this block, a :func:`throwaway_dir` block that ends normally stops its server and
     removes its dir in a thread of its own (tens of milliseconds: a caller's next work goes on
     meanwhile); leaving this block, any way at all, waits for them. The threads are not daemons:
-    the interpreter waits for them too (a second Ctrl-C during the wait). As PID 1 the exited
-    servers are reaped here, after the wait (a thread's ``waitpid(-1)`` could take the exit status
-    of a process the caller waits for meanwhile)."""
+    the interpreter waits for them too (a second Ctrl-C during the wait). As PID 1, whatever
+    exited is reaped here once more, after the wait. (A thread's ``waitpid(-1)``, in :func:`kill`,
+    can take the exit status of a process the caller waits for meanwhile: ``subprocess`` then
+    reports 0, so the caller must not rely on the exit status of what it runs meanwhile; the
+    findings read squawk's output, not its status.)"""
     threads: list[threading.Thread] = []
     token = _LATER.set(threads)
     try:
