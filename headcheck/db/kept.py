@@ -25,12 +25,18 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["FORGETS", "Kept", "Query"]
+__all__ = ["CAN_CREATE", "FORGETS", "Kept", "Query", "read"]
 
 Execute = Callable[[str], Any]
 # statements after which the session's temporary objects may be gone (a rolled-back transaction
 # takes the ones it created; DISCARD drops them all)
 FORGETS = re.compile(r"\s*(DISCARD|ROLLBACK|ABORT)\b", re.I)
+# may this session make PL/pgSQL functions in pg_temp? (a DO block itself fails, aborting the
+# transaction, without PL/pgSQL)
+CAN_CREATE = (
+    "has_database_privilege(current_database(), 'TEMPORARY')"
+    " AND EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql')"
+)
 
 
 class Query:
@@ -116,8 +122,11 @@ class Kept:
 
     def _existing(self, execute: Execute) -> frozenset[str]:
         checks = ", ".join(f"to_regprocedure('{q.signature}') IS NOT NULL" for q in self.queries)
-        # (DO itself fails, aborting the transaction, without PL/pgSQL)
-        possible = "has_database_privilege(current_database(), 'TEMPORARY') AND EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql')"
-        row = list(next(iter(execute(f"SELECT {checks}, {possible}"))))
+        row = list(next(iter(execute(f"SELECT {checks}, {CAN_CREATE}"))))
         self._possible = bool(row[-1])
         return frozenset(q.name for q, found in zip(self.queries, row, strict=False) if found)
+
+
+def read(execute: Execute, query: Query, kept: Kept | None, literal: str = "NULL") -> Any:
+    """``query``'s rows: through ``kept`` (the run's kept plans) when there is one, else plain."""
+    return kept.run(execute, query, literal) if kept is not None else execute(query.plain(literal))

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from headcheck.db.kept import Kept, Query
+from headcheck.db.kept import Kept, Query, read
 
 __all__ = [
     "DEFAULT_ROWS",
@@ -150,14 +150,10 @@ _CATALOG = Query(
 KEPT = (_SIGNATURE, _RELATIONS, _CATALOG)  # (headcheck.db.kept: asked before every judged revision)
 
 
-def _read(execute: Execute, query: Query, kept: Kept | None, literal: str = "NULL") -> Any:
-    return kept.run(execute, query, literal) if kept is not None else execute(query.plain(literal))
-
-
 def user_tables(execute: Execute, version_table: str, kept: Kept | None = None) -> list[tuple[int, str, str]]:
     """(oid, schema, name) of the user tables, the version table left out. ``kept``: the run's
     kept plans (headcheck.db.kept)."""
-    raw = _read(execute, _RELATIONS, kept)[0][0]
+    raw = read(execute, _RELATIONS, kept)[0][0]
     found = json.loads(raw) if isinstance(raw, str) else raw
     return [(int(oid), str(schema), str(name)) for oid, schema, name in found if name != version_table]
 
@@ -170,7 +166,7 @@ def read_catalog(
     table is left out; ``oids``: only these tables. A backend other than PostgreSQL supplies its
     own reading."""
     only = "NULL" if oids is None else "'{" + ",".join(str(int(o)) for o in oids) + "}'"
-    raw = _read(execute, _CATALOG, kept, only)[0][0]
+    raw = read(execute, _CATALOG, kept, only)[0][0]
     tables = []
     for oid, schema, name, columns, unique, foreign in json.loads(raw) if isinstance(raw, str) else raw:
         if name == version_table:
@@ -497,7 +493,7 @@ class Rows:
             return 0
 
     def _fill(self, execute: Execute) -> int:
-        signature = tuple(_read(execute, _SIGNATURE, self.kept)[0])
+        signature = tuple(read(execute, _SIGNATURE, self.kept)[0])
         if signature == self.signature:
             return 0  # no table created or dropped since the last fill
         self.signature = signature

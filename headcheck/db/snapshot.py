@@ -15,6 +15,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from headcheck.db.kept import CAN_CREATE
+
 __all__ = ["Session", "Snapshot", "diff", "diff_lines", "take"]
 
 Snapshot = dict[str, tuple[str, ...]]  # the format every backend's snapshot has (headcheck.db.backends)
@@ -427,9 +429,7 @@ class Session:
             return
         check = (
             f"SELECT to_regprocedure('pg_temp.{self.name}(bigint)') IS NOT NULL,"
-            f" to_regprocedure('pg_temp.{self.plain}()') IS NOT NULL,"
-            " has_database_privilege(current_database(), 'TEMPORARY')"
-            " AND EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql')"
+            f" to_regprocedure('pg_temp.{self.plain}()') IS NOT NULL, {CAN_CREATE}"
         )
         changes, plan, possible = next(iter(execute(check)))
         if self.incremental and not changes and possible:  # (DO fails, aborting the transaction, without PL/pgSQL)
@@ -535,10 +535,7 @@ def take(execute: Execute, version_table: str = "alembic_version", *, keep_plan:
     sql = _union(version_table)
     if keep_plan:
         name, create = _function(version_table)
-        check = (
-            f"SELECT to_regprocedure('pg_temp.{name}()') IS NOT NULL, has_database_privilege(current_database(),"
-            " 'TEMPORARY') AND EXISTS (SELECT 1 FROM pg_language WHERE lanname = 'plpgsql')"
-        )
+        check = f"SELECT to_regprocedure('pg_temp.{name}()') IS NOT NULL, {CAN_CREATE}"
         exists, possible = next(iter(execute(check)))
         if not exists and possible:  # DO itself fails (aborting the transaction) without PL/pgSQL
             execute(create)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from headcheck.db.kept import FORGETS, Kept, Query
+from headcheck.db.kept import FORGETS, Kept, Query, read
 
 __all__ = ["DANGEROUS", "KEPT", "Statement", "StepTrace", "Tracer", "step_trace"]
 
@@ -235,7 +235,7 @@ class Tracer:
         self.observe = observe and self.broken is None
         if self.observe:
             try:
-                relations, locks, timeout = self._read(_BEGIN)[0]
+                relations, locks, timeout = read(self.execute, _BEGIN, self.kept)[0]
                 if str(timeout) != self.timeout[0] or self.first:
                     self.first = False
                     self.timeout = (str(timeout), bool(self.execute(_TIMEOUT_SOURCE)[0][0]))
@@ -258,15 +258,12 @@ class Tracer:
         return trace
 
     def _held(self) -> tuple[str, set[tuple[int, str]], dict[int, int]]:
-        value, locks = self._read(_AFTER)[0]
+        value, locks = read(self.execute, _AFTER, self.kept)[0]
         held = {(int(oid), str(mode)) for oid, mode, _ in _rows(locks)}
         nodes = {int(oid): int(node) for oid, _, node in _rows(locks) if node is not None}
         # a value changed since the revision started was SET by the migration itself
         timeout = str(value) if str(value) != self.timeout[0] or self.timeout[1] else "0"
         return timeout, held, nodes
-
-    def _read(self, query: Query) -> Any:
-        return self.kept.run(self.execute, query) if self.kept is not None else self.execute(query.sql)
 
     def _dangerous(self, held: set[tuple[int, str]]) -> list[list[str]]:
         """(table, mode) of the locks in ``held`` that block reads or writes of an existing table."""
